@@ -1,0 +1,115 @@
+package fakegraph
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Fault is a canned failure for the next matching request (see Server.FailNext). Faults are
+// checked after the bearer token, as Graph throttles authenticated callers.
+type Fault struct {
+	Status     int    // HTTP status; ignored when Malformed
+	Code       string // error.code; default by status (TooManyRequests, serviceNotAvailable, ...)
+	Message    string
+	RetryAfter string // Retry-After header value, e.g. "0", "2.128"; "" sends none
+	Malformed  bool   // answer 200 with a truncated JSON page
+	HTMLBody   bool   // answer Status with an HTML body instead of Graph's envelope (a gateway)
+	Path       string // only requests whose path contains this, e.g. "/users/"; "" matches any
+}
+
+// Throttle is a 429 TooManyRequests with the given Retry-After ("" for none).
+func Throttle(retryAfter string) Fault {
+	return Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter}
+}
+
+// Unavailable is a 503 with the given Retry-After ("" for none).
+func Unavailable(retryAfter string) Fault {
+	return Fault{Status: http.StatusServiceUnavailable, RetryAfter: retryAfter}
+}
+
+// InternalError is a 500 generalException, which is not retried.
+func InternalError() Fault { return Fault{Status: http.StatusInternalServerError} }
+
+// SyncStateNotFound is an expired delta token: status 410 (with a Location header) or 400.
+func SyncStateNotFound(status int) Fault { return Fault{Status: status, Code: "syncStateNotFound"} }
+
+// MalformedPage is a 200 answer whose JSON is cut off.
+func MalformedPage() Fault { return Fault{Malformed: true} }
+
+// FailNext makes the next n requests that match f.Path fail with f.
+func (s *Server) FailNext(n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, f)
+	}
+}
+
+// PendingFaults is the number of queued faults not yet served.
+func (s *Server) PendingFaults() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.faults)
+}
+
+func (s *Server) takeFault(path string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if strings.Contains(path, f.Path) {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
+var defaultCodes = map[int]string{
+	http.StatusBadRequest:          "BadRequest",
+	http.StatusUnauthorized:        "InvalidAuthenticationToken",
+	http.StatusForbidden:           "Authorization_RequestDenied",
+	http.StatusNotFound:            "Request_ResourceNotFound",
+	http.StatusGone:                "syncStateNotFound",
+	http.StatusTooManyRequests:     "TooManyRequests",
+	http.StatusInternalServerError: "generalException",
+	http.StatusServiceUnavailable:  "serviceNotAvailable",
+	http.StatusGatewayTimeout:      "UnknownError",
+}
+
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) {
+	if f.Malformed {
+		writeJSON(w, http.StatusOK, []byte(`{"@odata.context":"x","value":[{"id":"8f1c","displayName":"cut off`))
+		return
+	}
+	if f.RetryAfter != "" {
+		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	if f.HTMLBody {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(f.Status)
+		_, _ = w.Write([]byte("<html><body><h1>" + http.StatusText(f.Status) + "</h1></body></html>"))
+		return
+	}
+	code, msg := f.Code, f.Message
+	if code == "" {
+		code = defaultCodes[f.Status]
+	}
+	if msg == "" {
+		msg = "fakegraph: injected " + http.StatusText(f.Status)
+		if code == "syncStateNotFound" {
+			msg = "The sync state generation is not found. The delta token is expired and data must be synchronized again."
+		}
+	}
+	if f.Status == http.StatusGone {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		name := "users"
+		if strings.Contains(r.URL.Path, "/groups") {
+			name = "groups"
+		}
+		w.Header().Set("Location", scheme+"://"+r.Host+"/v1.0/"+name+"/delta?$deltatoken=")
+	}
+	writeError(w, f.Status, code, msg)
+}

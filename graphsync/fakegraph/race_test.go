@@ -1,0 +1,5 @@
+//go:build race
+
+package fakegraph_test
+
+const raceEnabled = true

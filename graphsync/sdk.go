@@ -1,0 +1,233 @@
+package graphsync
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	abstractions "github.com/microsoft/kiota-abstractions-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	jsonser "github.com/microsoft/kiota-serialization-json-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	msauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
+	"github.com/microsoftgraph/msgraph-sdk-go/groups"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+)
+
+// The properties a full round asks for. Delta tracks exactly these: a change to any other property
+// does not bring the object back. "members" makes group delta carry members@delta.
+var (
+	userSelect = []string{"id", "userPrincipalName", "mail", "otherMails", "givenName", "surname",
+		"displayName", "mailNickname", "onPremisesSamAccountName", "userType", "externalUserState", "accountEnabled"}
+	groupSelect = []string{"id", "displayName", "description", "mailNickname", "securityEnabled", "groupTypes", "members"}
+)
+
+// SDKSource is the Source backed by msgraph-sdk-go. It is safe for concurrent use.
+type SDKSource struct {
+	adapter *msgraphcore.GraphRequestAdapterBase
+	base    *url.URL
+	cfg     SDKConfig
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+var _ Source = (*SDKSource)(nil)
+
+// NewSDKSource validates cfg, builds the credential it names and returns a Source that talks to
+// cfg.BaseURL. log may be nil (no logging).
+//
+// The request adapter is given its JSON parse and serialization factories directly, so nothing is
+// registered in kiota's process-wide default registries (which the SDK's root package would do).
+func NewSDKSource(cfg SDKConfig, log *slog.Logger) (*SDKSource, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("graphsync: base URL: %w", err)
+	}
+	cred, err := cfg.credential()
+	if err != nil {
+		return nil, err
+	}
+	// The valid hosts must be passed explicitly: for any host outside its list the provider sends
+	// no Authorization header at all, without an error (graph.md §2.2).
+	auth, err := msauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred,
+		[]string{cfg.Scope}, []string{strings.ToLower(base.Hostname())})
+	if err != nil {
+		return nil, fmt.Errorf("graphsync: authentication provider: %w", err)
+	}
+	opts := msgraphcore.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: "crowdgate"}
+	adapter, err := msgraphcore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
+		auth, opts, jsonser.NewJsonParseNodeFactory(), jsonser.NewJsonSerializationWriterFactory(),
+		graphHTTPClient(cfg.HTTPClient, &opts))
+	if err != nil {
+		return nil, fmt.Errorf("graphsync: request adapter: %w", err)
+	}
+	adapter.SetBaseUrl(cfg.BaseURL)
+	return &SDKSource{adapter: adapter, base: base, cfg: cfg, log: log, now: time.Now}, nil
+}
+
+// graphHTTPClient returns the client for Graph calls: the SDK's default one, or a copy of c with the
+// SDK's middleware around c's transport. Either way the outermost layer records each response's
+// status and headers for the retry loop (see probeTransport).
+func graphHTTPClient(c *http.Client, opts *msgraphcore.GraphClientOptions) *http.Client {
+	var out *http.Client
+	if c == nil {
+		out = msgraphcore.GetDefaultClient(opts)
+	} else {
+		cp := *c
+		parent := cp.Transport
+		if parent == nil {
+			parent = http.DefaultTransport.(*http.Transport).Clone()
+		}
+		cp.Transport = khttp.NewCustomTransportWithParentTransport(parent, msgraphcore.GetDefaultMiddlewaresWithOptions(opts)...)
+		out = &cp
+	}
+	out.Transport = probeTransport{next: out.Transport}
+	return out
+}
+
+// requestOptions switches the SDK's retry middleware off for our requests: fetch is the only retry
+// layer, so Retry-After is honoured precisely (the middleware truncates fractional seconds) and the
+// attempts are bounded in one place (graph.md §0.6; MaxRetries 0 would mean "3", not "off").
+func (s *SDKSource) requestOptions() []abstractions.RequestOption {
+	return []abstractions.RequestOption{&khttp.RetryHandlerOptions{
+		ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return false },
+	}}
+}
+
+// requestHeaders are sent on every page: Graph does not carry custom headers into next links.
+func (s *SDKSource) requestHeaders() *abstractions.RequestHeaders {
+	h := abstractions.NewRequestHeaders()
+	if s.cfg.PageSize > 0 {
+		h.Add("Prefer", "odata.maxpagesize="+strconv.Itoa(s.cfg.PageSize))
+	}
+	return h
+}
+
+// checkLink refuses a link that does not point at the configured Graph: the SDK would send it without
+// a token. A stored link from another configuration is as unusable as an expired one.
+func (s *SDKSource) checkLink(op, link string) error {
+	u, err := url.Parse(link)
+	if err != nil || !u.IsAbs() {
+		return fmt.Errorf("graphsync: %s: link %q is not an absolute URL: %w", op, link, ErrDeltaExpired)
+	}
+	if !strings.EqualFold(u.Scheme, s.base.Scheme) || !strings.EqualFold(u.Host, s.base.Host) {
+		return fmt.Errorf("graphsync: %s: link host %s://%s is not the configured Graph %s://%s: %w",
+			op, u.Scheme, u.Host, s.base.Scheme, s.base.Host, ErrDeltaExpired)
+	}
+	return nil
+}
+
+// UsersDelta reads one page of a users delta round; see Source.
+func (s *SDKSource) UsersDelta(ctx context.Context, link string) (Page[User], error) {
+	const op = "users delta"
+	rc := &users.DeltaRequestBuilderGetRequestConfiguration{Headers: s.requestHeaders(), Options: s.requestOptions()}
+	var b *users.DeltaRequestBuilder
+	if link == "" {
+		b = users.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
+		rc.QueryParameters = &users.DeltaRequestBuilderGetQueryParameters{Select: userSelect}
+	} else {
+		if err := s.checkLink(op, link); err != nil {
+			return Page[User]{}, err
+		}
+		b = users.NewDeltaRequestBuilder(link, s.adapter)
+	}
+	var resp users.DeltaGetResponseable
+	err := s.fetch(ctx, op, func(ctx context.Context) (err error) {
+		resp, err = b.GetAsDeltaGetResponse(ctx, rc)
+		return err
+	})
+	if err != nil {
+		return Page[User]{}, err
+	}
+	if resp == nil {
+		return Page[User]{}, fmt.Errorf("graphsync: %s: empty response", op)
+	}
+	page := Page[User]{NextLink: deref(resp.GetOdataNextLink()), DeltaLink: deref(resp.GetOdataDeltaLink())}
+	values := resp.GetValue()
+	page.Items = make([]User, 0, len(values))
+	for i, m := range values {
+		u, err := userFromModel(m)
+		if err != nil {
+			return Page[User]{}, fmt.Errorf("graphsync: %s: value[%d]: %w", op, i, err)
+		}
+		page.Items = append(page.Items, u)
+	}
+	if err := s.checkPage(op, page.NextLink, page.DeltaLink, len(page.Items)); err != nil {
+		return Page[User]{}, err
+	}
+	return page, nil
+}
+
+// GroupsDelta reads one page of a groups delta round, with members@delta; see Source.
+func (s *SDKSource) GroupsDelta(ctx context.Context, link string) (Page[Group], error) {
+	const op = "groups delta"
+	rc := &groups.DeltaRequestBuilderGetRequestConfiguration{Headers: s.requestHeaders(), Options: s.requestOptions()}
+	var b *groups.DeltaRequestBuilder
+	if link == "" {
+		b = groups.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
+		rc.QueryParameters = &groups.DeltaRequestBuilderGetQueryParameters{Select: groupSelect}
+	} else {
+		if err := s.checkLink(op, link); err != nil {
+			return Page[Group]{}, err
+		}
+		b = groups.NewDeltaRequestBuilder(link, s.adapter)
+	}
+	var resp groups.DeltaGetResponseable
+	err := s.fetch(ctx, op, func(ctx context.Context) (err error) {
+		resp, err = b.GetAsDeltaGetResponse(ctx, rc)
+		return err
+	})
+	if err != nil {
+		return Page[Group]{}, err
+	}
+	if resp == nil {
+		return Page[Group]{}, fmt.Errorf("graphsync: %s: empty response", op)
+	}
+	page := Page[Group]{NextLink: deref(resp.GetOdataNextLink()), DeltaLink: deref(resp.GetOdataDeltaLink())}
+	values := resp.GetValue()
+	page.Items = make([]Group, 0, len(values))
+	for i, m := range values {
+		g, err := groupFromModel(m)
+		if err != nil {
+			return Page[Group]{}, fmt.Errorf("graphsync: %s: value[%d]: %w", op, i, err)
+		}
+		page.Items = append(page.Items, g)
+	}
+	if err := s.checkPage(op, page.NextLink, page.DeltaLink, len(page.Items)); err != nil {
+		return Page[Group]{}, err
+	}
+	return page, nil
+}
+
+// checkPage insists on exactly one of the two links: without either the round cannot go on, and
+// with both it is ambiguous which one to persist.
+func (s *SDKSource) checkPage(op, next, delta string, n int) error {
+	s.log.Debug("graph delta page", "op", op, "items", n, "next", next != "", "delta", delta != "")
+	switch {
+	case next == "" && delta == "":
+		return fmt.Errorf("graphsync: %s: page has neither @odata.nextLink nor @odata.deltaLink", op)
+	case next != "" && delta != "":
+		return fmt.Errorf("graphsync: %s: page has both @odata.nextLink and @odata.deltaLink", op)
+	}
+	return nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// MaxPasswordLen bounds passwords so hashing cost cannot be driven up by huge inputs.
+const MaxPasswordLen = 1024
+
+// checkPolicy applies a directory's password policy to a new password.
+func checkPolicy(d Directory, pw string) error {
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case pw == "":
+		return fmt.Errorf("the password must not be empty: %w", ErrInvalid)
+	case n > MaxPasswordLen:
+		return fmt.Errorf("the password is longer than %d characters: %w", MaxPasswordLen, ErrInvalid)
+	case d.MinPasswordLen > 0 && n < d.MinPasswordLen:
+		return fmt.Errorf("the password must have at least %d characters: %w", d.MinPasswordLen, ErrInvalid)
+	}
+	return nil
+}
+
+// IsPolicyError reports whether err is a password-policy rejection (Crowd's INVALID_CREDENTIAL).
+func IsPolicyError(err error) bool { return errors.Is(err, ErrInvalid) }
+
+// SetPassword hashes and stores a new password for a user of a writable directory.
+func (s *Store) SetPassword(ctx context.Context, userID int64, pw string) error {
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	d, err := s.Directory(ctx, u.DirectoryID)
+	if err != nil {
+		return err
+	}
+	if d.Kind != DirectoryInternal {
+		return fmt.Errorf("user %q is in %s directory %q, whose passwords live in Entra ID: %w", u.Name, d.Kind, d.Name, ErrReadOnly)
+	}
+	if err := checkPolicy(d, pw); err != nil {
+		return err
+	}
+	cred, err := s.pw.Hash(ctx, pw)
+	if err != nil {
+		return fmt.Errorf("user %q: hash password: %w", u.Name, err)
+	}
+	return s.setCredential(ctx, u, cred, "PASSWORD_CHANGED")
+}
+
+// SetCredential stores an already encoded credential (imports); the store verifies Crowd's formats.
+func (s *Store) SetCredential(ctx context.Context, userID int64, cred string) error {
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	return s.setCredential(ctx, u, cred, "CREDENTIAL_IMPORTED")
+}
+
+// ClearPassword removes a user's password; the user can then sign in only through SAML.
+func (s *Store) ClearPassword(ctx context.Context, userID int64) error {
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	return s.setCredential(ctx, u, "", "PASSWORD_CLEARED")
+}
+
+func (s *Store) setCredential(ctx context.Context, u User, cred, action string) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		now := tx.now()
+		err := tx.q(ctx).Exec("UPDATE users SET credential = ?, password_changed_at = ?, password_expired = ?, failed_logins = 0, "+
+			"locked_until = NULL, updated_at = ? WHERE id = ?", cred, now, false, now, u.ID).Error
+		if err != nil {
+			return fmt.Errorf("user %q: %w", u.Name, err)
+		}
+		return tx.audit(ctx, action, "USER", u.Name, "")
+	})
+}
+
+// ExpireAllPasswords marks every password of the given internal directories expired: the next
+// authentication fails with ErrExpiredCredential until the password is changed.
+func (s *Store) ExpireAllPasswords(ctx context.Context, dirIDs []int64) error {
+	if len(dirIDs) == 0 {
+		return nil
+	}
+	return s.InTx(ctx, func(tx *Store) error {
+		err := tx.q(ctx).Exec("UPDATE users SET password_expired = ? WHERE credential <> '' AND directory_id IN "+
+			"(SELECT id FROM directories WHERE kind = ? AND id IN ?)", true, DirectoryInternal, dirIDs).Error
+		if err != nil {
+			return fmt.Errorf("expire passwords: %w", err)
+		}
+		return tx.audit(ctx, "PASSWORDS_EXPIRED", "DIRECTORY", fmt.Sprint(dirIDs), "")
+	})
+}
+
+// Authenticate checks a user's password as the view's application: the first mapped directory
+// that has the name decides. It returns ErrNotFound (no such user), ErrBadCredential (wrong
+// password or locked out), ErrInactive, ErrExpiredCredential or ErrNotAllowed, wrapped. Failed
+// attempts count towards the directory's lock-out; a success re-hashes a legacy credential.
+func (v *View) Authenticate(ctx context.Context, name, pw string) (User, error) {
+	for _, d := range v.dirs {
+		u, err := v.s.UserByName(ctx, d, name)
+		if IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return User{}, err
+		}
+		if err := v.s.CheckPassword(ctx, u, pw); err != nil {
+			return User{}, err
+		}
+		if err := v.MayAuthenticate(ctx, u); err != nil {
+			_ = v.s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "not allowed into "+v.App.Name)
+			return User{}, err
+		}
+		return u, nil
+	}
+	return User{}, fmt.Errorf("user %q: %w", name, ErrNotFound)
+}
+
+// CheckPassword verifies pw for u, applying lock-out, activity and expiry rules, and re-hashes a
+// legacy credential on success.
+func (s *Store) CheckPassword(ctx context.Context, u User, pw string) error {
+	var row struct {
+		Credential       string
+		FailedLogins     int
+		LockoutThreshold int
+		LockoutSeconds   int
+	}
+	err := s.q(ctx).Raw("SELECT u.credential, u.failed_logins, d.lockout_threshold, d.lockout_seconds FROM users u "+
+		"JOIN directories d ON d.id = u.directory_id WHERE u.id = ?", u.ID).Scan(&row).Error
+	if err != nil {
+		return fmt.Errorf("user %q: %w", u.Name, err)
+	}
+	now := s.now()
+	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
+		_ = s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "account locked")
+		return fmt.Errorf("user %q is locked out until %s: %w: %w", u.Name, u.LockedUntil.Format("15:04:05 MST"), ErrLocked, ErrBadCredential)
+	}
+	ok := false
+	rehash := false
+	if row.Credential != "" && len(pw) <= MaxPasswordLen*4 {
+		ok, rehash, err = s.pw.Verify(ctx, row.Credential, pw)
+		if err != nil {
+			s.log.Warn("stored credential cannot be verified", "user", u.Name, "err", err)
+			ok = false
+		}
+	}
+	if !ok {
+		return s.loginFailed(ctx, u, row.FailedLogins, row.LockoutThreshold, row.LockoutSeconds)
+	}
+	if !u.Active {
+		_ = s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "account inactive")
+		return fmt.Errorf("account with name <%s> is inactive: %w", u.Name, ErrInactive)
+	}
+	if u.PasswordExpired {
+		_ = s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "password expired")
+		return fmt.Errorf("the password of %q has expired: %w", u.Name, ErrExpiredCredential)
+	}
+	if row.FailedLogins > 0 || u.LockedUntil != nil {
+		if err := s.q(ctx).Exec("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?", u.ID).Error; err != nil {
+			return fmt.Errorf("user %q: %w", u.Name, err)
+		}
+	}
+	if rehash {
+		if cred, err := s.pw.Hash(ctx, pw); err == nil {
+			// Only if nobody changed it meanwhile.
+			err = s.q(ctx).Exec("UPDATE users SET credential = ? WHERE id = ? AND credential = ?", cred, u.ID, row.Credential).Error
+			if err != nil {
+				s.log.Warn("re-hash after login failed", "user", u.Name, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) loginFailed(ctx context.Context, u User, failed, threshold, seconds int) error {
+	failed++
+	err := s.InTx(ctx, func(tx *Store) error {
+		if threshold > 0 && failed >= threshold && seconds > 0 {
+			until := tx.now().Add(timeSeconds(seconds))
+			if err := tx.q(ctx).Exec("UPDATE users SET failed_logins = 0, locked_until = ? WHERE id = ?", until, u.ID).Error; err != nil {
+				return err
+			}
+			return tx.writeAudit(ctx, "FAILURE", "ACCOUNT_LOCKED", "USER", u.Name, fmt.Sprintf("%d failed logins", failed))
+		}
+		if err := tx.q(ctx).Exec("UPDATE users SET failed_logins = ? WHERE id = ?", failed, u.ID).Error; err != nil {
+			return err
+		}
+		return tx.writeAudit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "wrong password")
+	})
+	if err != nil {
+		return fmt.Errorf("user %q: record failed login: %w", u.Name, err)
+	}
+	return fmt.Errorf("account with name <%s> failed to authenticate: %w", u.Name, ErrBadCredential)
+}

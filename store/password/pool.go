@@ -1,0 +1,86 @@
+package password
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+)
+
+// Pool runs password hashing with bounded concurrency. Hashing is the only
+// CPU-heavy work crowdgate does; letting every login hash at once would
+// starve session validations and other cheap requests, so callers queue
+// here instead (about one hash per core by default).
+//
+// Work runs on the calling goroutine once it holds a slot, so a Pool starts
+// no goroutines and cannot leak any. Create Pools with NewPool; the zero
+// value is not usable.
+type Pool struct {
+	slots   chan struct{} // a token per running hash
+	waiting atomic.Int64  // callers blocked waiting for a slot
+}
+
+// NewPool returns a Pool that runs at most workers hashes at once;
+// workers <= 0 means runtime.GOMAXPROCS(0).
+func NewPool(workers int) *Pool {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return &Pool{slots: make(chan struct{}, workers)}
+}
+
+// Verify is Verify run inside the pool. It returns ctx.Err() if ctx is done
+// before a slot frees up; once a check has started it runs to completion.
+func (p *Pool) Verify(ctx context.Context, stored, plain string) (ok, rehash bool, err error) {
+	if perr := p.do(ctx, func() { ok, rehash, err = Verify(stored, plain) }); perr != nil {
+		return false, false, perr
+	}
+	return ok, rehash, err
+}
+
+// Hash is Hash run inside the pool, with the same cancellation rule as
+// Pool.Verify.
+func (p *Pool) Hash(ctx context.Context, plain string) (stored string, err error) {
+	if perr := p.do(ctx, func() { stored, err = Hash(plain) }); perr != nil {
+		return "", perr
+	}
+	return stored, err
+}
+
+// Waiting returns how many callers are queued for a slot, for metrics.
+func (p *Pool) Waiting() int {
+	return int(p.waiting.Load())
+}
+
+// acquire takes a slot, waiting until one is free or ctx is done. A request
+// whose context is already done does no hashing even if a slot is free:
+// its client has gone, and the CPU is better spent on live ones.
+func (p *Pool) acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	p.waiting.Add(1)
+	defer p.waiting.Add(-1)
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *Pool) release() { <-p.slots }
+
+// do runs fn on the calling goroutine while holding a slot.
+func (p *Pool) do(ctx context.Context, fn func()) error {
+	if err := p.acquire(ctx); err != nil {
+		return err
+	}
+	defer p.release()
+	fn()
+	return nil
+}

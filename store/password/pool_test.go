@@ -1,0 +1,166 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const cheapSSHA = "{SSHA}0H+zTv8o4MR4H43n03eCsvw1luG8LdB7" // "secret", passlib
+
+func TestNewPoolDefaultWorkers(t *testing.T) {
+	for _, n := range []int{0, -3} {
+		if got, want := cap(NewPool(n).slots), runtime.GOMAXPROCS(0); got != want {
+			t.Errorf("NewPool(%d) has %d slots, want GOMAXPROCS=%d", n, got, want)
+		}
+	}
+	if got := cap(NewPool(3).slots); got != 3 {
+		t.Errorf("NewPool(3) has %d slots", got)
+	}
+}
+
+func TestPoolVerifyAndHash(t *testing.T) {
+	p := NewPool(2)
+	ok, rehash, err := p.Verify(t.Context(), cheapSSHA, "secret")
+	if !ok || !rehash || err != nil {
+		t.Errorf("Pool.Verify = %v, %v, %v; want true, true, nil", ok, rehash, err)
+	}
+	if _, _, err := p.Verify(t.Context(), "nonsense", "secret"); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("Pool.Verify(unknown) error = %v", err)
+	}
+	stored, err := p.Hash(t.Context(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, rehash, err := p.Verify(t.Context(), stored, "pw"); !ok || rehash || err != nil {
+		t.Errorf("Pool.Verify(Pool.Hash) = %v, %v, %v; want true, false, nil", ok, rehash, err)
+	}
+	if len(p.slots) != 0 {
+		t.Errorf("%d slots still held after all calls returned", len(p.slots))
+	}
+}
+
+// fill takes every slot of p, as if that many hashes were running.
+func fill(p *Pool) {
+	for range cap(p.slots) {
+		p.slots <- struct{}{}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPoolCancelWhileWaiting(t *testing.T) {
+	p := NewPool(1)
+	fill(p)
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 2)
+	go func() {
+		_, _, err := p.Verify(ctx, cheapSSHA, "secret")
+		errc <- err
+	}()
+	go func() {
+		_, err := p.Hash(ctx, "pw")
+		errc <- err
+	}()
+	waitFor(t, func() bool { return p.Waiting() == 2 })
+	cancel()
+	for range 2 {
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Errorf("error = %v, want context.Canceled", err)
+		}
+	}
+	if got := p.Waiting(); got != 0 {
+		t.Errorf("Waiting() = %d after cancellation, want 0", got)
+	}
+}
+
+func TestPoolDeadlineWhileWaiting(t *testing.T) {
+	p := NewPool(1)
+	fill(p)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	if _, _, err := p.Verify(ctx, cheapSSHA, "secret"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error = %v, want context.DeadlineExceeded", err)
+	}
+}
+
+func TestPoolCancelledContextDoesNoWork(t *testing.T) {
+	p := NewPool(1) // a free slot is available
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := p.Verify(ctx, cheapSSHA, "secret"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Verify error = %v, want context.Canceled", err)
+	}
+	if _, err := p.Hash(ctx, "pw"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Hash error = %v, want context.Canceled", err)
+	}
+}
+
+func TestPoolWaiterRunsWhenSlotFrees(t *testing.T) {
+	p := NewPool(1)
+	fill(p)
+	done := make(chan bool)
+	go func() {
+		ok, _, _ := p.Verify(t.Context(), cheapSSHA, "secret")
+		done <- ok
+	}()
+	waitFor(t, func() bool { return p.Waiting() == 1 })
+	p.release()
+	if !<-done {
+		t.Error("queued Verify failed after a slot was released")
+	}
+	if got := p.Waiting(); got != 0 {
+		t.Errorf("Waiting() = %d, want 0", got)
+	}
+}
+
+// TestPoolBound checks that no more than workers jobs ever run at once and
+// that every caller eventually runs, by counting from inside the jobs.
+func TestPoolBound(t *testing.T) {
+	const workers, callers = 3, 40
+	p := NewPool(workers)
+	var running, maxSeen, ran atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			err := p.do(t.Context(), func() {
+				n := running.Add(1)
+				for {
+					cur := maxSeen.Load()
+					if n <= cur || maxSeen.CompareAndSwap(cur, n) {
+						break
+					}
+				}
+				time.Sleep(time.Millisecond)
+				running.Add(-1)
+				ran.Add(1)
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := maxSeen.Load(); got > workers {
+		t.Errorf("saw %d jobs running at once, bound is %d", got, workers)
+	}
+	if got := ran.Load(); got != callers {
+		t.Errorf("%d of %d jobs ran", got, callers)
+	}
+	if len(p.slots) != 0 || p.Waiting() != 0 {
+		t.Errorf("after all calls: %d slots held, %d waiting", len(p.slots), p.Waiting())
+	}
+}
