@@ -1,16 +1,377 @@
 package crowdapi
 
 import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/crowdgate/crowdgate/store"
 )
 
-// New returns the Crowd REST handler for paths under cfg.Prefix().
-func New(cfg Config, st *store.Store, log *slog.Logger) (http.Handler, error) {
+// DefaultVersion is the Crowd version crowdgate announces; the Java client only checks the header
+// is present, 5.1.6 is the client generation crowdgate is verified against.
+const DefaultVersion = "5.1.6"
+
+// Store is the part of the directory the Crowd REST API uses.
+type Store interface {
+	AuthenticateApplication(ctx context.Context, name, password string) (store.Application, error)
+	View(ctx context.Context, app store.Application) (*store.View, error)
+	TrustedProxies() store.AddressList
+
+	CreateUser(ctx context.Context, nu store.NewUser) (store.User, error)
+	UpdateUser(ctx context.Context, id int64, ch store.UserChange) (store.User, error)
+	RenameUser(ctx context.Context, id int64, newName string) (store.User, error)
+	DeleteUser(ctx context.Context, id int64) error
+	UserAttributes(ctx context.Context, userID int64) (map[string][]string, error)
+	StoreUserAttributes(ctx context.Context, userID int64, attrs map[string][]string) error
+	DeleteUserAttribute(ctx context.Context, userID int64, name string) error
+	SetPassword(ctx context.Context, userID int64, pw string) error
+	ClearPassword(ctx context.Context, userID int64) error
+	ExpireAllPasswords(ctx context.Context, dirIDs []int64) error
+	User(ctx context.Context, id int64) (store.User, error)
+	Group(ctx context.Context, id int64) (store.Group, error)
+
+	CreateGroup(ctx context.Context, ng store.NewGroup) (store.Group, error)
+	UpdateGroup(ctx context.Context, id int64, ch store.GroupChange) (store.Group, error)
+	DeleteGroup(ctx context.Context, id int64) error
+	GroupAttributes(ctx context.Context, groupID int64) (map[string][]string, error)
+	StoreGroupAttributes(ctx context.Context, groupID int64, attrs map[string][]string) error
+	DeleteGroupAttribute(ctx context.Context, groupID int64, name string) error
+	GroupByName(ctx context.Context, directoryID int64, name string) (store.Group, error)
+	UserByName(ctx context.Context, directoryID int64, name string) (store.User, error)
+
+	AddUserToGroup(ctx context.Context, userID, groupID int64) error
+	RemoveUserFromGroup(ctx context.Context, userID, groupID int64) error
+	AddGroupToGroup(ctx context.Context, childID, parentID int64) error
+	RemoveGroupFromGroup(ctx context.Context, childID, parentID int64) error
+
+	CreateSession(ctx context.Context, ns store.NewSession) (store.Session, string, error)
+	SessionByToken(ctx context.Context, token string) (store.Session, error)
+	DeleteSession(ctx context.Context, token string) error
+	DeleteUserSessions(ctx context.Context, userID int64, exclude string) error
+	CookieConfig(ctx context.Context) (store.CookieConfig, error)
+
+	CurrentEventToken(ctx context.Context, configVersion int64) (store.EventToken, error)
+	EventsSince(ctx context.Context, token store.EventToken, configVersion int64, dirIDs []int64) ([]store.Event, store.EventToken, error)
+
+	Audit(ctx context.Context, outcome, action, objectKind, object string, details any) error
+
+	RegisterWebhook(ctx context.Context, appID int64, endpoint, token string) (store.Webhook, error)
+	Webhook(ctx context.Context, appID, id int64) (store.Webhook, error)
+	DeleteWebhook(ctx context.Context, appID, id int64) error
+}
+
+type server struct {
+	cfg     Config
+	st      Store
+	log     *slog.Logger
+	version string
+}
+
+// New returns the Crowd REST handler for paths under cfg.Prefix() (versions "1" and "latest").
+func New(cfg Config, st Store, log *slog.Logger) (http.Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return http.NotFoundHandler(), nil // replaced by the real router in this package
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	v := cfg.Version
+	if v == "" {
+		v = DefaultVersion
+	}
+	s := &server{cfg: cfg, st: st, log: log, version: "Crowd/" + v}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.headers, s.recover, s.logRequests, s.limits, s.authenticate)
+	for _, ver := range []string{"1", "latest"} {
+		s.routes(e.Group(cfg.Prefix() + "/" + ver))
+	}
+	e.RouteNotFound(cfg.Prefix()+"/*", func(c echo.Context) error {
+		return newError(http.StatusNotFound, IllegalArgument, "no resource at "+c.Request().URL.Path, nil)
+	})
+	return e, nil
 }
+
+// Routes lists every method and path the API serves, for the route-pinning test.
+func (s *server) routes(g *echo.Group) {
+	g.GET("/user", s.getUser)
+	g.POST("/user", s.createUser)
+	g.PUT("/user", s.updateUser)
+	g.DELETE("/user", s.deleteUser)
+	g.GET("/user/attribute", s.getUserAttributes)
+	g.POST("/user/attribute", s.storeUserAttributes)
+	g.DELETE("/user/attribute", s.deleteUserAttribute)
+	g.PUT("/user/password", s.setPassword)
+	g.DELETE("/user/password", s.clearPassword)
+	g.POST("/user/rename", s.renameUser)
+	g.POST("/user/mail/password", s.mailPassword)
+	g.POST("/user/mail/usernames", s.mailUsernames)
+	g.POST("/user/expire-all-passwords", s.expireAllPasswords)
+	g.GET("/user/group/direct", s.userGroups(false))
+	g.GET("/user/group/nested", s.userGroups(true))
+	g.POST("/user/group/direct", s.addUserToGroupByUser)
+	g.DELETE("/user/group/direct", s.removeUserFromGroup)
+
+	g.GET("/group", s.getGroup)
+	g.POST("/group", s.createGroup)
+	g.PUT("/group", s.updateGroup)
+	g.DELETE("/group", s.deleteGroup)
+	g.GET("/group/attribute", s.getGroupAttributes)
+	g.POST("/group/attribute", s.storeGroupAttributes)
+	g.DELETE("/group/attribute", s.deleteGroupAttribute)
+	g.GET("/group/user/direct", s.groupUsers(false))
+	g.GET("/group/user/nested", s.groupUsers(true))
+	g.POST("/group/user/direct", s.addUserToGroupByGroup)
+	g.DELETE("/group/user/direct", s.removeUserFromGroup)
+	g.GET("/group/child-group/direct", s.childGroups(false))
+	g.GET("/group/child-group/nested", s.childGroups(true))
+	g.POST("/group/child-group/direct", s.addChildGroup)
+	g.DELETE("/group/child-group/direct", s.removeChildGroup)
+	g.GET("/group/parent-group/direct", s.parentGroups(false))
+	g.GET("/group/parent-group/nested", s.parentGroups(true))
+	g.POST("/group/parent-group/direct", s.addParentGroup)
+	g.GET("/group/membership", s.memberships)
+
+	g.POST("/authentication", s.authenticateUser)
+	g.POST("/authentication/notify", s.notifyAuthenticated)
+
+	g.POST("/session", s.createSession)
+	g.DELETE("/session", s.deleteUserSessions)
+	g.GET("/session/:token", s.getSession)
+	g.POST("/session/:token", s.validateSession)
+	g.DELETE("/session/:token", s.deleteSession)
+
+	g.GET("/search", s.searchGET)
+	g.POST("/search", s.searchPOST)
+
+	g.GET("/event", s.currentEvent)
+	g.GET("/event/:token", s.eventsSince)
+
+	g.GET("/config/cookie", s.cookieConfig)
+
+	g.POST("/webhook", s.registerWebhook)
+	g.GET("/webhook/:id", s.getWebhook)
+	g.DELETE("/webhook/:id", s.deleteWebhook)
+}
+
+// headers sets what every response under the API carries, errors and 401s included.
+func (s *server) headers(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Embedded-Crowd-Version", s.version)
+		h.Set("X-Crowd-User-Management-Version", "1.4")
+		h.Set("Cache-Control", "no-cache, no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}
+
+func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		app := ""
+		if v, ok := c.Get(viewKey).(*store.View); ok {
+			app = v.App.Name
+		}
+		s.log.LogAttrs(c.Request().Context(), slog.LevelDebug, "crowd request",
+			slog.String("method", c.Request().Method), slog.String("route", c.Path()),
+			slog.Int("status", c.Response().Status), slog.Duration("duration", time.Since(start)),
+			slog.String("app", app))
+		return nil
+	}
+}
+
+func (s *server) limits(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes)
+		if !acceptable(r) {
+			return newError(http.StatusNotAcceptable, IllegalArgument, "only application/xml and application/json can be produced", nil)
+		}
+		return next(c)
+	}
+}
+
+const (
+	viewKey = "crowdgate.view"
+	baseKey = "crowdgate.base"
+)
+
+// authenticate checks the application's Basic credentials and remote address (crowd-protocol.md §2).
+// Unknown applications and wrong passwords are 401 in plain text; an inactive application or a
+// disallowed address is 403. The password is always required, whatever the address.
+func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		name, pw, ok := basicAuth(r.Header.Get("Authorization"))
+		if !ok {
+			return s.unauthorized(c)
+		}
+		ctx := r.Context()
+		client := s.clientAddress(r)
+		app, err := s.st.AuthenticateApplication(ctx, name, pw)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadCredential) {
+				s.log.Info("application failed to authenticate", "app", name, "client", client.String())
+				return s.unauthorized(c)
+			}
+			return fmt.Errorf("authenticate application %q: %w", name, err)
+		}
+		if !app.Active {
+			return s.forbidden(c, fmt.Sprintf("Application %q is inactive", app.Name))
+		}
+		if len(app.RemoteAddresses) > 0 {
+			list, err := store.ParseAddressList(app.RemoteAddresses)
+			if err != nil || !list.Contains(ctx, client) {
+				return s.forbidden(c, fmt.Sprintf("Client with address %q is forbidden from making requests to the application, %s.", client, app.Name))
+			}
+		}
+		v, err := s.st.View(ctx, app)
+		if err != nil {
+			return err
+		}
+		c.Set(viewKey, v)
+		ver := "1"
+		if strings.Contains(r.URL.Path, "/rest/usermanagement/latest/") {
+			ver = "latest" // links follow the version the client used, as Crowd's do
+		}
+		c.Set(baseKey, s.baseURL(r)+"/rest/usermanagement/"+ver)
+		actor := store.Actor{Kind: store.ActorApplication, Name: app.Name, Address: client.String()}
+		c.SetRequest(r.WithContext(store.WithActor(ctx, actor)))
+		return next(c)
+	}
+}
+
+// basicAuth parses "Basic base64(name:password)", splitting at the first colon; the credentials are
+// UTF-8, or ISO-8859-1 when not valid UTF-8.
+func basicAuth(h string) (name, pw string, ok bool) {
+	scheme, enc, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	if err != nil {
+		return "", "", false
+	}
+	cred := string(raw)
+	if !utf8.ValidString(cred) {
+		rs := make([]rune, len(raw))
+		for i, b := range raw {
+			rs[i] = rune(b)
+		}
+		cred = string(rs)
+	}
+	name, pw, found = strings.Cut(cred, ":")
+	if !found || name == "" {
+		return "", "", false
+	}
+	return name, pw, true
+}
+
+func (s *server) unauthorized(c echo.Context) error {
+	c.Response().Header().Set("WWW-Authenticate", `BASIC realm="Crowd REST Service"`)
+	return c.Blob(http.StatusUnauthorized, "text/plain;charset=UTF-8", []byte("Application failed to authenticate"))
+}
+
+func (s *server) forbidden(c echo.Context, msg string) error {
+	return c.Blob(http.StatusForbidden, "text/plain;charset=UTF-8", []byte(msg))
+}
+
+// clientAddress is the caller's address by the trusted-proxy rule.
+func (s *server) clientAddress(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return store.ClientAddress(r.Context(), peer, r.Header.Get("X-Forwarded-For"), s.st.TrustedProxies())
+}
+
+// baseURL is the externally visible URL of the context path, for links.
+func (s *server) baseURL(r *http.Request) string {
+	if s.cfg.BaseURL != "" {
+		return strings.TrimSuffix(s.cfg.BaseURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + s.cfg.ContextPath
+}
+
+// handleError renders every failure as Crowd does.
+func (s *server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		s.log.Warn("error after the response started", "path", c.Request().URL.Path, "err", err)
+		return
+	}
+	var ce *Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &ce):
+		if ce.Status >= 500 {
+			s.log.Error("crowd request failed", "path", c.Request().URL.Path, "err", err)
+		}
+	case errors.As(err, &he):
+		msg := fmt.Sprint(he.Message)
+		reason := IllegalArgument
+		if he.Code == http.StatusNotFound {
+			msg = "no resource at " + c.Request().URL.Path
+		}
+		ce = newError(he.Code, reason, msg, err)
+	case errors.Is(err, context.Canceled):
+		return
+	default:
+		s.log.Error("crowd request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		ce = newError(http.StatusInternalServerError, OperationFailed, "the operation failed; see crowdgate's log", err)
+	}
+	if err := respond(c, ce.Status, errorEntity{Reason: ce.Reason, Message: stripInvalidXML(ce.Message)}); err != nil {
+		s.log.Error("writing error response", "err", err)
+	}
+}
+
+// stripInvalidXML removes characters XML 1.0 cannot carry, as Crowd does with messages.
+func stripInvalidXML(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF) {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+func viewOf(c echo.Context) *store.View { return c.Get(viewKey).(*store.View) }
+func baseOf(c echo.Context) string      { return c.Get(baseKey).(string) }

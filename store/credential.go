@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"unicode/utf8"
 )
@@ -15,17 +14,15 @@ func checkPolicy(d Directory, pw string) error {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case pw == "":
-		return fmt.Errorf("the password must not be empty: %w", ErrInvalid)
+		return fmt.Errorf("the password must not be empty: %w: %w", ErrPasswordPolicy, ErrInvalid)
 	case n > MaxPasswordLen:
-		return fmt.Errorf("the password is longer than %d characters: %w", MaxPasswordLen, ErrInvalid)
+		return fmt.Errorf("the password is longer than %d characters: %w: %w", MaxPasswordLen, ErrPasswordPolicy, ErrInvalid)
 	case d.MinPasswordLen > 0 && n < d.MinPasswordLen:
-		return fmt.Errorf("the password must have at least %d characters: %w", d.MinPasswordLen, ErrInvalid)
+		return fmt.Errorf("the password must have at least %d characters: %w: %w", d.MinPasswordLen, ErrPasswordPolicy, ErrInvalid)
 	}
 	return nil
 }
 
-// IsPolicyError reports whether err is a password-policy rejection (Crowd's INVALID_CREDENTIAL).
-func IsPolicyError(err error) bool { return errors.Is(err, ErrInvalid) }
 
 // SetPassword hashes and stores a new password for a user of a writable directory.
 func (s *Store) SetPassword(ctx context.Context, userID int64, pw string) error {

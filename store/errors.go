@@ -33,6 +33,10 @@ var (
 	ErrNotAllowed = errors.New("not allowed to authenticate")
 	// ErrReadOnly: the directory is a replica (Entra ID) and cannot be changed through this surface.
 	ErrReadOnly = errors.New("read-only directory")
+	// ErrPasswordPolicy: a new password breaks the directory's policy (also ErrInvalid).
+	ErrPasswordPolicy = errors.New("password policy")
+	// ErrNestingDisabled: the directory does not allow groups in groups (also ErrInvalid).
+	ErrNestingDisabled = errors.New("nested groups disabled")
 	// ErrTokenExpired: an event token is too old, from another database, or the view changed.
 	ErrTokenExpired = errors.New("event token expired")
 )

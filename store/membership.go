@@ -83,7 +83,7 @@ func (s *Store) AddGroupToGroup(ctx context.Context, childID, parentID int64) er
 			return err
 		}
 		if !d.NestedGroups {
-			return fmt.Errorf("directory %q does not allow nested groups: %w", d.Name, ErrInvalid)
+			return fmt.Errorf("directory %q does not allow nested groups: %w: %w", d.Name, ErrNestingDisabled, ErrInvalid)
 		}
 		// parent must not already be (transitively) inside child
 		desc, err := tx.closure(ctx, []int64{childID}, true)

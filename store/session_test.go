@@ -14,6 +14,12 @@ func testSessions(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	f := setup(t, s)
 	u := addUser(t, s, f.dir.ID, "alice")
+	if s.ConsistentIPRequired() {
+		t.Fatal("consistent IP is required by default")
+	}
+	s = storetest.OpenConfig(t, storetest.DialectOf(s), store.Config{RequireConsistentIP: true})
+	f = setup(t, s)
+	u = addUser(t, s, f.dir.ID, "alice")
 	now := time.Now()
 	s.SetClock(func() time.Time { return now })
 	sess, token, err := s.CreateSession(ctx, store.NewSession{UserID: u.ID, ApplicationID: f.app.ID, RemoteAddress: "10.0.0.7", Timeout: 10 * time.Minute})

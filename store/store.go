@@ -41,8 +41,10 @@ type Config struct {
 	EventRetention time.Duration
 	// SessionTimeout is the SSO idle timeout and the cap on requested durations; 0 means 30 minutes.
 	SessionTimeout time.Duration
-	// AllowClientIPChange turns off Crowd's "require consistent client IP address" session check.
-	AllowClientIPChange bool
+	// RequireConsistentIP turns on Crowd's "require consistent client IP address" session check. Off by
+	// default: sessions are created at crowdgate's sign-in, and the address Jira later reports is often
+	// its proxy's.
+	RequireConsistentIP bool
 	// TrustedProxies may set X-Forwarded-For (IPs, CIDRs, host names).
 	TrustedProxies []string
 	// SkipMigrations opens the database without applying migrations (crowdgate migrate status/down).
@@ -177,7 +179,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			apps:     newAppAuthCache(),
 
 			sessionTimeout: cfg.SessionTimeout,
-			requireSameIP:  !cfg.AllowClientIPChange,
+			requireSameIP:  cfg.RequireConsistentIP,
 			trusted:        trusted,
 		},
 	}
@@ -223,6 +225,9 @@ func (s *Store) Dialect() string { return s.dialect }
 
 // DB returns the underlying database handle for operational use (migrations, health checks).
 func (s *Store) DB() (*sql.DB, error) { return s.db.DB() }
+
+// ConsistentIPRequired reports whether sessions must be validated from the address they were created at.
+func (s *Store) ConsistentIPRequired() bool { return s.shared.requireSameIP }
 
 // TrustedProxies returns the configured trusted proxies, for ClientAddress.
 func (s *Store) TrustedProxies() AddressList { return s.shared.trusted }

@@ -126,3 +126,6 @@ func Must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// DialectOf returns the dialect of s, for tests that open a second store like the first.
+func DialectOf(s *store.Store) string { return s.Dialect() }

@@ -1,0 +1,415 @@
+package crowdapi
+
+import (
+	"bufio"
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// writeGroups streams groups, minimal or full as expand asks.
+func (s *server) writeGroups(c echo.Context, list func(func(store.Group) error) error) error {
+	ex := expandOf(c)
+	lw := newListWriter(c, "groups", "group")
+	base, n := baseOf(c), namerOf(c)
+	err := list(func(g store.Group) error {
+		if !ex.group {
+			return lw.add(minimalGroup(base, n, g.Name))
+		}
+		out, err := s.groupOut(c, g, ex.attributes)
+		if err != nil {
+			return err
+		}
+		return lw.add(out)
+	})
+	if err != nil {
+		if lw.started {
+			return err // headers are gone; the error handler logs it
+		}
+		return err
+	}
+	return lw.close()
+}
+
+// writeUsers streams users, minimal or full as expand asks.
+func (s *server) writeUsers(c echo.Context, list func(func(store.User) error) error) error {
+	ex := expandOf(c)
+	lw := newListWriter(c, "users", "user")
+	base, n := baseOf(c), namerOf(c)
+	err := list(func(u store.User) error {
+		if !ex.user {
+			return lw.add(minimalUser(base, n, u.Name))
+		}
+		out, err := s.userOut(c, u, ex.attributes)
+		if err != nil {
+			return err
+		}
+		return lw.add(out)
+	})
+	if err != nil {
+		return err
+	}
+	return lw.close()
+}
+
+// hasGroup reports whether list yields a group named name.
+func hasGroup(list func(func(store.Group) error) error, name string) (bool, error) {
+	found := false
+	err := list(func(g store.Group) error {
+		if strings.EqualFold(g.Name, name) {
+			found = true
+			return errStop
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return found, err
+}
+
+var errStop = errors.New("stop")
+
+// userGroups serves GET /user/group/{direct,nested}: the user's groups, or with groupname a
+// membership check (minimal group or 404 MEMBERSHIP_NOT_FOUND).
+func (s *server) userGroups(nested bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		u, err := s.lookupUser(c, "username", http.StatusNotFound)
+		if err != nil {
+			return err
+		}
+		p, err := pageOf(c)
+		if err != nil {
+			return err
+		}
+		v := viewOf(c)
+		if gname := c.QueryParam("groupname"); gname != "" {
+			ok, err := hasGroup(func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, nested, store.All, fn) }, gname)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return membershipNotFound(u.Name, gname, nil)
+			}
+			g, err := s.groupNamed(c, gname, http.StatusNotFound)
+			if err != nil {
+				return err
+			}
+			return respond(c, http.StatusOK, minimalGroup(baseOf(c), namerOf(c), g.Name))
+		}
+		return s.writeGroups(c, func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, nested, p, fn) })
+	}
+}
+
+// groupUsers serves GET /group/user/{direct,nested}.
+func (s *server) groupUsers(nested bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+		if err != nil {
+			return err
+		}
+		p, err := pageOf(c)
+		if err != nil {
+			return err
+		}
+		v := viewOf(c)
+		if uname := c.QueryParam("username"); uname != "" {
+			u, err := v.User(ctx, uname)
+			if store.IsNotFound(err) {
+				return membershipNotFound(uname, g.Name, err)
+			}
+			if err != nil {
+				return err
+			}
+			ok, err := hasGroup(func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, nested, store.All, fn) }, g.Name)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return membershipNotFound(u.Name, g.Name, nil)
+			}
+			return respond(c, http.StatusOK, minimalUser(baseOf(c), namerOf(c), u.Name))
+		}
+		return s.writeUsers(c, func(fn func(store.User) error) error { return v.GroupUsers(ctx, g.Name, nested, p, fn) })
+	}
+}
+
+func (s *server) childGroups(nested bool) echo.HandlerFunc {
+	return s.relatedGroups(nested, true, []string{"child-groupname"})
+}
+
+// parentGroups accepts child-groupname too: Crowd 2.4 read parent-group/direct's filter from it.
+func (s *server) parentGroups(nested bool) echo.HandlerFunc {
+	return s.relatedGroups(nested, false, []string{"parent-groupname", "child-groupname"})
+}
+
+func (s *server) relatedGroups(nested, children bool, filters []string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+		if err != nil {
+			return err
+		}
+		p, err := pageOf(c)
+		if err != nil {
+			return err
+		}
+		v := viewOf(c)
+		list := func(page store.Page) func(func(store.Group) error) error {
+			return func(fn func(store.Group) error) error {
+				if children {
+					return v.ChildGroups(ctx, g.Name, nested, page, fn)
+				}
+				return v.ParentGroups(ctx, g.Name, nested, page, fn)
+			}
+		}
+		for _, f := range filters {
+			other := c.QueryParam(f)
+			if other == "" {
+				continue
+			}
+			ok, err := hasGroup(list(store.All), other)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if children {
+					return membershipNotFound(other, g.Name, nil)
+				}
+				return membershipNotFound(g.Name, other, nil)
+			}
+			o, err := s.groupNamed(c, other, http.StatusNotFound)
+			if err != nil {
+				return err
+			}
+			return respond(c, http.StatusOK, minimalGroup(baseOf(c), namerOf(c), o.Name))
+		}
+		return s.writeGroups(c, list(p))
+	}
+}
+
+// addMembership adds user u to the group named gname in u's directory.
+func (s *server) addUserMembership(c echo.Context, u store.User, g store.Group, location string) error {
+	ctx := c.Request().Context()
+	if err := viewOf(c).Permit(u.DirectoryID, store.OpUpdateGroup); err != nil {
+		return storeError(err, InvalidGroup)
+	}
+	dg, err := s.st.GroupByName(ctx, u.DirectoryID, g.Name)
+	if store.IsNotFound(err) {
+		return groupNotFound(http.StatusBadRequest, g.Name, err)
+	}
+	if err != nil {
+		return err
+	}
+	err = s.st.AddUserToGroup(ctx, u.ID, dg.ID)
+	if errors.Is(err, store.ErrExists) {
+		return newError(http.StatusConflict, MembershipAlreadyExists,
+			"Membership already exists from child entity ["+u.Name+"] to parent entity ["+dg.Name+"]", err)
+	}
+	if err != nil {
+		return storeError(err, InvalidGroup)
+	}
+	c.Response().Header().Set("Location", location)
+	return c.NoContent(http.StatusCreated)
+}
+
+// addUserToGroupByGroup: POST /group/user/direct?groupname=g, body <user name="u"/> (only name is read).
+func (s *server) addUserToGroupByGroup(c echo.Context) error {
+	g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	var in userEntity
+	if err := bind(c, &in, false); err != nil {
+		return err
+	}
+	u, err := s.userNamed(c, in.Name, http.StatusBadRequest)
+	if err != nil {
+		return err
+	}
+	return s.addUserMembership(c, u, g, baseOf(c)+"/group/user/direct?groupname="+q(g.Name)+"&username="+q(u.Name))
+}
+
+// addUserToGroupByUser: POST /user/group/direct?username=u, body <group name="g"/>.
+func (s *server) addUserToGroupByUser(c echo.Context) error {
+	u, err := s.lookupUser(c, "username", http.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	var in groupEntity
+	if err := bind(c, &in, false); err != nil {
+		return err
+	}
+	g, err := s.groupNamed(c, in.Name, http.StatusBadRequest)
+	if err != nil {
+		return err
+	}
+	return s.addUserMembership(c, u, g, baseOf(c)+"/user/group/direct?username="+q(u.Name)+"&groupname="+q(g.Name))
+}
+
+// removeUserFromGroup serves DELETE /group/user/direct and /user/group/direct.
+func (s *server) removeUserFromGroup(c echo.Context) error {
+	ctx := c.Request().Context()
+	g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	u, err := s.lookupUser(c, "username", http.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	if err := viewOf(c).Permit(u.DirectoryID, store.OpUpdateGroup); err != nil {
+		return storeError(err, InvalidGroup)
+	}
+	dg, err := s.st.GroupByName(ctx, u.DirectoryID, g.Name)
+	if store.IsNotFound(err) {
+		return membershipNotFound(u.Name, g.Name, err)
+	}
+	if err != nil {
+		return err
+	}
+	err = s.st.RemoveUserFromGroup(ctx, u.ID, dg.ID)
+	if store.IsNotFound(err) {
+		return membershipNotFound(u.Name, g.Name, err)
+	}
+	if err != nil {
+		return storeError(err, InvalidGroup)
+	}
+	return noContent(c)
+}
+
+// nest puts child into parent (both visible groups) in the parent's directory.
+func (s *server) nest(c echo.Context, child, parent store.Group, location string) error {
+	ctx := c.Request().Context()
+	if err := viewOf(c).Permit(parent.DirectoryID, store.OpUpdateGroup); err != nil {
+		return storeError(err, InvalidGroup)
+	}
+	dc, err := s.st.GroupByName(ctx, parent.DirectoryID, child.Name)
+	if store.IsNotFound(err) {
+		return groupNotFound(http.StatusBadRequest, child.Name, err)
+	}
+	if err != nil {
+		return err
+	}
+	err = s.st.AddGroupToGroup(ctx, dc.ID, parent.ID)
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return newError(http.StatusConflict, MembershipAlreadyExists,
+			"Membership already exists from child entity ["+dc.Name+"] to parent entity ["+parent.Name+"]", err)
+	case errors.Is(err, store.ErrNestingDisabled):
+		return newError(http.StatusBadRequest, NestedGroupsNotSupported, message(err), err)
+	case errors.Is(err, store.ErrInvalid):
+		return newError(http.StatusBadRequest, InvalidMembership, message(err), err)
+	case err != nil:
+		return storeError(err, InvalidGroup)
+	}
+	c.Response().Header().Set("Location", location)
+	return c.NoContent(http.StatusCreated)
+}
+
+// addChildGroup: POST /group/child-group/direct?groupname=parent, body <group name="child"/>.
+func (s *server) addChildGroup(c echo.Context) error {
+	p, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	var in groupEntity
+	if err := bind(c, &in, false); err != nil {
+		return err
+	}
+	ch, err := s.groupNamed(c, in.Name, http.StatusBadRequest)
+	if err != nil {
+		return err
+	}
+	return s.nest(c, ch, p, baseOf(c)+"/group/child-group/direct?groupname="+q(p.Name)+"&child-groupname="+q(ch.Name))
+}
+
+// addParentGroup: POST /group/parent-group/direct?groupname=child, body <group name="parent"/>.
+func (s *server) addParentGroup(c echo.Context) error {
+	ch, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	var in groupEntity
+	if err := bind(c, &in, false); err != nil {
+		return err
+	}
+	p, err := s.groupNamed(c, in.Name, http.StatusBadRequest)
+	if err != nil {
+		return err
+	}
+	return s.nest(c, ch, p, baseOf(c)+"/group/parent-group/direct?groupname="+q(ch.Name)+"&parent-groupname="+q(p.Name))
+}
+
+func (s *server) removeChildGroup(c echo.Context) error {
+	ctx := c.Request().Context()
+	p, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	ch, err := s.lookupGroup(c, "child-groupname", http.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	if err := viewOf(c).Permit(p.DirectoryID, store.OpUpdateGroup); err != nil {
+		return storeError(err, InvalidGroup)
+	}
+	dc, err := s.st.GroupByName(ctx, p.DirectoryID, ch.Name)
+	if err == nil {
+		err = s.st.RemoveGroupFromGroup(ctx, dc.ID, p.ID)
+	}
+	if store.IsNotFound(err) {
+		return membershipNotFound(ch.Name, p.Name, err)
+	}
+	if err != nil {
+		return storeError(err, InvalidGroup)
+	}
+	return noContent(c)
+}
+
+// memberships streams GET /group/membership: always XML, every visible group with its direct members.
+func (s *server) memberships(c echo.Context) error {
+	r := c.Response()
+	r.Header().Set("Content-Type", "application/xml")
+	r.WriteHeader(http.StatusOK)
+	w := bufio.NewWriterSize(r, 64<<10)
+	w.WriteString(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\n<memberships>")
+	n := namerOf(c)
+	count := 0
+	err := viewOf(c).Memberships(c.Request().Context(), func(m store.Membership) error {
+		w.WriteString(`<membership group="`)
+		xml.EscapeText(w, []byte(n.name(m.Group)))
+		w.WriteString(`"><users>`)
+		for _, u := range m.Users {
+			w.WriteString(`<user name="`)
+			xml.EscapeText(w, []byte(n.name(u)))
+			w.WriteString(`"/>`)
+		}
+		w.WriteString(`</users><groups>`)
+		for _, g := range m.Groups {
+			w.WriteString(`<group name="`)
+			xml.EscapeText(w, []byte(n.name(g)))
+			w.WriteString(`"/>`)
+		}
+		w.WriteString(`</groups></membership>`)
+		if count++; count%256 == 0 {
+			return w.Flush()
+		}
+		return nil
+	})
+	if err != nil {
+		// The status is sent; an unterminated document makes the client fail rather than accept a
+		// partial directory.
+		s.log.Error("membership stream failed", "err", err)
+		return nil
+	}
+	w.WriteString("</memberships>")
+	return w.Flush()
+}
