@@ -186,19 +186,18 @@ func (g groupEntity) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 		}
 		return e.Encode(minimal{Link: g.Link, Name: g.Name, ExpandXML: g.ExpandXML})
 	}
+	start.Name = xml.Name{Local: "group"}
 	return e.EncodeElement(plain(g), start)
 }
 
 type usersEntity struct {
-	XMLName   xml.Name     `xml:"users" json:"-"`
-	Expand    string       `xml:"expand,attr" json:"expand"`
+	Expand    string       `xml:"expand,attr,omitempty" json:"expand,omitempty"`
 	Users     []userEntity `xml:"user" json:"users"`
 	Alternate []userEntity `xml:"-" json:"user,omitempty"` // Crowd 6 spelling, input only
 }
 
 type groupsEntity struct {
-	XMLName   xml.Name      `xml:"groups" json:"-"`
-	Expand    string        `xml:"expand,attr" json:"expand"`
+	Expand    string        `xml:"expand,attr,omitempty" json:"expand,omitempty"`
 	Groups    []groupEntity `xml:"group" json:"groups"`
 	Alternate []groupEntity `xml:"-" json:"group,omitempty"`
 }

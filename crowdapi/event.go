@@ -38,8 +38,14 @@ type userMembershipEventEntity struct {
 	XMLName      xml.Name     `xml:"userMembershipEvent" json:"-"`
 	Type         string       `xml:"-" json:"type"`
 	Operation    string       `xml:"operation" json:"operation"`
-	ChildUser    userEntity   `xml:"childUser" json:"childUser"`
+	ChildUser    childUser    `xml:"childUser" json:"childUser"`
 	ParentGroups groupsEntity `xml:"parentGroups" json:"parentGroups"`
+}
+
+// childUser is a minimal user under another element name (userEntity's XMLName is "user").
+type childUser struct {
+	Link *link  `xml:"link" json:"link"`
+	Name string `xml:"name,attr" json:"name"`
 }
 
 type groupMembershipEventEntity struct {
@@ -151,7 +157,7 @@ func (s *server) eventsSince(c echo.Context) error {
 func (s *server) eventOut(c echo.Context, base string, n namer, e store.Event) (any, error) {
 	ctx := c.Request().Context()
 	groups := func(names ...string) groupsEntity {
-		g := groupsEntity{Expand: "group"}
+		g := groupsEntity{Groups: []groupEntity{}}
 		for _, name := range names {
 			g.Groups = append(g.Groups, minimalGroup(base, n, name))
 		}
@@ -187,7 +193,7 @@ func (s *server) eventOut(c echo.Context, base string, n namer, e store.Event) (
 		return groupEventEntity{Type: "groupEvent", Operation: e.Operation, Group: fullGroup(base, n, g, nil)}, nil
 	case store.EntityUserMembership:
 		return userMembershipEventEntity{Type: "userMembershipEvent", Operation: e.Operation,
-			ChildUser: minimalUser(base, n, e.Name), ParentGroups: groups(e.OtherName)}, nil
+			ChildUser: childUser{Link: userLink(base, n.name(e.Name)), Name: n.name(e.Name)}, ParentGroups: groups(e.OtherName)}, nil
 	case store.EntityGroupMembership:
 		return groupMembershipEventEntity{Type: "groupMembershipEvent", Operation: e.Operation,
 			Group: minimalGroup(base, n, e.Name), ParentGroups: groups(e.OtherName), ChildGroups: groups()}, nil

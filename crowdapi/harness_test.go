@@ -19,6 +19,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
+// goldenScrub replaces per-run values (tokens) before a golden comparison.
+var goldenScrub func(string) string
+
 // env is a running Crowd REST server over a real store, with an internal directory and an
 // application "jira" (password "jira-secret") mapped to it with every permission.
 type env struct {
@@ -39,13 +42,20 @@ func newEnv(t *testing.T) *env {
 		Name: "jira", Password: "jira-secret", Active: true, Kind: store.AppJira,
 		Mappings: []store.Mapping{{DirectoryID: dir.ID, AllowAll: true, Operations: store.AllOperations}},
 	}))
-	h, err := crowdapi.New(crowdapi.Config{ContextPath: "/crowd"}, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := crowdapi.New(crowdapi.Config{ContextPath: "/crowd"}, st, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{t: t, st: st, srv: srv, dir: dir, app: app, base: srv.URL + "/crowd/rest/usermanagement/1"}
+}
+
+// with returns e reporting to t (for subtests).
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
 }
 
 // req is one HTTP request to the API.
@@ -124,6 +134,9 @@ func (e *env) must(r req, status int) resp {
 func golden(t *testing.T, name, body string, replace ...string) {
 	t.Helper()
 	body = strings.NewReplacer(replace...).Replace(body)
+	if goldenScrub != nil {
+		body = goldenScrub(body)
+	}
 	path := filepath.Join("testdata", "golden", name)
 	if *update {
 		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {

@@ -23,7 +23,6 @@ func checkPolicy(d Directory, pw string) error {
 	return nil
 }
 
-
 // SetPassword hashes and stores a new password for a user of a writable directory.
 func (s *Store) SetPassword(ctx context.Context, userID int64, pw string) error {
 	u, err := s.User(ctx, userID)

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -85,17 +86,13 @@ func testSAMLReplayConcurrent(t *testing.T, s *store.Store) {
 		switch {
 		case err == nil:
 			ok++
-		case !store.IsNotFound(err) && !isExists(err):
+		case !errors.Is(err, store.ErrExists):
 			t.Errorf("unexpected error: %v", err)
 		}
 	}
 	if ok != 1 {
 		t.Fatalf("%d of %d concurrent uses succeeded, want 1", ok, n)
 	}
-}
-
-func isExists(err error) bool {
-	return err != nil && bytes.Contains([]byte(err.Error()), []byte(store.ErrExists.Error()))
 }
 
 func testSAMLUsers(t *testing.T, s *store.Store) {
