@@ -1,7 +1,7 @@
 package crowdapi
 
 import (
-	"net/url"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,7 +78,21 @@ func (n namer) name(s string) string {
 
 func namerOf(c echo.Context) namer { return namer(viewOf(c).App.LowerCaseOutput) }
 
-func q(s string) string { return url.QueryEscape(s) }
+// q escapes a query value as Crowd's links do (JAX-RS UriBuilder): characters that are legal in a
+// query stay as they are ("user@example.com"), the rest, '&', '=', '+', '#' and space included,
+// are percent-encoded.
+func q(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~!$'()*,;:@/?", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
 
 func userLink(base, name string) *link {
 	return &link{Rel: "self", Href: base + "/user?username=" + q(name)}

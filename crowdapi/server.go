@@ -101,9 +101,6 @@ func New(cfg Config, st Store, log *slog.Logger) (http.Handler, error) {
 	for _, ver := range []string{"1", "latest"} {
 		s.routes(e.Group(cfg.Prefix() + "/" + ver))
 	}
-	e.RouteNotFound(cfg.Prefix()+"/*", func(c echo.Context) error {
-		return newError(http.StatusNotFound, IllegalArgument, "no resource at "+c.Request().URL.Path, nil)
-	})
 	return e, nil
 }
 
