@@ -365,7 +365,9 @@ func (s *Store) UpdateApplication(ctx context.Context, id int64, ch ApplicationC
 		if app, err = tx.Application(ctx, id); err != nil {
 			return err
 		}
-		tx.afterCommit(func() { tx.shared.apps.forget(old.LowerName); tx.shared.sessions.clear() })
+		if err := tx.invalidate(ctx, invForgetApp+old.LowerName, invClearSessions); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "APPLICATION_UPDATED", "APPLICATION", n.Name, "")
 	})
 	return app, err
@@ -388,7 +390,9 @@ func (s *Store) SetApplicationPassword(ctx context.Context, id int64, pw string)
 		if err := tx.q(ctx).Exec("UPDATE applications SET credential = ?, updated_at = ? WHERE id = ?", cred, tx.now(), id).Error; err != nil {
 			return fmt.Errorf("application %q: %w", a.Name, err)
 		}
-		tx.afterCommit(func() { tx.shared.apps.forget(a.LowerName) })
+		if err := tx.invalidate(ctx, invForgetApp+a.LowerName); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "APPLICATION_CREDENTIAL_CHANGED", "APPLICATION", a.Name, "")
 	})
 }
@@ -403,7 +407,9 @@ func (s *Store) DeleteApplication(ctx context.Context, id int64) error {
 		if err := tx.q(ctx).Exec("DELETE FROM applications WHERE id = ?", id).Error; err != nil {
 			return fmt.Errorf("application %q: %w", a.Name, err)
 		}
-		tx.afterCommit(func() { tx.shared.apps.forget(a.LowerName); tx.shared.sessions.clear() })
+		if err := tx.invalidate(ctx, invForgetApp+a.LowerName, invClearSessions); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "APPLICATION_DELETED", "APPLICATION", a.Name, "")
 	})
 }
@@ -476,6 +482,12 @@ func (c *appAuthCache) get(ctx context.Context, s *Store, name string) (*appEntr
 	c.m[key] = n
 	c.mu.Unlock()
 	return n, nil
+}
+
+func (c *appAuthCache) clear() {
+	c.mu.Lock()
+	c.m = map[string]*appEntry{}
+	c.mu.Unlock()
 }
 
 func (c *appAuthCache) forget(lowerName string) {

@@ -72,7 +72,9 @@ func (s *Store) UpdateDirectory(ctx context.Context, d Directory) (Directory, er
 		if err := tx.q(ctx).Save(&d).Error; err != nil {
 			return translate(err, "directory %q", d.Name)
 		}
-		tx.afterCommit(tx.shared.sessions.clear)
+		if err := tx.invalidate(ctx, invClearSessions); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "DIRECTORY_UPDATED", "DIRECTORY", d.Name, "")
 	})
 	return d, err
@@ -109,7 +111,9 @@ func (s *Store) DeleteDirectory(ctx context.Context, id int64) error {
 		if err := tx.q(ctx).Exec("DELETE FROM directories WHERE id = ?", id).Error; err != nil {
 			return translate(err, "directory %q", d.Name)
 		}
-		tx.afterCommit(tx.shared.sessions.clear)
+		if err := tx.invalidate(ctx, invClearSessions); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "DIRECTORY_DELETED", "DIRECTORY", d.Name, "")
 	})
 }

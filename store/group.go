@@ -146,7 +146,9 @@ func (s *Store) UpdateGroup(ctx context.Context, id int64, ch GroupChange) (Grou
 			if err := tx.renameGroupEvents(ctx, old, g); err != nil {
 				return err
 			}
-			tx.afterCommit(tx.shared.sessions.clear)
+			if err := tx.invalidate(ctx, invClearSessions); err != nil {
+				return err
+			}
 			return tx.audit(ctx, "GROUP_RENAMED", "GROUP", g.Name, "from "+old.Name)
 		}
 		if err := tx.event(ctx, g.DirectoryID, EntityGroup, OpUpdated, g.ID, g.Name, ""); err != nil {
@@ -202,7 +204,9 @@ func (s *Store) DeleteGroup(ctx context.Context, id int64) error {
 		if err := tx.event(ctx, g.DirectoryID, EntityGroup, OpDeleted, g.ID, g.Name, ""); err != nil {
 			return err
 		}
-		tx.afterCommit(tx.shared.sessions.clear)
+		if err := tx.invalidate(ctx, invClearSessions); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "GROUP_DELETED", "GROUP", g.Name, "")
 	})
 }

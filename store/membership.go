@@ -30,7 +30,9 @@ func (s *Store) AddUserToGroup(ctx context.Context, userID, groupID int64) error
 		if err := tx.event(ctx, g.DirectoryID, EntityUserMembership, OpCreated, 0, u.Name, g.Name); err != nil {
 			return err
 		}
-		tx.afterCommit(tx.shared.sessions.clear)
+		if err := tx.invalidate(ctx, invClearSessions); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "MEMBERSHIP_CREATED", "USER", u.Name, "group "+g.Name)
 	})
 }
@@ -56,7 +58,9 @@ func (s *Store) RemoveUserFromGroup(ctx context.Context, userID, groupID int64) 
 		if err := tx.event(ctx, g.DirectoryID, EntityUserMembership, OpDeleted, 0, u.Name, g.Name); err != nil {
 			return err
 		}
-		tx.afterCommit(tx.shared.sessions.clear)
+		if err := tx.invalidate(ctx, invClearSessions); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "MEMBERSHIP_DELETED", "USER", u.Name, "group "+g.Name)
 	})
 }
@@ -103,7 +107,9 @@ func (s *Store) AddGroupToGroup(ctx context.Context, childID, parentID int64) er
 		if err := tx.event(ctx, p.DirectoryID, EntityGroupMembership, OpCreated, 0, c.Name, p.Name); err != nil {
 			return err
 		}
-		tx.afterCommit(tx.shared.sessions.clear)
+		if err := tx.invalidate(ctx, invClearSessions); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "MEMBERSHIP_CREATED", "GROUP", c.Name, "group "+p.Name)
 	})
 }
@@ -129,7 +135,9 @@ func (s *Store) RemoveGroupFromGroup(ctx context.Context, childID, parentID int6
 		if err := tx.event(ctx, p.DirectoryID, EntityGroupMembership, OpDeleted, 0, c.Name, p.Name); err != nil {
 			return err
 		}
-		tx.afterCommit(tx.shared.sessions.clear)
+		if err := tx.invalidate(ctx, invClearSessions); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "MEMBERSHIP_DELETED", "GROUP", c.Name, "group "+p.Name)
 	})
 }

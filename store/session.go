@@ -215,7 +215,9 @@ func (s *Store) DeleteSession(ctx context.Context, token string) error {
 		if err := tx.q(ctx).Exec("DELETE FROM sessions WHERE id = ?", sess[0].ID).Error; err != nil {
 			return fmt.Errorf("session: %w", err)
 		}
-		tx.afterCommit(func() { tx.shared.sessions.drop(hash) })
+		if err := tx.invalidate(ctx, invDropToken+hash); err != nil {
+			return err
+		}
 		name := ""
 		if u, err := tx.User(ctx, sess[0].UserID); err == nil {
 			name = u.Name
@@ -234,7 +236,9 @@ func (s *Store) DeleteSessionByID(ctx context.Context, id int64) error {
 		if err := tx.q(ctx).Exec("DELETE FROM sessions WHERE id = ?", id).Error; err != nil {
 			return fmt.Errorf("session %d: %w", id, err)
 		}
-		tx.afterCommit(func() { tx.shared.sessions.drop(sess.TokenHash) })
+		if err := tx.invalidate(ctx, invDropToken+sess.TokenHash); err != nil {
+			return err
+		}
 		name := ""
 		if u, err := tx.User(ctx, sess.UserID); err == nil {
 			name = u.Name
@@ -265,8 +269,7 @@ func (s *Store) deleteUserSessions(ctx context.Context, userID int64, exclude st
 	if err := s.q(ctx).Exec("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?", userID, keep).Error; err != nil {
 		return fmt.Errorf("sessions of user %d: %w", userID, err)
 	}
-	s.afterCommit(s.shared.sessions.clear)
-	return nil
+	return s.invalidate(ctx, invClearSessions)
 }
 
 // SessionFilter narrows ListSessions.

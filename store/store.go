@@ -35,7 +35,9 @@ type Config struct {
 	URL string
 	// PasswordWorkers bounds concurrent password hashing; 0 means one per CPU.
 	PasswordWorkers int
-	// SessionCacheTTL bounds how stale a cached session validation may be; 0 means 1s.
+	// SessionCacheTTL bounds how long a cached session verdict is reused; 0 means 5s. Changes made
+	// through any instance invalidate it at once (LISTEN/NOTIFY on PostgreSQL), so this only bounds
+	// staleness after a lost notification.
 	SessionCacheTTL time.Duration
 	// EventRetention is how long events are kept for incremental sync; 0 means 7 days.
 	EventRetention time.Duration
@@ -79,6 +81,7 @@ type shared struct {
 	dbID     string
 	apps     *appAuthCache
 
+	url            string
 	sessionTimeout time.Duration
 	requireSameIP  bool
 	trusted        AddressList
@@ -156,7 +159,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	ttl := cfg.SessionCacheTTL
 	if ttl <= 0 {
-		ttl = time.Second
+		ttl = 5 * time.Second
 	}
 	retain := cfg.EventRetention
 	if retain <= 0 {
@@ -178,6 +181,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			retain:   retain,
 			apps:     newAppAuthCache(),
 
+			url:            cfg.URL,
 			sessionTimeout: cfg.SessionTimeout,
 			requireSameIP:  cfg.RequireConsistentIP,
 			trusted:        trusted,

@@ -284,7 +284,9 @@ func (s *Store) RenameUser(ctx context.Context, id int64, newName string) (User,
 		if err := tx.event(ctx, u.DirectoryID, EntityUser, OpUpdated, u.ID, u.Name, old.Name); err != nil {
 			return err
 		}
-		tx.afterCommit(tx.shared.sessions.clear)
+		if err := tx.invalidate(ctx, invClearSessions); err != nil {
+			return err
+		}
 		return tx.audit(ctx, "USER_RENAMED", "USER", newName, "from "+old.Name)
 	})
 	return u, err

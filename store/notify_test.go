@@ -1,0 +1,76 @@
+package store_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/storetest"
+)
+
+// TestTwoInstancesInvalidate: two stores on one PostgreSQL database (two crowdgate instances). A
+// session validated on B and revoked, or its user deactivated or removed from the licence group, on
+// A is refused on B within a second, although B's cache would keep the verdict for an hour: the
+// invalidation travels by LISTEN/NOTIFY (targets R1).
+func TestTwoInstancesInvalidate(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		if d != "postgres" {
+			continue
+		}
+		t.Run("dialect="+d, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			url := storetest.URL(t, d)
+			open := func() *store.Store {
+				s, err := store.Open(ctx, store.Config{URL: url, SessionCacheTTL: time.Hour, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				go s.Listen(ctx)
+				return s
+			}
+			a, b := open(), open()
+			f := setup(t, a)
+			lic := addGroup(t, a, f.dir.ID, "lic")
+			u := addUser(t, a, f.dir.ID, "alice", lic.ID)
+			m := []store.Mapping{{DirectoryID: f.dir.ID, Groups: []string{"lic"}}}
+			app := storetest.Must(a.UpdateApplication(ctx, f.app.ID, store.ApplicationChange{Mappings: &m}))
+			vb := storetest.Must(b.View(ctx, app))
+			time.Sleep(200 * time.Millisecond) // both listeners are up
+			_, tok, err := a.CreateSession(ctx, store.NewSession{UserID: u.ID, ApplicationID: app.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := func(what string, check func() error) {
+				t.Helper()
+				if _, _, err := vb.ValidateSession(ctx, tok, store.SessionCheck{}); err != nil {
+					t.Fatalf("before %s: B refused: %v", what, err)
+				}
+				if err := check(); err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				for time.Since(start) < time.Second {
+					if _, _, err := vb.ValidateSession(ctx, tok, store.SessionCheck{}); err != nil {
+						t.Logf("%s on A refused on B after %v: %v", what, time.Since(start).Round(time.Millisecond), err)
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				t.Fatalf("%s on A still accepted on B after 1s", what)
+			}
+			refused("removal from the licence group", func() error { return a.RemoveUserFromGroup(ctx, u.ID, lic.ID) })
+			if err := a.AddUserToGroup(ctx, u.ID, lic.ID); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			refused("revocation", func() error { return a.DeleteSession(ctx, tok) })
+			_, tok, _ = a.CreateSession(ctx, store.NewSession{UserID: u.ID, ApplicationID: app.ID})
+			off := false
+			refused("deactivation", func() error { _, err := a.UpdateUser(ctx, u.ID, store.UserChange{Active: &off}); return err })
+		})
+	}
+}
