@@ -42,10 +42,12 @@ func (sh *shared) applyInvalidation(m string) {
 	switch {
 	case m == invClearSessions:
 		sh.sessions.clear()
+		sh.views.clear()
 	case strings.HasPrefix(m, invDropToken):
 		sh.sessions.drop(strings.TrimPrefix(m, invDropToken))
 	case strings.HasPrefix(m, invForgetApp):
 		sh.apps.forget(strings.TrimPrefix(m, invForgetApp))
+		sh.views.clear()
 	}
 }
 
@@ -64,6 +66,7 @@ func (s *Store) Listen(ctx context.Context) error {
 		s.log.Warn("cache invalidation listener lost its connection; reconnecting", "err", err)
 		s.shared.sessions.clear()
 		s.shared.apps.clear()
+		s.shared.views.clear()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -84,6 +87,7 @@ func (s *Store) listenOnce(ctx context.Context) error {
 	// Anything that happened before LISTEN took effect is covered by this clear.
 	s.shared.sessions.clear()
 	s.shared.apps.clear()
+	s.shared.views.clear()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

@@ -80,6 +80,7 @@ type shared struct {
 	retain   time.Duration
 	dbID     string
 	apps     *appAuthCache
+	views    *viewCache
 
 	url            string
 	sessionTimeout time.Duration
@@ -180,6 +181,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			sessions: newSessionCache(ttl),
 			retain:   retain,
 			apps:     newAppAuthCache(),
+			views:    newViewCache(),
 
 			url:            cfg.URL,
 			sessionTimeout: cfg.SessionTimeout,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 // View is what one application sees of the directory: the users and groups of its active mapped
@@ -19,8 +21,23 @@ type View struct {
 	kinds    map[int64]string
 }
 
-// View returns app's view of the directory. Inactive directories are skipped.
+// View returns app's view of the directory. Inactive directories are skipped. Views are cached
+// briefly (every Crowd request needs one); a change of directories or applications drops them.
 func (s *Store) View(ctx context.Context, app Application) (*View, error) {
+	if v := s.shared.views.get(app, s.now()); v != nil {
+		return v, nil
+	}
+	v, err := s.loadView(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if s.tx == nil {
+		s.shared.views.put(v, s.now())
+	}
+	return v, nil
+}
+
+func (s *Store) loadView(ctx context.Context, app Application) (*View, error) {
 	v := &View{s: s, App: app, mappings: map[int64]Mapping{}, kinds: map[int64]string{}}
 	if len(app.Mappings) == 0 {
 		return v, nil
@@ -141,3 +158,39 @@ func (v *View) groupIDs(ctx context.Context, name string) ([]int64, error) {
 
 // IsNotFound reports whether err wraps ErrNotFound.
 func IsNotFound(err error) bool { return err != nil && errors.Is(err, ErrNotFound) }
+
+// viewCache keeps one view per application for a second.
+type viewCache struct {
+	mu sync.Mutex
+	m  map[int64]cachedView
+}
+
+type cachedView struct {
+	v      *View
+	loaded time.Time
+}
+
+func newViewCache() *viewCache { return &viewCache{m: map[int64]cachedView{}} }
+
+func (c *viewCache) get(app Application, now time.Time) *View {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[app.ID]
+	if !ok || now.Sub(e.loaded) >= time.Second || now.Before(e.loaded) ||
+		e.v.App.ConfigVersion != app.ConfigVersion || !e.v.App.UpdatedAt.Equal(app.UpdatedAt) {
+		return nil
+	}
+	return e.v
+}
+
+func (c *viewCache) put(v *View, now time.Time) {
+	c.mu.Lock()
+	c.m[v.App.ID] = cachedView{v: v, loaded: now}
+	c.mu.Unlock()
+}
+
+func (c *viewCache) clear() {
+	c.mu.Lock()
+	c.m = map[int64]cachedView{}
+	c.mu.Unlock()
+}
