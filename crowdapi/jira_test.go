@@ -283,3 +283,16 @@ func TestJiraSequences(t *testing.T) {
 		e.must(req{method: "GET", path: "/user?username=eve.baker"}, 404)
 	})
 }
+
+// TestCreatedCarriesContentType: found by the npm clients, which refuse a 201 without a JSON type.
+func TestCreatedCarriesContentType(t *testing.T) {
+	e, _ := goldenEnv(t)
+	e.must(req{method: "DELETE", path: "/group/child-group/direct?groupname=jira-software-users&child-groupname=team"}, 204)
+	for accept, want := range map[string]string{"application/json": "application/json", "application/xml": "application/xml"} {
+		r := e.must(req{method: "POST", path: "/group/child-group/direct?groupname=jira-software-users", body: `<group name="team"/>`, accept: accept}, 201)
+		if !strings.HasPrefix(r.header.Get("Content-Type"), want) || r.header.Get("Location") == "" {
+			t.Errorf("Accept %s: 201 with Content-Type %q, Location %q", accept, r.header.Get("Content-Type"), r.header.Get("Location"))
+		}
+		e.must(req{method: "DELETE", path: "/group/child-group/direct?groupname=jira-software-users&child-groupname=team"}, 204)
+	}
+}

@@ -216,8 +216,7 @@ func (s *server) addUserMembership(c echo.Context, u store.User, g store.Group, 
 	if err != nil {
 		return storeError(err, InvalidGroup)
 	}
-	c.Response().Header().Set("Location", location)
-	return c.NoContent(http.StatusCreated)
+	return created(c, location)
 }
 
 // addUserToGroupByGroup: POST /group/user/direct?groupname=g, body <user name="u"/> (only name is read).
@@ -310,8 +309,7 @@ func (s *server) nest(c echo.Context, child, parent store.Group, location string
 	case err != nil:
 		return storeError(err, InvalidGroup)
 	}
-	c.Response().Header().Set("Location", location)
-	return c.NoContent(http.StatusCreated)
+	return created(c, location)
 }
 
 // addChildGroup: POST /group/child-group/direct?groupname=parent, body <group name="child"/>.

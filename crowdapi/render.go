@@ -67,6 +67,20 @@ func respond(c echo.Context, status int, v any) error {
 	return c.Blob(status, "application/xml", collapseEmpty(buf.Bytes()))
 }
 
+// created answers 201 without a body, labelled with the negotiated type as Jersey labels Crowd's:
+// JSON clients reject a non-204 answer without one.
+func created(c echo.Context, location string) error {
+	h := c.Response().Header()
+	h.Set("Location", location)
+	if wantsJSON(c.Request()) {
+		h.Set("Content-Type", "application/json")
+	} else {
+		h.Set("Content-Type", "application/xml")
+	}
+	c.Response().WriteHeader(http.StatusCreated)
+	return nil
+}
+
 // noContent answers 204.
 func noContent(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
 
