@@ -15,7 +15,7 @@
 // and a last line {"client":"*","step":"done","ok":true,"detail":{...}} when every step passed.
 // The first unexpected result ends the run with exit status 1 (2 for a usage error).
 //
-// A step that hits a crowdgate incompatibility listed in KNOWN_ISSUES below is reported with
+// A step that hits a crowdgate incompatibility listed in FIXED_ISSUES below is reported with
 // ok:true and "known_issue" set, after the server-side effect has been verified another way, so the
 // rest of the scenario still runs; crowdapi/npmclient_test.go decides what to do with those.
 
@@ -72,7 +72,7 @@ class Abort extends Error {}
 
 class KnownIssue {
   constructor(id, detail) {
-    if (!KNOWN_ISSUES[id]) throw new Error(`unlisted known issue ${id}`);
+    if (!FIXED_ISSUES[id]) throw new Error(`unlisted known issue ${id}`);
     this.id = id;
     this.detail = detail;
   }
