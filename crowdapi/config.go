@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Config configures the Crowd REST surface.
@@ -17,6 +18,14 @@ type Config struct {
 	Version string
 	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// Observer, when set, is told about every request (metrics).
+	Observer Observer
+}
+
+// Observer receives one call per request: the route template relative to the API version (e.g.
+// "/session/:token"), the method, the status and the duration.
+type Observer interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
 }
 
 // Validate reports every problem with the configuration.

@@ -196,14 +196,20 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		app := ""
-		if v, ok := c.Get(viewKey).(*store.View); ok {
-			app = v.App.Name
+		d := time.Since(start)
+		route := routeOf(c.Path())
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.ObserveRequest(route, c.Request().Method, c.Response().Status, d)
 		}
-		s.log.LogAttrs(c.Request().Context(), slog.LevelDebug, "crowd request",
-			slog.String("method", c.Request().Method), slog.String("route", c.Path()),
-			slog.Int("status", c.Response().Status), slog.Duration("duration", time.Since(start)),
-			slog.String("app", app))
+		if s.log.Enabled(c.Request().Context(), slog.LevelDebug) {
+			app := ""
+			if v, ok := c.Get(viewKey).(*store.View); ok {
+				app = v.App.Name
+			}
+			s.log.LogAttrs(c.Request().Context(), slog.LevelDebug, "crowd request",
+				slog.String("method", c.Request().Method), slog.String("route", route),
+				slog.Int("status", c.Response().Status), slog.Duration("duration", d), slog.String("app", app))
+		}
 		return nil
 	}
 }
@@ -368,6 +374,17 @@ func stripInvalidXML(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+// routeOf turns echo's route template into the route relative to the API version, the same for
+// "1" and "latest"; unmatched paths are "other" so that scanners cannot blow up metric labels.
+func routeOf(path string) string {
+	for _, v := range []string{"/rest/usermanagement/1/", "/rest/usermanagement/latest/"} {
+		if i := strings.Index(path, v); i >= 0 {
+			return path[i+len(v)-1:]
+		}
+	}
+	return "other"
 }
 
 func viewOf(c echo.Context) *store.View { return c.Get(viewKey).(*store.View) }

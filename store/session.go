@@ -154,7 +154,10 @@ func (v *View) ValidateSession(ctx context.Context, token string, chk SessionChe
 	hash := HashToken(token)
 	now := s.now()
 	e, ok := s.shared.sessions.get(hash, v.App.ID, now)
-	if !ok {
+	if ok {
+		s.shared.counters.sessionHits.Add(1)
+	} else {
+		s.shared.counters.sessionMisses.Add(1)
 		var sess Session
 		if err := s.q(ctx).Where("token_hash = ?", hash).Take(&sess).Error; err != nil {
 			return Session{}, User{}, translate(err, "session")

@@ -45,6 +45,9 @@ func testSessions(t *testing.T, s *store.Store) {
 			t.Fatalf("validation at +%v: %v", now.Sub(sess.CreatedAt), err)
 		}
 	}
+	if st := s.Stats(); st.SessionCacheHits == 0 || st.SessionCacheMisses == 0 {
+		t.Errorf("session cache stats %+v: want hits and misses counted", st)
+	}
 	if n, err := s.FlushSessionAccess(ctx); err != nil || n != 1 {
 		t.Fatalf("FlushSessionAccess = %d, %v; want 1", n, err)
 	}

@@ -81,6 +81,7 @@ type shared struct {
 	dbID     string
 	apps     *appAuthCache
 	views    *viewCache
+	counters counters
 
 	url            string
 	sessionTimeout time.Duration

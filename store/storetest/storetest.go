@@ -129,3 +129,11 @@ func Must[T any](v T, err error) T {
 
 // DialectOf returns the dialect of s, for tests that open a second store like the first.
 func DialectOf(s *store.Store) string { return s.Dialect() }
+
+// Must2 is Must for calls returning two values.
+func Must2[T, U any](v T, w U, err error) (T, U) {
+	if err != nil {
+		panic(fmt.Errorf("storetest: fixture: %w", err))
+	}
+	return v, w
+}

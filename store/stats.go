@@ -1,0 +1,32 @@
+package store
+
+import (
+	"database/sql"
+	"sync/atomic"
+)
+
+// Stats are the store's operational counters, for metrics.
+type Stats struct {
+	SessionCacheHits   uint64 // session validations answered from memory
+	SessionCacheMisses uint64 // session validations that read the database
+	PasswordQueue      int    // password checks waiting for a hashing slot
+	DB                 sql.DBStats
+}
+
+// counters are updated on hot paths without locks.
+type counters struct {
+	sessionHits, sessionMisses atomic.Uint64
+}
+
+// Stats returns the current counters.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		SessionCacheHits:   s.shared.counters.sessionHits.Load(),
+		SessionCacheMisses: s.shared.counters.sessionMisses.Load(),
+		PasswordQueue:      s.pw.Waiting(),
+	}
+	if db, err := s.db.DB(); err == nil {
+		st.DB = db.Stats()
+	}
+	return st
+}
