@@ -1,0 +1,216 @@
+package saml
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// handleBreakGlass is the emergency sign-in with a local password, for members of the
+// break-glass group of an INTERNAL directory, when the IdP is down or misconfigured. It is a
+// plain form with a double-submit CSRF token, throttled per source address, and every attempt
+// is audited.
+func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
+	if !sp.cfg.BreakGlass {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		sp.breakGlassForm(w, q.Get("app"), returnParam(q), "", http.StatusOK)
+		return
+	}
+	ctx := r.Context()
+	addr := sp.clientAddress(r)
+	fail := func(status int, reason, public string) {
+		sp.log.Warn("saml: break-glass sign-in refused", "reason", reason, "client", addr)
+		actx := store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: r.PostForm.Get("username"), Address: addr})
+		if err := sp.st.Audit(context.WithoutCancel(actx), "FAILURE", "BREAKGLASS_LOGIN", "USER", r.PostForm.Get("username"), reason); err != nil {
+			sp.log.Error("saml: audit break-glass", "err", err)
+		}
+		sp.breakGlassForm(w, r.PostForm.Get("app"), r.PostForm.Get("dest"), public, status)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		fail(http.StatusBadRequest, "form: "+err.Error(), "The form could not be read.")
+		return
+	}
+	if reason := sp.checkCSRF(r); reason != "" {
+		fail(http.StatusForbidden, reason, "The form expired. Please try again.")
+		return
+	}
+	now := sp.now()
+	if sp.throttle.blocked(addr, now) {
+		fail(http.StatusTooManyRequests, "too many failed attempts from this address", "Too many failed attempts. Try again later.")
+		return
+	}
+	tgt, err := sp.resolveTarget(ctx, r.PostForm.Get("app"), r.PostForm.Get("dest"))
+	if err != nil {
+		fail(http.StatusBadRequest, err.Error(), "The return address is not valid.")
+		return
+	}
+	name, pw := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
+	u, reason := sp.checkBreakGlass(store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: name, Address: addr}), name, pw)
+	if reason != "" {
+		sp.throttle.fail(addr, now)
+		fail(http.StatusUnauthorized, reason, "Sign-in failed.")
+		return
+	}
+	if tgt.Kind == targetApp {
+		v, err := sp.st.View(ctx, tgt.App)
+		if err == nil {
+			err = v.MayAuthenticate(ctx, u)
+		}
+		if err != nil {
+			fail(http.StatusForbidden, err.Error(), notAllowed(u.Name, tgt.App.Name))
+			return
+		}
+	}
+	actx := store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: u.Name, Address: addr})
+	if err := sp.st.Audit(actx, "SUCCESS", "BREAKGLASS_LOGIN", "USER", u.Name, nil); err != nil {
+		sp.log.Error("saml: audit break-glass", "err", err)
+	}
+	sp.log.Warn("saml: break-glass sign-in", "user", u.Name, "client", addr)
+	sp.startSession(w, r, u, tgt, "breakglass")
+}
+
+// checkBreakGlass returns the user whose password and group membership check out, or why not.
+// The store audits wrong passwords and lock-outs itself.
+func (sp *SP) checkBreakGlass(ctx context.Context, name, pw string) (store.User, string) {
+	if name == "" || pw == "" {
+		return store.User{}, "user name or password missing"
+	}
+	dirs, err := sp.st.Directories(ctx)
+	if err != nil {
+		return store.User{}, "directories: " + err.Error()
+	}
+	var dir *store.Directory
+	for i, d := range dirs {
+		if d.Kind != store.DirectoryInternal || !d.Active {
+			continue
+		}
+		if sp.cfg.BreakGlassDirectory == "" || store.Lower(d.Name) == store.Lower(sp.cfg.BreakGlassDirectory) {
+			dir = &dirs[i]
+			break
+		}
+	}
+	if dir == nil {
+		return store.User{}, "no active internal break-glass directory"
+	}
+	u, err := sp.st.UserByName(ctx, dir.ID, name)
+	if err != nil {
+		return store.User{}, fmt.Sprintf("user %q: %v", name, err)
+	}
+	if err := sp.st.CheckPassword(ctx, u, pw); err != nil {
+		return store.User{}, "password check: " + err.Error()
+	}
+	ok, err := sp.st.UserInGroup(ctx, u, sp.cfg.BreakGlassGroup)
+	if err != nil {
+		return store.User{}, "group check: " + err.Error()
+	}
+	if !ok {
+		return store.User{}, fmt.Sprintf("user %q is not in the break-glass group %q", u.Name, sp.cfg.BreakGlassGroup)
+	}
+	return u, ""
+}
+
+func (sp *SP) csrfCookieName() string {
+	if sp.secure() {
+		return "__Host-crowdgate_breakglass"
+	}
+	return "crowdgate_breakglass"
+}
+
+// breakGlassForm renders the form with a fresh CSRF token, also set as a cookie.
+func (sp *SP) breakGlassForm(w http.ResponseWriter, app, dest, msg string, status int) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{Name: sp.csrfCookieName(), Value: token, Path: "/", MaxAge: 1800,
+		HttpOnly: true, Secure: sp.secure(), SameSite: http.SameSiteStrictMode})
+	if len(dest) > maxReturnURL {
+		dest = ""
+	}
+	render(w, status, "breakglass", pageData{Title: "Emergency sign-in", Message: msg, CSRF: token, App: app, Dest: dest,
+		Action: strings.TrimRight(sp.public.Path, "/") + "/sso/breakglass"})
+}
+
+// checkCSRF returns why the POST is not from our own form, or "".
+func (sp *SP) checkCSRF(r *http.Request) string {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+		return "cross-site form post (Sec-Fetch-Site " + s + ")"
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && !strings.EqualFold(o, sp.public.Scheme+"://"+sp.public.Host) {
+		return "form posted from another origin " + o
+	}
+	c, err := r.Cookie(sp.csrfCookieName())
+	form := r.PostForm.Get("csrf")
+	if err != nil || c.Value == "" || !hmac.Equal([]byte(c.Value), []byte(form)) {
+		return "CSRF token missing or wrong"
+	}
+	return ""
+}
+
+// throttle counts failed break-glass attempts per source address in memory: a few per window,
+// then that address waits. Per-user lock-out is the store's (directory lock-out settings).
+type throttle struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Duration
+	fails  map[string][]time.Time
+}
+
+const maxThrottled = 10000
+
+func newThrottle(limit int, window time.Duration) *throttle {
+	return &throttle{limit: limit, window: window, fails: map[string][]time.Time{}}
+}
+
+func (t *throttle) recent(addr string, now time.Time) []time.Time {
+	var keep []time.Time
+	for _, at := range t.fails[addr] {
+		if now.Sub(at) < t.window {
+			keep = append(keep, at)
+		}
+	}
+	return keep
+}
+
+func (t *throttle) blocked(addr string, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.recent(addr, now)) >= t.limit
+}
+
+func (t *throttle) fail(addr string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.fails) >= maxThrottled {
+		t.pruneLocked(now)
+	}
+	t.fails[addr] = append(t.recent(addr, now), now)
+}
+
+func (t *throttle) prune(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pruneLocked(now)
+}
+
+func (t *throttle) pruneLocked(now time.Time) {
+	for a := range t.fails {
+		if r := t.recent(a, now); len(r) == 0 {
+			delete(t.fails, a)
+		} else {
+			t.fails[a] = r
+		}
+	}
+}

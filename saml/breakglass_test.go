@@ -1,0 +1,136 @@
+package saml_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/crowdgate/crowdgate/saml"
+	"github.com/crowdgate/crowdgate/saml/samltest"
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// breakGlassForm opens the form in b and returns its values.
+func breakGlassForm(t *testing.T, f *fixture, b *samltest.Browser, query string) url.Values {
+	t.Helper()
+	p := b.Open(f.sso.URL + "/sso/breakglass?" + query)
+	form, ok := samltest.ParseForm(p)
+	if p.Status != http.StatusOK || !ok || form.Values.Get("csrf") == "" {
+		t.Fatalf("break-glass form: %d %s", p.Status, p.Body)
+	}
+	return form.Values
+}
+
+func breakGlassAudit(t *testing.T, f *fixture, outcome string) []store.AuditEntry {
+	t.Helper()
+	all, err := f.st.ListAudit(context.Background(), store.AuditFilter{Action: "BREAKGLASS_LOGIN", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.AuditEntry
+	for _, e := range all {
+		if e.Outcome == outcome && e.ActorKind == store.ActorSAML {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestBreakGlass: a member of the break-glass group signs in with a local password while the
+// IdP is down; everyone else is refused, every attempt audited, an address throttled.
+func TestBreakGlass(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false, func(c *saml.Config) {
+		// The IdP is down: its metadata URL does not answer.
+		c.IdPMetadataXML, c.IdPMetadataURL = nil, "http://127.0.0.1:1/federationmetadata.xml"
+	})
+
+	// Sign-in through the IdP is unavailable, and says where to go.
+	b := samltest.NewBrowser(t)
+	p := b.Get(f.sso.URL + "/sso/login?app=jira")
+	if p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Body, "/sso/breakglass") {
+		t.Fatalf("login with the IdP down: %d %s", p.Status, p.Body)
+	}
+
+	// Console.
+	v := breakGlassForm(t, f, b, "")
+	v.Set("username", "root")
+	v.Set("password", rootPassword)
+	p = b.Post(f.sso.URL+"/sso/breakglass", v)
+	if p.Status != http.StatusOK || p.Body != "console of root" {
+		t.Fatalf("break-glass to the console: %d at %s: %s", p.Status, p.URL, p.Body)
+	}
+	// Jira (root's group is allowed there too).
+	v = breakGlassForm(t, f, b, "app=jira&dest="+url.QueryEscape(dashboardPath))
+	v.Set("username", "root")
+	v.Set("password", rootPassword)
+	p = b.Post(f.sso.URL+"/sso/breakglass", v)
+	if p.URL.Path != jiraPath+dashboardPath {
+		t.Fatalf("break-glass to Jira ended at %s (%d): %s", p.URL, p.Status, p.Body)
+	}
+	if _, ok := b.Cookie(f.sso.URL, store.DefaultCookieName); !ok {
+		t.Error("no Crowd cookie after break-glass sign-in to Jira")
+	}
+	if n := len(breakGlassAudit(t, f, "SUCCESS")); n != 2 {
+		t.Errorf("%d successful break-glass sign-ins audited, want 2", n)
+	}
+
+	refusals := []struct {
+		name, user, pw string
+		noCSRF         bool
+		status         int
+	}{
+		{"wrong password", "root", "nope", false, http.StatusUnauthorized},
+		{"not in the break-glass group", "svc", rootPassword, false, http.StatusUnauthorized},
+		{"an Entra user", alice.UPN, rootPassword, false, http.StatusUnauthorized},
+		{"no CSRF token", "root", rootPassword, true, http.StatusForbidden},
+	}
+	for _, tc := range refusals {
+		before := len(breakGlassAudit(t, f, "FAILURE"))
+		c := samltest.NewBrowser(t)
+		v := breakGlassForm(t, f, c, "")
+		v.Set("username", tc.user)
+		v.Set("password", tc.pw)
+		if tc.noCSRF {
+			v.Del("csrf")
+		}
+		p := c.Post(f.sso.URL+"/sso/breakglass", v)
+		if p.Status != tc.status {
+			t.Errorf("%s: %d, want %d", tc.name, p.Status, tc.status)
+		}
+		if _, ok := c.Cookie(f.sso.URL+"/console/", saml.DefaultConsoleCookie); ok {
+			t.Errorf("%s: got a console cookie", tc.name)
+		}
+		if n := len(breakGlassAudit(t, f, "FAILURE")) - before; n != 1 {
+			t.Errorf("%s: %d failures audited, want 1", tc.name, n)
+		}
+	}
+
+	// Throttling: after 5 failures from one address, even the right password waits.
+	for range 5 {
+		v := breakGlassForm(t, f, b, "")
+		v.Set("username", "root")
+		v.Set("password", "guess")
+		b.Post(f.sso.URL+"/sso/breakglass", v)
+	}
+	v = breakGlassForm(t, f, b, "")
+	v.Set("username", "root")
+	v.Set("password", rootPassword)
+	if p := b.Post(f.sso.URL+"/sso/breakglass", v); p.Status != http.StatusTooManyRequests {
+		t.Errorf("after 5 failures: %d, want 429", p.Status)
+	}
+	if strings.Contains(f.logs.all(), rootPassword) {
+		t.Error("a password was logged")
+	}
+}
+
+// TestBreakGlassDisabled: off, the page does not exist.
+func TestBreakGlassDisabled(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false, func(c *saml.Config) { c.BreakGlass = false })
+	if r := get(t, f.sso.URL+"/sso/breakglass"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /sso/breakglass = %d, want 404", r.StatusCode)
+	}
+}

@@ -1,0 +1,238 @@
+package saml
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	saml2 "github.com/russellhaering/gosaml2"
+	"github.com/russellhaering/gosaml2/types"
+	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
+)
+
+// maxElements bounds the elements of a SAML message; an Entra response with 150 group claims
+// has a few hundred.
+const maxElements = 5000
+
+// assertion is what a verified response says. Everything but ResponseInResponseTo comes from
+// XML a trusted signature covers.
+type assertion struct {
+	ID                   string
+	Issuer               string
+	InResponseTo         string // SubjectConfirmationData/@InResponseTo: signed
+	ResponseInResponseTo string // Response/@InResponseTo: unsigned when only the assertion is
+	NameID               string
+	NameIDFormat         string
+	Attrs                map[string][]string
+	NotBefore            time.Time
+	NotOnOrAfter         time.Time
+	AuthnInstant         time.Time
+	SessionIndex         string
+	Encrypted            bool
+}
+
+// attr returns the first value of a claim.
+func (a *assertion) attr(name string) string {
+	if v := a.Attrs[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// verify checks a base64 SAMLResponse completely: structure (scanXML, also inside an encrypted
+// assertion), signatures, issuer, destination, recipient, status and subject confirmation
+// (gosaml2), then what gosaml2 only warns about or does not check: time windows with the
+// configured skew, audience, a single assertion, an AuthnStatement, and encryption if required.
+// It does not look at InResponseTo or the replay cache: the caller binds the response to the
+// browser.
+func (sp *SP) verify(idp *idpInfo, encoded string) (*assertion, error) {
+	if len(encoded) > sp.cfg.MaxResponseSize {
+		return nil, fmt.Errorf("SAMLResponse has %d characters, more than the %d allowed", len(encoded), sp.cfg.MaxResponseSize)
+	}
+	// Some IdPs wrap base64 lines; gosaml2 wants it in one piece.
+	encoded = strings.Join(strings.Fields(encoded), "")
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return nil, fmt.Errorf("SAMLResponse is not base64: %w", err)
+	}
+	encrypted, err := sp.checkStructure(raw)
+	if err != nil {
+		return nil, err
+	}
+	a, err := sp.checkSigned(idp, encoded, raw)
+	if err != nil {
+		return nil, err
+	}
+	a.Encrypted = encrypted
+	return a, nil
+}
+
+// checkStructure applies scanXML's rules to the response and to the content of an encrypted
+// assertion, and reports whether the assertion was encrypted.
+func (sp *SP) checkStructure(raw []byte) (bool, error) {
+	// The POST binding is never compressed: refusing anything that is not XML here also keeps
+	// gosaml2 from trying to inflate it.
+	if t := bytes.TrimLeft(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")), " \t\r\n"); len(t) == 0 || t[0] != '<' {
+		return false, errors.New("SAMLResponse is not XML (a deflated or binary message?)")
+	}
+	rules := scanRules{root: xml.Name{Space: nsProtocol, Local: "Response"}, allowSHA1: sp.cfg.AllowSHA1, maxElements: maxElements}
+	info, err := scanXML(raw, rules)
+	if err != nil {
+		return false, err
+	}
+	if info.assertions != 1 {
+		return false, fmt.Errorf("response carries %d assertions, want exactly 1", info.assertions)
+	}
+	if info.encrypted == 1 {
+		return true, sp.scanEncrypted(raw)
+	}
+	if sp.cfg.RequireEncryption {
+		return false, errors.New("assertion is not encrypted, and encryption is required")
+	}
+	return false, nil
+}
+
+// checkSigned has gosaml2 verify the response and then checks what it only warns about or
+// leaves out. Everything it returns comes from signed XML except ResponseInResponseTo.
+func (sp *SP) checkSigned(idp *idpInfo, encoded string, raw []byte) (*assertion, error) {
+	var base types.UnverifiedBaseResponse
+	if err := xml.Unmarshal(raw, &base); err != nil {
+		return nil, fmt.Errorf("malformed response: %w", err)
+	}
+
+	now := sp.now()
+	skew := sp.cfg.ClockSkew
+	// gosaml2 has no skew and fails hard on an expired SubjectConfirmationData: run it on a clock
+	// set back by the skew, and check NotBefore (a mere warning there) ourselves below.
+	p := sp.provider(idp, dsig.NewFakeClockAt(now.Add(-skew)))
+	ai, err := p.RetrieveAssertionInfo(encoded)
+	if err != nil {
+		return nil, describe(err)
+	}
+	if len(ai.Assertions) != 1 {
+		return nil, fmt.Errorf("response carries %d verified assertions, want exactly 1", len(ai.Assertions))
+	}
+	a := ai.Assertions[0]
+	if !ai.ResponseSignatureValidated && !a.SignatureValidated {
+		return nil, errors.New("neither the response nor the assertion is signed")
+	}
+	if a.ID == "" {
+		return nil, errors.New("assertion has no ID")
+	}
+	if a.Subject == nil || a.Subject.SubjectConfirmation == nil || a.Subject.SubjectConfirmation.SubjectConfirmationData == nil || a.Conditions == nil {
+		return nil, errors.New("assertion lacks its subject confirmation or conditions")
+	}
+	c := a.Conditions
+	notBefore, err1 := time.Parse(time.RFC3339, c.NotBefore)
+	notOnOrAfter, err2 := time.Parse(time.RFC3339, c.NotOnOrAfter)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("assertion conditions: %w", err)
+	}
+	if now.Add(skew).Before(notBefore) {
+		return nil, fmt.Errorf("assertion is not valid before %s, more than %v from now (%s): check the clocks", notBefore.Format(time.RFC3339), skew, now.UTC().Format(time.RFC3339))
+	}
+	if !now.Add(-skew).Before(notOnOrAfter) {
+		return nil, fmt.Errorf("assertion expired at %s, more than %v before now (%s)", notOnOrAfter.Format(time.RFC3339), skew, now.UTC().Format(time.RFC3339))
+	}
+	if !a.IssueInstant.IsZero() && a.IssueInstant.After(now.Add(skew)) {
+		return nil, fmt.Errorf("assertion was issued in the future (%s)", a.IssueInstant.Format(time.RFC3339))
+	}
+	if len(c.AudienceRestrictions) == 0 {
+		return nil, errors.New("assertion has no AudienceRestriction")
+	}
+	if ai.WarningInfo == nil || ai.WarningInfo.NotInAudience {
+		var got []string
+		for _, ar := range c.AudienceRestrictions {
+			for _, au := range ar.Audiences {
+				got = append(got, au.Value)
+			}
+		}
+		return nil, fmt.Errorf("assertion is for audience %q, not %q", got, sp.cfg.EntityID)
+	}
+	if a.AuthnStatement == nil || a.AuthnStatement.AuthnInstant == nil {
+		return nil, errors.New("assertion has no AuthnStatement")
+	}
+	out := &assertion{
+		ID:                   a.ID,
+		Issuer:               idp.EntityID,
+		InResponseTo:         a.Subject.SubjectConfirmation.SubjectConfirmationData.InResponseTo,
+		ResponseInResponseTo: base.InResponseTo,
+		NameID:               strings.TrimSpace(ai.NameID),
+		NameIDFormat:         ai.NameIDFormat,
+		Attrs:                map[string][]string{},
+		NotBefore:            notBefore,
+		NotOnOrAfter:         notOnOrAfter,
+		AuthnInstant:         *a.AuthnStatement.AuthnInstant,
+		SessionIndex:         a.AuthnStatement.SessionIndex,
+	}
+	if ai.SessionNotOnOrAfter != nil && ai.SessionNotOnOrAfter.Before(now) {
+		return nil, fmt.Errorf("the IdP session ended at %s", ai.SessionNotOnOrAfter.Format(time.RFC3339))
+	}
+	for name, at := range ai.Values {
+		for _, v := range at.Values {
+			out.Attrs[name] = append(out.Attrs[name], strings.TrimSpace(v.Value))
+		}
+	}
+	return out, nil
+}
+
+// scanEncrypted decrypts the EncryptedAssertion to apply scanXML's rules to its content too;
+// gosaml2 decrypts again when it verifies. Only ciphertext for our own key gets this far.
+func (sp *SP) scanEncrypted(raw []byte) error {
+	if sp.spKey == nil {
+		return errors.New("assertion is encrypted, but no SP key is configured")
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return fmt.Errorf("malformed response: %w", err)
+	}
+	var ea *types.EncryptedAssertion
+	err := etreeutils.NSFindIterate(doc.Root(), nsAssertion, "EncryptedAssertion", func(ctx etreeutils.NSContext, el *etree.Element) error {
+		ea = &types.EncryptedAssertion{}
+		return etreeutils.NSUnmarshalElement(ctx, el, ea)
+	})
+	if err != nil || ea == nil {
+		return fmt.Errorf("malformed encrypted assertion: %v", err)
+	}
+	plain, err := ea.DecryptBytes(sp.spKey)
+	if err != nil {
+		return fmt.Errorf("cannot decrypt the assertion: %w", err)
+	}
+	info, err := scanXML(plain, scanRules{root: xml.Name{Space: nsAssertion, Local: "Assertion"}, allowSHA1: sp.cfg.AllowSHA1, maxElements: maxElements})
+	if err != nil {
+		return fmt.Errorf("encrypted assertion: %w", err)
+	}
+	if info.assertions != 1 {
+		return fmt.Errorf("encrypted assertion carries %d assertions, want exactly 1", info.assertions)
+	}
+	return nil
+}
+
+// describe turns gosaml2's errors into one line that says what failed.
+func describe(err error) error {
+	var ve saml2.ErrVerification
+	if errors.As(err, &ve) && ve.Cause != nil {
+		err = ve.Cause
+	}
+	var iv saml2.ErrInvalidValue
+	if errors.As(err, &iv) {
+		if iv.Reason == saml2.ReasonExpired {
+			return fmt.Errorf("subject confirmation expired: %s %s is before %s (now less the allowed skew)", iv.Key, iv.Actual, iv.Expected)
+		}
+		return fmt.Errorf("%s %s: got %q, want %q", reasonWord(iv.Reason), iv.Key, iv.Actual, iv.Expected)
+	}
+	return fmt.Errorf("response rejected: %w", err)
+}
+
+func reasonWord(r string) string {
+	if r == "" {
+		return "wrong"
+	}
+	return strings.ToLower(r)
+}
