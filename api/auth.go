@@ -1,0 +1,428 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// admin is the signed-in administrator of a request.
+type admin struct {
+	User      store.User
+	Directory store.Directory
+	Session   store.Session
+	Address   string
+}
+
+// Internal reports whether the administrator is a local (break-glass) account, who re-enters a
+// password to re-authenticate; others sign in again at the identity provider.
+func (a *admin) Internal() bool { return a.Directory.Kind == store.DirectoryInternal }
+
+func adminOf(c echo.Context) *admin {
+	a, _ := c.Get(adminKey).(*admin)
+	return a
+}
+
+// clientAddress is the request's effective client address under the store's trusted-proxy rule.
+func (s *server) clientAddress(r *http.Request) string {
+	host := r.RemoteAddr
+	if ap, err := netip.ParseAddrPort(host); err == nil {
+		host = ap.Addr().String()
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	return store.ClientAddress(r.Context(), peer, r.Header.Get("X-Forwarded-For"), s.st.TrustedProxies()).String()
+}
+
+// authenticate lets a request through only with a live console session of an active member of the
+// admin group; the administrator becomes the store actor of everything the request changes.
+func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		ctx := r.Context()
+		ck, err := r.Cookie(s.cfg.SessionCookie)
+		if err != nil || ck.Value == "" {
+			return s.unauthenticated(c)
+		}
+		sess, err := s.st.SessionByToken(ctx, ck.Value)
+		if store.IsNotFound(err) || err == nil && sess.Kind != store.SessionConsole {
+			return s.unauthenticated(c)
+		}
+		if err != nil {
+			return err // fail closed: the database cannot say who this is
+		}
+		if sess, err = s.st.TouchConsoleSession(ctx, sess); store.IsNotFound(err) {
+			return s.unauthenticated(c)
+		} else if err != nil {
+			return err
+		}
+		u, err := s.st.User(ctx, sess.UserID)
+		if store.IsNotFound(err) || err == nil && !u.Active {
+			return s.unauthenticated(c)
+		}
+		if err != nil {
+			return err
+		}
+		d, err := s.st.Directory(ctx, u.DirectoryID)
+		if err != nil {
+			return err
+		}
+		a := &admin{User: u, Directory: d, Session: sess, Address: s.clientAddress(r)}
+		c.Set(adminKey, a)
+		ok, err := s.st.UserInGroup(ctx, u, s.cfg.AdminGroup)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			c.Set(adminKey, nil)
+			s.log.Warn("console: not an administrator", "user", u.Name, "client", a.Address)
+			return s.forbidden(c, a)
+		}
+		c.SetRequest(r.WithContext(store.WithActor(ctx, store.Actor{Kind: store.ActorAdmin, Name: u.Name, Address: a.Address})))
+		return next(c)
+	}
+}
+
+// unauthenticated sends browsers to sign in and answers 401 to everything else.
+func (s *server) unauthenticated(c echo.Context) error {
+	r := c.Request()
+	if r.Method != http.MethodGet || wantsJSON(c) {
+		return echo.NewHTTPError(http.StatusUnauthorized, "Your console session has ended. Sign in again.")
+	}
+	return c.Redirect(http.StatusFound, s.loginURL(r.URL.RequestURI()))
+}
+
+// forbidden is the page for signed-in users who are not administrators.
+func (s *server) forbidden(c echo.Context, a *admin) error {
+	p := s.newPage(c, "Not an administrator", "")
+	p.Data = map[string]any{"User": a.User.Name, "Group": s.cfg.AdminGroup}
+	return s.render(c, http.StatusForbidden, "forbidden", p)
+}
+
+// loginURL is where to sign in to come back to dest (a console path).
+func (s *server) loginURL(dest string) string {
+	if !s.safeReturn(dest) {
+		dest = s.cfg.PathPrefix + "/"
+	}
+	if s.cfg.LoginURL == "" {
+		return s.cfg.PathPrefix + "/login?next=" + url.QueryEscape(dest)
+	}
+	u, err := url.Parse(s.cfg.LoginURL)
+	if err != nil {
+		return s.cfg.LoginURL
+	}
+	q := u.Query()
+	q.Set("dest", dest)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// safeReturn accepts only console paths as places to go back to.
+func (s *server) safeReturn(dest string) bool {
+	return strings.HasPrefix(dest, s.cfg.PathPrefix+"/") && !strings.HasPrefix(dest, "//") &&
+		!strings.ContainsAny(dest, "\\\r\n") && !strings.Contains(dest, "/../")
+}
+
+func (s *server) sessionCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: s.cfg.SessionCookie, Value: value, Path: s.cfg.PathPrefix, MaxAge: maxAge,
+		Secure: s.cfg.Secure, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+}
+
+type loginData struct {
+	Next      string
+	Username  string
+	SSO       string // the identity provider sign-in, if configured
+	SignedOut bool
+	Error     string
+}
+
+func (s *server) loginPage(c echo.Context) error {
+	next := c.QueryParam("next")
+	if !s.safeReturn(next) {
+		next = s.cfg.PathPrefix + "/"
+	}
+	p := s.newPage(c, "Sign in", "")
+	d := loginData{Next: next, SignedOut: c.QueryParam("signed_out") != ""}
+	if s.cfg.LoginURL != "" {
+		d.SSO = s.loginURL(next)
+	}
+	p.Data = d
+	return s.render(c, http.StatusOK, "login", p)
+}
+
+// login is the break-glass sign-in: a password of an internal-directory administrator, throttled
+// per source address, every attempt audited.
+func (s *server) login(c echo.Context) error {
+	r := c.Request()
+	addr := s.clientAddress(r)
+	name, pw, next := strings.TrimSpace(c.FormValue("username")), c.FormValue("password"), c.FormValue("next")
+	if !s.safeReturn(next) {
+		next = s.cfg.PathPrefix + "/"
+	}
+	ctx := store.WithActor(r.Context(), store.Actor{Kind: store.ActorAdmin, Name: name, Address: addr})
+	fail := func(status int, reason, public string) error {
+		s.log.Warn("console: sign-in refused", "user", name, "client", addr, "reason", reason)
+		if err := s.st.Audit(context.WithoutCancel(ctx), "FAILURE", "CONSOLE_LOGIN", "USER", name, reason); err != nil {
+			s.log.Error("console: audit sign-in", "err", err)
+		}
+		p := s.newPage(c, "Sign in", "")
+		d := loginData{Next: next, Username: name, Error: public}
+		if s.cfg.LoginURL != "" {
+			d.SSO = s.loginURL(next)
+		}
+		p.Data = d
+		return s.render(c, status, "login", p)
+	}
+	now := s.cfg.Now()
+	if s.throttle.blocked(addr, now) {
+		return fail(http.StatusTooManyRequests, "too many failed sign-ins from this address", "Too many failed attempts. Wait a few minutes and try again.")
+	}
+	u, reason, err := s.checkLocalAdmin(ctx, name, pw)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
+		s.throttle.fail(addr, now)
+		return fail(http.StatusUnauthorized, reason, "Sign-in failed. Check the user name and password.")
+	}
+	if err := s.startSession(ctx, c, u, addr, "password"); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// checkLocalAdmin checks a user name and password against the active internal directories (the
+// first that has the name decides) and the admin group. A non-empty reason means refused; the
+// store audits wrong passwords and lock-outs itself.
+func (s *server) checkLocalAdmin(ctx context.Context, name, pw string) (store.User, string, error) {
+	if name == "" || pw == "" {
+		return store.User{}, "user name or password missing", nil
+	}
+	dirs, err := s.st.Directories(ctx)
+	if err != nil {
+		return store.User{}, "", err
+	}
+	for _, d := range dirs {
+		if d.Kind != store.DirectoryInternal || !d.Active {
+			continue
+		}
+		u, err := s.st.UserByName(ctx, d.ID, name)
+		if store.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return store.User{}, "", err
+		}
+		if err := s.st.CheckPassword(ctx, u, pw); err != nil {
+			switch {
+			case errors.Is(err, store.ErrBadCredential), errors.Is(err, store.ErrInactive), errors.Is(err, store.ErrExpiredCredential):
+				return store.User{}, "password check: " + err.Error(), nil
+			}
+			return store.User{}, "", err
+		}
+		ok, err := s.st.UserInGroup(ctx, u, s.cfg.AdminGroup)
+		if err != nil {
+			return store.User{}, "", err
+		}
+		if !ok {
+			return store.User{}, "not a member of the admin group " + s.cfg.AdminGroup, nil
+		}
+		return u, "", nil
+	}
+	return store.User{}, "no such user in an active internal directory", nil
+}
+
+// startSession creates a console session for u and sets its cookie.
+func (s *server) startSession(ctx context.Context, c echo.Context, u store.User, addr, method string) error {
+	_, token, err := s.st.CreateSession(ctx, store.NewSession{Kind: store.SessionConsole, UserID: u.ID, RemoteAddress: addr})
+	if err != nil {
+		return err
+	}
+	http.SetCookie(c.Response(), s.sessionCookie(token, 0))
+	if err := s.st.Audit(ctx, "SUCCESS", "LOGIN", "USER", u.Name, map[string]string{"method": method, "target": "console"}); err != nil {
+		s.log.Error("console: audit sign-in", "err", err)
+	}
+	s.log.Info("console: signed in", "user", u.Name, "method", method, "client", addr)
+	return nil
+}
+
+// logout ends the request's console session, administrator or not, and clears its cookie.
+func (s *server) logout(c echo.Context) error {
+	r := c.Request()
+	if ck, err := r.Cookie(s.cfg.SessionCookie); err == nil && ck.Value != "" {
+		sess, err := s.st.SessionByToken(r.Context(), ck.Value)
+		if err == nil && sess.Kind == store.SessionConsole {
+			name := ""
+			if u, err := s.st.User(r.Context(), sess.UserID); err == nil {
+				name = u.Name
+			}
+			ctx := store.WithActor(r.Context(), store.Actor{Kind: store.ActorAdmin, Name: name, Address: s.clientAddress(r)})
+			if err := s.st.DeleteSessionByID(ctx, sess.ID); err != nil && !store.IsNotFound(err) {
+				return err
+			}
+			if err := s.st.Audit(ctx, "SUCCESS", "LOGOUT", "USER", name, "console"); err != nil {
+				s.log.Error("console: audit sign-out", "err", err)
+			}
+		} else if err != nil && !store.IsNotFound(err) {
+			return err
+		}
+	}
+	http.SetCookie(c.Response(), s.sessionCookie("", -1))
+	return c.Redirect(http.StatusSeeOther, s.cfg.PathPrefix+"/login?signed_out=1")
+}
+
+// fresh reports whether the administrator signed in recently enough for a sensitive action.
+func (s *server) fresh(a *admin) bool {
+	return s.cfg.Now().Sub(a.Session.CreatedAt) < s.cfg.ReauthAge
+}
+
+// requireFresh lets a sensitive action go on when the sign-in is recent, or when the form carries
+// the (break-glass) administrator's password, which then renews the session. Otherwise it
+// answers with a redirect (to the re-authentication page, or back for a wrong password) and
+// returns false: the handler must stop.
+func (s *server) requireFresh(c echo.Context, back string) (bool, error) {
+	a := adminOf(c)
+	if s.fresh(a) {
+		return true, nil
+	}
+	if pw := c.FormValue("reauth_password"); pw != "" && a.Internal() {
+		ok, err := s.reauthenticate(c, a, pw)
+		if err != nil || ok {
+			return ok, err
+		}
+		s.setFlash(c, "error", "The password was not accepted; nothing was changed.")
+		return false, c.Redirect(http.StatusSeeOther, back)
+	}
+	s.setFlash(c, "error", "This change needs a recent sign-in. Confirm who you are, then repeat it.")
+	return false, c.Redirect(http.StatusSeeOther, s.cfg.PathPrefix+"/reauth?next="+url.QueryEscape(back))
+}
+
+// reauthenticate checks a break-glass administrator's password again and replaces the session with
+// a fresh one. ok is false for a wrong password (throttled like sign-ins).
+func (s *server) reauthenticate(c echo.Context, a *admin, pw string) (bool, error) {
+	ctx := c.Request().Context()
+	now := s.cfg.Now()
+	if s.throttle.blocked(a.Address, now) {
+		return false, nil
+	}
+	u, reason, err := s.checkLocalAdmin(ctx, a.User.Name, pw)
+	if err != nil {
+		return false, err
+	}
+	if reason != "" || u.ID != a.User.ID {
+		s.throttle.fail(a.Address, now)
+		if err := s.st.Audit(ctx, "FAILURE", "CONSOLE_REAUTH", "USER", a.User.Name, reason); err != nil {
+			s.log.Error("console: audit re-authentication", "err", err)
+		}
+		return false, nil
+	}
+	sess, token, err := s.st.CreateSession(ctx, store.NewSession{Kind: store.SessionConsole, UserID: u.ID, RemoteAddress: a.Address})
+	if err != nil {
+		return false, err
+	}
+	if err := s.st.DeleteSessionByID(ctx, a.Session.ID); err != nil && !store.IsNotFound(err) {
+		return false, err
+	}
+	a.Session = sess
+	http.SetCookie(c.Response(), s.sessionCookie(token, 0))
+	if err := s.st.Audit(ctx, "SUCCESS", "CONSOLE_REAUTH", "USER", u.Name, nil); err != nil {
+		s.log.Error("console: audit re-authentication", "err", err)
+	}
+	return true, nil
+}
+
+type reauthData struct {
+	Next     string
+	Internal bool
+	SSO      string
+	Error    string
+	Fresh    bool
+}
+
+func (s *server) reauthPage(c echo.Context) error {
+	a := adminOf(c)
+	next := c.QueryParam("next")
+	if !s.safeReturn(next) {
+		next = s.cfg.PathPrefix + "/"
+	}
+	p := s.newPage(c, "Confirm it is you", "")
+	p.Data = reauthData{Next: next, Internal: a.Internal(), SSO: s.loginURL(next), Fresh: s.fresh(a)}
+	return s.render(c, http.StatusOK, "reauth", p)
+}
+
+func (s *server) reauth(c echo.Context) error {
+	a := adminOf(c)
+	next := c.FormValue("next")
+	if !s.safeReturn(next) {
+		next = s.cfg.PathPrefix + "/"
+	}
+	if !a.Internal() {
+		return c.Redirect(http.StatusSeeOther, s.loginURL(next))
+	}
+	ok, err := s.reauthenticate(c, a, c.FormValue("password"))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		p := s.newPage(c, "Confirm it is you", "")
+		p.Data = reauthData{Next: next, Internal: true, Error: "The password was not accepted."}
+		return s.render(c, http.StatusUnauthorized, "reauth", p)
+	}
+	s.setFlash(c, "ok", "Thank you. You can now make the change.")
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// throttle counts failed sign-ins per source address in a sliding window.
+type throttle struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Duration
+	fails  map[string][]time.Time
+}
+
+func newThrottle(limit int, window time.Duration) *throttle {
+	return &throttle{limit: limit, window: window, fails: map[string][]time.Time{}}
+}
+
+func (t *throttle) recent(addr string, now time.Time) []time.Time {
+	var keep []time.Time
+	for _, at := range t.fails[addr] {
+		if now.Sub(at) < t.window {
+			keep = append(keep, at)
+		}
+	}
+	if len(keep) == 0 {
+		delete(t.fails, addr)
+	} else {
+		t.fails[addr] = keep
+	}
+	return keep
+}
+
+func (t *throttle) blocked(addr string, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.recent(addr, now)) >= t.limit
+}
+
+func (t *throttle) fail(addr string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.fails) > 10000 { // bound memory under a spray of addresses: forget the oldest state
+		for a := range t.fails {
+			t.recent(a, now)
+		}
+	}
+	t.fails[addr] = append(t.recent(addr, now), now)
+}

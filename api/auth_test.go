@@ -1,0 +1,263 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/crowdgate/crowdgate/api"
+	"github.com/crowdgate/crowdgate/store"
+)
+
+func TestSecurityHeaders(t *testing.T) {
+	h := newHarness(t)
+	c := h.client()
+	for _, path := range []string{"/console/login", "/console/static/console.css", "/console/nope"} {
+		r := c.get(path)
+		for k, want := range map[string]string{
+			"X-Content-Type-Options": "nosniff",
+			"Referrer-Policy":        "same-origin",
+			"X-Frame-Options":        "DENY",
+		} {
+			if got := r.Header.Get(k); got != want {
+				t.Errorf("%s: %s = %q, want %q", path, k, got, want)
+			}
+		}
+		csp := r.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+	}
+	if cc := c.get("/console/login").Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("login page Cache-Control %q", cc)
+	}
+}
+
+func TestUnauthenticated(t *testing.T) {
+	t.Run("break-glass page", func(t *testing.T) {
+		h := newHarness(t)
+		r := h.client().get("/console/users?q=x")
+		wantStatus(t, r, http.StatusFound)
+		if loc := r.Header.Get("Location"); loc != "/console/login?next="+url.QueryEscape("/console/users?q=x") {
+			t.Errorf("redirect to %q", loc)
+		}
+	})
+	t.Run("SAML login URL", func(t *testing.T) {
+		h := newHarness(t, func(c *api.Config) { c.LoginURL = "/sso/login?dest=/console/" })
+		c := h.client()
+		r := c.get("/console/groups")
+		wantStatus(t, r, http.StatusFound)
+		if loc := r.Header.Get("Location"); loc != "/sso/login?dest="+url.QueryEscape("/console/groups") {
+			t.Errorf("redirect to %q", loc)
+		}
+		// The break-glass page stays reachable and links to the IdP sign-in.
+		wantContains(t, c.get("/console/login").Body, "Sign in with Microsoft Entra ID", `href="/sso/login?dest=%2Fconsole%2F"`)
+	})
+	t.Run("posts and JSON get 401", func(t *testing.T) {
+		h := newHarness(t)
+		c := h.client()
+		wantStatus(t, c.post("/console/users", url.Values{"name": {"x"}}), http.StatusUnauthorized)
+		req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/console/directories/1/progress", nil)
+		r := c.do(req)
+		wantStatus(t, r, http.StatusUnauthorized)
+		if !strings.Contains(r.Body, `"error"`) {
+			t.Errorf("JSON error body: %s", r.Body)
+		}
+	})
+	t.Run("SSO session does not open the console", func(t *testing.T) {
+		h := newHarness(t)
+		_, token, err := h.st.CreateSession(context.Background(), store.NewSession{Kind: store.SessionSSO, UserID: h.admin.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := h.client()
+		u, _ := url.Parse(h.srv.URL + "/console/")
+		c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "crowdgate_console", Value: token, Path: "/console"}})
+		wantStatus(t, c.get("/console/"), http.StatusFound)
+	})
+}
+
+func TestLoginLogout(t *testing.T) {
+	h := newHarness(t)
+	c := h.client()
+	r := c.login("admin", adminPassword)
+	wantStatus(t, r, http.StatusSeeOther)
+	if loc := r.Header.Get("Location"); loc != "/console/" {
+		t.Errorf("after sign-in: %q", loc)
+	}
+	var cookie *http.Cookie
+	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
+		if ck.Name == "crowdgate_console" {
+			cookie = ck
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.Path != "/console" || cookie.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("session cookie %+v", cookie)
+	}
+	sess, err := h.st.SessionByToken(context.Background(), cookie.Value)
+	if err != nil || sess.Kind != store.SessionConsole || sess.UserID != h.admin.ID {
+		t.Fatalf("session %+v, %v", sess, err)
+	}
+	if e := h.lastAudit("LOGIN"); e.Actor != "admin" || e.ActorKind != store.ActorAdmin || e.Source != "127.0.0.1" || e.Outcome != "SUCCESS" {
+		t.Errorf("login audit %+v", e)
+	}
+	wantContains(t, c.get("/console/").Body, "Overview", "Ada Admin")
+	r = c.post("/console/logout", nil)
+	wantStatus(t, r, http.StatusSeeOther)
+	if _, err := h.st.SessionByToken(context.Background(), cookie.Value); !store.IsNotFound(err) {
+		t.Errorf("session after sign-out: %v", err)
+	}
+	wantContains(t, c.follow(r).Body, "You have signed out")
+	wantStatus(t, c.get("/console/"), http.StatusFound)
+	if e := h.lastAudit("LOGOUT"); e.Actor != "admin" {
+		t.Errorf("logout audit %+v", e)
+	}
+}
+
+func TestLoginRefusals(t *testing.T) {
+	h := newHarness(t)
+	h.addUser(h.dir.ID, "mallory")
+	if err := h.st.SetPassword(h.ctx(), mustUser(t, h, "mallory").ID, "mallory-password"); err != nil {
+		t.Fatal(err)
+	}
+	c := h.client()
+	for _, tc := range []struct{ user, pw, reason string }{
+		{"admin", "wrong", "password check"},
+		{"nobody", "x", "no such user"},
+		{"mallory", "mallory-password", "not a member of the admin group"},
+	} {
+		r := c.login(tc.user, tc.pw)
+		wantStatus(t, r, http.StatusUnauthorized)
+		wantContains(t, r.Body, "Sign-in failed")
+		e := h.lastAudit("CONSOLE_LOGIN")
+		if e.Outcome != "FAILURE" || e.Object != tc.user || !strings.Contains(e.Details, tc.reason) || e.Source != "127.0.0.1" {
+			t.Errorf("audit of %s: %+v", tc.user, e)
+		}
+	}
+}
+
+func mustUser(t *testing.T, h *harness, name string) store.User {
+	t.Helper()
+	u, err := h.st.UserByName(context.Background(), h.dir.ID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestLoginThrottle(t *testing.T) {
+	h := newHarness(t, func(c *api.Config) { c.LoginFailures = 3 })
+	c := h.client()
+	for i := 0; i < 3; i++ {
+		wantStatus(t, c.login("nobody", "guess"), http.StatusUnauthorized)
+	}
+	r := c.login("admin", adminPassword)
+	wantStatus(t, r, http.StatusTooManyRequests)
+	wantContains(t, r.Body, "Too many failed attempts")
+	if e := h.lastAudit("CONSOLE_LOGIN"); !strings.Contains(e.Details, "too many") {
+		t.Errorf("throttle audit %+v", e)
+	}
+	h.age(api.DefaultLoginWindow)
+	wantStatus(t, c.login("admin", adminPassword), http.StatusSeeOther)
+}
+
+func TestNonAdminForbidden(t *testing.T) {
+	h := newHarness(t)
+	// A SAML sign-in creates console sessions for anyone; only administrators get in.
+	bob := h.addUser(h.entra.ID, "bob@contoso.com")
+	_, token, err := h.st.CreateSession(context.Background(), store.NewSession{Kind: store.SessionConsole, UserID: bob.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := h.client()
+	u, _ := url.Parse(h.srv.URL + "/console/")
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "crowdgate_console", Value: token, Path: "/console"}})
+	for _, path := range []string{"/console/", "/console/users", "/console/audit.csv"} {
+		r := c.get(path)
+		wantStatus(t, r, http.StatusForbidden)
+		if path == "/console/" {
+			wantContains(t, r.Body, "Not an administrator", "crowdgate-admins")
+		}
+	}
+	wantStatus(t, c.post("/console/users", url.Values{"name": {"x"}}), http.StatusForbidden)
+	// A nested member of the admin group is an administrator.
+	ctx := h.ctx()
+	team := h.addGroup(h.entra.ID, "it-team")
+	admins := h.addGroup(h.entra.ID, "crowdgate-admins")
+	if err := h.st.AddGroupToGroup(ctx, team.ID, admins.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.st.AddUserToGroup(ctx, bob.ID, team.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, c.get("/console/"), http.StatusOK)
+	// Signing out works for everyone.
+	wantStatus(t, c.post("/console/logout", nil), http.StatusSeeOther)
+}
+
+func TestCSRF(t *testing.T) {
+	h := newHarness(t)
+	c := h.loggedIn()
+	form := func(token string) url.Values {
+		return url.Values{"_csrf": {token}, "directory": {"1"}, "name": {"eve"}, "password": {"long enough password"}, "password2": {"long enough password"}}
+	}
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		header http.Header
+	}{
+		{"missing token", url.Values{"name": {"eve"}}, nil},
+		{"wrong token", form("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), nil},
+		{"foreign origin", form(c.csrf()), http.Header{"Origin": {"https://evil.example"}}},
+		{"cross-site fetch", form(c.csrf()), http.Header{"Sec-Fetch-Site": {"cross-site"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.postRaw("/console/users", tc.form, tc.header)
+			wantStatus(t, r, http.StatusForbidden)
+		})
+	}
+	if _, err := h.st.UserByName(context.Background(), h.dir.ID, "eve"); !store.IsNotFound(err) {
+		t.Fatalf("a refused form created the user: %v", err)
+	}
+	// The sign-in form is protected too.
+	fresh := h.client()
+	r := fresh.postRaw("/console/login", url.Values{"username": {"admin"}, "password": {adminPassword}}, nil)
+	wantStatus(t, r, http.StatusForbidden)
+	// The same form with the token and a same-origin Origin works.
+	r = c.postRaw("/console/users", form(c.csrf()), http.Header{"Origin": {h.srv.URL}, "Sec-Fetch-Site": {"same-origin"}})
+	wantStatus(t, r, http.StatusSeeOther)
+}
+
+func TestReauthentication(t *testing.T) {
+	h := newHarness(t)
+	c := h.loggedIn()
+	app := createApp(t, h, c, "jira", "JIRA")
+	h.age(api.DefaultReauthAge + 1)
+	// Stale sign-in: the rotation is refused and sends the administrator to confirm.
+	r := c.post("/console/applications/"+itoa(app.ID)+"/rotate", nil)
+	wantStatus(t, r, http.StatusSeeOther)
+	if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, "/console/reauth?next=") {
+		t.Fatalf("redirect %q", loc)
+	}
+	page := c.follow(r)
+	wantContains(t, page.Body, "Confirm it is you", "needs a recent sign-in")
+	// A wrong password changes nothing.
+	wantStatus(t, c.post("/console/reauth", url.Values{"password": {"nope"}, "next": {"/console/applications"}}), http.StatusUnauthorized)
+	// The right one renews the session, audited.
+	r = c.post("/console/reauth", url.Values{"password": {adminPassword}, "next": {"/console/applications/" + itoa(app.ID)}})
+	wantStatus(t, r, http.StatusSeeOther)
+	if e := h.lastAudit("CONSOLE_REAUTH"); e.Outcome != "SUCCESS" || e.Actor != "admin" {
+		t.Errorf("audit %+v", e)
+	}
+	h.age(-api.DefaultReauthAge - 1)
+	r = c.post("/console/applications/"+itoa(app.ID)+"/rotate", nil)
+	wantStatus(t, r, http.StatusOK)
+	wantContains(t, r.Body, "Credential rotated", "shown <b>only now</b>")
+	// Inline: the password field of the form re-authenticates in one step.
+	h.age(api.DefaultReauthAge + 1)
+	r = c.post("/console/applications/"+itoa(app.ID)+"/rotate", url.Values{"reauth_password": {adminPassword}})
+	wantStatus(t, r, http.StatusOK)
+	wantContains(t, r.Body, "Credential rotated")
+}

@@ -1,0 +1,256 @@
+package api_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/crowdgate/crowdgate/store"
+)
+
+var updateDocs = flag.Bool("update-docs", false, "write the overview screenshot to docs/console-overview.png")
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browser starts a headless Chromium for the test: never downloaded, a fresh profile, no
+// background networking. Without Chromium the test is skipped, except in CI (CI=true), where it fails.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser tests skipped in -short mode")
+	}
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing (apt-get install -y chromium): %v", chromiumPath, err)
+		}
+		t.Skipf("%s is missing; install it with apt-get install -y chromium", chromiumPath)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
+		chromedp.WindowSize(1440, 1000),
+	)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser outside any timeout
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// screenshots keeps the PNGs of a browser test in CROWDGATE_SCREENSHOTS, or a temporary directory.
+type screenshots struct {
+	t   *testing.T
+	ctx context.Context
+	dir string
+}
+
+func (s *screenshots) take(name string) []byte {
+	s.t.Helper()
+	if _, err := chromedp.Run(s.ctx, chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)")); err != nil {
+		s.t.Fatalf("scroll: %v", err)
+	}
+	png, err := chromedp.Run(s.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		s.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if len(png) < 8 || string(png[1:4]) != "PNG" {
+		s.t.Fatalf("screenshot %s is not a PNG", name)
+	}
+	s.t.Logf("%s: screenshot %s", time.Now().Format("15:04:05.000"), name)
+	p := filepath.Join(s.dir, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return png
+}
+
+// TestBrowser drives the console in headless Chromium through an administrator's day: sign in,
+// add Jira and choose its licence group, find out why a user may use Jira, revoke a session, and
+// run a sync while watching its progress.
+func TestBrowser(t *testing.T) {
+	bctx := browser(t)
+	h := newHarness(t)
+	f := newFixture(h)
+	h.addUser(h.entra.ID, "bob.smith@contoso.com", f.team.ID)
+	h.addUser(h.dir.ID, "svc-jira")
+	for _, n := range []string{"carol", "dan", "erin", "frank", "grace", "heidi", "ivan"} {
+		h.addUser(h.entra.ID, n+"@contoso.com", f.team.ID)
+	}
+	dir := os.Getenv("CROWDGATE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shots := &screenshots{t: t, ctx: bctx, dir: dir}
+	defer func() { t.Logf("screenshots in %s", dir) }()
+	ctx, cancel := context.WithTimeout(bctx, 120*time.Second) // about 30 s on an idle 2-core machine
+	defer cancel()
+	shots.ctx = ctx
+	base := h.srv.URL + "/console"
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		t.Logf("%s: %s", time.Now().Format("15:04:05.000"), what)
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// waitFor polls a JavaScript predicate until it holds, across the page's own reloads.
+	waitFor := func(what, expr string, timeout time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			left := time.Until(deadline)
+			_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(left)))
+			if err == nil {
+				return
+			}
+			if left <= 0 || ctx.Err() != nil || !strings.Contains(err.Error(), "navigated") && !strings.Contains(err.Error(), "context") {
+				t.Fatalf("%s: %v", what, err)
+			}
+		}
+	}
+	// submit clicks a button that posts a form and waits for the next page.
+	submit := func(what string, sel string) {
+		t.Helper()
+		t.Logf("%s: %s", time.Now().Format("15:04:05.000"), what)
+		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	// Sign in through the break-glass page.
+	do("open the console", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("username")))
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "/console/login?next=") {
+		t.Fatalf("not sent to sign in: %s", loc)
+	}
+	shots.take("01-login")
+	do("fill the sign-in form", chromedp.SetValue(chromedp.ID("username"), "admin"), chromedp.SetValue(chromedp.ID("password"), adminPassword))
+	submit("sign in", "#signin")
+	if got := text("h1"); got != "Overview" {
+		t.Fatalf("after sign-in the page says %q", got)
+	}
+
+	// Add Jira, then keep only the Entra directory's licence group.
+	do("open the new application form", chromedp.Navigate(base+"/applications/new"), chromedp.WaitVisible(chromedp.ID("app-name")))
+	do("fill it", chromedp.SetValue(chromedp.ID("app-name"), "jira"), chromedp.SetValue(chromedp.ID("app-groups"), "jira-software-users"))
+	shots.take("02-application-new")
+	submit("create the application", "#create-application")
+	credential := text("#credential")
+	if _, err := h.st.AuthenticateApplication(context.Background(), "jira", strings.TrimSpace(credential)); err != nil {
+		t.Fatalf("the credential shown (%q) does not authenticate: %v", credential, err)
+	}
+	wantContains(t, text("#snippets"), "SSOSeraphAuthenticator", "application.name")
+	shots.take("03-application-credential")
+	submit("continue", "#continue")
+	app, err := h.st.ApplicationByName(context.Background(), "jira")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := fmt.Sprintf("#groups_%d", h.entra.ID)
+	do("set the allowed groups", chromedp.SetValue(chromedp.CSS(groups), "jira-software-users\nconfluence-users"))
+	submit("save the mappings", "#save-mappings")
+	wantContains(t, text(".flash"), "allowed groups saved")
+	app, _ = h.st.Application(context.Background(), app.ID)
+	if len(app.Mappings) != 2 || strings.Join(app.Mappings[1].Groups, ",") != "confluence-users,jira-software-users" {
+		t.Fatalf("mappings after saving: %+v", app.Mappings)
+	}
+	// A licence limit of 10 for 9 licensed users: the warning shows.
+	do("set the licence limit", chromedp.SetValue(chromedp.CSS(`#settings input[name="licence_limit"]`), "10"))
+	submit("save the settings", `#settings button[type="submit"]`)
+	wantContains(t, text(".callout.warn"), "Near the licence limit", "9 of 10")
+	shots.take("04-application")
+
+	// Find alice and see why she may use Jira.
+	sso, _, err := h.st.CreateSession(h.ctx(), store.NewSession{Kind: store.SessionSSO, UserID: f.alice.ID, ApplicationID: app.ID, RemoteAddress: "198.51.100.23"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("search for alice", chromedp.Navigate(base+"/users"), chromedp.SetValue(chromedp.ID("q"), "alice"))
+	submit("search", "#search")
+	wantContains(t, text("#users"), "alice@contoso.com")
+	submit("open alice", `#users a[href$="/users/`+itoa(f.alice.ID)+`"]`)
+	why := text(`tr[data-app="jira"] .why`)
+	wantContains(t, why, "member of jira-software-users", "through team-a", "Contoso Entra ID")
+	shots.take("05-user-why")
+
+	// Revoke her session from her page.
+	submit("revoke the session", fmt.Sprintf(`tr[data-session="%d"] button`, sso.ID))
+	wantContains(t, text(".flash"), "Session revoked")
+	if live, _ := h.st.ListSessions(context.Background(), store.SessionFilter{UserID: f.alice.ID}); len(live) != 0 {
+		t.Fatalf("sessions after revocation: %+v", live)
+	}
+	do("open sessions", chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible(chromedp.CSS("table")))
+	shots.take("06-sessions")
+
+	// Run a sync and watch it: the fake synchroniser advances when the test says, so the page is
+	// seen running at 25 % before the run ends, however slow the machine.
+	do("open the Entra directory", chromedp.Navigate(fmt.Sprintf("%s/directories/%d", base, h.entra.ID)), chromedp.WaitVisible(chromedp.ID("sync-now")))
+	do("fill the Entra settings", chromedp.SetValue(chromedp.CSS(`input[name="client_id"]`), "0d4b1c5e-93a2-4a57-9f0e-2c1f7a3b6d88"),
+		chromedp.SetValue(chromedp.CSS(`input[name="sync_interval"]`), "30m"))
+	submit("save the Entra settings", `#entra button[type="submit"]`)
+	wantContains(t, text(".flash"), "Entra ID settings saved")
+	submit("sync now", "#sync-now")
+	waitFor("the run shown", `document.getElementById('progress') && !document.getElementById('progress').hidden`, 10*time.Second)
+	h.sync.step()
+	waitFor("progress at 25 %", `document.querySelector('#progress progress').value >= 25`, 10*time.Second)
+	shots.take("07-sync-running")
+	for h.sync.step() {
+	}
+	// The page reloads itself when the run ends; the history then shows it.
+	waitFor("the finished run", `(function(){var r=document.querySelector('#run-history tbody tr'); var h=document.getElementById('health'); return r && r.textContent.indexOf('success') >= 0 && h && h.textContent === 'Healthy';})()`, 15*time.Second)
+	wantContains(t, text("#run-history"), "full", "3 / 0 / 0")
+	shots.take("08-sync-finished")
+
+	// The other pages render in the browser with their key content.
+	for _, p := range []struct{ path, sel, want string }{
+		{"/groups/" + itoa(f.licensed.ID), "#grants", "jira"},
+		{"/access", "#access-report", "alice@contoso.com"},
+		{"/audit", "table", "SESSION_DELETED"},
+		{"/directories", "table", "Healthy"},
+		{"/applications", "#applications", "jira"},
+	} {
+		do("open "+p.path, chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.CSS(p.sel)))
+		wantContains(t, text(p.sel), p.want)
+		shots.take("09" + strings.ReplaceAll(strings.Split(p.path, "?")[0], "/", "-"))
+	}
+	do("open the overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("applications")))
+	wantContains(t, text("#directories"), "Contoso Entra ID", "Healthy")
+	wantContains(t, text("#applications"), "jira")
+	png := shots.take("10-overview")
+	if *updateDocs {
+		if err := os.MkdirAll(filepath.Join("..", "docs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("..", "docs", "console-overview.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,366 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// dirRow is a directory with its counts and synchronisation health.
+type dirRow struct {
+	Dir           store.Directory
+	Stats         store.DirectoryStats
+	Entra         bool
+	Settings      entraSettings
+	State         *store.SyncState
+	LastRun       *store.SyncRun
+	NextRun       time.Time
+	NextEstimated bool
+	Progress      *SyncProgress
+	Health        string // "local", "ok", "running", "warn", "error"
+	HealthText    string
+}
+
+func (s *server) dirRows(ctx context.Context) ([]dirRow, error) {
+	dirs, err := s.st.Directories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := s.st.DirectoryStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]dirRow, 0, len(dirs))
+	for _, d := range dirs {
+		r, err := s.dirRow(ctx, d, stats[d.ID])
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+func (s *server) dirRow(ctx context.Context, d store.Directory, st store.DirectoryStats) (dirRow, error) {
+	r := dirRow{Dir: d, Stats: st, Entra: d.Kind == store.DirectoryAzureAD}
+	if !r.Entra {
+		r.Health, r.HealthText = "local", "Local accounts"
+		if !d.Active {
+			r.Health, r.HealthText = "warn", "Inactive"
+		}
+		return r, nil
+	}
+	r.Settings = parseEntra(d.Config)
+	state, err := s.st.SyncState(ctx, d.ID)
+	if err == nil {
+		r.State = &state
+	} else if !store.IsNotFound(err) {
+		return dirRow{}, err
+	}
+	runs, err := s.st.SyncRuns(ctx, d.ID, 1)
+	if err != nil {
+		return dirRow{}, err
+	}
+	if len(runs) > 0 {
+		r.LastRun = &runs[0]
+	}
+	if s.cfg.SyncController != nil {
+		p := s.cfg.SyncController.Progress(d.ID)
+		r.Progress = &p
+		r.NextRun = p.NextRunAt
+	}
+	interval := r.Settings.Interval()
+	if r.NextRun.IsZero() && interval > 0 && r.LastRun != nil {
+		r.NextRun, r.NextEstimated = r.LastRun.StartedAt.Add(interval), true
+	}
+	now := s.cfg.Now()
+	switch {
+	case !d.Active:
+		r.Health, r.HealthText = "warn", "Inactive"
+	case r.Progress != nil && r.Progress.Running:
+		r.Health, r.HealthText = "running", "Synchronising"
+	case r.LastRun != nil && (r.LastRun.Status == store.SyncFailed || r.LastRun.Status == store.SyncAborted):
+		r.Health, r.HealthText = "error", "Last run "+strings.ToLower(r.LastRun.Status)
+	case r.State != nil && r.State.LastError != "":
+		r.Health, r.HealthText = "error", "Last run failed"
+	case r.State == nil || r.State.LastSuccessAt == nil:
+		r.Health, r.HealthText = "warn", "Never synchronised"
+	case interval > 0 && now.Sub(*r.State.LastSuccessAt) > 3*interval:
+		r.Health, r.HealthText = "warn", "Stale: last success "+ago(*r.State.LastSuccessAt)
+	default:
+		r.Health, r.HealthText = "ok", "Healthy"
+	}
+	return r, nil
+}
+
+type directoriesData struct {
+	Rows []dirRow
+}
+
+func (s *server) directories(c echo.Context) error {
+	rows, err := s.dirRows(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	p := s.newPage(c, "Directories", "directories")
+	p.Data = directoriesData{Rows: rows}
+	return s.render(c, http.StatusOK, "directories", p)
+}
+
+func (s *server) dirURL(id int64) string {
+	return fmt.Sprintf("%s/directories/%d", s.cfg.PathPrefix, id)
+}
+
+type directoryData struct {
+	Row      dirRow
+	Runs     []store.SyncRun
+	CanSync  bool
+	Fresh    bool
+	Internal bool // the administrator re-authenticates with a password
+	Own      bool // the administrator's own directory
+}
+
+func (s *server) directory(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.st.Directory(ctx, id)
+	if err != nil {
+		return err
+	}
+	stats, err := s.st.DirectoryStats(ctx)
+	if err != nil {
+		return err
+	}
+	row, err := s.dirRow(ctx, d, stats[d.ID])
+	if err != nil {
+		return err
+	}
+	a := adminOf(c)
+	data := directoryData{Row: row, CanSync: s.cfg.SyncController != nil, Fresh: s.fresh(a), Internal: a.Internal(), Own: a.Directory.ID == d.ID}
+	if row.Entra {
+		if data.Runs, err = s.st.SyncRuns(ctx, d.ID, 20); err != nil {
+			return err
+		}
+	}
+	p := s.newPage(c, d.Name, "directories")
+	p.Data = data
+	return s.render(c, http.StatusOK, "directory", p)
+}
+
+func (s *server) createDirectory(c echo.Context) error {
+	ctx := c.Request().Context()
+	back := s.cfg.PathPrefix + "/directories"
+	kind := c.FormValue("kind")
+	d := store.Directory{Name: strings.TrimSpace(c.FormValue("name")), Kind: kind, Description: strings.TrimSpace(c.FormValue("description")),
+		Active: true, NestedGroups: true}
+	switch kind {
+	case store.DirectoryInternal:
+		d.LockoutThreshold, d.LockoutSeconds, d.MinPasswordLen = 5, 300, 12
+	case store.DirectoryAzureAD:
+		// A new identity source: the same re-authentication as its settings.
+		if ok, err := s.requireFresh(c, back); !ok {
+			return err
+		}
+	default:
+		return s.done(c, fmt.Errorf("choose a directory type: %w", errForm), back, "")
+	}
+	created, err := s.st.CreateDirectory(ctx, d)
+	if err != nil {
+		return s.done(c, err, back, "")
+	}
+	return s.done(c, nil, s.dirURL(created.ID), "Directory "+created.Name+" created.")
+}
+
+// updateDirectory saves the general settings and, for internal directories, the password and
+// lock-out policy. The Entra ID settings have their own form.
+func (s *server) updateDirectory(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.st.Directory(ctx, id)
+	if err != nil {
+		return err
+	}
+	back := s.dirURL(id)
+	d.Name = strings.TrimSpace(c.FormValue("name"))
+	d.Description = strings.TrimSpace(c.FormValue("description"))
+	d.NestedGroups = checked(c, "nested")
+	active := checked(c, "active")
+	if !active && d.Active && adminOf(c).Directory.ID == d.ID {
+		return s.done(c, fmt.Errorf("you cannot deactivate the directory of your own account: %w", errForm), back, "")
+	}
+	d.Active = active
+	if d.Kind == store.DirectoryInternal {
+		for _, f := range []struct {
+			name string
+			dst  *int
+			max  int
+		}{{"min_password_len", &d.MinPasswordLen, store.MaxPasswordLen}, {"lockout_threshold", &d.LockoutThreshold, 1000},
+			{"lockout_seconds", &d.LockoutSeconds, 30 * 24 * 3600}} {
+			v := strings.TrimSpace(c.FormValue(f.name))
+			if v == "" {
+				*f.dst = 0
+				continue
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > f.max {
+				return s.done(c, fmt.Errorf("%s must be a whole number from 0 to %d: %w", strings.ReplaceAll(f.name, "_", " "), f.max, errForm), back, "")
+			}
+			*f.dst = n
+		}
+	}
+	_, err = s.st.UpdateDirectory(ctx, d)
+	return s.done(c, err, back, "Directory settings saved.")
+}
+
+// updateEntra saves the Entra ID connection settings into the directory's Config; the client
+// secret is write-only. It needs a recent sign-in.
+func (s *server) updateEntra(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.st.Directory(ctx, id)
+	if err != nil {
+		return err
+	}
+	back := s.dirURL(id)
+	if d.Kind != store.DirectoryAzureAD {
+		return s.done(c, fmt.Errorf("only Entra ID directories have connection settings: %w", errForm), back, "")
+	}
+	if ok, err := s.requireFresh(c, back); !ok {
+		return err
+	}
+	ch := entraChange{TenantID: strings.TrimSpace(c.FormValue("tenant_id")), ClientID: strings.TrimSpace(c.FormValue("client_id")),
+		Secret: c.FormValue("client_secret"), ClearSecret: checked(c, "clear_secret"),
+		SyncInterval: strings.TrimSpace(c.FormValue("sync_interval")), Groups: lines(c.FormValue("group_filter"))}
+	if err := ch.validate(); err != nil {
+		return s.done(c, fmt.Errorf("%w: %w", err, errForm), back, "")
+	}
+	old := parseEntra(d.Config)
+	if d.Config, err = ch.apply(d.Config); err != nil {
+		return err
+	}
+	if _, err := s.st.UpdateDirectory(ctx, d); err != nil {
+		return s.done(c, err, back, "")
+	}
+	now := parseEntra(d.Config)
+	var changed []string
+	for _, f := range []struct {
+		name string
+		a, b any
+	}{{keyTenantID, old.TenantID, now.TenantID}, {keyClientID, old.ClientID, now.ClientID},
+		{keySyncInterval, old.SyncInterval, now.SyncInterval}, {keyGroups, old.GroupFilter(), now.GroupFilter()}} {
+		if f.a != f.b {
+			changed = append(changed, f.name)
+		}
+	}
+	if ch.Secret != "" || ch.ClearSecret {
+		changed = append(changed, keyClientSecret)
+	}
+	if err := s.st.Audit(ctx, "SUCCESS", "DIRECTORY_IDP_SETTINGS_CHANGED", "DIRECTORY", d.Name, map[string]any{"changed": changed}); err != nil {
+		return err
+	}
+	return s.done(c, nil, back, "Entra ID settings saved.")
+}
+
+var errNoSync = errors.New("synchronisation is not available in this deployment")
+
+func (s *server) testConnection(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.st.Directory(ctx, id)
+	if err != nil {
+		return err
+	}
+	back := s.dirURL(id)
+	if s.cfg.SyncController == nil {
+		return s.done(c, fmt.Errorf("%w: %w", errNoSync, errForm), back, "")
+	}
+	terr := s.cfg.SyncController.TestConnection(ctx, id)
+	outcome, details := "SUCCESS", ""
+	if terr != nil {
+		outcome, details = "FAILURE", terr.Error()
+	}
+	if err := s.st.Audit(ctx, outcome, "DIRECTORY_CONNECTION_TESTED", "DIRECTORY", d.Name, details); err != nil {
+		return err
+	}
+	if terr != nil {
+		s.setFlash(c, "error", "Connection test failed: "+terr.Error())
+		return c.Redirect(http.StatusSeeOther, back)
+	}
+	return s.done(c, nil, back, "Connection test succeeded: crowdgate can read Entra ID with these settings.")
+}
+
+func (s *server) syncNow(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.st.Directory(ctx, id)
+	if err != nil {
+		return err
+	}
+	back := s.dirURL(id) + "#sync"
+	if s.cfg.SyncController == nil {
+		return s.done(c, fmt.Errorf("%w: %w", errNoSync, errForm), back, "")
+	}
+	if d.Kind != store.DirectoryAzureAD {
+		return s.done(c, fmt.Errorf("only Entra ID directories synchronise: %w", errForm), back, "")
+	}
+	serr := s.cfg.SyncController.SyncNow(ctx, id)
+	if errors.Is(serr, ErrSyncRunning) {
+		return s.done(c, nil, back, "A sync is already running.")
+	}
+	outcome, details := "SUCCESS", ""
+	if serr != nil {
+		outcome, details = "FAILURE", serr.Error()
+	}
+	if err := s.st.Audit(ctx, outcome, "SYNC_REQUESTED", "DIRECTORY", d.Name, details); err != nil {
+		return err
+	}
+	if serr != nil {
+		s.setFlash(c, "error", "The sync could not start: "+serr.Error())
+		return c.Redirect(http.StatusSeeOther, back)
+	}
+	return s.done(c, nil, back, "Sync started.")
+}
+
+// progressJSON is what the directory page polls while a sync runs.
+type progressJSON struct {
+	SyncProgress
+	Percent int `json:"percent"`
+}
+
+func (s *server) syncProgress(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.st.Directory(c.Request().Context(), id); err != nil {
+		return err
+	}
+	if s.cfg.SyncController == nil {
+		return c.JSON(http.StatusOK, progressJSON{})
+	}
+	p := s.cfg.SyncController.Progress(id)
+	return c.JSON(http.StatusOK, progressJSON{SyncProgress: p, Percent: p.Percent()})
+}

@@ -1,0 +1,330 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// listLimit bounds the rows a list or search shows per directory.
+const listLimit = 50
+
+type userRow struct {
+	User store.User
+	Dir  store.Directory
+}
+
+type usersData struct {
+	Query   string
+	Rows    []userRow
+	More    bool
+	CanAdd  bool
+	Limited int
+}
+
+func (s *server) users(c echo.Context) error {
+	ctx := c.Request().Context()
+	q := strings.TrimSpace(c.QueryParam("q"))
+	dirs, err := s.st.Directories(ctx)
+	if err != nil {
+		return err
+	}
+	d := usersData{Query: q, Limited: listLimit}
+	for _, dir := range dirs {
+		d.CanAdd = d.CanAdd || dir.Kind == store.DirectoryInternal
+		v, err := s.st.DirectoryView(ctx, dir.ID)
+		if err != nil {
+			return err
+		}
+		n := 0
+		err = v.SearchUsers(ctx, contains(q, "name", "email", "displayName"), store.Page{Max: listLimit + 1}, func(u store.User) error {
+			if n++; n > listLimit {
+				d.More = true
+				return nil
+			}
+			d.Rows = append(d.Rows, userRow{u, dir})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	p := s.newPage(c, "Users", "users")
+	p.Data = d
+	return s.render(c, http.StatusOK, "users", p)
+}
+
+type userData struct {
+	User      store.User
+	Dir       store.Directory
+	Editable  bool
+	Attrs     []attr
+	Direct    []store.Group
+	Inherited []store.Group
+	Access    []store.Access
+	Sessions  []sessionRow
+	Self      bool
+}
+
+func (s *server) user(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	u, err := s.st.User(ctx, id)
+	if err != nil {
+		return err
+	}
+	dir, err := s.st.Directory(ctx, u.DirectoryID)
+	if err != nil {
+		return err
+	}
+	d := userData{User: u, Dir: dir, Editable: dir.Kind == store.DirectoryInternal, Self: adminOf(c).User.ID == u.ID}
+	attrs, err := s.st.UserAttributes(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	d.Attrs = sortedAttrs(attrs)
+	v, err := s.st.DirectoryView(ctx, dir.ID)
+	if err != nil {
+		return err
+	}
+	if d.Direct, err = store.Groups(func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, false, store.All, fn) }); err != nil {
+		return err
+	}
+	all, err := store.Groups(func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, true, store.All, fn) })
+	if err != nil {
+		return err
+	}
+	direct := map[int64]bool{}
+	for _, g := range d.Direct {
+		direct[g.ID] = true
+	}
+	for _, g := range all {
+		if !direct[g.ID] {
+			d.Inherited = append(d.Inherited, g)
+		}
+	}
+	apps, err := s.st.Applications(ctx)
+	if err != nil {
+		return err
+	}
+	for _, app := range apps {
+		av, err := s.st.View(ctx, app)
+		if err != nil {
+			return err
+		}
+		a, err := av.Explain(ctx, u)
+		if err != nil {
+			return err
+		}
+		d.Access = append(d.Access, a)
+	}
+	if d.Sessions, err = s.sessionRows(ctx, store.SessionFilter{UserID: u.ID}); err != nil {
+		return err
+	}
+	p := s.newPage(c, u.Name, "users")
+	p.Data = d
+	return s.render(c, http.StatusOK, "user", p)
+}
+
+// editableUser returns the user of the :id parameter when it lives in an internal directory.
+func (s *server) editableUser(c echo.Context) (store.User, error) {
+	ctx := c.Request().Context()
+	id, err := idParam(c)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := s.st.User(ctx, id)
+	if store.IsNotFound(err) {
+		return store.User{}, echo.NewHTTPError(http.StatusNotFound, "No such user.")
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	d, err := s.st.Directory(ctx, u.DirectoryID)
+	if err != nil {
+		return store.User{}, err
+	}
+	if d.Kind != store.DirectoryInternal {
+		return u, errReadOnlyDirectory
+	}
+	return u, nil
+}
+
+func (s *server) userURL(id int64) string { return fmt.Sprintf("%s/users/%d", s.cfg.PathPrefix, id) }
+
+type newUserData struct {
+	Dirs []store.Directory
+	Form map[string]string
+}
+
+func (s *server) internalDirectories(ctx context.Context) ([]store.Directory, error) {
+	all, err := s.st.Directories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Directory
+	for _, d := range all {
+		if d.Kind == store.DirectoryInternal {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (s *server) newUserPage(c echo.Context) error {
+	dirs, err := s.internalDirectories(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	p := s.newPage(c, "New user", "users")
+	p.Data = newUserData{Dirs: dirs, Form: map[string]string{"active": "on"}}
+	return s.render(c, http.StatusOK, "user_new", p)
+}
+
+func (s *server) createUser(c echo.Context) error {
+	ctx := c.Request().Context()
+	dirs, err := s.internalDirectories(ctx)
+	if err != nil {
+		return err
+	}
+	form := map[string]string{}
+	for _, k := range []string{"directory", "name", "first", "last", "display", "email", "active"} {
+		form[k] = c.FormValue(k)
+	}
+	again := func(msg string) error {
+		p := s.newPage(c, "New user", "users")
+		p.Flash = append(p.Flash, flash{Kind: "error", Text: msg})
+		p.Data = newUserData{Dirs: dirs, Form: form}
+		return s.render(c, http.StatusUnprocessableEntity, "user_new", p)
+	}
+	dirID, _ := formID(c, "directory")
+	internal := false
+	for _, d := range dirs {
+		internal = internal || d.ID == dirID
+	}
+	if !internal {
+		return again("Choose an internal directory.")
+	}
+	pw := c.FormValue("password")
+	if pw != c.FormValue("password2") {
+		return again("The two passwords differ.")
+	}
+	u, err := s.st.CreateUser(ctx, store.NewUser{DirectoryID: dirID, Name: strings.TrimSpace(form["name"]),
+		FirstName: strings.TrimSpace(form["first"]), LastName: strings.TrimSpace(form["last"]),
+		DisplayName: strings.TrimSpace(form["display"]), Email: strings.TrimSpace(form["email"]),
+		Active: checked(c, "active"), Password: pw})
+	if err != nil {
+		if isUserFacing(err) {
+			return again(message(err))
+		}
+		return err
+	}
+	s.setFlash(c, "ok", "User "+u.Name+" created.")
+	return c.Redirect(http.StatusSeeOther, s.userURL(u.ID))
+}
+
+func (s *server) updateUser(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, err := s.editableUser(c)
+	if err != nil {
+		return s.done(c, err, s.userURL(u.ID), "")
+	}
+	first, last := strings.TrimSpace(c.FormValue("first")), strings.TrimSpace(c.FormValue("last"))
+	display, email := strings.TrimSpace(c.FormValue("display")), strings.TrimSpace(c.FormValue("email"))
+	if name := strings.TrimSpace(c.FormValue("name")); name != "" && name != u.Name {
+		if u, err = s.st.RenameUser(ctx, u.ID, name); err != nil {
+			return s.done(c, err, s.userURL(u.ID), "")
+		}
+	}
+	_, err = s.st.UpdateUser(ctx, u.ID, store.UserChange{FirstName: &first, LastName: &last, DisplayName: &display, Email: &email})
+	return s.done(c, err, s.userURL(u.ID), "Saved.")
+}
+
+func (s *server) resetPassword(c echo.Context) error {
+	u, err := s.editableUser(c)
+	if err != nil {
+		return s.done(c, err, s.userURL(u.ID), "")
+	}
+	pw := c.FormValue("password")
+	if pw != c.FormValue("password2") {
+		return s.done(c, fmt.Errorf("the two passwords differ: %w", errForm), s.userURL(u.ID), "")
+	}
+	err = s.st.SetPassword(c.Request().Context(), u.ID, pw)
+	return s.done(c, err, s.userURL(u.ID), "Password set. Tell the user through a channel you trust.")
+}
+
+func (s *server) setUserActive(c echo.Context) error {
+	u, err := s.editableUser(c)
+	if err != nil {
+		return s.done(c, err, s.userURL(u.ID), "")
+	}
+	active := c.FormValue("active") == "true"
+	if !active && u.ID == adminOf(c).User.ID {
+		return s.done(c, fmt.Errorf("you cannot deactivate your own account: %w", errForm), s.userURL(u.ID), "")
+	}
+	_, err = s.st.UpdateUser(c.Request().Context(), u.ID, store.UserChange{Active: &active})
+	msg := "User activated."
+	if !active {
+		msg = "User deactivated; their sessions have ended."
+	}
+	return s.done(c, err, s.userURL(u.ID), msg)
+}
+
+func (s *server) addUserGroup(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, err := s.editableUser(c)
+	if err != nil {
+		return s.done(c, err, s.userURL(u.ID), "")
+	}
+	name := strings.TrimSpace(c.FormValue("group"))
+	g, err := s.st.GroupByName(ctx, u.DirectoryID, name)
+	if err == nil {
+		err = s.st.AddUserToGroup(ctx, u.ID, g.ID)
+	}
+	return s.done(c, err, s.userURL(u.ID), "Added to "+name+".")
+}
+
+func (s *server) removeUserGroup(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, err := s.editableUser(c)
+	if err != nil {
+		return s.done(c, err, s.userURL(u.ID), "")
+	}
+	gid, err := formID(c, "group")
+	if err != nil {
+		return err
+	}
+	err = s.st.RemoveUserFromGroup(ctx, u.ID, gid)
+	return s.done(c, err, s.userURL(u.ID), "Removed from the group.")
+}
+
+// revokeUserSessions ends every session of a user (except the administrator's own console session).
+func (s *server) revokeUserSessions(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	u, err := s.st.User(ctx, id)
+	if err != nil {
+		return err
+	}
+	keep := ""
+	if ck, err := c.Request().Cookie(s.cfg.SessionCookie); err == nil && u.ID == adminOf(c).User.ID {
+		keep = ck.Value
+	}
+	err = s.st.DeleteUserSessions(ctx, u.ID, keep)
+	back := c.FormValue("back")
+	if !s.safeReturn(back) {
+		back = s.userURL(u.ID)
+	}
+	return s.done(c, err, back, "Every session of "+u.Name+" has ended.")
+}
