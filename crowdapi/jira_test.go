@@ -296,3 +296,18 @@ func TestCreatedCarriesContentType(t *testing.T) {
 		e.must(req{method: "DELETE", path: "/group/child-group/direct?groupname=jira-software-users&child-groupname=team"}, 204)
 	}
 }
+
+// TestGetSessionRespectsAccess: found by the SSO journey test — GET /session/{token} answered any
+// application with the user's details; it now applies the same rule as POST /session/{token}.
+func TestGetSessionRespectsAccess(t *testing.T) {
+	e, u := goldenEnv(t)
+	ctx := context.Background()
+	_, token := storetest.Must2(e.st.CreateSession(ctx, store.NewSession{UserID: u.ID, ApplicationID: e.app.ID}))
+	storetest.Must(e.st.CreateApplication(ctx, store.NewApplication{Name: "other", Password: "other-secret", Active: true}))
+	e.must(req{method: "GET", path: "/session/" + token + "?expand=user"}, 200)
+	r := e.must(req{method: "GET", path: "/session/" + token + "?expand=user", user: "other", pass: "other-secret"}, 403)
+	if strings.Contains(r.body, "jdoe@example.com") || !strings.Contains(r.body, "APPLICATION_ACCESS_DENIED") {
+		t.Errorf("another application's GET of the session: %s", r.body)
+	}
+	e.must(req{method: "POST", path: "/session/" + token, body: `<validation-factors/>`, user: "other", pass: "other-secret"}, 403)
+}

@@ -217,7 +217,9 @@ func (s *server) validateSession(c echo.Context) error {
 	return respond(c, http.StatusOK, out)
 }
 
-// getSession is GET /session/{token}: no factors, no extension.
+// getSession is GET /session/{token}: no factors, no extension, but the same access rule as a
+// validation, so a token cannot be turned into a user's details by an application that user may
+// not use.
 func (s *server) getSession(c echo.Context) error {
 	ctx := c.Request().Context()
 	token := c.Param("token")
@@ -227,6 +229,12 @@ func (s *server) getSession(c echo.Context) error {
 	}
 	u, err := s.st.User(ctx, sess.UserID)
 	if err != nil {
+		return tokenError(err)
+	}
+	if !u.Active {
+		return tokenError(store.ErrInactive)
+	}
+	if err := viewOf(c).MayAuthenticate(ctx, u); err != nil {
 		return tokenError(err)
 	}
 	out, err := s.sessionOut(c, token, sess, u)
