@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# .ci/deps.sh: installs the system packages the tests need that Go cannot fetch. For now that is
+# Debian's Chromium, for the browser tests (never let a Go driver download a browser of its own).
+# CI runs as root; a missing package that cannot be installed fails the run.
+set -euo pipefail
+
+if command -v chromium >/dev/null 2>&1; then
+	echo "chromium: $(chromium --version 2>/dev/null || echo 'present') ($(command -v chromium))"
+	exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+	echo ".ci/deps.sh: chromium is not installed, and installing it needs root: apt-get install -y chromium" >&2
+	exit 1
+fi
+echo "chromium is not installed: installing Debian's package"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq chromium >/dev/null
+if ! command -v chromium >/dev/null 2>&1; then
+	echo ".ci/deps.sh: apt-get install chromium succeeded but there is no chromium command" >&2
+	exit 1
+fi
+echo "chromium: $(chromium --version 2>/dev/null || echo 'installed') ($(command -v chromium))"

@@ -1,0 +1,469 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crowdgate/crowdgate/crowdapi"
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// Config is everything crowdgate reads from flags and CROWDGATE_* variables. It only composes the
+// configurations of the packages it wires together; each of them keeps its own defaults and checks.
+type Config struct {
+	// Listen is the address of the main listener (Crowd REST, health).
+	Listen string
+	// HealthListen, when set, is a second listener for /healthz and /readyz only.
+	HealthListen string
+	// BaseURL is the externally visible URL of crowdgate's root, without a trailing slash.
+	BaseURL string
+	// TLSCert and TLSKey are PEM files; when both are set the main listener speaks HTTPS.
+	TLSCert string
+	TLSKey  string
+
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+
+	Log LogConfig
+
+	// AdminPassword is the first administrator's password, used once on an empty database.
+	AdminPassword string
+
+	// AdminGroup's members administer crowdgate (console, break-glass sign-in).
+	AdminGroup string
+	// Metrics serves Prometheus metrics at /metrics (on the health listener when there is one).
+	Metrics bool
+
+	Store store.Config
+	Crowd crowdapi.Config
+	SAML  SAMLConfig
+	Graph GraphConfig
+}
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Format string // text or json
+	Level  slog.Level
+}
+
+// readHeaderTimeout bounds how long a client may take to send request headers (slowloris).
+const readHeaderTimeout = 10 * time.Second
+
+// scope says which commands read a setting.
+type scope int
+
+const (
+	scopeServe scope = iota // crowdgate serve only
+	scopeAll                // every command that opens the database (serve, migrate, app, user, group)
+)
+
+// setting is one documented configuration value: a flag, a CROWDGATE_* variable and a default.
+// The README's configuration reference is generated from this table (TestConfigDocs).
+type setting struct {
+	flag    string
+	env     string
+	def     string
+	usage   string
+	scope   scope
+	isBool  bool
+	example string // a valid non-default value, for the tests
+	apply   func(c *Config, v string) error
+}
+
+// settings is the one table of crowdgate's configuration.
+func settings() []setting {
+	return []setting{
+		{flag: "database-url", env: "CROWDGATE_DATABASE_URL", def: store.DefaultSQLitePath, scope: scopeAll,
+			usage:   "Database: a `postgres://user:password@host:5432/db?sslmode=verify-full` URL for PostgreSQL, or the path of a SQLite file (created with its directory if missing).",
+			example: "postgres://crowdgate@db.example.com:5432/crowdgate",
+			apply:   func(c *Config, v string) error { c.Store.URL = v; return nil }},
+		{flag: "listen", env: "CROWDGATE_LISTEN", def: "127.0.0.1:8095",
+			usage:   "Address and port of the HTTP listener (Crowd REST API, health checks). Use `0.0.0.0:8095` to accept connections from other hosts.",
+			example: "0.0.0.0:18095",
+			apply:   addrSetting(func(c *Config) *string { return &c.Listen }, false)},
+		{flag: "context-path", env: "CROWDGATE_CONTEXT_PATH", def: "/crowd",
+			usage: "Path the Crowd REST API is served under, as `<context-path>/rest/usermanagement/1`. Keep `/crowd` so existing Jira and Confluence directory settings pointing at `https://host/crowd` keep working; empty serves it at the root.",
+			// Checked here to name the setting; crowdapi.Config.Validate applies the same rule.
+			example: "/identity",
+			apply: func(c *Config, v string) error {
+				if v != "" && (!strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") || strings.ContainsAny(v, "?#% ")) {
+					return fmt.Errorf("%q must start with / and not end with one, without spaces, ? or # (or be empty)", v)
+				}
+				c.Crowd.ContextPath = v
+				return nil
+			}},
+		{flag: "base-url", env: "CROWDGATE_BASE_URL", def: "",
+			usage:   "Externally visible URL of crowdgate's root, e.g. `https://sso.example.com`, used in links and redirects. Empty: taken from each request's Host header.",
+			example: "https://sso.example.com",
+			apply: func(c *Config, v string) error {
+				if v == "" {
+					c.BaseURL = ""
+					return nil
+				}
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+					return fmt.Errorf("%q is not an absolute http(s) URL without query, fragment or credentials", v)
+				}
+				c.BaseURL = strings.TrimRight(v, "/")
+				return nil
+			}},
+		{flag: "tls-cert", env: "CROWDGATE_TLS_CERT", def: "",
+			usage:   "PEM certificate chain for HTTPS on the main listener; set together with the key. Empty: plain HTTP (put a TLS-terminating proxy in front).",
+			example: "/etc/crowdgate/tls.crt",
+			apply:   func(c *Config, v string) error { c.TLSCert = v; return nil }},
+		{flag: "tls-key", env: "CROWDGATE_TLS_KEY", def: "",
+			usage:   "PEM private key for the certificate.",
+			example: "/etc/crowdgate/tls.key",
+			apply:   func(c *Config, v string) error { c.TLSKey = v; return nil }},
+		{flag: "health-listen", env: "CROWDGATE_HEALTH_LISTEN", def: "",
+			usage:   "Optional second listener (plain HTTP) serving only `/healthz` and `/readyz`, for probes that must not reach the main port. Empty: none.",
+			example: "127.0.0.1:18096",
+			apply:   addrSetting(func(c *Config) *string { return &c.HealthListen }, true)},
+		{flag: "trusted-proxies", env: "CROWDGATE_TRUSTED_PROXIES", def: "",
+			usage:   "Comma-separated IPs, CIDR ranges or host names of reverse proxies whose `X-Forwarded-For` header is believed. Empty: the header is ignored and the peer address is used.",
+			example: "10.0.0.0/8,proxy.example.com",
+			apply: func(c *Config, v string) error {
+				var list []string
+				for _, e := range strings.Split(v, ",") {
+					if e = strings.TrimSpace(e); e != "" {
+						list = append(list, e)
+					}
+				}
+				if _, err := store.ParseAddressList(list); err != nil {
+					return errors.New(strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error()))
+				}
+				c.Store.TrustedProxies = list
+				return nil
+			}},
+		{flag: "log-format", env: "CROWDGATE_LOG_FORMAT", def: "text", scope: scopeAll,
+			usage:   "Log format on standard error: `text` or `json`.",
+			example: "json",
+			apply:   oneOfSetting(func(c *Config) *string { return &c.Log.Format }, "text", "json")},
+		{flag: "log-level", env: "CROWDGATE_LOG_LEVEL", def: "info", scope: scopeAll,
+			usage:   "Least severe log level written: `debug`, `info`, `warn` or `error`.",
+			example: "debug",
+			apply: func(c *Config, v string) error {
+				switch strings.ToLower(v) {
+				case "debug", "info", "warn", "error":
+					return c.Log.Level.UnmarshalText([]byte(v))
+				}
+				return fmt.Errorf("%q is not debug, info, warn or error", v)
+			}},
+		{flag: "admin-password", env: "CROWDGATE_ADMIN_PASSWORD", def: "",
+			usage:   "Password of the first administrator (`admin`, group `crowdgate-admins`), created only when the database has no users and no applications. Empty: a random password is generated and printed once. At least 8 characters; prefer the variable to the flag, which other local users can see.",
+			example: "correct horse battery",
+			apply: func(c *Config, v string) error {
+				if v != "" && len([]rune(v)) < 8 {
+					return errors.New("must have at least 8 characters")
+				}
+				c.AdminPassword = v
+				return nil
+			}},
+		{flag: "admin-group", env: "CROWDGATE_ADMIN_GROUP", def: "crowdgate-admins",
+			usage:   "Group whose (nested) members may use the admin console and the break-glass sign-in, in any directory.",
+			example: "sso-admins",
+			apply: func(c *Config, v string) error {
+				if err := store.ValidateName("group", v); err != nil {
+					return errors.New(strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error()))
+				}
+				c.AdminGroup = v
+				return nil
+			}},
+		{flag: "saml-idp-metadata-url", env: "CROWDGATE_SAML_IDP_METADATA_URL", def: "",
+			usage:   "Entra ID's federation metadata URL of the enterprise application (`https://login.microsoftonline.com/<tenant>/federationmetadata/2007-06/federationmetadata.xml?appid=<app>`), refreshed hourly. Setting it (or the file) turns on SAML sign-in; it needs CROWDGATE_BASE_URL.",
+			example: "https://login.microsoftonline.com/tenant/federationmetadata/2007-06/federationmetadata.xml",
+			apply:   func(c *Config, v string) error { c.SAML.MetadataURL = v; return nil }},
+		{flag: "saml-idp-metadata-file", env: "CROWDGATE_SAML_IDP_METADATA_FILE", def: "",
+			usage:   "The identity provider's metadata as a file, instead of the URL.",
+			example: "/etc/crowdgate/entra-metadata.xml",
+			apply:   func(c *Config, v string) error { c.SAML.MetadataFile = v; return nil }},
+		{flag: "saml-user-mapping", env: "CROWDGATE_SAML_USER_MAPPING", def: "objectid",
+			usage:   "How a SAML assertion finds its directory user: `objectid` (Entra object id claim = the synchronised user's external id), `nameid` (NameID/UPN = user name) or `email`.",
+			example: "email",
+			apply:   oneOfSetting(func(c *Config) *string { return &c.SAML.UserMapping }, "objectid", "nameid", "email")},
+		{flag: "saml-idp-initiated", env: "CROWDGATE_SAML_IDP_INITIATED", def: "false", isBool: true,
+			usage:   "Accept sign-ins started at Entra (My Apps): such a response only starts a normal, crowdgate-initiated sign-in.",
+			example: "true",
+			apply:   boolSetting(func(c *Config) *bool { return &c.SAML.IdPInitiated })},
+		{flag: "saml-single-logout", env: "CROWDGATE_SAML_SINGLE_LOGOUT", def: "false", isBool: true,
+			usage:   "Signing out (from Jira, Confluence or the console) also ends the Entra session.",
+			example: "true",
+			apply:   boolSetting(func(c *Config) *bool { return &c.SAML.SingleLogout })},
+		{flag: "saml-clock-skew", env: "CROWDGATE_SAML_CLOCK_SKEW", def: "3m",
+			usage:   "Clock difference tolerated on SAML assertion times (at most 10m).",
+			example: "1m",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.SAML.ClockSkew }, 0)},
+		{flag: "graph-base-url", env: "CROWDGATE_GRAPH_BASE_URL", def: "https://graph.microsoft.com/v1.0",
+			usage:   "Microsoft Graph endpoint used by Entra ID directories (national clouds: e.g. `https://graph.microsoft.us/v1.0`).",
+			example: "https://graph.microsoft.us/v1.0",
+			apply:   func(c *Config, v string) error { c.Graph.BaseURL = strings.TrimRight(v, "/"); return nil }},
+		{flag: "graph-authority-host", env: "CROWDGATE_GRAPH_AUTHORITY_HOST", def: "https://login.microsoftonline.com/",
+			usage:   "Token endpoint host for Entra ID directories (national clouds: e.g. `https://login.microsoftonline.us/`).",
+			example: "https://login.microsoftonline.us/",
+			apply:   func(c *Config, v string) error { c.Graph.AuthorityHost = v; return nil }},
+		{flag: "metrics", env: "CROWDGATE_METRICS", def: "true", isBool: true,
+			usage:   "Serve Prometheus metrics at `/metrics` (on the health listener when CROWDGATE_HEALTH_LISTEN is set, else on the main one).",
+			example: "false",
+			apply:   boolSetting(func(c *Config) *bool { return &c.Metrics })},
+		{flag: "session-timeout", env: "CROWDGATE_SESSION_TIMEOUT", def: shortDuration(store.DefaultSessionTimeout),
+			usage:   "Idle timeout of SSO sessions, and the longest duration a client may ask for (Go duration: `30m`, `8h`).",
+			example: "8h",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.Store.SessionTimeout }, time.Minute)},
+		{flag: "require-consistent-ip", env: "CROWDGATE_REQUIRE_CONSISTENT_IP", def: "false", isBool: true,
+			usage:   "Refuse a session validated from another client address than the one it was created from (Crowd's \"require consistent client IP address\").",
+			example: "true",
+			apply:   boolSetting(func(c *Config) *bool { return &c.Store.RequireConsistentIP })},
+		{flag: "session-cache-ttl", env: "CROWDGATE_SESSION_CACHE_TTL", def: "1s",
+			usage:   "How stale a cached session validation may be on an instance that did not see the change (revocations on the same instance apply at once).",
+			example: "2s",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.Store.SessionCacheTTL }, time.Millisecond)},
+		{flag: "event-retention", env: "CROWDGATE_EVENT_RETENTION", def: "168h",
+			usage:   "How long directory change events are kept for Jira's incremental synchronisation; an older event token makes Jira run a full synchronisation.",
+			example: "72h",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.Store.EventRetention }, time.Minute)},
+		{flag: "password-workers", env: "CROWDGATE_PASSWORD_WORKERS", def: "0", scope: scopeAll,
+			usage:   "How many password hashes may be computed at once; 0 means one per CPU. Bounds the CPU a burst of logins can take.",
+			example: "3",
+			apply:   intSetting(func(c *Config) *int { return &c.Store.PasswordWorkers }, 0)},
+		{flag: "max-body-bytes", env: "CROWDGATE_MAX_BODY_BYTES", def: "1048576",
+			usage:   "Largest request body the Crowd REST API accepts, in bytes.",
+			example: "65536",
+			apply: func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 1024 {
+					return fmt.Errorf("%q is not a whole number of bytes of at least 1024", v)
+				}
+				c.Crowd.MaxBodyBytes = n
+				return nil
+			}},
+		{flag: "read-timeout", env: "CROWDGATE_READ_TIMEOUT", def: "30s",
+			usage:   "Longest time to read a whole request, body included.",
+			example: "10s",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.ReadTimeout }, time.Second)},
+		{flag: "write-timeout", env: "CROWDGATE_WRITE_TIMEOUT", def: "2m",
+			usage:   "Longest time to write a response; must cover the largest streamed result (full membership lists).",
+			example: "5m",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.WriteTimeout }, time.Second)},
+		{flag: "idle-timeout", env: "CROWDGATE_IDLE_TIMEOUT", def: "2m",
+			usage:   "How long an idle keep-alive connection stays open.",
+			example: "30s",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.IdleTimeout }, time.Second)},
+		{flag: "shutdown-timeout", env: "CROWDGATE_SHUTDOWN_TIMEOUT", def: "20s",
+			usage:   "On SIGTERM or SIGINT, how long in-flight requests may take to finish before connections are closed.",
+			example: "5s",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0)},
+	}
+}
+
+// shortDuration formats d without zero trailing units: 30m rather than 30m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func intSetting(field func(*Config) *int, min int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			return fmt.Errorf("%q is not a whole number of at least %d", v, min)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func boolSetting(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+func durationSetting(field func(*Config) *time.Duration, min time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%q is not a duration such as 90s, 30m or 8h", v)
+		case d < min || (min == 0 && d < 0):
+			return fmt.Errorf("%s is shorter than %s", d, min)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func oneOfSetting(field func(*Config) *string, allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, a := range allowed {
+			if strings.EqualFold(v, a) {
+				*field(c) = a
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not %s", v, strings.Join(allowed, " or "))
+	}
+}
+
+func addrSetting(field func(*Config) *string, optional bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" && optional {
+			*field(c) = ""
+			return nil
+		}
+		host, port, err := net.SplitHostPort(v)
+		if err != nil {
+			return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:8095 or [::]:8095)", v)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("%q: port %q is not a number from 0 to 65535", v, port)
+		}
+		if strings.ContainsAny(host, " /") {
+			return fmt.Errorf("%q: %q is not a host name or IP address", v, host)
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+// name is how messages refer to a setting.
+func (s setting) name() string { return s.env + " (--" + s.flag + ")" }
+
+// settingValue is a flag.Value that remembers whether the flag was given.
+type settingValue struct {
+	val    string
+	set    bool
+	isBool bool
+}
+
+func (v *settingValue) String() string   { return v.val }
+func (v *settingValue) IsBoolFlag() bool { return v.isBool }
+func (v *settingValue) Set(s string) error {
+	v.val, v.set = s, true
+	return nil
+}
+
+// configFlags holds the setting flags registered on one command's flag set.
+type configFlags struct {
+	scope  scope
+	values map[string]*settingValue
+}
+
+// addConfigFlags registers the settings a command of scope sc reads (every setting for serve).
+func addConfigFlags(fs *flag.FlagSet, sc scope) *configFlags {
+	cf := &configFlags{scope: sc, values: map[string]*settingValue{}}
+	for _, s := range settings() {
+		if !s.usedBy(sc) {
+			continue
+		}
+		v := &settingValue{isBool: s.isBool}
+		cf.values[s.flag] = v
+		// Backquotes mark code in the README; in flag usage they would name the placeholder.
+		usage := strings.ReplaceAll(s.usage, "`", "") + " Environment: " + s.env + "."
+		if s.def != "" {
+			usage += " Default: " + s.def + "."
+		}
+		fs.Var(v, s.flag, usage)
+	}
+	return cf
+}
+
+// usedBy reports whether commands of scope sc read s.
+func (s setting) usedBy(sc scope) bool { return sc == scopeServe || s.scope == scopeAll }
+
+// load builds the configuration: each setting from its flag if given, else from its variable if
+// not empty, else from its default. Every invalid value is reported, each naming its setting.
+func (cf *configFlags) load(getenv func(string) string) (Config, error) {
+	var c Config
+	var errs []error
+	for _, s := range settings() {
+		raw := s.def
+		if cf.values[s.flag] != nil { // a setting this command does not read keeps its default
+			if e := getenv(s.env); e != "" {
+				raw = e
+			}
+			if v := cf.values[s.flag]; v.set {
+				raw = v.val
+			}
+		}
+		if err := s.apply(&c, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.name(), err))
+			if err := s.apply(&c, s.def); err != nil { // keep Validate from reporting it again
+				panic(fmt.Sprintf("default of %s is invalid: %v", s.env, err))
+			}
+		}
+	}
+	c.derive()
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return c, &configError{errs: errs}
+	}
+	return c, nil
+}
+
+// derive fills the fields computed from others.
+func (c *Config) derive() {
+	c.Crowd.BaseURL = ""
+	if c.BaseURL != "" {
+		c.Crowd.BaseURL = c.BaseURL + c.Crowd.ContextPath
+	}
+}
+
+// Validate reports every problem that involves more than one setting, or that the packages' own
+// configurations find, all at once.
+func (c Config) Validate() error {
+	var errs []error
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("CROWDGATE_TLS_CERT (--tls-cert) and CROWDGATE_TLS_KEY (--tls-key) must be set together"))
+	}
+	if c.HealthListen != "" && c.HealthListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		errs = append(errs, fmt.Errorf("CROWDGATE_HEALTH_LISTEN (--health-listen) %q is the main listener's address; leave it empty to serve health checks there", c.HealthListen))
+	}
+	if c.Store.SessionCacheTTL > c.Store.SessionTimeout {
+		errs = append(errs, fmt.Errorf("CROWDGATE_SESSION_CACHE_TTL (--session-cache-ttl) %s is longer than CROWDGATE_SESSION_TIMEOUT (--session-timeout) %s", c.Store.SessionCacheTTL, c.Store.SessionTimeout))
+	}
+	if c.SAML.MetadataURL != "" && c.SAML.MetadataFile != "" {
+		errs = append(errs, errors.New("set CROWDGATE_SAML_IDP_METADATA_URL or CROWDGATE_SAML_IDP_METADATA_FILE, not both"))
+	}
+	if err := c.Crowd.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// configError lists every configuration problem, one per line.
+type configError struct{ errs []error }
+
+func (e *configError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, err := range e.errs {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			b.WriteString("\n  - " + line)
+		}
+	}
+	return b.String()
+}
+
+func (e *configError) Unwrap() []error { return e.errs }

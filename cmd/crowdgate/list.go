@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/crowdgate/crowdgate/store"
+)
+
+func (c *cli) appList(ctx context.Context, args []string) error {
+	fs := c.flagSet(lookup("app list"))
+	cf := addConfigFlags(fs, scopeAll)
+	if _, err := c.parse(fs, args, 0, 0); err != nil {
+		return helpOK(err)
+	}
+	ctx, st, _, err := c.openStore(ctx, cf, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	apps, err := st.Applications(ctx)
+	if err != nil {
+		return err
+	}
+	dirNames, err := directoryNames(ctx, st)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tACTIVE\tDIRECTORIES\tWHO MAY AUTHENTICATE\tOPERATIONS\tREMOTE ADDRESSES")
+	for _, a := range apps {
+		var ds []string
+		who, ops := "everyone", "-"
+		for i, m := range a.Mappings {
+			ds = append(ds, dirNames[m.DirectoryID])
+			if i == 0 {
+				if !m.AllowAll {
+					who = strings.Join(m.Groups, ",")
+				}
+				if len(m.Operations) == len(store.AllOperations) {
+					ops = "all"
+				} else if len(m.Operations) > 0 {
+					ops = strings.Join(m.Operations, ",")
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\t%s\n", a.Name, a.Kind, a.Active, orDash(strings.Join(ds, ",")), who, ops,
+			orDash(strings.Join(a.RemoteAddresses, ",")))
+	}
+	return tw.Flush()
+}
+
+func directoryNames(ctx context.Context, st *store.Store) (map[int64]string, error) {
+	ds, err := st.Directories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := map[int64]string{}
+	for _, d := range ds {
+		m[d.ID] = d.Name
+	}
+	return m, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// listDirectories resolves the --directory filter of the list commands (default: all directories).
+func listDirectories(ctx context.Context, st *store.Store, name string) ([]store.Directory, error) {
+	if name == "" {
+		return st.Directories(ctx)
+	}
+	d, err := st.DirectoryByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("directory %q does not exist", name)
+	}
+	return []store.Directory{d}, err
+}
+
+// directoryView is the view of one directory through a transient application that maps only it,
+// so the listings use the same queries as the Crowd REST API. An inactive directory shows nothing.
+func directoryView(ctx context.Context, st *store.Store, d store.Directory) (*store.View, error) {
+	return st.View(ctx, store.Application{Name: "crowdgate-cli", Active: true,
+		Mappings: []store.Mapping{{DirectoryID: d.ID, AllowAll: true}}})
+}
+
+func (c *cli) userList(ctx context.Context, args []string) error {
+	fs := c.flagSet(lookup("user list"))
+	dir := fs.String("directory", "", "list only this `directory` (default: all)")
+	cf := addConfigFlags(fs, scopeAll)
+	if _, err := c.parse(fs, args, 0, 0); err != nil {
+		return helpOK(err)
+	}
+	ctx, st, _, err := c.openStore(ctx, cf, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ds, err := listDirectories(ctx, st, *dir)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DIRECTORY\tNAME\tDISPLAY NAME\tEMAIL\tACTIVE")
+	for _, d := range ds {
+		v, err := directoryView(ctx, st, d)
+		if err != nil {
+			return err
+		}
+		err = v.SearchUsers(ctx, store.Restriction{}, store.All, func(u store.User) error {
+			_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\n", d.Name, u.Name, orDash(u.DisplayName), orDash(u.Email), u.Active)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
+}
+
+func (c *cli) groupList(ctx context.Context, args []string) error {
+	fs := c.flagSet(lookup("group list"))
+	dir := fs.String("directory", "", "list only this `directory` (default: all)")
+	cf := addConfigFlags(fs, scopeAll)
+	if _, err := c.parse(fs, args, 0, 0); err != nil {
+		return helpOK(err)
+	}
+	ctx, st, _, err := c.openStore(ctx, cf, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ds, err := listDirectories(ctx, st, *dir)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DIRECTORY\tNAME\tDESCRIPTION\tACTIVE")
+	for _, d := range ds {
+		v, err := directoryView(ctx, st, d)
+		if err != nil {
+			return err
+		}
+		err = v.SearchGroups(ctx, store.Restriction{}, store.All, func(g store.Group) error {
+			_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%t\n", d.Name, g.Name, orDash(g.Description), g.Active)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/crowdgate/crowdgate/api"
+	"github.com/crowdgate/crowdgate/metrics"
+	"github.com/crowdgate/crowdgate/saml"
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// SAMLConfig is the part of crowdgate's configuration that enables sign-in with Entra ID.
+type SAMLConfig struct {
+	MetadataURL  string
+	MetadataFile string
+	UserMapping  string
+	IdPInitiated bool
+	SingleLogout bool
+	ClockSkew    time.Duration
+}
+
+// enabled reports whether an identity provider is configured.
+func (s SAMLConfig) enabled() bool { return s.MetadataURL != "" || s.MetadataFile != "" }
+
+// consoleCookie is the console session's cookie, shared by the SAML sign-in that creates it and
+// the console that reads it.
+const consoleCookie = "crowdgate_console"
+
+// surfaces are the HTTP surfaces beside the Crowd REST API, built from the configuration.
+type surfaces struct {
+	sp      *saml.SP // nil without an identity provider
+	console http.Handler
+	metrics *metrics.Metrics
+}
+
+func buildSurfaces(cfg Config, st *store.Store, sync api.SyncController, log *slog.Logger) (*surfaces, error) {
+	s := &surfaces{metrics: metrics.New(st)}
+	secure := strings.HasPrefix(cfg.BaseURL, "https://") || cfg.TLSCert != ""
+	loginURL := ""
+	if cfg.SAML.enabled() {
+		if cfg.BaseURL == "" {
+			return nil, fmt.Errorf("SAML sign-in (CROWDGATE_SAML_IDP_METADATA_URL or _FILE) needs CROWDGATE_BASE_URL (--base-url), the URL Entra ID sends browsers back to")
+		}
+		sp, err := saml.New(saml.Config{
+			PublicURL:       cfg.BaseURL,
+			IdPMetadataURL:  cfg.SAML.MetadataURL,
+			IdPMetadataFile: cfg.SAML.MetadataFile,
+			UserMapping:     cfg.SAML.UserMapping,
+			IdPInitiated:    cfg.SAML.IdPInitiated,
+			SingleLogout:    cfg.SAML.SingleLogout,
+			ClockSkew:       cfg.SAML.ClockSkew,
+			SessionTimeout:  cfg.Store.SessionTimeout,
+			ConsoleCookie:   consoleCookie,
+			BreakGlass:      true,
+			BreakGlassGroup: cfg.AdminGroup,
+		}, st, log.With("surface", "saml"))
+		if err != nil {
+			return nil, fmt.Errorf("SAML: %w", err)
+		}
+		s.sp = sp
+		loginURL = "/sso/login?dest=/console/"
+	}
+	console, err := api.New(api.Config{
+		AdminGroup:     cfg.AdminGroup,
+		SessionCookie:  consoleCookie,
+		Secure:         secure,
+		PublicURL:      cfg.BaseURL,
+		LoginURL:       loginURL,
+		CrowdURL:       crowdURL(cfg),
+		SyncController: sync,
+	}, st, log.With("surface", "console"))
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	s.console = console
+	return s, nil
+}
+
+// crowdURL is the Crowd server URL Jira is configured with, for the console's snippets.
+func crowdURL(cfg Config) string {
+	if cfg.BaseURL == "" {
+		return ""
+	}
+	return cfg.BaseURL + cfg.Crowd.ContextPath
+}
+
+// mount registers the surfaces on the main mux.
+func (s *surfaces) mount(mux *http.ServeMux, withMetrics bool) {
+	if s.sp != nil {
+		h := s.sp.Handler()
+		mux.Handle("/saml/", h)
+		mux.Handle("/sso/", h)
+	}
+	mux.Handle("/console", s.console)
+	mux.Handle("/console/", s.console)
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
+	if withMetrics {
+		mux.Handle("GET /metrics", s.metrics.Handler())
+	}
+}

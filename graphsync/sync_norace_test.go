@@ -1,0 +1,5 @@
+//go:build !race
+
+package graphsync_test
+
+const raceEnabled = false

@@ -1,0 +1,580 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/storetest"
+)
+
+// TestSync is the conformance suite of the synchroniser's store API, on every dialect.
+func TestSync(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s *store.Store)
+	}{
+		{"UsersUpsertRenameNoOp", testSyncUsers},
+		{"RenameSwapInOneBatch", testSyncSwap},
+		{"RemoveUsersDeactivateOrDelete", testSyncRemoveUsers},
+		{"GroupsAndMembers", testSyncGroupsMembers},
+		{"GroupRenameEvents", testSyncGroupRename},
+		{"NameClashSmallerIDWins", testSyncClash},
+		{"TombstoneYieldsItsName", testSyncTombstone},
+		{"InvalidObjects", testSyncInvalid},
+		{"OutsideRecordsAndLookup", testSyncOutside},
+		{"StateAndRuns", testSyncStateRuns},
+		{"InternalDirectoryRefused", testSyncInternal},
+		{"AtomicBatch", testSyncAtomic},
+		{"LargeBatch", testSyncLarge},
+	}
+	for _, d := range storetest.Dialects(t) {
+		t.Run("dialect="+d, func(t *testing.T) {
+			t.Parallel()
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) { tc.run(t, storetest.Open(t, d)) })
+			}
+		})
+	}
+}
+
+func azureDir(t *testing.T, s *store.Store) store.Directory {
+	t.Helper()
+	return storetest.Must(s.CreateDirectory(context.Background(), store.Directory{Name: "Entra", Kind: store.DirectoryAzureAD,
+		Active: true, NestedGroups: true}))
+}
+
+// eventLog returns the events of dir after tok as "ENTITY OP name other" lines, and the next token.
+func eventLog(t *testing.T, s *store.Store, dir int64, tok store.EventToken) ([]string, store.EventToken) {
+	t.Helper()
+	evs, next, err := s.EventsSince(context.Background(), tok, 1, []int64{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, strings.TrimSpace(fmt.Sprintf("%s %s %s %s", e.Entity, e.Operation, e.Name, e.OtherName)))
+	}
+	return out, next
+}
+
+func apply(t *testing.T, s *store.Store, dir int64, b store.SyncBatch) store.SyncResult {
+	t.Helper()
+	res, err := s.ApplySync(context.Background(), dir, b)
+	if err != nil {
+		t.Fatalf("ApplySync: %v", err)
+	}
+	return res
+}
+
+func su(ext, name string) store.SyncUser {
+	return store.SyncUser{ExternalID: ext, Name: name, FirstName: "F" + ext, LastName: "L" + ext, Email: name + "@example.com", Active: true}
+}
+
+func testSyncUsers(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	tok := storetest.Must(s.CurrentEventToken(ctx, 1))
+	res := apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e2", "bob"), su("e1", "alice")}})
+	if res.Counts != (store.SyncCounts{UsersAdded: 2}) || len(res.Skipped) != 0 {
+		t.Errorf("create: %+v", res)
+	}
+	evs, tok := eventLog(t, s, d.ID, tok)
+	if diff := cmp.Diff([]string{"USER CREATED alice", "USER CREATED bob"}, evs); diff != "" {
+		t.Errorf("create events (-want +got):\n%s", diff)
+	}
+	alice := storetest.Must(s.UserByName(ctx, d.ID, "alice"))
+	if alice.DisplayName != "Fe1 Le1" || alice.ExternalID != "e1" || !alice.Active {
+		t.Errorf("alice = %+v (display name computed from first and last)", alice)
+	}
+	// The same again writes nothing.
+	if res := apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e1", "alice"), su("e2", "bob")}}); res.Counts.Total() != 0 {
+		t.Errorf("no-op: %+v", res.Counts)
+	}
+	if evs, _ := eventLog(t, s, d.ID, tok); len(evs) != 0 {
+		t.Errorf("no-op wrote events: %v", evs)
+	}
+	// Rename and an edit: same row, same key.
+	u := su("e1", "alice.smith")
+	u.LastName = "Smith"
+	res = apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{u}})
+	if res.Counts != (store.SyncCounts{UsersUpdated: 1}) {
+		t.Errorf("rename: %+v", res.Counts)
+	}
+	got := storetest.Must(s.UserByName(ctx, d.ID, "Alice.Smith"))
+	if got.ID != alice.ID || got.Key() != alice.Key() || got.LastName != "Smith" || got.DisplayName != "Fe1 Smith" {
+		t.Errorf("after rename: %+v, want id %d key %s", got, alice.ID, alice.Key())
+	}
+	evs, _ = eventLog(t, s, d.ID, tok)
+	if diff := cmp.Diff([]string{"USER UPDATED alice.smith alice"}, evs); diff != "" {
+		t.Errorf("rename events (-want +got):\n%s", diff)
+	}
+}
+
+func testSyncSwap(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e1", "a"), su("e2", "b"), su("e3", "c")}})
+	// A swap and a chain in one batch: e1 a→b, e2 b→a, e3 c→C (case only).
+	res := apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e1", "b"), su("e2", "a"), su("e3", "C")}})
+	if res.Counts.UsersUpdated != 3 || len(res.Skipped) != 0 {
+		t.Fatalf("swap: %+v", res)
+	}
+	for ext, name := range map[string]string{"e1": "b", "e2": "a", "e3": "C"} {
+		if u := storetest.Must(s.UserByExternalID(ctx, d.ID, ext)); u.Name != name {
+			t.Errorf("%s is %q, want %q", ext, u.Name, name)
+		}
+	}
+}
+
+func testSyncRemoveUsers(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	apply(t, s, d.ID, store.SyncBatch{
+		Users:   []store.SyncUser{su("e1", "alice"), su("e2", "bob")},
+		Groups:  []store.SyncGroup{{ExternalID: "g1", Name: "jira-users"}},
+		Members: []store.SyncMembers{{GroupExternalID: "g1", Users: []string{"e1", "e2"}}},
+	})
+	alice := storetest.Must(s.UserByExternalID(ctx, d.ID, "e1"))
+	_, token, err := s.CreateSession(ctx, store.NewSession{UserID: alice.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := storetest.Must(s.CurrentEventToken(ctx, 1))
+	res := apply(t, s, d.ID, store.SyncBatch{RemoveUsers: []string{"e1", "unknown"}, Deactivate: true})
+	if res.Counts != (store.SyncCounts{UsersRemoved: 1, MembershipsRemoved: 1}) {
+		t.Errorf("deactivate: %+v", res.Counts)
+	}
+	if u := storetest.Must(s.UserByExternalID(ctx, d.ID, "e1")); u.Active || u.Key() != alice.Key() {
+		t.Errorf("deactivated user: %+v", u)
+	}
+	if _, err := s.SessionByToken(ctx, token); err == nil {
+		t.Error("deactivation must end the user's sessions")
+	}
+	evs, tok := eventLog(t, s, d.ID, tok)
+	if diff := cmp.Diff([]string{"USER_MEMBERSHIP DELETED alice jira-users", "USER UPDATED alice"}, evs); diff != "" {
+		t.Errorf("deactivate events (-want +got):\n%s", diff)
+	}
+	// Deactivating again changes nothing.
+	if res := apply(t, s, d.ID, store.SyncBatch{RemoveUsers: []string{"e1"}, Deactivate: true}); res.Counts.Total() != 0 {
+		t.Errorf("second deactivation: %+v", res.Counts)
+	}
+	res = apply(t, s, d.ID, store.SyncBatch{RemoveUsers: []string{"e2"}})
+	if res.Counts != (store.SyncCounts{UsersRemoved: 1}) {
+		t.Errorf("delete: %+v", res.Counts)
+	}
+	if _, err := s.UserByExternalID(ctx, d.ID, "e2"); err == nil {
+		t.Error("deleted user still there")
+	}
+	evs, _ = eventLog(t, s, d.ID, tok)
+	if diff := cmp.Diff([]string{"USER DELETED bob"}, evs); diff != "" {
+		t.Errorf("delete events (-want +got):\n%s", diff)
+	}
+}
+
+// memberNames lists "group: members" lines of a directory, sorted, from the snapshot.
+func memberNames(t *testing.T, s *store.Store, dir int64) []string {
+	t.Helper()
+	snap := storetest.Must(s.SyncSnapshot(context.Background(), dir))
+	uname, gname := map[int64]string{}, map[int64]string{}
+	for _, u := range snap.Users {
+		uname[u.ID] = u.Name
+	}
+	for _, g := range snap.Groups {
+		gname[g.ID] = g.Name
+	}
+	var out []string
+	for _, m := range snap.UserMemberships {
+		out = append(out, gname[m[0]]+" > "+uname[m[1]])
+	}
+	for _, m := range snap.GroupMemberships {
+		out = append(out, gname[m[0]]+" > group "+gname[m[1]])
+	}
+	slices.Sort(out)
+	return out
+}
+
+func testSyncGroupsMembers(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	tok := storetest.Must(s.CurrentEventToken(ctx, 1))
+	res := apply(t, s, d.ID, store.SyncBatch{
+		Users:  []store.SyncUser{su("u1", "ann"), su("u2", "ben"), su("u3", "cat")},
+		Groups: []store.SyncGroup{{ExternalID: "g1", Name: "jira-users", Description: "Jira"}, {ExternalID: "g2", Name: "admins"}},
+		Members: []store.SyncMembers{
+			{GroupExternalID: "g1", Users: []string{"u1", "u2", "nobody"}, Groups: []string{"g2", "g1"}},
+			{GroupExternalID: "g2", Users: []string{"u3"}},
+			{GroupExternalID: "missing", Users: []string{"u1"}},
+		},
+	})
+	want := store.SyncCounts{UsersAdded: 3, GroupsAdded: 2, MembershipsAdded: 4}
+	if res.Counts != want {
+		t.Errorf("counts = %+v, want %+v", res.Counts, want)
+	}
+	if diff := cmp.Diff([]store.SyncMemberChange{{GroupExternalID: "g1", MemberExternalID: "nobody"}, {GroupExternalID: "missing"}},
+		res.Unresolved); diff != "" {
+		t.Errorf("unresolved (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"admins > cat", "jira-users > ann", "jira-users > ben", "jira-users > group admins"},
+		memberNames(t, s, d.ID)); diff != "" {
+		t.Errorf("memberships (-want +got):\n%s", diff)
+	}
+	evs, tok := eventLog(t, s, d.ID, tok)
+	if len(evs) != 9 || evs[5] != "USER_MEMBERSHIP CREATED ann jira-users" || evs[8] != "GROUP_MEMBERSHIP CREATED admins jira-users" {
+		t.Errorf("events: %q", evs)
+	}
+	// Replacing a member set removes what is not in it; the same set again writes nothing.
+	res = apply(t, s, d.ID, store.SyncBatch{Members: []store.SyncMembers{{GroupExternalID: "g1", Users: []string{"u2", "u3"}}}})
+	if res.Counts != (store.SyncCounts{MembershipsAdded: 1, MembershipsRemoved: 2}) {
+		t.Errorf("replace: %+v", res.Counts)
+	}
+	if res := apply(t, s, d.ID, store.SyncBatch{Members: []store.SyncMembers{{GroupExternalID: "g1", Users: []string{"u3", "u2"}}}}); res.Counts.Total() != 0 {
+		t.Errorf("same set again: %+v", res.Counts)
+	}
+	// Single changes: the last change of a pair wins; removing what is absent is not an error.
+	res = apply(t, s, d.ID, store.SyncBatch{Changes: []store.SyncMemberChange{
+		{GroupExternalID: "g2", MemberExternalID: "u1"},
+		{GroupExternalID: "g2", MemberExternalID: "u3", Removed: true},
+		{GroupExternalID: "g1", MemberExternalID: "g2", Group: true},
+		{GroupExternalID: "g1", MemberExternalID: "g2", Group: true, Removed: true},
+		{GroupExternalID: "g1", MemberExternalID: "g2", Group: true},
+		{GroupExternalID: "g2", MemberExternalID: "u2", Removed: true},
+		{GroupExternalID: "g2", MemberExternalID: "ghost"},
+	}})
+	if res.Counts != (store.SyncCounts{MembershipsAdded: 2, MembershipsRemoved: 1}) || len(res.Unresolved) != 1 {
+		t.Errorf("changes: %+v", res)
+	}
+	if diff := cmp.Diff([]string{"admins > ann", "jira-users > ben", "jira-users > cat", "jira-users > group admins"},
+		memberNames(t, s, d.ID)); diff != "" {
+		t.Errorf("memberships after changes (-want +got):\n%s", diff)
+	}
+	// A removed group takes its memberships along.
+	res = apply(t, s, d.ID, store.SyncBatch{RemoveGroups: []string{"g2"}})
+	if res.Counts != (store.SyncCounts{GroupsRemoved: 1}) {
+		t.Errorf("remove group: %+v", res.Counts)
+	}
+	if diff := cmp.Diff([]string{"jira-users > ben", "jira-users > cat"}, memberNames(t, s, d.ID)); diff != "" {
+		t.Errorf("memberships after group removal (-want +got):\n%s", diff)
+	}
+	evs, _ = eventLog(t, s, d.ID, tok)
+	if evs[len(evs)-1] != "GROUP DELETED admins" {
+		t.Errorf("last event %q", evs[len(evs)-1])
+	}
+}
+
+func testSyncGroupRename(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	apply(t, s, d.ID, store.SyncBatch{
+		Users:   []store.SyncUser{su("u1", "ann")},
+		Groups:  []store.SyncGroup{{ExternalID: "g1", Name: "old"}, {ExternalID: "g2", Name: "parent"}},
+		Members: []store.SyncMembers{{GroupExternalID: "g1", Users: []string{"u1"}}, {GroupExternalID: "g2", Groups: []string{"g1"}}},
+	})
+	g := storetest.Must(s.GroupByExternalID(ctx, d.ID, "g1"))
+	tok := storetest.Must(s.CurrentEventToken(ctx, 1))
+	res := apply(t, s, d.ID, store.SyncBatch{Groups: []store.SyncGroup{{ExternalID: "g1", Name: "new"}, {ExternalID: "g2", Name: "parent", Description: "d"}}})
+	if res.Counts != (store.SyncCounts{GroupsUpdated: 2}) {
+		t.Errorf("counts: %+v", res.Counts)
+	}
+	if got := storetest.Must(s.GroupByName(ctx, d.ID, "NEW")); got.ID != g.ID {
+		t.Errorf("renamed group has id %d, want %d", got.ID, g.ID)
+	}
+	evs, _ := eventLog(t, s, d.ID, tok)
+	want := []string{"GROUP UPDATED parent", "GROUP DELETED old", "GROUP CREATED new", "USER_MEMBERSHIP CREATED ann new",
+		"GROUP_MEMBERSHIP CREATED new parent"}
+	if diff := cmp.Diff(want, evs); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+func testSyncClash(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	// Two users of one batch want the same name (case-insensitively): the smaller id wins.
+	res := apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e5", "Alice"), su("e3", "alice"), su("e9", "bob")}})
+	if res.Counts.UsersAdded != 2 || len(res.Skipped) != 1 || res.Skipped[0].ExternalID != "e5" || res.Skipped[0].Reason != store.OutsideClash {
+		t.Fatalf("one batch: %+v", res)
+	}
+	if u := storetest.Must(s.UserByName(ctx, d.ID, "alice")); u.ExternalID != "e3" {
+		t.Errorf("alice is %s, want e3", u.ExternalID)
+	}
+	// A newcomer with a smaller id takes the name from the holder, which is deactivated and moved aside.
+	res = apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e1", "ALICE")}, Deactivate: true})
+	if len(res.Skipped) != 1 || res.Skipped[0].ExternalID != "e3" {
+		t.Fatalf("newcomer: %+v", res)
+	}
+	if u := storetest.Must(s.UserByName(ctx, d.ID, "alice")); u.ExternalID != "e1" {
+		t.Errorf("alice is %s, want e1", u.ExternalID)
+	}
+	loser := storetest.Must(s.UserByExternalID(ctx, d.ID, "e3"))
+	if loser.Active || loser.Name != "alice#e3" {
+		t.Errorf("loser: %+v", loser)
+	}
+	// A newcomer with a larger id does not take it.
+	res = apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("f7", "bob")}, Deactivate: true})
+	if len(res.Skipped) != 1 || res.Skipped[0].ExternalID != "f7" || res.Counts.Total() != 0 {
+		t.Fatalf("larger newcomer: %+v", res)
+	}
+	if n := storetest.Must(s.SyncClashWaiting(ctx, d.ID)); n != 0 {
+		t.Errorf("clash waiting = %d, want 0 (names held)", n)
+	}
+	// The winner goes: the losers' names are free, which only a full round may act on.
+	apply(t, s, d.ID, store.SyncBatch{RemoveUsers: []string{"e9"}})
+	if n := storetest.Must(s.SyncClashWaiting(ctx, d.ID)); n != 1 {
+		t.Errorf("clash waiting = %d, want 1", n)
+	}
+	// The loser comes back when upserted again: revived.
+	res = apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("f7", "bob")}})
+	if diff := cmp.Diff([]string{"f7"}, res.Revived); diff != "" || res.Counts.UsersAdded != 1 {
+		t.Errorf("revived (-want +got):\n%s (counts %+v)", diff, res.Counts)
+	}
+}
+
+func testSyncTombstone(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e9", "john")}})
+	old := storetest.Must(s.UserByExternalID(ctx, d.ID, "e9"))
+	apply(t, s, d.ID, store.SyncBatch{RemoveUsers: []string{"e9"}, Deactivate: true,
+		Outside: []store.SyncOutside{{ExternalID: "e9", Kind: store.SyncKindUser, Reason: store.OutsideRemoved, Name: "john"}}})
+	// A new john (larger id even) takes the tombstone's name.
+	res := apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("f1", "John")}})
+	if res.Counts != (store.SyncCounts{UsersAdded: 1, UsersUpdated: 1}) || len(res.Skipped) != 0 {
+		t.Fatalf("takeover: %+v", res)
+	}
+	if u := storetest.Must(s.UserByName(ctx, d.ID, "john")); u.ExternalID != "f1" {
+		t.Errorf("john is %s", u.ExternalID)
+	}
+	if u := storetest.Must(s.UserByExternalID(ctx, d.ID, "e9")); u.Name != "john#e9" || u.Key() != old.Key() || u.Active {
+		t.Errorf("tombstone: %+v", u)
+	}
+	// Restored in Entra: the tombstone comes back to life (its record goes) under its new wish.
+	res = apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e9", "john.old")}})
+	if res.Counts.UsersUpdated != 1 || len(res.Revived) != 0 {
+		t.Errorf("restore: %+v", res)
+	}
+	o := storetest.Must(s.SyncLookup(ctx, d.ID, []string{"e9"}))["e9"]
+	if !o.Live() || o.User.Name != "john.old" || !o.User.Active {
+		t.Errorf("restored: %+v", o)
+	}
+}
+
+func testSyncInvalid(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	long := strings.Repeat("x", 300)
+	res := apply(t, s, d.ID, store.SyncBatch{
+		Users:  []store.SyncUser{su("e1", " padded"), su("e2", "ok"), {ExternalID: "e3", Name: "x", DisplayName: long}},
+		Groups: []store.SyncGroup{{ExternalID: "g1", Name: ""}, {ExternalID: "g2", Name: "fine"}},
+	})
+	if res.Counts != (store.SyncCounts{UsersAdded: 1, GroupsAdded: 1}) || len(res.Skipped) != 3 {
+		t.Fatalf("invalid: %+v", res)
+	}
+	for _, k := range res.Skipped {
+		if k.Reason != store.OutsideInvalid {
+			t.Errorf("skip %v", k)
+		}
+	}
+	got := storetest.Must(s.SyncLookup(ctx, d.ID, []string{"e1", "g1"}))
+	if got["e1"].Outside == nil || got["e1"].Outside.Reason != store.OutsideInvalid || got["g1"].Outside == nil || got["g1"].Kind != store.SyncKindGroup {
+		t.Errorf("records: %+v", got)
+	}
+}
+
+func testSyncOutside(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	data := su("e2", "guest")
+	res := apply(t, s, d.ID, store.SyncBatch{
+		Users: []store.SyncUser{su("e1", "ann")},
+		Outside: []store.SyncOutside{
+			{ExternalID: "e2", Kind: store.SyncKindUser, Reason: store.OutsideFilter, User: &data},
+			{ExternalID: "g9", Kind: store.SyncKindGroup, Reason: store.OutsideFilter, Name: "Other"},
+		},
+	})
+	if res.Counts != (store.SyncCounts{UsersAdded: 1}) {
+		t.Errorf("counts %+v", res.Counts)
+	}
+	got := storetest.Must(s.SyncLookup(ctx, d.ID, []string{"e1", "e2", "g9", "zz"}))
+	if len(got) != 3 || !got["e1"].Live() || got["e2"].InReplica() || got["e2"].Outside.User == nil ||
+		*got["e2"].Outside.User != data.Normalize() || got["g9"].Outside.Name != "other" {
+		t.Errorf("lookup: %+v", got)
+	}
+	// Entering the replica drops the record.
+	apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{*got["e2"].Outside.User}})
+	if o := storetest.Must(s.SyncLookup(ctx, d.ID, []string{"e2"}))["e2"]; !o.Live() {
+		t.Errorf("after entering: %+v", o)
+	}
+	apply(t, s, d.ID, store.SyncBatch{Forget: []string{"g9"}})
+	snap := storetest.Must(s.SyncSnapshot(ctx, d.ID))
+	if len(snap.Outside) != 0 || len(snap.Users) != 2 {
+		t.Errorf("snapshot: %+v", snap)
+	}
+	if _, err := s.ApplySync(ctx, d.ID, store.SyncBatch{Outside: []store.SyncOutside{{ExternalID: "x", Kind: "USER", Reason: "BAD"}}}); err == nil {
+		t.Error("a bad reason must be refused")
+	}
+}
+
+func testSyncStateRuns(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	if _, err := s.SyncState(ctx, d.ID); err == nil {
+		t.Error("state before the first run must be ErrNotFound")
+	}
+	now := s.Now()
+	st := store.SyncState{DirectoryID: d.ID, UsersDeltaLink: "u", GroupsDeltaLink: "g", LastFullAt: &now, ConfigHash: "h"}
+	if err := s.SaveSyncState(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	st.LastError = "boom"
+	if err := s.SaveSyncState(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	got := storetest.Must(s.SyncState(ctx, d.ID))
+	if got.UsersDeltaLink != "u" || got.LastError != "boom" || got.LastFullAt == nil || !got.LastFullAt.Equal(now) || got.ConfigHash != "h" {
+		t.Errorf("state: %+v", got)
+	}
+	r1 := storetest.Must(s.StartSyncRun(ctx, d.ID, store.SyncModeFull, "host-a"))
+	r2 := storetest.Must(s.StartSyncRun(ctx, d.ID, store.SyncModeDelta, "host-b"))
+	r2.Status, r2.Errors = store.SyncSucceeded, "1 clash"
+	r2.SyncCounts = store.SyncCounts{UsersAdded: 3, MembershipsRemoved: 2}
+	if err := s.FinishSyncRun(ctx, r2); err != nil {
+		t.Fatal(err)
+	}
+	runs := storetest.Must(s.SyncRuns(ctx, d.ID, 10))
+	if len(runs) != 2 || runs[0].ID != r2.ID || runs[1].ID != r1.ID {
+		t.Fatalf("runs: %+v", runs)
+	}
+	if runs[1].Status != store.SyncAborted || runs[1].FinishedAt == nil {
+		t.Errorf("stale run: %+v", runs[1])
+	}
+	if runs[0].Status != store.SyncSucceeded || runs[0].UsersAdded != 3 || runs[0].MembershipsRemoved != 2 ||
+		runs[0].Errors != "1 clash" || runs[0].Duration() < 0 || runs[0].Instance != "host-b" {
+		t.Errorf("finished run: %+v", runs[0])
+	}
+}
+
+func testSyncInternal(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := storetest.Must(s.EnsureInternalDirectory(ctx))
+	_, err := s.ApplySync(ctx, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e1", "x")}})
+	wantErr(t, err, store.ErrInvalid)
+}
+
+// testSyncAtomic: a batch that fails half-way (a membership naming a user the batch creates, then an
+// outside record the database refuses) leaves nothing behind.
+func testSyncAtomic(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	tok := storetest.Must(s.CurrentEventToken(ctx, 1))
+	_, err := s.ApplySync(ctx, d.ID, store.SyncBatch{
+		Users:   []store.SyncUser{su("e1", "ann")},
+		Groups:  []store.SyncGroup{{ExternalID: "g1", Name: "g"}},
+		State:   &store.SyncState{UsersDeltaLink: "x"},
+		Members: []store.SyncMembers{{GroupExternalID: "g1", Users: []string{"e1"}}},
+		Outside: []store.SyncOutside{{ExternalID: "bad", Kind: store.SyncKindUser, Reason: store.OutsideGuest},
+			{ExternalID: "bad2", Kind: "NOPE", Reason: store.OutsideGuest}},
+	})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	snap := storetest.Must(s.SyncSnapshot(ctx, d.ID))
+	if len(snap.Users)+len(snap.Groups)+len(snap.Outside)+len(snap.UserMemberships) != 0 {
+		t.Errorf("failed batch left %+v", snap)
+	}
+	if _, err := s.SyncState(ctx, d.ID); err == nil {
+		t.Error("failed batch saved its state")
+	}
+	if evs, _ := eventLog(t, s, d.ID, tok); len(evs) != 0 {
+		t.Errorf("failed batch wrote events %v", evs)
+	}
+}
+
+// testSyncLarge pushes more rows through one batch than one statement carries.
+func testSyncLarge(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	const n = 21000
+	users := make([]store.SyncUser, n)
+	ids := make([]string, n)
+	for i := range users {
+		ids[i] = fmt.Sprintf("u%06d", i)
+		users[i] = store.SyncUser{ExternalID: ids[i], Name: "user" + ids[i], Active: true}
+	}
+	start := time.Now()
+	res := apply(t, s, d.ID, store.SyncBatch{
+		Users:   users,
+		Groups:  []store.SyncGroup{{ExternalID: "g", Name: "everyone"}},
+		Members: []store.SyncMembers{{GroupExternalID: "g", Users: ids}},
+	})
+	if res.Counts != (store.SyncCounts{UsersAdded: n, GroupsAdded: 1, MembershipsAdded: n}) {
+		t.Errorf("counts %+v", res.Counts)
+	}
+	tok := storetest.Must(s.CurrentEventToken(ctx, 1))
+	res = apply(t, s, d.ID, store.SyncBatch{Users: users, Members: []store.SyncMembers{{GroupExternalID: "g", Users: ids[1:]}}})
+	if res.Counts != (store.SyncCounts{MembershipsRemoved: 1}) {
+		t.Errorf("second pass %+v", res.Counts)
+	}
+	if evs, _ := eventLog(t, s, d.ID, tok); len(evs) != 1 {
+		t.Errorf("second pass wrote %d events", len(evs))
+	}
+	t.Logf("%d users and memberships in two batches: %s", n, time.Since(start).Round(time.Millisecond))
+}
+
+// TestSyncLock: one sync per directory at a time, across two Stores on the same database (two
+// instances), released by unlock.
+func TestSyncLock(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run("dialect="+d, func(t *testing.T) {
+			ctx := context.Background()
+			url := storetest.URL(t, d)
+			open := func() *store.Store {
+				s, err := store.Open(ctx, store.Config{URL: url, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			a, b := open(), open()
+			dir := azureDir(t, a)
+			unlock, ok, err := a.TryLockSync(ctx, dir.ID)
+			if err != nil || !ok {
+				t.Fatalf("first lock: %v %v", ok, err)
+			}
+			if _, ok, err := b.TryLockSync(ctx, dir.ID); ok || err != nil {
+				t.Fatalf("second lock taken while held: %v %v", ok, err)
+			}
+			if _, ok, err := a.TryLockSync(ctx, dir.ID); ok || err != nil {
+				t.Fatalf("same store, second lock taken while held: %v %v", ok, err)
+			}
+			other, ok, err := b.TryLockSync(ctx, dir.ID+1)
+			if !ok || err != nil {
+				t.Fatalf("another directory's lock: %v %v", ok, err)
+			}
+			other()
+			unlock()
+			unlock() // twice is harmless
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				u, ok, err := b.TryLockSync(ctx, dir.ID)
+				if err != nil || !ok {
+					t.Errorf("lock after unlock: %v %v", ok, err)
+					return
+				}
+				u()
+			}()
+			wg.Wait()
+		})
+	}
+}
