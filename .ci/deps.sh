@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# .ci/deps.sh: installs the system packages the tests need that Go cannot fetch. For now that is
-# Debian's Chromium, for the browser tests (never let a Go driver download a browser of its own).
+# .ci/deps.sh: installs what the tests need that Go cannot fetch: Debian's Chromium, for the
+# browser tests (never let a Go driver download a browser of its own), and the npm Crowd clients
+# the independent-client test drives (crowdapi/testdata/npmclient, pinned by its lock file).
 # CI runs as root; a missing package that cannot be installed fails the run.
 set -euo pipefail
+
+bash "$(dirname "${BASH_SOURCE[0]}")/../crowdapi/testdata/npmclient/install.sh"
 
 if command -v chromium >/dev/null 2>&1; then
 	echo "chromium: $(chromium --version 2>/dev/null || echo 'present') ($(command -v chromium))"

@@ -25,9 +25,14 @@ const EnvPostgres = "CROWDGATE_TEST_POSTGRES"
 // EnvDialect selects the dialect New uses: "sqlite" (default) or "postgres".
 const EnvDialect = "CROWDGATE_TEST_DIALECT"
 
-// Dialects returns "sqlite", plus "postgres" when CROWDGATE_TEST_POSTGRES is set.
+// Dialects returns the dialects a suite runs on: the one CROWDGATE_TEST_DIALECT names when it is
+// set (CI runs the whole tree once per dialect), else "sqlite", plus "postgres" when
+// CROWDGATE_TEST_POSTGRES is set.
 func Dialects(t testing.TB) []string {
-	if os.Getenv(EnvPostgres) != "" {
+	switch d := os.Getenv(EnvDialect); {
+	case d != "":
+		return []string{d}
+	case os.Getenv(EnvPostgres) != "":
 		return []string{"sqlite", "postgres"}
 	}
 	return []string{"sqlite"}
