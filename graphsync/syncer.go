@@ -24,7 +24,7 @@ import (
 //
 // Full round (the first sync, a periodic reconciliation, a configuration change, an expired delta
 // link, or a delta round that met something only a full picture can settle): both delta queries are
-// read from the start, every page, into memory (100,000 users, 5,000 groups and 1,000,000
+// read from the start (at once), every page, into memory (100,000 users, 5,000 groups and 1,000,000
 // memberships take a few hundred megabytes at most); scope, name clashes and the desired member
 // sets are computed; then the difference against the replica is applied in transactions of a
 // bounded size (mark-and-sweep: whatever the round did not see is removed). Nothing is written
@@ -87,6 +87,9 @@ type Config struct {
 
 	// Instance names this process in sync_runs; default host name and process id.
 	Instance string
+	// OnRun, when set, is called after every run that held the sync lock, successful or not (a
+	// metrics hook); not for rounds skipped with ErrBusy.
+	OnRun func(Report, error)
 	// BatchSize, MemberBatch and Workers tune the writes of a full round (defaults 2000 objects and
 	// 20,000 memberships per transaction, 2 membership transactions at once).
 	BatchSize   int
@@ -317,8 +320,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 				wait = min(wait, max(te.RetryAfter, MinInterval))
 			}
 		default:
-			s.log.Info("graph sync done", "mode", rep.Mode, "duration", rep.Duration().Round(time.Millisecond),
-				"changes", rep.Counts.Total(), "problems", len(rep.Problems))
+			s.log.Debug("graph sync round done", "mode", rep.Mode, "next_in", wait)
 		}
 		timer.Reset(wait)
 	}
@@ -421,7 +423,14 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 	})
 	if runErr != nil {
 		log.Warn("graph sync failed", "mode", rep.Mode, "duration", rep.Duration().Round(time.Millisecond), "err", runErr)
-		return rep, fmt.Errorf("graphsync: directory %q: %s round: %w", dir.Name, strings.ToLower(rep.Mode), runErr)
+		runErr = fmt.Errorf("graphsync: directory %q: %s round: %w", dir.Name, strings.ToLower(rep.Mode), runErr)
+		if s.cfg.OnRun != nil {
+			s.cfg.OnRun(rep, runErr)
+		}
+		return rep, runErr
+	}
+	if s.cfg.OnRun != nil {
+		s.cfg.OnRun(rep, nil)
 	}
 	log.Info("graph sync finished", "mode", rep.Mode, "reason", rep.Reason, "duration", rep.Duration().Round(time.Millisecond),
 		"users_added", rep.Counts.UsersAdded, "users_updated", rep.Counts.UsersUpdated, "users_removed", rep.Counts.UsersRemoved,

@@ -798,7 +798,10 @@ func TestSyncBigGroupAcrossPages(t *testing.T) {
 func TestSyncRunsAndAudit(t *testing.T) {
 	forDialects(t, func(t *testing.T, d string) {
 		ctx := context.Background()
-		e := newEnv(t, d, smallTenant(t), envOpts{})
+		var observed []string
+		e := newEnv(t, d, smallTenant(t), envOpts{cfg: graphsync.Config{OnRun: func(r graphsync.Report, err error) {
+			observed = append(observed, fmt.Sprintf("%s %d %t", r.Mode, r.Counts.Total(), err == nil))
+		}}})
 		e.sync(false)
 		e.fake.FailNext(1, fakegraph.InternalError())
 		if _, err := e.syncer.SyncOnce(t.Context(), false); err == nil {
@@ -832,6 +835,9 @@ func TestSyncRunsAndAudit(t *testing.T) {
 		p := e.syncer.Progress()
 		if p.Running || p.Last == nil || p.LastError == "" || p.Phase != "done" {
 			t.Errorf("progress: %+v", p)
+		}
+		if diff := cmp.Diff([]string{"FULL 15 true", "DELTA 0 false"}, observed); diff != "" {
+			t.Errorf("OnRun calls (-want +got):\n%s", diff)
 		}
 		// A periodic full round comes when the last one is old enough, and after a configuration change.
 		old := time.Now().Add(-25 * time.Hour)

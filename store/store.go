@@ -35,7 +35,7 @@ type Config struct {
 	URL string
 	// PasswordWorkers bounds concurrent password hashing; 0 means one per CPU.
 	PasswordWorkers int
-	// SessionCacheTTL bounds how long a cached session verdict is reused; 0 means 5s. Changes made
+	// SessionCacheTTL bounds how long a cached session verdict is reused; 0 means 30s. Changes made
 	// through any instance invalidate it at once (LISTEN/NOTIFY on PostgreSQL), so this only bounds
 	// staleness after a lost notification.
 	SessionCacheTTL time.Duration
@@ -161,7 +161,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	ttl := cfg.SessionCacheTTL
 	if ttl <= 0 {
-		ttl = 5 * time.Second
+		ttl = cacheLifetime
 	}
 	retain := cfg.EventRetention
 	if retain <= 0 {

@@ -110,7 +110,10 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 			return err
 		}
 		if a.changed {
-			tx.afterCommit(tx.shared.sessions.clear)
+			// Here and on every other instance: access and views may have changed.
+			if err := tx.invalidate(ctx, invClearSessions); err != nil {
+				return err
+			}
 		}
 		res = a.res
 		return nil

@@ -19,7 +19,7 @@ import (
 // Statements are written with ? placeholders; syncRebind turns them into $n for PostgreSQL.
 
 // syncBulkChunk bounds the rows one statement carries, so statements stay of a reasonable size.
-const syncBulkChunk = 20000
+const syncBulkChunk = 5000
 
 // syncRebind turns ? placeholders into PostgreSQL's $1, $2, … (the statements here hold no ? literals).
 func (s *Store) syncRebind(q string) string {

@@ -19,6 +19,9 @@ type View struct {
 	dirs     []int64 // active mapped directories, in order
 	mappings map[int64]Mapping
 	kinds    map[int64]string
+
+	allowedMu sync.Mutex
+	allowed   map[int64][]int64 // per directory: allowed groups and their descendants
 }
 
 // View returns app's view of the directory. Inactive directories are skipped. Views are cached
@@ -159,7 +162,12 @@ func (v *View) groupIDs(ctx context.Context, name string) ([]int64, error) {
 // IsNotFound reports whether err wraps ErrNotFound.
 func IsNotFound(err error) bool { return err != nil && errors.Is(err, ErrNotFound) }
 
-// viewCache keeps one view per application for a second.
+// cacheLifetime bounds how long a cached view or application is reused. Every change through any
+// instance drops them at once (see invalidate), so this only bounds staleness after a lost
+// notification.
+const cacheLifetime = 30 * time.Second
+
+// viewCache keeps one view per application.
 type viewCache struct {
 	mu sync.Mutex
 	m  map[int64]cachedView
@@ -176,7 +184,7 @@ func (c *viewCache) get(app Application, now time.Time) *View {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[app.ID]
-	if !ok || now.Sub(e.loaded) >= time.Second || now.Before(e.loaded) ||
+	if !ok || now.Sub(e.loaded) >= cacheLifetime || now.Before(e.loaded) ||
 		e.v.App.ConfigVersion != app.ConfigVersion || !e.v.App.UpdatedAt.Equal(app.UpdatedAt) {
 		return nil
 	}

@@ -17,7 +17,7 @@ func (e *env) hotQueries() []struct{ name, sql string } {
 	user := fmt.Sprint(e.spec.SessionUser(0) + 1)
 	userCols := "id, directory_id, external_id, name, lower_name, first_name, last_name, display_name, lower_display_name, email, lower_email, active, password_expired, locked_until, last_login_at, created_at, updated_at"
 	return []struct{ name, sql string }{
-		{"View: directories of the application (every request)", `SELECT * FROM "directories" WHERE id IN (1)`},
+		{"View: directories of the application (each view-cache reload, 1/s)", `SELECT * FROM "directories" WHERE id IN (1)`},
 		{"ValidateSession: session by token hash", `SELECT * FROM "sessions" WHERE token_hash = '` + tok + `' LIMIT 1`},
 		{"ValidateSession: user by id", `SELECT ` + userCols + ` FROM "users" WHERE id = ` + user + ` LIMIT 1`},
 		{"MayAuthenticate: direct groups of the user", `SELECT group_id FROM user_memberships WHERE user_id = ` + user},

@@ -56,6 +56,7 @@ type options struct {
 	only          map[string]bool
 	serverProcs   int
 	pwWorkers     int
+	replot        string
 }
 
 func main() {
@@ -73,6 +74,14 @@ func run(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crowdgate-bench:", err)
 		return 2
+	}
+	if o.replot != "" {
+		if err := replot(o.replot, o); err != nil {
+			fmt.Fprintln(os.Stderr, "crowdgate-bench:", err)
+			return 1
+		}
+		fmt.Println("re-rendered", o.replot)
+		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -128,7 +137,7 @@ func parseFlags(args []string) (options, error) {
 	groups := fs.Int("groups", 0, "dataset: groups (default: 5,000; -short: 300)")
 	members := fs.Int("memberships", 0, "dataset: direct user memberships (default: 1,000,000; -short: 30,000)")
 	sessions := fs.Int("sessions", 0, "dataset: live SSO sessions (default: 100,000; -short: 5,000)")
-	share := fs.Float64("pkcs5s2-share", -1, "dataset: share of users with {PKCS5S2} credentials (default: 0.2; -short: 0.5)")
+	share := fs.String("pkcs5s2-share", "", "dataset: share of users with {PKCS5S2} credentials, 0..1 (default: 0.2; -short: 0.5)")
 	distinct := fs.Int("distinct-passwords", 0, "dataset: distinct {PKCS5S2} passwords, one hash each (default 100)")
 	seed := fs.Uint64("seed", 0, "dataset seed (default: fixed per size)")
 	fs.DurationVar(&o.duration, "duration", 0, "measurement time per load run (default 10s; -short 2s)")
@@ -148,6 +157,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.cacheTTL, "session-cache-ttl", 0, "server's session cache TTL (0: the store's default)")
 	fs.IntVar(&o.pwWorkers, "password-workers", 0, "server's password hashing pool size (0: the store's default, one per CPU)")
 	fs.IntVar(&o.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server process (0: Go's default, the number of CPUs)")
+	fs.StringVar(&o.replot, "replot", "", "re-render results.md and the plots of an earlier run from its results.json (a results folder), and BENCHMARKS.md with -write-benchmarks-md, then stop")
 	only := fs.String("only", "", "run only these steps, comma-separated: p1, sweep, p3, p4, p5, profiles, explain, p8 (default: all)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the databases (PostgreSQL database, SQLite file) after the run")
 	fs.BoolVar(&o.generateOnly, "generate-only", false, "generate the dataset, keep the database and stop (for manual EXPLAIN or profiling)")
@@ -240,8 +250,12 @@ func parseFlags(args []string) (options, error) {
 	set(&o.spec.Memberships, *members)
 	set(&o.spec.Sessions, *sessions)
 	set(&o.spec.DistinctPasswords, *distinct)
-	if *share >= 0 {
-		o.spec.PKCS5S2Share = *share
+	if *share != "" {
+		v, err := strconv.ParseFloat(*share, 64)
+		if err != nil {
+			return o, fmt.Errorf("-pkcs5s2-share: %q is not a number", *share)
+		}
+		o.spec.PKCS5S2Share = v
 	}
 	if *seed != 0 {
 		o.spec.Seed = *seed

@@ -12,8 +12,8 @@ import (
 // ceiling and for session validation, from the open-loop sweep. Hand-written SVG, no dependencies.
 func plotSVG(d *dialectReport, r *report) string {
 	const (
-		w, h                   = 820.0, 480.0
-		left, right, top, bott = 70.0, 190.0, 50.0, 60.0
+		w, h                   = 860.0, 480.0
+		left, right, top, bott = 70.0, 230.0, 50.0, 60.0
 	)
 	pw, ph := w-left-right, h-top-bott
 	series := map[string][]sweepPoint{}
@@ -35,10 +35,21 @@ func plotSVG(d *dialectReport, r *report) string {
 	if maxX <= 0 || math.IsInf(minY, 1) {
 		return `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>`
 	}
+	minX := math.Inf(1)
+	for _, p := range d.Sweep {
+		if p.RPS > 0 {
+			minX = math.Min(minX, p.RPS)
+		}
+	}
 	lo := math.Pow(10, math.Floor(math.Log10(minY)))
 	hi := math.Pow(10, math.Ceil(math.Log10(maxY)))
-	xmax := niceCeil(maxX * 1.05)
-	x := func(v float64) float64 { return left + pw*v/xmax }
+	// Throughput on a log scale too: validations and the echo ceiling differ by orders of magnitude.
+	xlo := math.Pow(10, math.Floor(math.Log10(minX)))
+	xhi := math.Pow(10, math.Ceil(math.Log10(maxX*1.05)))
+	x := func(v float64) float64 {
+		v = math.Max(v, xlo)
+		return left + pw*(math.Log10(v)-math.Log10(xlo))/(math.Log10(xhi)-math.Log10(xlo))
+	}
 	y := func(v float64) float64 {
 		v = math.Max(v, lo)
 		return top + ph*(1-(math.Log10(v)-math.Log10(lo))/(math.Log10(hi)-math.Log10(lo)))
@@ -65,15 +76,23 @@ func plotSVG(d *dialectReport, r *report) string {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" dominant-baseline="middle" fill="#333">%s</text>`+"\n", left-6, yy, fmtMS(v))
 		}
 	}
-	step := xmax / 5
-	for i := 0; i <= 5; i++ {
-		v := step * float64(i)
-		xx := x(v)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/>`+"\n", xx, top, xx, top+ph)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#333">%s</text>`+"\n", xx, top+ph+18, fmtCount(v))
+	for dec := xlo; dec <= xhi*1.0001; dec *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			v := dec * m
+			if v > xhi*1.0001 {
+				break
+			}
+			xx := x(v)
+			stroke := "#eee"
+			if m == 1 {
+				stroke = "#ccc"
+			}
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", xx, top, xx, top+ph, stroke)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#333">%s</text>`+"\n", xx, top+ph+18, fmtCount(v))
+		}
 	}
 	fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#333"/>`+"\n", left, top, pw, ph)
-	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">achieved throughput (requests/s)</text>`+"\n", left+pw/2, h-18)
+	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">achieved throughput (requests/s, log scale)</text>`+"\n", left+pw/2, h-18)
 	fmt.Fprintf(&b, `<text transform="translate(18 %.1f) rotate(-90)" text-anchor="middle">latency (ms, log scale)</text>`+"\n", top+ph/2)
 	// P1's p99 target.
 	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#c00" stroke-dasharray="2 3"/>`+"\n", left, y(10), left+pw, y(10))
@@ -106,25 +125,12 @@ func plotSVG(d *dialectReport, r *report) string {
 				}
 			}
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"%s/>`+"\n", left+pw+12, ly, left+pw+38, ly, col, q.dash)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" dominant-baseline="middle">%s %s</text>`+"\n", left+pw+44, ly, html.EscapeString(trunc(name, 16)), q.label)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" dominant-baseline="middle">%s %s</text>`+"\n", left+pw+44, ly, html.EscapeString(trunc(name, 22)), q.label)
 			ly += 20
 		}
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
-}
-
-func niceCeil(v float64) float64 {
-	if v <= 0 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
-		if m*p >= v {
-			return m * p
-		}
-	}
-	return 10 * p
 }
 
 func fmtMS(v float64) string {
@@ -141,5 +147,5 @@ func fmtCount(v float64) string {
 	if v >= 1000 {
 		return fmt.Sprintf("%gk", math.Round(v/100)/10)
 	}
-	return fmt.Sprintf("%.0f", v)
+	return fmt.Sprintf("%g", v)
 }

@@ -474,6 +474,26 @@ func (r *report) detailMarkdown() string {
 	return b.String()
 }
 
+// replot re-renders an earlier run's results.md and plots from its results.json.
+func replot(dir string, o options) error {
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		return err
+	}
+	var r report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	r.outDir = dir
+	if _, err := r.write(o); err != nil {
+		return err
+	}
+	if o.writeMD {
+		return r.writeBenchmarksMD(o.mdPath)
+	}
+	return nil
+}
+
 // write saves results.md, results.json and the plots into the results folder.
 func (r *report) write(o options) (string, error) {
 	dir := r.dir(o)
