@@ -63,8 +63,14 @@ func (v *View) accessFilter(ctx context.Context, alias string) (string, []any, e
 	if !v.App.FilterByAccess {
 		return "1=1", nil, nil
 	}
-	var allowAll []int64
-	var groupIDs []int64
+	return v.accessCond(ctx, alias)
+}
+
+// accessCond returns a SQL condition on users alias keeping the users the mappings let in: every
+// user of an allow-all directory, or a direct member of an allowed group or of a group nested in
+// one (allowedGroupIDs, cached per view).
+func (v *View) accessCond(ctx context.Context, alias string) (string, []any, error) {
+	var allowAll, groupIDs []int64
 	for _, d := range v.dirs {
 		m := v.mappings[d]
 		if m.AllowAll {
@@ -74,19 +80,11 @@ func (v *View) accessFilter(ctx context.Context, alias string) (string, []any, e
 		if len(m.Groups) == 0 {
 			continue
 		}
-		var ids []int64
-		if err := v.s.q(ctx).Raw("SELECT id FROM groups WHERE directory_id = ? AND lower_name IN ?", d, m.Groups).Scan(&ids).Error; err != nil {
-			return "", nil, fmt.Errorf("allowed groups: %w", err)
-		}
-		if len(ids) == 0 {
-			continue
-		}
-		desc, err := v.s.closure(ctx, ids, true)
+		ids, err := v.allowedGroupIDs(ctx, d)
 		if err != nil {
 			return "", nil, err
 		}
 		groupIDs = append(groupIDs, ids...)
-		groupIDs = append(groupIDs, desc...)
 	}
 	cond := "1=0"
 	var args []any

@@ -242,41 +242,11 @@ type userGrant struct {
 // licensedCond returns a SQL condition on users alias e keeping the active users allowed into the
 // view's application (the mapping lets everyone in, or they are nested members of an allowed group).
 func (v *View) licensedCond(ctx context.Context) (string, []any, error) {
-	var allowAll, groupIDs []int64
-	for _, d := range v.dirs {
-		m := v.mappings[d]
-		if m.AllowAll {
-			allowAll = append(allowAll, d)
-			continue
-		}
-		if len(m.Groups) == 0 {
-			continue
-		}
-		var ids []int64
-		if err := v.s.q(ctx).Raw("SELECT id FROM groups WHERE directory_id = ? AND lower_name IN ?", d, m.Groups).Scan(&ids).Error; err != nil {
-			return "", nil, fmt.Errorf("allowed groups: %w", err)
-		}
-		if len(ids) == 0 {
-			continue
-		}
-		down, err := v.s.closure(ctx, ids, true)
-		if err != nil {
-			return "", nil, err
-		}
-		groupIDs = append(groupIDs, ids...)
-		groupIDs = append(groupIDs, down...)
+	cond, args, err := v.accessCond(ctx, "e")
+	if err != nil {
+		return "", nil, err
 	}
-	cond := "1=0"
-	var args []any
-	if len(allowAll) > 0 {
-		cond += " OR e.directory_id IN ?"
-		args = append(args, allowAll)
-	}
-	if len(groupIDs) > 0 {
-		cond += " OR e.id IN (SELECT user_id FROM user_memberships WHERE group_id IN ?)"
-		args = append(args, groupIDs)
-	}
-	return "e.active = ? AND (" + cond + ")", append([]any{true}, args...), nil
+	return "e.active = ? AND " + cond, append([]any{true}, args...), nil
 }
 
 // CountLicensed counts the active users who may authenticate to the view's application (what a
