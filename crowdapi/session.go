@@ -210,6 +210,10 @@ func (s *server) validateSession(c echo.Context) error {
 	if err != nil {
 		return tokenError(err)
 	}
+	if !wantsJSON(c.Request()) && !expandOf(c).user {
+		b := appendSessionXML(make([]byte, 0, 512), baseOf(c), token, namerOf(c).name(u.Name), sess.CreatedAt, sess.ExpiresAt)
+		return c.Blob(http.StatusOK, "application/xml", b)
+	}
 	out, err := s.sessionOut(c, token, sess, u)
 	if err != nil {
 		return err

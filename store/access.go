@@ -10,6 +10,11 @@ import (
 // active, u's directory is mapped, and the mapping lets everyone in or u is a (nested) member of one
 // of its allowed groups. It returns ErrNotAllowed (wrapped) when not.
 func (v *View) MayAuthenticate(ctx context.Context, u User) error {
+	return v.mayAuthenticate(ctx, u, nil)
+}
+
+// mayAuthenticate is MayAuthenticate with u's direct group ids already known (nil: read them).
+func (v *View) mayAuthenticate(ctx context.Context, u User, direct []int64) error {
 	if !v.App.Active {
 		return fmt.Errorf("application %q is inactive: %w", v.App.Name, ErrNotAllowed)
 	}
@@ -21,18 +26,21 @@ func (v *View) MayAuthenticate(ctx context.Context, u User) error {
 		return nil
 	}
 	if len(m.Groups) > 0 {
-		ids, err := v.allowedGroupIDs(ctx, u.DirectoryID)
+		allowed, err := v.allowedGroupIDs(ctx, u.DirectoryID)
 		if err != nil {
 			return err
 		}
-		if len(ids) > 0 {
-			var hit []int64
-			err := v.s.q(ctx).Raw("SELECT group_id FROM user_memberships WHERE user_id = ? AND group_id IN ? LIMIT 1", u.ID, ids).Scan(&hit).Error
-			if err != nil {
-				return fmt.Errorf("access of %q: %w", u.Name, err)
+		if len(allowed) > 0 {
+			if direct == nil {
+				if err := v.s.q(ctx).Raw("SELECT group_id FROM user_memberships WHERE user_id = ?", u.ID).Scan(&direct).Error; err != nil {
+					return fmt.Errorf("access of %q: %w", u.Name, err)
+				}
 			}
-			if len(hit) > 0 {
-				return nil
+			set := v.allowedSet(u.DirectoryID, allowed)
+			for _, g := range direct {
+				if _, ok := set[g]; ok {
+					return nil
+				}
 			}
 		}
 	}
@@ -125,8 +133,8 @@ func (s *Store) userGroupNames(ctx context.Context, userID int64, nested bool) (
 
 // allowedGroupIDs returns, for one mapped directory, the ids of its allowed groups and of every
 // group nested in them: a user may authenticate when directly in one of them. Computed once per
-// view (views are cached and dropped on any membership change), so a session validation that misses
-// the session cache costs one indexed probe instead of a walk up the user's groups.
+// view (views are cached and dropped on any membership change), so an access check is a few map
+// lookups over the user's direct groups instead of a walk up the group tree.
 func (v *View) allowedGroupIDs(ctx context.Context, dirID int64) ([]int64, error) {
 	v.allowedMu.Lock()
 	defer v.allowedMu.Unlock()
@@ -150,4 +158,22 @@ func (v *View) allowedGroupIDs(ctx context.Context, dirID int64) ([]int64, error
 	}
 	v.allowed[dirID] = ids
 	return ids, nil
+}
+
+// allowedSet is allowedGroupIDs as a set, built once per view and directory.
+func (v *View) allowedSet(dirID int64, ids []int64) map[int64]struct{} {
+	v.allowedMu.Lock()
+	defer v.allowedMu.Unlock()
+	if set, ok := v.allowedSets[dirID]; ok {
+		return set
+	}
+	set := make(map[int64]struct{}, len(ids))
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+	if v.allowedSets == nil {
+		v.allowedSets = map[int64]map[int64]struct{}{}
+	}
+	v.allowedSets[dirID] = set
+	return set
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Directory operations an application may be granted per mapping (Crowd's OperationType).
@@ -437,11 +439,15 @@ func (s *Store) AuthenticateApplication(ctx context.Context, name, pw string) (A
 	return ent.app, nil
 }
 
-// appAuthCache keeps recently used applications and verified password fingerprints.
+// appAuthCache keeps recently used applications and verified password fingerprints. Every change
+// of an application drops its entry here and on the other instances (invForgetApp), so the TTL only
+// bounds staleness should an invalidation be missed; concurrent misses share one load.
 type appAuthCache struct {
-	mu  sync.Mutex
-	ttl time.Duration
-	m   map[string]*appEntry
+	mu    sync.Mutex
+	ttl   time.Duration
+	m     map[string]*appEntry
+	gen   uint64 // bumped by every invalidation: a load that raced one is not kept
+	loads singleflight.Group
 }
 
 type appEntry struct {
@@ -453,7 +459,7 @@ type appEntry struct {
 }
 
 func newAppAuthCache() *appAuthCache {
-	return &appAuthCache{ttl: time.Second, m: map[string]*appEntry{}}
+	return &appAuthCache{ttl: cacheLifetime, m: map[string]*appEntry{}}
 }
 
 func (c *appAuthCache) get(ctx context.Context, s *Store, name string) (*appEntry, error) {
@@ -464,6 +470,22 @@ func (c *appAuthCache) get(ctx context.Context, s *Store, name string) (*appEntr
 	if e != nil && time.Since(e.loaded) < c.ttl {
 		return e, nil
 	}
+	v, err, _ := c.loads.Do(key, func() (any, error) {
+		// Shared by every waiting request: one client giving up must not fail the others.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return c.load(ctx, s, name, key, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*appEntry), nil
+}
+
+func (c *appAuthCache) load(ctx context.Context, s *Store, name, key string, old *appEntry) (*appEntry, error) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
 	var row appRow
 	if err := s.q(ctx).Where("lower_name = ?", key).Take(&row).Error; err != nil {
 		return nil, translate(err, "application %q", name)
@@ -473,25 +495,29 @@ func (c *appAuthCache) get(ctx context.Context, s *Store, name string) (*appEntr
 		return nil, err
 	}
 	n := &appEntry{app: app, credential: row.Credential, loaded: time.Now()}
-	if e != nil && e.credential == row.Credential {
-		e.mu.Lock()
-		n.ok = e.ok // same credential: earlier verdicts still hold
-		e.mu.Unlock()
+	if old != nil && old.credential == row.Credential {
+		old.mu.Lock()
+		n.ok = old.ok // same credential: earlier verdicts still hold
+		old.mu.Unlock()
 	}
 	c.mu.Lock()
-	c.m[key] = n
+	if c.gen == gen {
+		c.m[key] = n
+	}
 	c.mu.Unlock()
 	return n, nil
 }
 
 func (c *appAuthCache) clear() {
 	c.mu.Lock()
+	c.gen++
 	c.m = map[string]*appEntry{}
 	c.mu.Unlock()
 }
 
 func (c *appAuthCache) forget(lowerName string) {
 	c.mu.Lock()
+	c.gen++
 	delete(c.m, lowerName)
 	c.mu.Unlock()
 }

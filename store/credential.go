@@ -162,12 +162,17 @@ func (s *Store) CheckPassword(ctx context.Context, u User, pw string) error {
 		}
 	}
 	if rehash {
-		if cred, err := s.pw.Hash(ctx, pw); err == nil {
+		// Upgrading a legacy hash costs more than the login itself (argon2id): it is done only when a
+		// hashing slot is free, so under load logins keep the verify ceiling and the upgrade waits
+		// for a quieter login.
+		if cred, ok, err := s.pw.TryHash(pw); ok {
 			// Only if nobody changed it meanwhile.
 			err = s.q(ctx).Exec("UPDATE users SET credential = ? WHERE id = ? AND credential = ?", cred, u.ID, row.Credential).Error
 			if err != nil {
 				s.log.Warn("re-hash after login failed", "user", u.Name, "err", err)
 			}
+		} else if err != nil {
+			s.log.Warn("re-hash after login failed", "user", u.Name, "err", err)
 		}
 	}
 	return nil

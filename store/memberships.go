@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
@@ -13,41 +12,16 @@ type Membership struct {
 	Groups []string
 }
 
-// pairCursor walks (group lower name, member name) rows sorted by group lower name.
-type pairCursor struct {
-	rows       *sql.Rows
-	key, value string
-	ok         bool
-	err        error
-}
-
-func (c *pairCursor) next() {
-	if c.ok = c.rows.Next(); c.ok {
-		c.err = c.rows.Scan(&c.key, &c.value)
-		c.ok = c.err == nil
-	} else {
-		c.err = c.rows.Err()
-	}
-}
-
-// take returns the members of group key, skipping rows of groups sorted before it.
-func (c *pairCursor) take(key string) []string {
-	for c.ok && c.key < key {
-		c.next()
-	}
-	var out []string
-	for c.ok && c.key == key {
-		if len(out) == 0 || out[len(out)-1] != c.value {
-			out = append(out, c.value)
-		}
-		c.next()
-	}
-	return out
-}
+// membershipChunk is how many groups Memberships reads members for at once: large enough that the
+// per-statement cost vanishes, small enough that the first group goes out at once and memory holds
+// only a chunk's members.
+const membershipChunk = 200
 
 // Memberships calls fn for every visible group, in name order, with its direct user and child-group
-// members: the /group/membership document. Three cursors are merged, so memory holds one group at
-// a time however large the directory.
+// members (each sorted by name): the /group/membership document. Groups stream from a cursor and
+// their members are read a chunk of groups at a time through the membership tables' primary keys,
+// so nothing waits for a sort of every membership and memory stays flat however large the
+// directory.
 func (v *View) Memberships(ctx context.Context, fn func(Membership) error) error {
 	if len(v.dirs) == 0 {
 		return nil
@@ -57,34 +31,121 @@ func (v *View) Memberships(ctx context.Context, fn func(Membership) error) error
 	if err != nil {
 		return err
 	}
-	uq := "SELECT g.lower_name, u.name FROM user_memberships m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id " +
-		"WHERE g.directory_id IN ? AND " + ucanon + " AND " + acc + " ORDER BY g.lower_name, u.lower_name"
-	args := append([]any{v.dirs}, uargs...)
-	args = append(args, aargs...)
-	urows, err := v.s.q(ctx).Raw(uq, args...).Rows()
-	if err != nil {
-		return fmt.Errorf("memberships: %w", err)
+	uq := "SELECT m.group_id, u.name FROM user_memberships m JOIN users u ON u.id = m.user_id " +
+		"WHERE m.group_id IN ? AND " + ucanon + " AND " + acc + " ORDER BY m.group_id, u.lower_name"
+	cq := "SELECT m.parent_id, c.name FROM group_memberships m JOIN groups c ON c.id = m.child_id " +
+		"WHERE m.parent_id IN ? ORDER BY m.parent_id, c.lower_name"
+	members := func(q string, ids []int64, extra ...any) (map[int64][]string, error) {
+		rows, err := v.s.q(ctx).Raw(q, append([]any{ids}, extra...)...).Rows()
+		if err != nil {
+			return nil, fmt.Errorf("memberships: %w", err)
+		}
+		defer rows.Close()
+		out := make(map[int64][]string, len(ids))
+		for rows.Next() {
+			var id int64
+			var name string
+			if err := rows.Scan(&id, &name); err != nil {
+				return nil, fmt.Errorf("memberships: %w", err)
+			}
+			out[id] = append(out[id], name)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("memberships: %w", err)
+		}
+		return out, nil
 	}
-	defer urows.Close()
-	crows, err := v.s.q(ctx).Raw("SELECT p.lower_name, c.name FROM group_memberships m JOIN groups p ON p.id = m.parent_id "+
-		"JOIN groups c ON c.id = m.child_id WHERE p.directory_id IN ? ORDER BY p.lower_name, c.lower_name", v.dirs).Rows()
-	if err != nil {
-		return fmt.Errorf("memberships: %w", err)
+	uextra := append(append([]any{}, uargs...), aargs...)
+	chunk := make([]Group, 0, membershipChunk)
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		// With several directories, a group's members are those of the groups of that name in
+		// every mapped directory (Crowd's aggregated membership).
+		owner := map[int64]int64{} // group id -> id of the visible group of that name
+		ids := make([]int64, len(chunk))
+		for i, g := range chunk {
+			ids[i], owner[g.ID] = g.ID, g.ID
+		}
+		if len(v.dirs) > 1 {
+			names := make([]string, len(chunk))
+			byName := map[string]int64{}
+			for i, g := range chunk {
+				names[i], byName[g.LowerName] = g.LowerName, g.ID
+			}
+			var same []struct {
+				ID        int64
+				LowerName string
+			}
+			err := v.s.q(ctx).Raw("SELECT id, lower_name FROM groups WHERE directory_id IN ? AND lower_name IN ?", v.dirs, names).Scan(&same).Error
+			if err != nil {
+				return fmt.Errorf("memberships: %w", err)
+			}
+			for _, g := range same {
+				if _, ok := owner[g.ID]; !ok {
+					ids, owner[g.ID] = append(ids, g.ID), byName[g.LowerName]
+				}
+			}
+		}
+		users, err := members(uq, ids, uextra...)
+		if err != nil {
+			return err
+		}
+		children, err := members(cq, ids)
+		if err != nil {
+			return err
+		}
+		for _, g := range chunk {
+			m := Membership{Group: g.Name}
+			for _, id := range ids {
+				if owner[id] == g.ID {
+					m.Users = mergeNames(m.Users, users[id])
+					m.Groups = mergeNames(m.Groups, children[id])
+				}
+			}
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		chunk = chunk[:0]
+		return nil
 	}
-	defer crows.Close()
-	users, children := &pairCursor{rows: urows}, &pairCursor{rows: crows}
-	users.next()
-	children.next()
 	q, qargs := v.groupQuery("1=1", nil, All)
 	err = v.eachGroup(ctx, q, qargs, func(g Group) error {
-		m := Membership{Group: g.Name, Users: users.take(g.LowerName), Groups: children.take(g.LowerName)}
-		if users.err != nil {
-			return fmt.Errorf("memberships: %w", users.err)
+		chunk = append(chunk, g)
+		if len(chunk) == membershipChunk {
+			return flush()
 		}
-		if children.err != nil {
-			return fmt.Errorf("memberships: %w", children.err)
-		}
-		return fn(m)
+		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// mergeNames merges two name lists sorted by lower-cased name, dropping repeats (a user in two
+// directories is listed once).
+func mergeNames(a, b []string) []string {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]string, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		var n string
+		switch {
+		case len(b) == 0 || len(a) > 0 && Lower(a[0]) <= Lower(b[0]):
+			n, a = a[0], a[1:]
+		default:
+			n, b = b[0], b[1:]
+		}
+		if len(out) == 0 || Lower(out[len(out)-1]) != Lower(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ const (
 	invClearSessions = "clear" // forget every cached session verdict
 	invDropToken     = "drop:" // + token hash: forget one session
 	invForgetApp     = "app:"  // + lower-cased application name: reload it
+	invDropUser      = "user:" // + user id: forget that user's sessions (its details changed)
 )
 
 // invalidate drops cached state once the transaction commits, here and, through PostgreSQL
@@ -45,6 +47,12 @@ func (sh *shared) applyInvalidation(m string) {
 		sh.views.clear()
 	case strings.HasPrefix(m, invDropToken):
 		sh.sessions.drop(strings.TrimPrefix(m, invDropToken))
+	case strings.HasPrefix(m, invDropUser):
+		if id, err := strconv.ParseInt(strings.TrimPrefix(m, invDropUser), 10, 64); err == nil {
+			sh.sessions.dropUser(id)
+		} else {
+			sh.sessions.clear()
+		}
 	case strings.HasPrefix(m, invForgetApp):
 		sh.apps.forget(strings.TrimPrefix(m, invForgetApp))
 		sh.views.clear()

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -146,42 +148,29 @@ type SessionCheck struct {
 }
 
 // ValidateSession is the hot path of SSO: it checks the token is live, the user active and allowed
-// into the view's application, and the client address consistent; then it slides the expiry. The
-// verdict is cached for a short time and the last-access time kept in memory (FlushSessionAccess
-// writes it in batches), so a validation normally touches no disk.
+// into the view's application, and the client address consistent; then it slides the expiry.
+// Sessions, with their user and the user's direct groups, are kept in memory (WarmSessions loads
+// them all; a miss reads one row) and every change that matters drops them, here and on the other
+// instances; the last-access time is kept in memory too (FlushSessionAccess writes it in batches).
+// So a validation normally touches no database at all.
 func (v *View) ValidateSession(ctx context.Context, token string, chk SessionCheck) (Session, User, error) {
 	s := v.s
 	hash := HashToken(token)
 	now := s.now()
-	e, ok := s.shared.sessions.get(hash, v.App.ID, now)
+	e, ok := s.shared.sessions.get(hash, now)
 	if ok {
 		s.shared.counters.sessionHits.Add(1)
-	} else {
+		if !e.liveAt(s.shared.sessions, hash, now) {
+			// Another instance may have extended it: only the database can say it has expired.
+			ok = false
+		}
+	}
+	if !ok {
 		s.shared.counters.sessionMisses.Add(1)
-		var sess Session
-		if err := s.q(ctx).Where("token_hash = ?", hash).Take(&sess).Error; err != nil {
-			return Session{}, User{}, translate(err, "session")
+		var err error
+		if e, err = s.loadSession(ctx, hash); err != nil {
+			return Session{}, User{}, err
 		}
-		if sess.Kind != SessionSSO {
-			return Session{}, User{}, fmt.Errorf("session: %w", ErrNotFound)
-		}
-		u, err := s.User(ctx, sess.UserID)
-		if err != nil {
-			return Session{}, User{}, fmt.Errorf("session: %w", ErrNotFound)
-		}
-		e = &cachedSession{sess: sess, user: u, appID: v.App.ID, checked: now}
-		switch {
-		case !u.Active:
-			e.deny = fmt.Errorf("user %q is inactive: %w", u.Name, ErrInactive)
-		default:
-			if err := v.MayAuthenticate(ctx, u); err != nil {
-				if !IsNotAllowed(err) {
-					return Session{}, User{}, err
-				}
-				e.deny = err
-			}
-		}
-		s.shared.sessions.put(hash, e)
 	}
 	sess := e.sess
 	if a, ok := s.shared.sessions.lastAccess(hash); ok && a.at.After(sess.LastAccessAt) {
@@ -190,8 +179,11 @@ func (v *View) ValidateSession(ctx context.Context, token string, chk SessionChe
 	if !now.Before(sess.ExpiresAt) {
 		return Session{}, User{}, fmt.Errorf("session expired: %w", ErrNotFound)
 	}
-	if e.deny != nil {
-		return Session{}, User{}, e.deny
+	if !e.user.Active {
+		return Session{}, User{}, fmt.Errorf("user %q is inactive: %w", e.user.Name, ErrInactive)
+	}
+	if err := v.mayAuthenticate(ctx, e.user, e.groups); err != nil {
+		return Session{}, User{}, err
 	}
 	if s.shared.requireSameIP && chk.ClientAddress.IsValid() && sess.RemoteAddress != "" {
 		if a, err := netip.ParseAddr(sess.RemoteAddress); err == nil && a.Unmap() != chk.ClientAddress.Unmap() {
@@ -202,6 +194,103 @@ func (v *View) ValidateSession(ctx context.Context, token string, chk SessionChe
 	sess.LastAccessAt, sess.ExpiresAt = now, now.Add(timeout)
 	s.shared.sessions.touch(hash, access{at: now, idle: sess.IdleSeconds})
 	return sess, e.user, nil
+}
+
+// sessionRow is a session read with its user and the user's direct groups, in one statement.
+type sessionRow struct {
+	Session `gorm:"embedded"`
+	User    User   `gorm:"embedded;embeddedPrefix:u_"`
+	Groups  string // comma-separated ids of the user's direct groups
+}
+
+// sessionSelect reads sessionRow: the session, its user and the user's direct groups.
+func (s *Store) sessionSelect() string {
+	agg := "string_agg(m.group_id::text, ',')"
+	if s.dialect == "sqlite" {
+		agg = "group_concat(m.group_id)"
+	}
+	cols := strings.Split(userColumns, ", ")
+	for i, c := range cols {
+		cols[i] = "u." + c + " AS u_" + c
+	}
+	return "SELECT s.*, " + strings.Join(cols, ", ") +
+		", COALESCE((SELECT " + agg + " FROM user_memberships m WHERE m.user_id = s.user_id), '') AS groups" +
+		" FROM sessions s JOIN users u ON u.id = s.user_id"
+}
+
+func (r sessionRow) cached(loaded time.Time) (*cachedSession, error) {
+	e := &cachedSession{sess: r.Session, user: r.User, loaded: loaded}
+	if r.Groups != "" {
+		for _, g := range strings.Split(r.Groups, ",") {
+			id, err := strconv.ParseInt(g, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("groups of user %d: %w", r.User.ID, err)
+			}
+			e.groups = append(e.groups, id)
+		}
+	}
+	return e, nil
+}
+
+// loadSession reads one SSO session into the cache (unless an invalidation raced the read).
+func (s *Store) loadSession(ctx context.Context, hash string) (*cachedSession, error) {
+	c := s.shared.sessions
+	gen := c.generation()
+	var rows []sessionRow
+	err := s.q(ctx).Raw(s.sessionSelect()+" WHERE s.token_hash = ? AND s.kind = ?", hash, SessionSSO).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("session: %w", ErrNotFound)
+	}
+	e, err := rows[0].cached(s.now())
+	if err != nil {
+		return nil, err
+	}
+	c.put(hash, e, gen)
+	return e, nil
+}
+
+// WarmSessions loads every live SSO session, with its user and the user's groups, into memory when
+// the cache is empty, was cleared, or is half its TTL old: after a start or a directory change,
+// validations are answered from memory again within one run instead of one database read each.
+// It is cheap when there is nothing to do; the server calls it every few seconds.
+func (s *Store) WarmSessions(ctx context.Context) (int64, error) {
+	c := s.shared.sessions
+	start := s.now()
+	gen, ok := c.startWarm(time.Now())
+	if !ok {
+		return 0, nil
+	}
+	fresh := map[string]*cachedSession{}
+	var last int64
+	const page = 5000
+	for len(fresh) < maxCachedSessions {
+		var rows []sessionRow
+		err := s.q(ctx).Raw(s.sessionSelect()+" WHERE s.kind = ? AND s.expires_at > ? AND s.id > ? ORDER BY s.id LIMIT ?",
+			SessionSSO, start, last, page).Scan(&rows).Error
+		if err != nil {
+			c.endWarm(nil, gen, start)
+			return 0, fmt.Errorf("warm session cache: %w", err)
+		}
+		for _, r := range rows {
+			e, err := r.cached(start)
+			if err != nil {
+				c.endWarm(nil, gen, start)
+				return 0, fmt.Errorf("warm session cache: %w", err)
+			}
+			fresh[r.TokenHash] = e
+			last = r.ID
+		}
+		if len(rows) < page {
+			break
+		}
+	}
+	if !c.endWarm(fresh, gen, start) {
+		return 0, nil // cleared meanwhile: the next call loads again
+	}
+	return int64(len(fresh)), nil
 }
 
 // DeleteSession ends a session; an unknown token is not an error (Crowd answers 204 either way).
@@ -376,12 +465,29 @@ func (s *Store) ExpireSessions(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// sessionCache holds recent validation verdicts per (token, application) and unflushed access times.
+// maxCachedSessions bounds the memory the session cache takes (about 1 KB a session with its user):
+// beyond it, sessions are still validated, through a database read.
+const maxCachedSessions = 200_000
+
+// sessionCache holds live SSO sessions with their user and the user's direct groups, and the
+// unflushed access times. Every invalidation bumps gen, so a read that raced it is not cached.
 type sessionCache struct {
 	mu      sync.Mutex
 	ttl     time.Duration
 	entries map[string]*cachedSession
 	access  map[string]access
+	gen     uint64
+	// Warming (paced on the wall clock): warmed is when the installed load started (zero: none
+	// since the last clear), warming is set while one runs, cleared (a clear during the load)
+	// discards it, dropped and droppedU list single drops to apply to it.
+	warmed     time.Time
+	lastWarm   time.Time // when the last load started, whatever became of it
+	lastClear  time.Time
+	warming    bool
+	everWarmed bool // a load was installed once: until then, a discarded one is retried sooner
+	cleared    bool
+	dropped    []string
+	droppedU   []int64
 }
 
 // access is an unflushed last-access time of a session.
@@ -391,36 +497,110 @@ type access struct {
 }
 
 type cachedSession struct {
-	sess    Session
-	user    User
-	appID   int64
-	deny    error
-	checked time.Time
+	sess   Session
+	user   User
+	groups []int64 // the user's direct groups
+	loaded time.Time
 }
 
-const maxCachedSessions = 200_000
+// liveAt reports whether the cached session, with this instance's last access, is still live.
+func (e *cachedSession) liveAt(c *sessionCache, hash string, now time.Time) bool {
+	exp := e.sess.ExpiresAt
+	if a, ok := c.lastAccess(hash); ok && a.at.After(e.sess.LastAccessAt) {
+		exp = a.at.Add(e.sess.Timeout())
+	}
+	return now.Before(exp)
+}
 
 func newSessionCache(ttl time.Duration) *sessionCache {
 	return &sessionCache{ttl: ttl, entries: map[string]*cachedSession{}, access: map[string]access{}}
 }
 
-func (c *sessionCache) get(hash string, appID int64, now time.Time) (*cachedSession, bool) {
+func (c *sessionCache) get(hash string, now time.Time) (*cachedSession, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[hash]
-	if !ok || e.appID != appID || now.Sub(e.checked) >= c.ttl {
+	if !ok || now.Sub(e.loaded) >= c.ttl || now.Before(e.loaded) {
 		return nil, false
 	}
 	return e, true
 }
 
-func (c *sessionCache) put(hash string, e *cachedSession) {
+func (c *sessionCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+func (c *sessionCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches e unless an invalidation happened since gen was read.
+func (c *sessionCache) put(hash string, e *cachedSession, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
 	if len(c.entries) >= maxCachedSessions {
 		c.entries = map[string]*cachedSession{}
 	}
 	c.entries[hash] = e
+}
+
+// warmQuiet and warmGap pace full loads after clears: a directory sync clears the cache once per
+// batch, and reloading every session after each would cost more than the misses it saves.
+const (
+	warmQuiet = time.Second      // no clear for this long
+	warmGap   = 10 * time.Second // since the previous load started
+)
+
+// startWarm reports whether a full load is due, and marks one as running: the cache has never been
+// loaded, or was cleared (and has been quiet for warmQuiet, warmGap after the last load), or the
+// last load is half a TTL old.
+func (c *sessionCache) startWarm(now time.Time) (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.warming {
+		return 0, false
+	}
+	due := c.lastWarm.IsZero() || now.Before(c.lastWarm) || now.Sub(c.lastWarm) >= c.ttl/2 ||
+		c.warmed.IsZero() && now.Sub(c.lastClear) >= warmQuiet && (now.Sub(c.lastWarm) >= warmGap || !c.everWarmed)
+	if !due {
+		return 0, false
+	}
+	c.warming, c.cleared, c.dropped, c.droppedU = true, false, nil, nil
+	c.lastWarm = now
+	return c.gen, true
+}
+
+// endWarm installs a full load (nil: it failed) unless a clear happened meanwhile; single drops
+// made meanwhile are applied to it, and entries read by misses meanwhile are kept.
+func (c *sessionCache) endWarm(fresh map[string]*cachedSession, gen uint64, started time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.warming = false
+	if fresh == nil || c.cleared {
+		return false
+	}
+	if c.gen != gen {
+		for _, h := range c.dropped {
+			delete(fresh, h)
+		}
+		for _, u := range c.droppedU {
+			dropUserEntries(fresh, u)
+		}
+	}
+	for h, e := range c.entries {
+		if f, ok := fresh[h]; !ok || e.loaded.After(f.loaded) {
+			fresh[h] = e
+		}
+	}
+	c.entries, c.warmed, c.everWarmed = fresh, started, true
+	return true
 }
 
 func (c *sessionCache) touch(hash string, a access) {
@@ -456,15 +636,43 @@ func (c *sessionCache) restoreAccess(a map[string]access) {
 
 func (c *sessionCache) drop(hash string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
 	delete(c.entries, hash)
 	delete(c.access, hash)
-	c.mu.Unlock()
+	if c.warming {
+		c.dropped = append(c.dropped, hash)
+	}
 }
 
-// clear forgets every cached verdict (not the access times): after a change that can affect who may
-// authenticate, the next validation reads the database again.
+// dropUser forgets the sessions of one user (its details changed).
+func (c *sessionCache) dropUser(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	dropUserEntries(c.entries, id)
+	if c.warming {
+		c.droppedU = append(c.droppedU, id)
+	}
+}
+
+func dropUserEntries(m map[string]*cachedSession, id int64) {
+	for h, e := range m {
+		if e.user.ID == id {
+			delete(m, h)
+		}
+	}
+}
+
+// clear forgets every cached session (not the access times): after a change that can affect who
+// may authenticate, the next validation reads the database again, and the next WarmSessions
+// reloads everything.
 func (c *sessionCache) clear() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
 	c.entries = map[string]*cachedSession{}
-	c.mu.Unlock()
+	c.warmed = time.Time{}
+	c.cleared = true
+	c.lastClear = time.Now()
 }

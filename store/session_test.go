@@ -113,3 +113,71 @@ func testSessionRevoked(t *testing.T, s *store.Store) {
 	_, _, err = v.ValidateSession(ctx, token, store.SessionCheck{})
 	wantErr(t, err, store.ErrNotFound) // deactivation ended the session
 }
+
+// testSessionWarm: WarmSessions loads every live SSO session, after which validations read no
+// database; a change of the user's details or groups is seen at once, and a clear makes the next
+// WarmSessions load again.
+func testSessionWarm(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	lic := addGroup(t, s, f.dir.ID, "lic")
+	m := []store.Mapping{{DirectoryID: f.dir.ID, Groups: []string{"lic"}}}
+	app := storetest.Must(s.UpdateApplication(ctx, f.app.ID, store.ApplicationChange{Mappings: &m}))
+	var tokens []string
+	var users []store.User
+	for i := range 30 {
+		u := addUser(t, s, f.dir.ID, "user"+string(rune('a'+i%26))+string(rune('a'+i/26)), lic.ID)
+		users = append(users, u)
+		_, tok, err := s.CreateSession(ctx, store.NewSession{UserID: u.ID, ApplicationID: app.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, tok)
+	}
+	// A console session is not loaded.
+	storetest.Must2(s.CreateSession(ctx, store.NewSession{Kind: store.SessionConsole, UserID: users[0].ID}))
+	n, err := s.WarmSessions(ctx)
+	if err != nil || n != 30 {
+		t.Fatalf("WarmSessions = %d, %v; want 30", n, err)
+	}
+	if n, err := s.WarmSessions(ctx); err != nil || n != 0 {
+		t.Fatalf("second WarmSessions = %d, %v; want nothing to do", n, err)
+	}
+	v := view(t, s, app)
+	before := s.Stats()
+	for _, tok := range tokens {
+		if _, _, err := v.ValidateSession(ctx, tok, store.SessionCheck{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Stats(); got.SessionCacheMisses != before.SessionCacheMisses || got.SessionCacheHits != before.SessionCacheHits+30 {
+		t.Fatalf("after warming: %d misses, %d hits; want 0 and 30",
+			got.SessionCacheMisses-before.SessionCacheMisses, got.SessionCacheHits-before.SessionCacheHits)
+	}
+	// New details are answered at once.
+	name := "Alice Renamed"
+	storetest.Must(s.UpdateUser(ctx, users[3].ID, store.UserChange{DisplayName: &name}))
+	if _, u, err := v.ValidateSession(ctx, tokens[3], store.SessionCheck{}); err != nil || u.DisplayName != name {
+		t.Fatalf("after an update: %q, %v; want %q", u.DisplayName, err, name)
+	}
+	// Losing the licence group is refused at once; the clear makes the next call load again.
+	if err := s.RemoveUserFromGroup(ctx, users[4].ID, lic.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = view(t, s, app).ValidateSession(ctx, tokens[4], store.SessionCheck{})
+	wantErr(t, err, store.ErrNotAllowed)
+	// The others are read again, one by one until the next full load.
+	before = s.Stats()
+	if _, _, err := view(t, s, app).ValidateSession(ctx, tokens[6], store.SessionCheck{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats(); got.SessionCacheMisses != before.SessionCacheMisses+1 {
+		t.Errorf("after a clear: %d misses, want 1", got.SessionCacheMisses-before.SessionCacheMisses)
+	}
+	// A revoked session is gone from memory too.
+	if err := s.DeleteSession(ctx, tokens[5]); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = view(t, s, app).ValidateSession(ctx, tokens[5], store.SessionCheck{})
+	wantErr(t, err, store.ErrNotFound)
+}

@@ -9,6 +9,7 @@ import (
 type Stats struct {
 	SessionCacheHits   uint64 // session validations answered from memory
 	SessionCacheMisses uint64 // session validations that read the database
+	SessionsCached     int    // SSO sessions held in memory
 	PasswordQueue      int    // password checks waiting for a hashing slot
 	DB                 sql.DBStats
 }
@@ -24,6 +25,7 @@ func (s *Store) Stats() Stats {
 		SessionCacheHits:   s.shared.counters.sessionHits.Load(),
 		SessionCacheMisses: s.shared.counters.sessionMisses.Load(),
 		PasswordQueue:      s.pw.Waiting(),
+		SessionsCached:     s.shared.sessions.len(),
 	}
 	if db, err := s.db.DB(); err == nil {
 		st.DB = db.Stats()

@@ -29,15 +29,19 @@ import (
 // DefaultSQLitePath is where the embedded database lives when nothing is configured.
 const DefaultSQLitePath = "data/crowdgate.db"
 
+// DefaultSessionCacheTTL is how long a session held in memory is reused at most.
+const DefaultSessionCacheTTL = 10 * time.Minute
+
 // Config selects and tunes the database.
 type Config struct {
 	// URL is a postgres:// (or postgresql://) URL, or a SQLite file path. Empty means DefaultSQLitePath.
 	URL string
 	// PasswordWorkers bounds concurrent password hashing; 0 means one per CPU.
 	PasswordWorkers int
-	// SessionCacheTTL bounds how long a cached session verdict is reused; 0 means 30s. Changes made
-	// through any instance invalidate it at once (LISTEN/NOTIFY on PostgreSQL), so this only bounds
-	// staleness after a lost notification.
+	// SessionCacheTTL bounds how long a session held in memory is reused before it is read again;
+	// 0 means DefaultSessionCacheTTL. Changes made through any instance invalidate it at once
+	// (LISTEN/NOTIFY on PostgreSQL; a lost listener connection clears everything), so this only
+	// bounds staleness should an invalidation ever be missed. WarmSessions reloads all at half of it.
 	SessionCacheTTL time.Duration
 	// EventRetention is how long events are kept for incremental sync; 0 means 7 days.
 	EventRetention time.Duration
@@ -141,9 +145,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	if dialect == "sqlite" {
-		// WAL lets readers run beside the one writer; a few connections keep streaming reads from
-		// blocking everyone else.
-		sqlDB.SetMaxOpenConns(4)
+		// WAL lets readers run beside the one writer; enough connections that a few streaming reads
+		// (a bulk membership document holds two) do not block everyone else.
+		sqlDB.SetMaxOpenConns(8)
 	} else {
 		sqlDB.SetMaxOpenConns(32)
 		sqlDB.SetMaxIdleConns(16)
@@ -161,7 +165,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	ttl := cfg.SessionCacheTTL
 	if ttl <= 0 {
-		ttl = cacheLifetime
+		ttl = DefaultSessionCacheTTL
 	}
 	retain := cfg.EventRetention
 	if retain <= 0 {
@@ -214,8 +218,10 @@ func sqliteDSN(path string) (string, error) {
 			return "", fmt.Errorf("create %s: %w", dir, err)
 		}
 	}
+	// cache_size: 64 MiB of pages per connection instead of SQLite's 2 MiB, so a directory of
+	// D-100k's size is read from memory.
 	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate", nil
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_txlock=immediate", nil
 }
 
 // Close closes the database.

@@ -34,6 +34,7 @@ func TestStore(t *testing.T) {
 		{"ApplicationAuth", testApplicationAuth},
 		{"Sessions", testSessions},
 		{"SessionRevokedOnDeactivate", testSessionRevoked},
+		{"SessionWarm", testSessionWarm},
 		{"Events", testEvents},
 		{"EventTokens", testEventTokens},
 		{"Audit", testAudit},

@@ -245,6 +245,10 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, ch UserChange) (User, 
 		if err := tx.event(ctx, u.DirectoryID, EntityUser, OpUpdated, u.ID, u.Name, ""); err != nil {
 			return err
 		}
+		// Cached sessions carry the user's details (validations answer with them).
+		if err := tx.invalidate(ctx, invDropUser+strconv.FormatInt(id, 10)); err != nil {
+			return err
+		}
 		action := "USER_UPDATED"
 		if old.Active != u.Active {
 			action = map[bool]string{true: "USER_ACTIVATED", false: "USER_DEACTIVATED"}[u.Active]

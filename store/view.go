@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // View is what one application sees of the directory: the users and groups of its active mapped
@@ -20,8 +23,9 @@ type View struct {
 	mappings map[int64]Mapping
 	kinds    map[int64]string
 
-	allowedMu sync.Mutex
-	allowed   map[int64][]int64 // per directory: allowed groups and their descendants
+	allowedMu   sync.Mutex
+	allowed     map[int64][]int64            // per directory: allowed groups and their descendants
+	allowedSets map[int64]map[int64]struct{} // the same as sets
 }
 
 // View returns app's view of the directory. Inactive directories are skipped. Views are cached
@@ -30,14 +34,27 @@ func (s *Store) View(ctx context.Context, app Application) (*View, error) {
 	if v := s.shared.views.get(app, s.now()); v != nil {
 		return v, nil
 	}
-	v, err := s.loadView(ctx, app)
+	if s.tx != nil {
+		return s.loadView(ctx, app) // sees the transaction's own changes: not shared
+	}
+	c := s.shared.views
+	gen := c.generation()
+	key := strconv.FormatInt(app.ID, 10) + "." + strconv.FormatInt(app.ConfigVersion, 10)
+	// Concurrent misses share one load; one client giving up must not fail the others.
+	v, err, _ := c.loads.Do(key, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		v, err := s.loadView(ctx, app)
+		if err != nil {
+			return nil, err
+		}
+		c.put(v, s.now(), gen)
+		return v, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if s.tx == nil {
-		s.shared.views.put(v, s.now())
-	}
-	return v, nil
+	return v.(*View), nil
 }
 
 func (s *Store) loadView(ctx context.Context, app Application) (*View, error) {
@@ -169,8 +186,10 @@ const cacheLifetime = 30 * time.Second
 
 // viewCache keeps one view per application.
 type viewCache struct {
-	mu sync.Mutex
-	m  map[int64]cachedView
+	mu    sync.Mutex
+	m     map[int64]cachedView
+	gen   uint64 // bumped by every clear: a load that raced one is not kept
+	loads singleflight.Group
 }
 
 type cachedView struct {
@@ -191,14 +210,23 @@ func (c *viewCache) get(app Application, now time.Time) *View {
 	return e.v
 }
 
-func (c *viewCache) put(v *View, now time.Time) {
+func (c *viewCache) generation() uint64 {
 	c.mu.Lock()
-	c.m[v.App.ID] = cachedView{v: v, loaded: now}
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *viewCache) put(v *View, now time.Time, gen uint64) {
+	c.mu.Lock()
+	if c.gen == gen {
+		c.m[v.App.ID] = cachedView{v: v, loaded: now}
+	}
 	c.mu.Unlock()
 }
 
 func (c *viewCache) clear() {
 	c.mu.Lock()
+	c.gen++
 	c.m = map[int64]cachedView{}
 	c.mu.Unlock()
 }

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -79,6 +81,14 @@ func testShadowing(t *testing.T, s *store.Store) {
 	members := userNames(t, func(fn func(store.User) error) error { return v.GroupUsers(ctx, "staff", false, store.All, fn) })
 	if diff := cmp.Diff([]string{"sam", "zoe"}, members); diff != "" {
 		t.Errorf("members of the merged group (-want +got):\n%s", diff)
+	}
+	// The bulk document merges the same way: the shadowed Sam is not listed twice.
+	var ms []store.Membership
+	if err := v.Memberships(ctx, func(m store.Membership) error { ms = append(ms, m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.Membership{{Group: "staff", Users: []string{"sam", "zoe"}}}, ms); diff != "" {
+		t.Errorf("bulk memberships of the merged group (-want +got):\n%s", diff)
 	}
 	// Reverse the order: the second directory's Sam wins.
 	m = []store.Mapping{m[1], m[0]}
@@ -193,5 +203,30 @@ func testMembershipStream(t *testing.T, s *store.Store) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("memberships (-want +got):\n%s", diff)
+	}
+
+	// Members are read a chunk of groups at a time: across chunk boundaries every group keeps
+	// its own members, in order.
+	const n = 450
+	var gs []store.Group
+	for i := range n {
+		gs = append(gs, addGroup(t, s, f.dir.ID, fmt.Sprintf("g%03d", i)))
+	}
+	for i := range n {
+		addUser(t, s, f.dir.ID, fmt.Sprintf("u%03d", i), gs[i].ID, gs[(i+1)%n].ID)
+	}
+	got = got[:0]
+	if err := view(t, s, f.app).Memberships(ctx, func(m store.Membership) error { got = append(got, m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n+3 {
+		t.Fatalf("%d groups, want %d", len(got), n+3)
+	}
+	for i, m := range got[3:] { // after a, B and empty
+		prev := (i + n - 1) % n
+		users := []string{fmt.Sprintf("u%03d", min(i, prev)), fmt.Sprintf("u%03d", max(i, prev))}
+		if m.Group != fmt.Sprintf("g%03d", i) || !slices.Equal(m.Users, users) {
+			t.Fatalf("group %d: %+v, want g%03d with %v", i, m, i, users)
+		}
 	}
 }

@@ -18,6 +18,7 @@ type child struct {
 	stdin        io.WriteCloser
 	ready        childReady
 	spawnToReady time.Duration // exec to the first 200 from /readyz, seen from here
+	started      time.Time
 	http         *http.Client
 	done         chan error
 }
@@ -54,7 +55,7 @@ func startChild(ctx context.Context, dbURL string, o options) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &child{cmd: cmd, stdin: stdin, http: &http.Client{Timeout: 5 * time.Minute}, done: make(chan error, 1)}
+	c := &child{cmd: cmd, stdin: stdin, started: t0, http: &http.Client{Timeout: 5 * time.Minute}, done: make(chan error, 1)}
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)

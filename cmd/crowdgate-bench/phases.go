@@ -444,6 +444,11 @@ func (e *env) smoke(ctx context.Context) error {
 
 func (e *env) p1(ctx context.Context) error {
 	o := e.o
+	// The server loads every live session into memory at start, as crowdgate does (store.WarmSessions);
+	// P1 judges the steady state that follows.
+	if err := e.waitSessionsLoaded(ctx); err != nil {
+		return err
+	}
 	// Warm-up: connections, PostgreSQL's buffer cache, Go's heap.
 	fmt.Printf("warming up for %s\n", o.warmup)
 	loadgen.Run(ctx, e.echoTarget(), loadgen.Options{Concurrency: o.concurrency, Duration: o.warmup / 3})
@@ -515,6 +520,31 @@ func (e *env) p1(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// waitSessionsLoaded waits until the server holds every live session in memory, and reports how
+// long that took after the server started.
+func (e *env) waitSessionsLoaded(ctx context.Context) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		st, err := e.child.stats()
+		if err != nil {
+			return err
+		}
+		if st.SessionsCached >= len(e.tokens) {
+			e.dr.SessionsLoadedS = time.Since(e.child.started).Seconds()
+			fmt.Printf("server holds %d sessions in memory, %.1f s after it started\n", st.SessionsCached, e.dr.SessionsLoadedS)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server holds %d of %d sessions in memory after 2 minutes", st.SessionsCached, len(e.tokens))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func p2From(b, a dbStats, p *phase) p2Report {

@@ -28,25 +28,27 @@ type report struct {
 }
 
 type dialectReport struct {
-	Dialect    string        `json:"dialect"`
-	Generate   genReport     `json:"generate"`
-	Ready      readyReport   `json:"ready"`
-	Phases     []*phase      `json:"phases"`
-	EchoMax    float64       `json:"echo_max_rps"`
-	P1Max      float64       `json:"p1_max_rps"`
-	P1HotMax   float64       `json:"p1_hot_max_rps"`
-	EchoHotMax float64       `json:"echo_hot_max_rps"`
-	P2         p2Report      `json:"p2"`
-	P2Hot      *p2Report     `json:"p2_hot,omitempty"`
-	P3         p3Report      `json:"p3"`
-	P4         []p4Run       `json:"p4"`
-	P5         p5Report      `json:"p5"`
-	P8         *p8Report     `json:"p8,omitempty"`
-	Sweep      []sweepPoint  `json:"sweep"`
-	Targets    []target      `json:"targets"`
-	Profiles   []string      `json:"profiles"`
-	Explain    []explainLine `json:"explain"`
-	Notes      []string      `json:"notes"`
+	Dialect    string      `json:"dialect"`
+	Generate   genReport   `json:"generate"`
+	Ready      readyReport `json:"ready"`
+	Phases     []*phase    `json:"phases"`
+	EchoMax    float64     `json:"echo_max_rps"`
+	P1Max      float64     `json:"p1_max_rps"`
+	P1HotMax   float64     `json:"p1_hot_max_rps"`
+	EchoHotMax float64     `json:"echo_hot_max_rps"`
+	// SessionsLoadedS is how long after its start the server held every session in memory.
+	SessionsLoadedS float64       `json:"sessions_loaded_s"`
+	P2              p2Report      `json:"p2"`
+	P2Hot           *p2Report     `json:"p2_hot,omitempty"`
+	P3              p3Report      `json:"p3"`
+	P4              []p4Run       `json:"p4"`
+	P5              p5Report      `json:"p5"`
+	P8              *p8Report     `json:"p8,omitempty"`
+	Sweep           []sweepPoint  `json:"sweep"`
+	Targets         []target      `json:"targets"`
+	Profiles        []string      `json:"profiles"`
+	Explain         []explainLine `json:"explain"`
+	Notes           []string      `json:"notes"`
 }
 
 type genReport struct {

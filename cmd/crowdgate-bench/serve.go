@@ -21,6 +21,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/crowdapi"
 	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/password"
 )
 
 // childArg is the hidden first argument that turns the binary into the server under test.
@@ -59,8 +60,10 @@ type serverStats struct {
 	// From store.Stats: the session verdict cache and the database pool.
 	CacheHits   uint64 `json:"session_cache_hits"`
 	CacheMisses uint64 `json:"session_cache_misses"`
-	PoolWaits   int64  `json:"db_pool_waits"`
-	PoolWaitUS  int64  `json:"db_pool_wait_us"`
+	// SessionsCached is how many SSO sessions the server holds in memory (store.WarmSessions).
+	SessionsCached int   `json:"sessions_cached"`
+	PoolWaits      int64 `json:"db_pool_waits"`
+	PoolWaitUS     int64 `json:"db_pool_wait_us"`
 }
 
 var slowQueries atomic.Int64
@@ -108,7 +111,8 @@ func serveChild(args []string) int {
 	defer stop()
 
 	t0 := time.Now()
-	st, err := store.Open(ctx, store.Config{URL: *dbURL, SessionCacheTTL: *cacheTTL, PasswordWorkers: *pwWorkers}, log)
+	workers := password.ReserveProcs(*pwWorkers, os.Getenv("GOMAXPROCS") != "") // as cmd/crowdgate does
+	st, err := store.Open(ctx, store.Config{URL: *dbURL, SessionCacheTTL: *cacheTTL, PasswordWorkers: workers}, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench server:", err)
 		return 1
@@ -150,7 +154,7 @@ func serveChild(args []string) int {
 		ss := st.Stats()
 		json.NewEncoder(w).Encode(serverStats{UserUS: ru.Utime.Nano() / 1000, SysUS: ru.Stime.Nano() / 1000, RSSKB: rss, HWMKB: hwm,
 			Goroutines: runtime.NumGoroutine(), HeapInuse: ms.HeapInuse, NumGC: ms.NumGC, SlowQueries: slowQueries.Load(),
-			CacheHits: ss.SessionCacheHits, CacheMisses: ss.SessionCacheMisses, PoolWaits: ss.DB.WaitCount, PoolWaitUS: ss.DB.WaitDuration.Microseconds()})
+			CacheHits: ss.SessionCacheHits, CacheMisses: ss.SessionCacheMisses, SessionsCached: ss.SessionsCached, PoolWaits: ss.DB.WaitCount, PoolWaitUS: ss.DB.WaitDuration.Microseconds()})
 	})
 	mux.HandleFunc("POST /bench/close-idle", func(w http.ResponseWriter, r *http.Request) {
 		db, err := st.DB()
@@ -205,6 +209,7 @@ func serveChild(args []string) int {
 		}()
 	}
 	every(5*time.Second, false, func(ctx context.Context) error { _, err := st.FlushSessionAccess(ctx); return err })
+	every(time.Second, true, func(ctx context.Context) error { _, err := st.WarmSessions(ctx); return err })
 	// Cache invalidations from other instances (PostgreSQL LISTEN; returns at once on SQLite).
 	go st.Listen(jctx)
 	every(time.Minute, true, func(ctx context.Context) error { _, err := st.ExpireSessions(ctx); return err })

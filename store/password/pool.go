@@ -46,6 +46,23 @@ func (p *Pool) Hash(ctx context.Context, plain string) (stored string, err error
 	return stored, err
 }
 
+// TryHash is Hash run inside the pool only if a slot is free at once; ok is false, and nothing is
+// hashed, when the pool is busy. For optional work such as upgrading a legacy hash after a login,
+// which must never delay the logins waiting for a slot.
+func (p *Pool) TryHash(plain string) (stored string, ok bool, err error) {
+	if p.waiting.Load() > 0 {
+		return "", false, nil // a slot freeing now belongs to a waiting caller
+	}
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		return "", false, nil
+	}
+	defer p.release()
+	stored, err = Hash(plain)
+	return stored, err == nil, err
+}
+
 // Waiting returns how many callers are queued for a slot, for metrics.
 func (p *Pool) Waiting() int {
 	return int(p.waiting.Load())

@@ -164,3 +164,24 @@ func TestPoolBound(t *testing.T) {
 		t.Errorf("after all calls: %d slots held, %d waiting", len(p.slots), p.Waiting())
 	}
 }
+
+// TestPoolTryHash: TryHash hashes when a slot is free and gives up at once, without queueing,
+// when none is.
+func TestPoolTryHash(t *testing.T) {
+	p := NewPool(1)
+	stored, ok, err := p.TryHash("secret")
+	if !ok || err != nil {
+		t.Fatalf("TryHash on an idle pool = %v, %v", ok, err)
+	}
+	if v, _, err := Verify(stored, "secret"); !v || err != nil {
+		t.Fatalf("TryHash's hash does not verify: %v, %v", v, err)
+	}
+	fill(p)
+	defer p.release()
+	if _, ok, err := p.TryHash("secret"); ok || err != nil {
+		t.Errorf("TryHash on a full pool = %v, %v; want false, nil", ok, err)
+	}
+	if got := p.Waiting(); got != 0 {
+		t.Errorf("TryHash queued: Waiting() = %d", got)
+	}
+}

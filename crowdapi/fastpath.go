@@ -1,0 +1,191 @@
+package crowdapi
+
+import (
+	"bytes"
+	"encoding/xml"
+	"time"
+	"unicode/utf8"
+)
+
+// The session validation (POST /session/{token}) is the request Seraph makes on every page view,
+// so its XML is read and written by hand: encoding/xml's reflection costs several times the rest
+// of a cached validation. Both functions cover only the plain shapes Crowd clients send and
+// receive; anything else takes the general path, and tests hold the two paths equal.
+
+// parseFactorsXML reads a <validation-factors> document of the simple form every Crowd client
+// sends. ok is false when the document is anything else (attributes, entities, comments, CDATA,
+// carriage returns, unknown or repeated elements, malformed input): the caller then decodes it
+// with encoding/xml, which gives the same result or the proper error.
+func parseFactorsXML(body []byte) (factors []validationFactor, ok bool) {
+	p := factorParser{b: body}
+	p.space()
+	if bytes.HasPrefix(p.b[p.i:], []byte("<?xml")) {
+		known := false
+		for _, prolog := range knownProlog {
+			if p.skipPrefix(prolog) {
+				known = true
+				break
+			}
+		}
+		if !known {
+			return nil, false
+		}
+		p.space()
+	}
+	if p.skipPrefix("<validation-factors/>") {
+		p.space()
+		return nil, p.i == len(p.b)
+	}
+	if !p.skipPrefix("<validation-factors>") {
+		return nil, false
+	}
+	for {
+		p.space()
+		if p.skipPrefix("</validation-factors>") {
+			p.space()
+			return factors, p.i == len(p.b)
+		}
+		if !p.skipPrefix("<validation-factor>") {
+			return nil, false
+		}
+		var f validationFactor
+		var haveName, haveValue bool
+		for {
+			p.space()
+			if p.skipPrefix("</validation-factor>") {
+				break
+			}
+			switch {
+			case !haveName && p.skipPrefix("<name>"):
+				s, ok := p.text("</name>")
+				if !ok {
+					return nil, false
+				}
+				f.Name, haveName = s, true
+			case !haveValue && p.skipPrefix("<value>"):
+				s, ok := p.text("</value>")
+				if !ok {
+					return nil, false
+				}
+				f.Value, haveValue = s, true
+			case !haveName && p.skipPrefix("<name/>"):
+				haveName = true
+			case !haveValue && p.skipPrefix("<value/>"):
+				haveValue = true
+			default:
+				return nil, false
+			}
+		}
+		factors = append(factors, f)
+	}
+}
+
+func (v *validationFactorsEntity) decodeFastXML(body []byte) bool {
+	f, ok := parseFactorsXML(body)
+	if ok {
+		v.Factors = f
+	}
+	return ok
+}
+
+// knownProlog are the XML declarations clients write; others (another encoding or version) go
+// to encoding/xml, which checks them.
+var knownProlog = []string{
+	`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`,
+	`<?xml version="1.0" encoding="UTF-8"?>`,
+	`<?xml version="1.0" encoding="utf-8"?>`,
+	`<?xml version="1.0"?>`,
+}
+
+type factorParser struct {
+	b []byte
+	i int
+}
+
+func (p *factorParser) space() {
+	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n') {
+		p.i++
+	}
+}
+
+func (p *factorParser) skipPrefix(s string) bool {
+	if len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
+		p.i += len(s)
+		return true
+	}
+	return false
+}
+
+// text reads character data up to the closing tag; it refuses what encoding/xml would transform
+// or reject (entities, '\r', characters outside XML's range, invalid UTF-8).
+func (p *factorParser) text(closing string) (string, bool) {
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '<':
+			s := p.b[start:p.i]
+			if !p.skipPrefix(closing) {
+				return "", false
+			}
+			return string(s), true
+		case c == '&', c == '\r', c < 0x20 && c != '\t' && c != '\n':
+			return "", false
+		case c == '>' && p.i >= start+2 && p.b[p.i-1] == ']' && p.b[p.i-2] == ']':
+			return "", false // "]]>" outside CDATA is an error
+		case c < utf8.RuneSelf:
+			p.i++
+		default:
+			r, n := utf8.DecodeRune(p.b[p.i:])
+			if r == utf8.RuneError || !xmlChar(r) {
+				return "", false
+			}
+			p.i += n
+		}
+	}
+	return "", false
+}
+
+// xmlChar reports whether r is a character XML 1.0 allows (for non-ASCII runes).
+func xmlChar(r rune) bool {
+	return r >= 0x80 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
+}
+
+// appendSessionXML appends the document respond writes for a session with the minimal user
+// (no expand=user): prolog, token, user name and link, self link, dates.
+func appendSessionXML(b []byte, base, token, userName string, created, expiry time.Time) []byte {
+	w := (*appendWriter)(&b)
+	b = append(b, xmlProlog...)
+	if token == "" {
+		b = append(b, `<session expand="user"><token/><user name="`...)
+	} else {
+		b = append(b, `<session expand="user"><token>`...)
+		xml.EscapeText(w, []byte(token))
+		b = append(b, `</token><user name="`...)
+	}
+	xml.EscapeText(w, []byte(userName))
+	b = append(b, `"><link rel="self" href="`...)
+	xml.EscapeText(w, []byte(base+"/user?username="+q(userName)))
+	b = append(b, `"/></user><link rel="self" href="`...)
+	xml.EscapeText(w, []byte(base+"/session/"+token))
+	b = append(b, `"/>`...)
+	if !created.IsZero() {
+		b = append(b, `<created-date>`...)
+		b = created.UTC().AppendFormat(b, xmlTimeLayout)
+		b = append(b, `</created-date>`...)
+	}
+	if !expiry.IsZero() {
+		b = append(b, `<expiry-date>`...)
+		b = expiry.UTC().AppendFormat(b, xmlTimeLayout)
+		b = append(b, `</expiry-date>`...)
+	}
+	return append(b, `</session>`...)
+}
+
+// appendWriter lets xml.EscapeText append to a byte slice.
+type appendWriter []byte
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	*w = append(*w, p...)
+	return len(p), nil
+}
