@@ -16,18 +16,21 @@ func (e *env) hotQueries() []struct{ name, sql string } {
 	tok := store.HashToken(e.tokens[0])
 	user := fmt.Sprint(e.spec.SessionUser(0) + 1)
 	userCols := "id, directory_id, external_id, name, lower_name, first_name, last_name, display_name, lower_display_name, email, lower_email, active, password_expired, locked_until, last_login_at, created_at, updated_at"
+	sessCols := "s.*, u." + strings.ReplaceAll(userCols, ", ", ", u.") // store also aliases them (u_*): same plan
+	groups := "COALESCE((SELECT string_agg(m.group_id::text, ',') FROM user_memberships m WHERE m.user_id = s.user_id), '') AS groups"
+	chunk := "(SELECT id FROM groups WHERE directory_id = 1 ORDER BY lower_name LIMIT 200)" // the first chunk of 200 groups
 	return []struct{ name, sql string }{
-		{"View: directories of the application (each view-cache reload, 1/s)", `SELECT * FROM "directories" WHERE id IN (1)`},
-		{"ValidateSession: session by token hash", `SELECT * FROM "sessions" WHERE token_hash = '` + tok + `' LIMIT 1`},
-		{"ValidateSession: user by id", `SELECT ` + userCols + ` FROM "users" WHERE id = ` + user + ` LIMIT 1`},
-		{"MayAuthenticate: direct groups of the user", `SELECT group_id FROM user_memberships WHERE user_id = ` + user},
-		{"MayAuthenticate: one level of parents (closure)", `SELECT parent_id FROM group_memberships WHERE child_id IN (SELECT group_id FROM user_memberships WHERE user_id = ` + user + `)`},
-		{"MayAuthenticate: names of the groups", `SELECT name FROM groups WHERE id IN (SELECT group_id FROM user_memberships WHERE user_id = ` + user + `)`},
-		{"Memberships: user members, sorted (P4)", `SELECT g.lower_name, u.name FROM user_memberships m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id ` +
-			`WHERE g.directory_id IN (1) AND 1=1 AND 1=1 ORDER BY g.lower_name, u.lower_name`},
-		{"Memberships: child groups, sorted (P4)", `SELECT p.lower_name, c.name FROM group_memberships m JOIN groups p ON p.id = m.parent_id ` +
-			`JOIN groups c ON c.id = m.child_id WHERE p.directory_id IN (1) ORDER BY p.lower_name, c.lower_name`},
-		{"Memberships: groups (P4)", `SELECT e.* FROM groups e WHERE e.directory_id IN (1) AND 1=1 AND (1=1) ORDER BY e.lower_name LIMIT 4611686018427387904 OFFSET 0`},
+		{"View: directories of the application (each view-cache reload)", `SELECT * FROM "directories" WHERE id IN (1)`},
+		{"ValidateSession on a miss: session, user and direct groups in one read", `SELECT ` + sessCols + `, ` + groups +
+			` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = '` + tok + `' AND s.kind = 'SSO'`},
+		{"WarmSessions: one page of 5,000 live sessions with users and groups", `SELECT ` + sessCols + `, ` + groups +
+			` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.kind = 'SSO' AND s.expires_at > now() AND s.id > 0 ORDER BY s.id LIMIT 5000`},
+		{"MayAuthenticate outside validation: direct groups of the user", `SELECT group_id FROM user_memberships WHERE user_id = ` + user},
+		{"Memberships: groups in name order (P4)", `SELECT e.* FROM groups e WHERE e.directory_id IN (1) AND 1=1 AND (1=1) ORDER BY e.lower_name LIMIT 4611686018427387904 OFFSET 0`},
+		{"Memberships: user members of a chunk of 200 groups (P4)", `SELECT m.group_id, u.name FROM user_memberships m JOIN users u ON u.id = m.user_id ` +
+			`WHERE m.group_id IN ` + chunk + ` AND 1=1 AND 1=1 ORDER BY m.group_id, u.lower_name`},
+		{"Memberships: child groups of a chunk of 200 groups (P4)", `SELECT m.parent_id, c.name FROM group_memberships m JOIN groups c ON c.id = m.child_id ` +
+			`WHERE m.parent_id IN ` + chunk + ` ORDER BY m.parent_id, c.lower_name`},
 		{"Search: all users (P5)", `SELECT e.` + strings.ReplaceAll(userCols, ", ", ", e.") + ` FROM users e WHERE e.directory_id IN (1) AND 1=1 AND 1=1 AND (1=1) ORDER BY e.lower_name LIMIT 4611686018427387904 OFFSET 0`},
 		{"Event token: newest event", `SELECT MAX(id) FROM events`},
 	}
