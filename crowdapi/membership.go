@@ -219,17 +219,32 @@ func (s *server) addUserMembership(c echo.Context, u store.User, g store.Group, 
 	return created(c, location)
 }
 
+// bodyUser is the visible user a membership request's body names (<user name="u"/>; only the
+// name is read); an unknown one is a 400, as the query's entity is a 404.
+func (s *server) bodyUser(c echo.Context) (store.User, error) {
+	var in userEntity
+	if err := bind(c, &in, false); err != nil {
+		return store.User{}, err
+	}
+	return s.userNamed(c, in.Name, http.StatusBadRequest)
+}
+
+// bodyGroup is bodyUser for <group name="g"/>.
+func (s *server) bodyGroup(c echo.Context) (store.Group, error) {
+	var in groupEntity
+	if err := bind(c, &in, false); err != nil {
+		return store.Group{}, err
+	}
+	return s.groupNamed(c, in.Name, http.StatusBadRequest)
+}
+
 // addUserToGroupByGroup: POST /group/user/direct?groupname=g, body <user name="u"/> (only name is read).
 func (s *server) addUserToGroupByGroup(c echo.Context) error {
 	g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
 	if err != nil {
 		return err
 	}
-	var in userEntity
-	if err := bind(c, &in, false); err != nil {
-		return err
-	}
-	u, err := s.userNamed(c, in.Name, http.StatusBadRequest)
+	u, err := s.bodyUser(c)
 	if err != nil {
 		return err
 	}
@@ -242,11 +257,7 @@ func (s *server) addUserToGroupByUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in groupEntity
-	if err := bind(c, &in, false); err != nil {
-		return err
-	}
-	g, err := s.groupNamed(c, in.Name, http.StatusBadRequest)
+	g, err := s.bodyGroup(c)
 	if err != nil {
 		return err
 	}
@@ -318,11 +329,7 @@ func (s *server) addChildGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in groupEntity
-	if err := bind(c, &in, false); err != nil {
-		return err
-	}
-	ch, err := s.groupNamed(c, in.Name, http.StatusBadRequest)
+	ch, err := s.bodyGroup(c)
 	if err != nil {
 		return err
 	}
@@ -335,11 +342,7 @@ func (s *server) addParentGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in groupEntity
-	if err := bind(c, &in, false); err != nil {
-		return err
-	}
-	p, err := s.groupNamed(c, in.Name, http.StatusBadRequest)
+	p, err := s.bodyGroup(c)
 	if err != nil {
 		return err
 	}
