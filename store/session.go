@@ -287,10 +287,11 @@ func (s *Store) WarmSessions(ctx context.Context) (int64, error) {
 			break
 		}
 	}
+	n := int64(len(fresh)) // fresh becomes the cache itself: not to be read after endWarm
 	if !c.endWarm(fresh, gen, start) {
 		return 0, nil // cleared meanwhile: the next call loads again
 	}
-	return int64(len(fresh)), nil
+	return n, nil
 }
 
 // DeleteSession ends a session; an unknown token is not an error (Crowd answers 204 either way).
