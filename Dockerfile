@@ -25,5 +25,8 @@ ENV CROWDGATE_LISTEN=0.0.0.0:8095 \
     CROWDGATE_DATABASE_URL=/data/crowdgate.db
 EXPOSE 8095
 USER nonroot:nonroot
+# distroless has no shell or curl: the binary asks its own /readyz (200 when the database answers).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["/usr/local/bin/crowdgate", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/crowdgate"]
 CMD ["serve"]

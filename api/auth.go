@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -184,18 +185,19 @@ func (s *server) login(c echo.Context) error {
 		p.Data = d
 		return s.render(c, status, "login", p)
 	}
-	now := s.cfg.Now()
-	if s.throttle.blocked(addr, now) {
+	ok, forgive := s.throttle.attempt(addr, s.cfg.Now())
+	if !ok {
 		return fail(http.StatusTooManyRequests, "too many failed sign-ins from this address", "Too many failed attempts. Wait a few minutes and try again.")
 	}
 	u, reason, err := s.checkLocalAdmin(ctx, name, pw)
 	if err != nil {
+		forgive()
 		return err
 	}
 	if reason != "" {
-		s.throttle.fail(addr, now)
 		return fail(http.StatusUnauthorized, reason, "Sign-in failed. Check the user name and password.")
 	}
+	forgive()
 	if err := s.startSession(ctx, c, u, addr, "password"); err != nil {
 		return err
 	}
@@ -312,21 +314,22 @@ func (s *server) requireFresh(c echo.Context, back string) (bool, error) {
 // a fresh one. ok is false for a wrong password (throttled like sign-ins).
 func (s *server) reauthenticate(c echo.Context, a *admin, pw string) (bool, error) {
 	ctx := c.Request().Context()
-	now := s.cfg.Now()
-	if s.throttle.blocked(a.Address, now) {
+	ok, forgive := s.throttle.attempt(a.Address, s.cfg.Now())
+	if !ok {
 		return false, nil
 	}
 	u, reason, err := s.checkLocalAdmin(ctx, a.User.Name, pw)
 	if err != nil {
+		forgive()
 		return false, err
 	}
 	if reason != "" || u.ID != a.User.ID {
-		s.throttle.fail(a.Address, now)
 		if err := s.st.Audit(ctx, "FAILURE", "CONSOLE_REAUTH", "USER", a.User.Name, reason); err != nil {
 			s.log.Error("console: audit re-authentication", "err", err)
 		}
 		return false, nil
 	}
+	forgive()
 	sess, token, err := s.st.CreateSession(ctx, store.NewSession{Kind: store.SessionConsole, UserID: u.ID, RemoteAddress: a.Address})
 	if err != nil {
 		return false, err
@@ -410,13 +413,11 @@ func (t *throttle) recent(addr string, now time.Time) []time.Time {
 	return keep
 }
 
-func (t *throttle) blocked(addr string, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.recent(addr, now)) >= t.limit
-}
-
-func (t *throttle) fail(addr string, now time.Time) {
+// attempt reserves a sign-in attempt for addr, refusing it when the address has used up its
+// failures. The attempt counts as a failure from now on unless forgive is called (on success):
+// counting it before the password is checked keeps concurrent guesses from all passing the check
+// before the first failure is recorded.
+func (t *throttle) attempt(addr string, now time.Time) (ok bool, forgive func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.fails) > 10000 { // bound memory under a spray of addresses: forget the oldest state
@@ -424,5 +425,18 @@ func (t *throttle) fail(addr string, now time.Time) {
 			t.recent(a, now)
 		}
 	}
-	t.fails[addr] = append(t.recent(addr, now), now)
+	if len(t.recent(addr, now)) >= t.limit {
+		return false, func() {}
+	}
+	t.fails[addr] = append(t.fails[addr], now)
+	var once sync.Once
+	return true, func() {
+		once.Do(func() {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			if i := slices.Index(t.fails[addr], now); i >= 0 {
+				t.fails[addr] = slices.Delete(t.fails[addr], i, i+1)
+			}
+		})
+	}
 }

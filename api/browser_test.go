@@ -12,49 +12,11 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/crowdgate/crowdgate/internal/chromium"
 	"github.com/crowdgate/crowdgate/store"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "write the overview screenshot to docs/console-overview.png")
-
-const chromiumPath = "/usr/bin/chromium"
-
-// browser starts a headless Chromium for the test: never downloaded, a fresh profile, no
-// background networking. Without Chromium the test is skipped, except in CI (CI=true), where it fails.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("browser tests skipped in -short mode")
-	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing (apt-get install -y chromium): %v", chromiumPath, err)
-		}
-		t.Skipf("%s is missing; install it with apt-get install -y chromium", chromiumPath)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
-		chromedp.WindowSize(1440, 1000),
-	)
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // starts the browser outside any timeout
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
 
 // screenshots keeps the PNGs of a browser test in CROWDGATE_SCREENSHOTS, or a temporary directory.
 type screenshots struct {
@@ -87,7 +49,7 @@ func (s *screenshots) take(name string) []byte {
 // add Jira and choose its licence group, find out why a user may use Jira, revoke a session, and
 // run a sync while watching its progress.
 func TestBrowser(t *testing.T) {
-	bctx := browser(t)
+	waitBrowser := chromium.Start(t, 1440, 1000)
 	h := newHarness(t)
 	f := newFixture(h)
 	h.addUser(h.entra.ID, "bob.smith@contoso.com", f.team.ID)
@@ -101,6 +63,7 @@ func TestBrowser(t *testing.T) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	bctx := waitBrowser()
 	shots := &screenshots{t: t, ctx: bctx, dir: dir}
 	defer func() { t.Logf("screenshots in %s", dir) }()
 	ctx, cancel := context.WithTimeout(bctx, 120*time.Second) // about 30 s on an idle 2-core machine

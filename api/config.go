@@ -55,6 +55,9 @@ type Config struct {
 	// SyncController runs and tests Entra ID synchronisation; nil hides "sync now" and "test
 	// connection" (cmd/crowdgate wires it to graphsync).
 	SyncController SyncController
+	// Secrets encrypts the Entra ID client secret before it is stored; nil stores it as entered
+	// (tests of the console alone; cmd/crowdgate always sets it).
+	Secrets SecretSealer
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }

@@ -251,6 +251,12 @@ func (s *server) updateEntra(c echo.Context) error {
 	if err := ch.validate(); err != nil {
 		return s.done(c, fmt.Errorf("%w: %w", err, errForm), back, "")
 	}
+	if ch.Secret != "" && s.cfg.Secrets != nil && !ch.ClearSecret {
+		// Encrypted before anything is saved: without a key the whole form is refused.
+		if ch.Secret, err = s.cfg.Secrets.SealSecret(ctx, d.ID, ch.Secret); err != nil {
+			return s.done(c, fmt.Errorf("nothing was saved: the client secret cannot be encrypted: %w: %w", err, errForm), back, "")
+		}
+	}
 	old := parseEntra(d.Config)
 	if d.Config, err = ch.apply(d.Config); err != nil {
 		return err
@@ -276,6 +282,12 @@ func (s *server) updateEntra(c echo.Context) error {
 		return err
 	}
 	return s.done(c, nil, back, "Entra ID settings saved.")
+}
+
+// SecretSealer encrypts a directory's client secret for storage; cmd/crowdgate wires it to the
+// configured key. The error's message is shown to the administrator, so it must say what to set.
+type SecretSealer interface {
+	SealSecret(ctx context.Context, dirID int64, secret string) (string, error)
 }
 
 var errNoSync = errors.New("synchronisation is not available in this deployment")

@@ -239,12 +239,11 @@ func (s *server) updateUser(c echo.Context) error {
 	}
 	first, last := strings.TrimSpace(c.FormValue("first")), strings.TrimSpace(c.FormValue("last"))
 	display, email := strings.TrimSpace(c.FormValue("display")), strings.TrimSpace(c.FormValue("email"))
+	ch := store.UserChange{FirstName: &first, LastName: &last, DisplayName: &display, Email: &email}
 	if name := strings.TrimSpace(c.FormValue("name")); name != "" && name != u.Name {
-		if u, err = s.st.RenameUser(ctx, u.ID, name); err != nil {
-			return s.done(c, err, s.userURL(u.ID), "")
-		}
+		ch.Name = &name // renamed in the same transaction: a refused field keeps the old name too
 	}
-	_, err = s.st.UpdateUser(ctx, u.ID, store.UserChange{FirstName: &first, LastName: &last, DisplayName: &display, Email: &email})
+	_, err = s.st.UpdateUser(ctx, u.ID, ch)
 	return s.done(c, err, s.userURL(u.ID), "Saved.")
 }
 

@@ -19,6 +19,9 @@ func TestErrorReasons(t *testing.T) {
 	_ = inactive
 	storetest.Must(e.st.CreateUser(ctx, store.NewUser{DirectoryID: e.dir.ID, Name: "noemail", Active: true}))
 	pw := func(v string) string { return `<password><value>` + v + `</value></password>` }
+	// R4: a rejected request changes nothing. Failed password checks rightly count towards the
+	// lock-out; the audit log records the refusals.
+	before := storetest.Dump(t, e.st, "users.failed_logins", "users.locked_until")
 	for _, tc := range []struct {
 		name   string
 		r      req
@@ -119,7 +122,10 @@ func TestErrorReasons(t *testing.T) {
 			}
 		})
 	}
-	// Nothing was created by the rejected requests.
+	// Nothing was created or changed by the rejected requests.
+	if after := storetest.Dump(t, e.st, "users.failed_logins", "users.locked_until"); after != before {
+		t.Errorf("rejected requests changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
 	for _, name := range []string{"x", "r", "a\x01b"} {
 		if _, err := e.st.UserByName(ctx, e.dir.ID, name); !store.IsNotFound(err) {
 			t.Errorf("user %q exists after a rejected request", name)

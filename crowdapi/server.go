@@ -246,6 +246,12 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadCredential) {
 				s.log.Info("application failed to authenticate", "app", name, "client", client.String())
+				// A login failure of an application (S9); requests without credentials, the usual
+				// first challenge, are not failures.
+				actx := store.WithActor(ctx, store.Actor{Kind: store.ActorApplication, Name: name, Address: client.String()})
+				if err := s.st.Audit(context.WithoutCancel(actx), "FAILURE", "APPLICATION_LOGIN_FAILED", "APPLICATION", name, "wrong application name or password"); err != nil {
+					s.log.Error("audit application login failure", "err", err)
+				}
 				return s.unauthorized(c)
 			}
 			return fmt.Errorf("authenticate application %q: %w", name, err)

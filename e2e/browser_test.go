@@ -14,54 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// startChromium starts one headless Chromium for the test, never downloaded: Debian's at
-// /usr/bin/chromium with a fresh profile and no background networking (docs/recipes.md).
-// Without it the test is skipped, except in CI (CI=true), where that is a failure. The browser
-// starts in the background; the function returned waits for it.
-func startChromium(t *testing.T) func() context.Context {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("browser tests skipped in -short mode")
-	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: run .ci/deps.sh (it installs Debian's chromium): %v", chromiumPath, err)
-		}
-		t.Skipf("%s is missing; install it with .ci/deps.sh (apt-get install -y chromium)", chromiumPath)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
-		chromedp.WindowSize(1280, 800),
-	)
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	start := time.Now()
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(ctx) }() // starts the browser outside any timeout
-	return func() context.Context {
-		t.Helper()
-		if err := <-started; err != nil {
-			t.Fatalf("start chromium: %v", err)
-		}
-		t.Logf("chromium started in %v", time.Since(start).Round(time.Millisecond))
-		return ctx
-	}
-}
-
 // hop is one document request of a tab and the status it got (a redirect is a hop too).
 type hop struct {
 	Method string

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/crowdgate/crowdgate/internal/chromium"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -105,7 +106,7 @@ func signIn(tb *tab, upn string) {
 // refused.
 func TestSSOJourney(t *testing.T) {
 	start := time.Now()
-	waitBrowser := startChromium(t)
+	waitBrowser := chromium.Start(t, 1280, 800)
 	e := newEnv(t)
 	t.Logf("IdP, crowdgate and fakejira ready in %v", time.Since(start).Round(time.Millisecond))
 	browser := waitBrowser()

@@ -73,6 +73,7 @@ func TestMetricsCount(t *testing.T) {
 		}
 	}
 	m.ObserveSync("full", true, 3*time.Second, map[string]map[string]int{"user": {"added": 7}})
+	m.ObserveSync("delta", false, time.Second, nil)
 	after := scrape(t, m.Handler())
 	series := `crowdgate_http_requests_total{method="POST",route="/session/:token",status="200"}`
 	if got := value(t, after, series) - value(t, before, series); got != 5 {
@@ -89,6 +90,23 @@ func TestMetricsCount(t *testing.T) {
 	}
 	if got := value(t, after, `crowdgate_sync_changes_total{change="added",kind="user"}`); got != 7 {
 		t.Errorf("sync changes %v, want 7", got)
+	}
+	// Sync runs by mode and result, and their duration: what an alert on failing syncs reads.
+	for series, want := range map[string]float64{
+		`crowdgate_sync_runs_total{mode="full",result="success"}`:  1,
+		`crowdgate_sync_runs_total{mode="delta",result="failure"}`: 1,
+		`crowdgate_sync_duration_seconds_count{mode="full"}`:       1,
+		`crowdgate_sync_duration_seconds_sum{mode="full"}`:         3,
+	} {
+		if got := value(t, after, series) - value(t, before, series); got != want {
+			t.Errorf("%s grew by %v, want %v", series, got, want)
+		}
+	}
+	if misses := value(t, after, "crowdgate_session_cache_misses_total") - value(t, before, "crowdgate_session_cache_misses_total"); misses < 1 {
+		t.Errorf("session cache misses grew by %v: the first validation of a token reads the database", misses)
+	}
+	if got := value(t, after, "crowdgate_db_open_connections"); got < 1 {
+		t.Errorf("open database connections %v, want at least 1", got)
 	}
 	for _, name := range []string{"crowdgate_password_queue", "crowdgate_db_open_connections", "go_goroutines", "process_resident_memory_bytes"} {
 		if !strings.Contains(after, name) {

@@ -43,7 +43,9 @@ func Provider(db *sql.DB, dialect string, log *slog.Logger) (*goose.Provider, er
 	gd := goose.DialectSQLite3
 	if dialect == "postgres" {
 		gd = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		// Poll the lock every second (goose's default is every 5 s, for 5 minutes): an instance
+		// started beside one that is migrating is then ready a second after it, not five.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, fmt.Errorf("migrations: locker: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,23 +48,24 @@ func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, reason, "The form expired. Please try again.")
 		return
 	}
-	now := sp.now()
-	if sp.throttle.blocked(addr, now) {
+	ok, forgive := sp.throttle.attempt(addr, sp.now())
+	if !ok {
 		fail(http.StatusTooManyRequests, "too many failed attempts from this address", "Too many failed attempts. Try again later.")
 		return
 	}
 	tgt, err := sp.resolveTarget(ctx, r.PostForm.Get("app"), r.PostForm.Get("dest"))
 	if err != nil {
+		forgive()
 		fail(http.StatusBadRequest, err.Error(), "The return address is not valid.")
 		return
 	}
 	name, pw := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
 	u, reason := sp.checkBreakGlass(store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: name, Address: addr}), name, pw)
 	if reason != "" {
-		sp.throttle.fail(addr, now)
 		fail(http.StatusUnauthorized, reason, "Sign-in failed.")
 		return
 	}
+	forgive()
 	if tgt.Kind == targetApp {
 		v, err := sp.st.View(ctx, tgt.App)
 		if err == nil {
@@ -184,19 +186,30 @@ func (t *throttle) recent(addr string, now time.Time) []time.Time {
 	return keep
 }
 
-func (t *throttle) blocked(addr string, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.recent(addr, now)) >= t.limit
-}
-
-func (t *throttle) fail(addr string, now time.Time) {
+// attempt reserves an attempt for addr, refusing it when the address has used up its failures.
+// The attempt counts as a failure unless forgive is called (on success): counted before the
+// password is checked, concurrent guesses cannot all pass before the first failure is recorded.
+func (t *throttle) attempt(addr string, now time.Time) (ok bool, forgive func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.fails) >= maxThrottled {
 		t.pruneLocked(now)
 	}
-	t.fails[addr] = append(t.recent(addr, now), now)
+	recent := t.recent(addr, now)
+	if len(recent) >= t.limit {
+		return false, func() {}
+	}
+	t.fails[addr] = append(recent, now)
+	var once sync.Once
+	return true, func() {
+		once.Do(func() {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			if i := slices.Index(t.fails[addr], now); i >= 0 {
+				t.fails[addr] = slices.Delete(t.fails[addr], i, i+1)
+			}
+		})
+	}
 }
 
 func (t *throttle) prune(now time.Time) {

@@ -114,6 +114,7 @@ func (v *View) Authenticate(ctx context.Context, name, pw string) (User, error) 
 		}
 		return u, nil
 	}
+	_ = v.s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", name, "no such user in "+v.App.Name+"'s directories")
 	return User{}, fmt.Errorf("user %q: %w", name, ErrNotFound)
 }
 
@@ -146,7 +147,7 @@ func (s *Store) CheckPassword(ctx context.Context, u User, pw string) error {
 		}
 	}
 	if !ok {
-		return s.loginFailed(ctx, u, row.FailedLogins, row.LockoutThreshold, row.LockoutSeconds)
+		return s.loginFailed(ctx, u, row.LockoutThreshold, row.LockoutSeconds)
 	}
 	if !u.Active {
 		_ = s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "account inactive")
@@ -178,18 +179,29 @@ func (s *Store) CheckPassword(ctx context.Context, u User, pw string) error {
 	return nil
 }
 
-func (s *Store) loginFailed(ctx context.Context, u User, failed, threshold, seconds int) error {
-	failed++
+func (s *Store) loginFailed(ctx context.Context, u User, threshold, seconds int) error {
 	err := s.InTx(ctx, func(tx *Store) error {
+		// One atomic increment, so failures checked at the same moment all count; none while a
+		// concurrent failure has just locked the account (that would extend the lock-out).
+		var counted []int
+		err := tx.q(ctx).Raw("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?) "+
+			"RETURNING failed_logins", u.ID, tx.now()).Scan(&counted).Error
+		if err != nil {
+			return err
+		}
+		if len(counted) == 0 {
+			return tx.writeAudit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "account locked")
+		}
+		failed := counted[0]
 		if threshold > 0 && failed >= threshold && seconds > 0 {
 			until := tx.now().Add(timeSeconds(seconds))
-			if err := tx.q(ctx).Exec("UPDATE users SET failed_logins = 0, locked_until = ? WHERE id = ?", until, u.ID).Error; err != nil {
-				return err
+			res := tx.q(ctx).Exec("UPDATE users SET failed_logins = 0, locked_until = ? WHERE id = ? AND failed_logins >= ?", until, u.ID, threshold)
+			if res.Error != nil {
+				return res.Error
 			}
-			return tx.writeAudit(ctx, "FAILURE", "ACCOUNT_LOCKED", "USER", u.Name, fmt.Sprintf("%d failed logins", failed))
-		}
-		if err := tx.q(ctx).Exec("UPDATE users SET failed_logins = ? WHERE id = ?", failed, u.ID).Error; err != nil {
-			return err
+			if res.RowsAffected == 1 { // a concurrent failure may have locked it already
+				return tx.writeAudit(ctx, "FAILURE", "ACCOUNT_LOCKED", "USER", u.Name, fmt.Sprintf("%d failed logins", failed))
+			}
 		}
 		return tx.writeAudit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "wrong password")
 	})

@@ -204,15 +204,18 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 }
 
 // sqliteDSN builds the DSN for a SQLite file, creating its directory.
-func sqliteDSN(path string) (string, error) {
-	if path == "" {
-		path = DefaultSQLitePath
+// SQLitePath is the file a SQLite database URL names (empty: DefaultSQLitePath), as Open reads it.
+func SQLitePath(url string) string {
+	if url == "" {
+		url = DefaultSQLitePath
 	}
-	path = strings.TrimPrefix(path, "sqlite://")
-	path = strings.TrimPrefix(path, "file:")
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
-	}
+	url = strings.TrimPrefix(strings.TrimPrefix(url, "sqlite://"), "file:")
+	path, _, _ := strings.Cut(url, "?")
+	return path
+}
+
+func sqliteDSN(url string) (string, error) {
+	path := SQLitePath(url)
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return "", fmt.Errorf("create %s: %w", dir, err)

@@ -57,6 +57,9 @@ type NewUser struct {
 
 // UserChange holds the fields to change; nil means unchanged.
 type UserChange struct {
+	// Name renames the user (as RenameUser does) in the same transaction as the other changes, so
+	// a change refused for another field leaves the name as it was.
+	Name        *string
 	FirstName   *string
 	LastName    *string
 	DisplayName *string
@@ -200,6 +203,11 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, ch UserChange) (User, 
 		old, err := tx.User(ctx, id)
 		if err != nil {
 			return err
+		}
+		if ch.Name != nil && *ch.Name != old.Name {
+			if old, err = tx.RenameUser(ctx, id, *ch.Name); err != nil {
+				return err
+			}
 		}
 		u = old
 		set := func(dst *string, v *string) {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 )
 
@@ -31,6 +32,9 @@ type cli struct {
 	// listening, when set, is called once the server's listeners are bound, with their addresses
 	// (tests listen on port 0 and learn the port here).
 	listening func(listeners)
+	// graphTokenClient, when set, carries Entra ID token requests (tests: it trusts a fake token
+	// service's certificate).
+	graphTokenClient *http.Client
 }
 
 // command is one entry of crowdgate's command table.
@@ -45,6 +49,8 @@ func commands() []command {
 	return []command{
 		{"serve", "", "run the server (the default command)", (*cli).serve},
 		{"migrate", "[up|down|status]", "apply (up, the default), roll back one (down) or list (status) schema migrations", (*cli).migrate},
+		{"backup", "FILE", "write a consistent copy of the SQLite database to FILE while the server runs (PostgreSQL: use pg_dump)", (*cli).backup},
+		{"healthcheck", "[URL]", "exit 0 when the server's /readyz answers 200 (for container health checks)", (*cli).healthcheck},
 		{"version", "", "print the version and exit", (*cli).version},
 		{"app add", "NAME", "add an application (a Crowd REST client such as Jira) and print its password once", (*cli).appAdd},
 		{"app list", "", "list applications", (*cli).appList},

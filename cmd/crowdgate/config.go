@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crowdgate/crowdgate/crowdapi"
+	"github.com/crowdgate/crowdgate/secretbox"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -43,10 +44,19 @@ type Config struct {
 	// Metrics serves Prometheus metrics at /metrics (on the health listener when there is one).
 	Metrics bool
 
-	Store store.Config
-	Crowd crowdapi.Config
-	SAML  SAMLConfig
-	Graph GraphConfig
+	Store   store.Config
+	Crowd   crowdapi.Config
+	SAML    SAMLConfig
+	Graph   GraphConfig
+	Secrets SecretConfig
+}
+
+// SecretConfig names the keys that encrypt the secrets crowdgate stores (Entra ID client secrets).
+// Keys stay in their configured text form here; they are decoded when first needed.
+type SecretConfig struct {
+	Key          string   // base64 of 32 bytes
+	KeyFile      string   // a file holding such a key
+	PreviousKeys []string // older keys, for decryption only (rotation)
 }
 
 // LogConfig selects the log format and level.
@@ -210,6 +220,39 @@ func settings() []setting {
 			usage:   "Token endpoint host for Entra ID directories (national clouds: e.g. `https://login.microsoftonline.us/`).",
 			example: "https://login.microsoftonline.us/",
 			apply:   func(c *Config, v string) error { c.Graph.AuthorityHost = v; return nil }},
+		{flag: "secret-key", env: "CROWDGATE_SECRET_KEY", def: "",
+			usage:   "Key that encrypts the Entra ID client secrets stored in the database (AES-256-GCM): 32 random bytes in base64, e.g. from `openssl rand -base64 32`; keep a copy with the database backups. Empty, and no CROWDGATE_SECRET_KEY_FILE: with SQLite a key file is generated beside the database (`<database>.key`, mode 0600) when the first secret is saved; with PostgreSQL secrets cannot be saved until a key is set.",
+			example: "q83vEjRWeJq8mt7/ASNFZ4mrze8BI0VniavN7wEjRWc=",
+			apply: func(c *Config, v string) error {
+				if v != "" {
+					if _, err := secretbox.ParseKey(v); err != nil {
+						return err
+					}
+				}
+				c.Secrets.Key = v
+				return nil
+			}},
+		{flag: "secret-key-file", env: "CROWDGATE_SECRET_KEY_FILE", def: "",
+			usage:   "File holding the secret key (base64, as CROWDGATE_SECRET_KEY), instead of the variable; readable by crowdgate only. It must exist when crowdgate starts.",
+			example: "/etc/crowdgate/secret.key",
+			apply:   func(c *Config, v string) error { c.Secrets.KeyFile = v; return nil }},
+		{flag: "secret-previous-keys", env: "CROWDGATE_SECRET_PREVIOUS_KEYS", def: "",
+			usage:   "Comma-separated earlier secret keys (base64), still accepted for decryption after a key rotation. At start crowdgate encrypts every stored secret again with the current key; then the old keys can be removed.",
+			example: "q83vEjRWeJq8mt7/ASNFZ4mrze8BI0VniavN7wEjRWc=,3q2+796tvu/erb7v3q2+796tvu/erb7v3q2+796tvu8=",
+			apply: func(c *Config, v string) error {
+				var keys []string
+				for i, k := range strings.Split(v, ",") {
+					if k = strings.TrimSpace(k); k == "" {
+						continue
+					}
+					if _, err := secretbox.ParseKey(k); err != nil {
+						return fmt.Errorf("key %d: %w", i+1, err)
+					}
+					keys = append(keys, k)
+				}
+				c.Secrets.PreviousKeys = keys
+				return nil
+			}},
 		{flag: "metrics", env: "CROWDGATE_METRICS", def: "true", isBool: true,
 			usage:   "Serve Prometheus metrics at `/metrics` (on the health listener when CROWDGATE_HEALTH_LISTEN is set, else on the main one).",
 			example: "false",
@@ -222,9 +265,9 @@ func settings() []setting {
 			usage:   "Refuse a session validated from another client address than the one it was created from (Crowd's \"require consistent client IP address\").",
 			example: "true",
 			apply:   boolSetting(func(c *Config) *bool { return &c.Store.RequireConsistentIP })},
-		{flag: "session-cache-ttl", env: "CROWDGATE_SESSION_CACHE_TTL", def: "30s",
-			usage:   "How long a session validation is answered from memory. Changes through any instance (revocation, deactivation, licence groups) drop it at once, also on the other instances (PostgreSQL LISTEN/NOTIFY); this only bounds staleness after a lost notification.",
-			example: "2s",
+		{flag: "session-cache-ttl", env: "CROWDGATE_SESSION_CACHE_TTL", def: "10m",
+			usage:   "Live SSO sessions are held in memory with their user and groups, so a validation reads no database; this is how long one is used before it is read again (all are reloaded at half of it). Changes through any instance (revocation, deactivation, user details, licence groups) drop them at once, also on the other instances (PostgreSQL LISTEN/NOTIFY; a lost listener connection clears everything), so this only bounds staleness should a notification ever be missed.",
+			example: "2m",
 			apply:   durationSetting(func(c *Config) *time.Duration { return &c.Store.SessionCacheTTL }, time.Millisecond)},
 		{flag: "event-retention", env: "CROWDGATE_EVENT_RETENTION", def: "168h",
 			usage:   "How long directory change events are kept for Jira's incremental synchronisation; an older event token makes Jira run a full synchronisation.",
@@ -442,6 +485,9 @@ func (c Config) Validate() error {
 	}
 	if c.Store.SessionCacheTTL > c.Store.SessionTimeout {
 		errs = append(errs, fmt.Errorf("CROWDGATE_SESSION_CACHE_TTL (--session-cache-ttl) %s is longer than CROWDGATE_SESSION_TIMEOUT (--session-timeout) %s", c.Store.SessionCacheTTL, c.Store.SessionTimeout))
+	}
+	if c.Secrets.Key != "" && c.Secrets.KeyFile != "" {
+		errs = append(errs, errors.New("set CROWDGATE_SECRET_KEY or CROWDGATE_SECRET_KEY_FILE, not both"))
 	}
 	if c.SAML.MetadataURL != "" && c.SAML.MetadataFile != "" {
 		errs = append(errs, errors.New("set CROWDGATE_SAML_IDP_METADATA_URL or CROWDGATE_SAML_IDP_METADATA_FILE, not both"))

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,36 +12,88 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the configuration reference in README.md")
+var update = flag.Bool("update", false, "rewrite the configuration reference in README.md and docs/configuration.md")
 
 const (
 	readmePath  = "../../README.md"
+	configDoc   = "../../docs/configuration.md"
 	ciRunPath   = "../../.ci/run"
-	beginConfig = "<!-- BEGIN CONFIGURATION REFERENCE (generated from cmd/crowdgate/config.go by `go test ./cmd/crowdgate -run TestConfigDocs -update`; do not edit by hand) -->"
+	generatedBy = "generated from cmd/crowdgate/config.go by `go test ./cmd/crowdgate -run TestConfigDocs -update`; do not edit by hand"
+	beginConfig = "<!-- BEGIN CONFIGURATION REFERENCE (" + generatedBy + ") -->"
 	endConfig   = "<!-- END CONFIGURATION REFERENCE -->"
 )
 
-// configReference renders settings() as the README's Markdown table.
+// configReference renders settings() as the Markdown table shared by the README and
+// docs/configuration.md.
 func configReference() string {
 	var b strings.Builder
 	b.WriteString("| Variable | Flag | Default | Read by | Meaning |\n")
 	b.WriteString("|---|---|---|---|---|\n")
 	for _, s := range settings() {
-		def := "*(empty)*"
-		if s.def != "" {
-			def = "`" + s.def + "`"
-		}
-		by := "`serve`"
-		if s.scope == scopeAll {
-			by = "all commands"
-		}
-		fmt.Fprintf(&b, "| `%s` | `--%s` | %s | %s | %s |\n", s.env, s.flag, def, by, strings.ReplaceAll(s.usage, "|", `\|`))
+		fmt.Fprintf(&b, "| `%s` | `--%s` | %s | %s | %s |\n", s.env, s.flag, docDefault(s), docScope(s), strings.ReplaceAll(s.usage, "|", `\|`))
 	}
 	return b.String()
 }
 
-// TestConfigDocs fails when a setting is undocumented or the README's configuration reference
-// differs from settings(); -update rewrites the README section.
+func docDefault(s setting) string {
+	if s.def == "" {
+		return "*(empty)*"
+	}
+	return "`" + s.def + "`"
+}
+
+func docScope(s setting) string {
+	if s.scope == scopeAll {
+		return "all commands"
+	}
+	return "`serve`"
+}
+
+// configurationDoc renders the whole of docs/configuration.md: how settings are read, the table,
+// and one section per setting (a link target for the other guides) with an example value.
+func configurationDoc() string {
+	var b strings.Builder
+	b.WriteString("<!-- " + generatedBy + " -->\n\n")
+	b.WriteString(`# Configuration reference
+
+Every crowdgate setting is a command-line flag and a ` + "`CROWDGATE_*`" + ` environment variable. The flag
+wins over the variable, and an empty variable counts as unset. Invalid values are all reported at
+once, each naming its setting, and crowdgate does not start. ` + "`crowdgate serve`" + ` reads every setting;
+the other commands that open the database (` + "`migrate`, `backup`, `app`, `user`, `group`, `import`" + `)
+read only those marked "all commands". ` + "`crowdgate healthcheck`" + ` reads ` + "`CROWDGATE_HEALTH_LISTEN`" + `
+and ` + "`CROWDGATE_LISTEN`" + ` only to find the server to probe. ` + "`crowdgate COMMAND -h`" + ` lists the flags of a
+command.
+
+This file is generated from the settings table in ` + "`cmd/crowdgate/config.go`" + `, the one place
+settings are defined; ` + "`go test ./cmd/crowdgate`" + ` fails when it is out of date. Operating crowdgate:
+[operations.md](operations.md).
+
+## All settings
+
+`)
+	b.WriteString(configReference())
+	b.WriteString("\n## Each setting\n")
+	for _, s := range settings() {
+		fmt.Fprintf(&b, "\n### %s\n\n", s.env)
+		fmt.Fprintf(&b, "Flag `--%s`. Default %s. Read by %s.\n\n", s.flag, docDefault(s), docScope(s))
+		b.WriteString(s.usage + "\n\n")
+		if secretSetting(s) {
+			// The table's example is a test value; printed here it would end up in production.
+			b.WriteString("Example: none shown; generate your own value.\n")
+		} else {
+			fmt.Fprintf(&b, "Example: `%s=%s`\n", s.env, s.example)
+		}
+	}
+	return b.String()
+}
+
+// secretSetting reports whether a setting holds a secret, by its name.
+func secretSetting(s setting) bool {
+	return strings.Contains(s.env, "PASSWORD") || strings.Contains(s.env, "SECRET")
+}
+
+// TestConfigDocs fails when a setting is undocumented, or when the README's configuration
+// reference or docs/configuration.md differs from settings(); -update rewrites both.
 func TestConfigDocs(t *testing.T) {
 	envs, flags := map[string]bool{}, map[string]bool{}
 	for _, s := range settings() {
@@ -67,17 +121,32 @@ func TestConfigDocs(t *testing.T) {
 	if i < 0 || j < i {
 		t.Fatalf("README.md lacks the markers of the configuration reference:\n%s\n...\n%s", beginConfig, endConfig)
 	}
-	got := readme[i+len(beginConfig) : j]
 	want := "\n\n" + configReference() + "\n"
+	checkGenerated(t, readmePath, readme[i+len(beginConfig):j], want, func() string {
+		return readme[:i+len(beginConfig)] + want + readme[j:]
+	})
+
+	doc, err := os.ReadFile(configDoc)
+	if err != nil && !(*update && errors.Is(err, fs.ErrNotExist)) {
+		t.Fatal(err)
+	}
+	want = configurationDoc()
+	checkGenerated(t, configDoc, string(doc), want, func() string { return want })
+}
+
+// checkGenerated compares the generated part of a file, got, with want. With -update it writes
+// whole() to path instead of failing.
+func checkGenerated(t *testing.T, path, got, want string, whole func() string) {
+	t.Helper()
 	if got == want {
 		return
 	}
+	name := strings.TrimPrefix(path, "../../")
 	if *update {
-		readme = readme[:i+len(beginConfig)] + want + readme[j:]
-		if err := os.WriteFile(readmePath, []byte(readme), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(whole()), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Log("README.md: configuration reference rewritten")
+		t.Logf("%s: configuration reference rewritten", name)
 		return
 	}
 	gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
@@ -90,7 +159,7 @@ func TestConfigDocs(t *testing.T) {
 			w = wl[k]
 		}
 		if g != w {
-			t.Errorf("README.md's configuration reference is out of date; run\n\tgo test ./cmd/crowdgate -run TestConfigDocs -update\nfirst difference, line %d:\n README: %s\n config: %s", k+1, g, w)
+			t.Errorf("%s's configuration reference is out of date; run\n\tgo test ./cmd/crowdgate -run TestConfigDocs -update\nfirst difference, line %d:\n %s: %s\n config: %s", name, k+1, name, g, w)
 			break
 		}
 	}

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/crowdgate/crowdgate/api"
 	"github.com/crowdgate/crowdgate/graphsync"
+	"github.com/crowdgate/crowdgate/metrics"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -19,6 +22,10 @@ import (
 type GraphConfig struct {
 	BaseURL       string
 	AuthorityHost string
+
+	// tokenClient carries token requests; nil is azidentity's default. Tests set it to trust a
+	// fake token service's certificate.
+	tokenClient *http.Client
 }
 
 // entraSettings are the keys of an AZURE_AD directory's Config JSON (as the console writes them).
@@ -37,11 +44,16 @@ type entraSettings struct {
 // SyncController. It re-reads the directories every minute, so settings saved in the console
 // take effect without a restart.
 type entra struct {
-	cfg      GraphConfig
-	st       *store.Store
-	log      *slog.Logger
-	mu       sync.Mutex
-	running  map[int64]*runningSyncer
+	cfg     GraphConfig
+	st      *store.Store
+	secrets *secretKeys
+	log     *slog.Logger
+	mu      sync.Mutex
+	running map[int64]*runningSyncer
+	// failed holds why a directory's syncer could not start (its settings, or a client secret that
+	// does not decrypt), for the console's progress and "sync now".
+	failed map[int64]error
+	// observer sees every run's report (metrics); nil for none.
 	observer func(graphsync.Report, error)
 }
 
@@ -53,8 +65,21 @@ type runningSyncer struct {
 	done     chan struct{}
 }
 
-func newEntra(cfg GraphConfig, st *store.Store, log *slog.Logger) *entra {
-	return &entra{cfg: cfg, st: st, log: log, running: map[int64]*runningSyncer{}}
+func newEntra(cfg GraphConfig, st *store.Store, secrets *secretKeys, log *slog.Logger) *entra {
+	return &entra{cfg: cfg, st: st, secrets: secrets, log: log, running: map[int64]*runningSyncer{}, failed: map[int64]error{}}
+}
+
+// observeSync turns graphsync's run reports into the sync metrics.
+func observeSync(m *metrics.Metrics) func(graphsync.Report, error) {
+	return func(r graphsync.Report, err error) {
+		c := r.Counts
+		// Labels in Prometheus' lower case: "full", "delta".
+		m.ObserveSync(strings.ToLower(r.Mode), err == nil, r.Duration(), map[string]map[string]int{
+			"user":       {"added": c.UsersAdded, "updated": c.UsersUpdated, "removed": c.UsersRemoved},
+			"group":      {"added": c.GroupsAdded, "updated": c.GroupsUpdated, "removed": c.GroupsRemoved},
+			"membership": {"added": c.MembershipsAdded, "removed": c.MembershipsRemoved},
+		})
+	}
 }
 
 // Run keeps the syncers in step with the stored directories until ctx ends.
@@ -102,10 +127,19 @@ func (e *entra) reconcile(ctx context.Context) error {
 		}
 		r, err := e.start(ctx, d)
 		if err != nil {
-			e.log.Warn("Entra ID directory is not synchronised", "directory", d.Name, "err", err)
+			if prev := e.failed[d.ID]; prev == nil || prev.Error() != err.Error() {
+				e.log.Warn("Entra ID directory is not synchronised", "directory", d.Name, "err", err)
+			}
+			e.failed[d.ID] = err
 			continue
 		}
+		delete(e.failed, d.ID)
 		e.running[d.ID] = r
+	}
+	for id := range e.failed {
+		if !seen[id] {
+			delete(e.failed, id)
+		}
 	}
 	for id, r := range e.running {
 		if !seen[id] {
@@ -125,8 +159,12 @@ func (e *entra) source(d store.Directory) (graphsync.Source, entraSettings, erro
 	if s.TenantID == "" || s.ClientID == "" || s.ClientSecret == "" {
 		return nil, s, fmt.Errorf("directory %q has no tenant, client id and secret yet (set them in the console)", d.Name)
 	}
+	secret, err := e.secrets.openSecret(d.ID, s.ClientSecret)
+	if err != nil {
+		return nil, s, fmt.Errorf("directory %q: %w", d.Name, err)
+	}
 	src, err := graphsync.NewSDKSource(graphsync.SDKConfig{BaseURL: e.cfg.BaseURL, AuthorityHost: e.cfg.AuthorityHost,
-		TenantID: s.TenantID, ClientID: s.ClientID, ClientSecret: s.ClientSecret}, e.log)
+		TokenHTTPClient: e.cfg.tokenClient, TenantID: s.TenantID, ClientID: s.ClientID, ClientSecret: secret}, e.log)
 	return src, s, err
 }
 
@@ -135,7 +173,8 @@ func (e *entra) start(ctx context.Context, d store.Directory) (*runningSyncer, e
 	if err != nil {
 		return nil, err
 	}
-	cfg := graphsync.Config{Groups: s.Groups, UsernameSource: s.UsernameSource, ExcludeGuests: s.ExcludeGuests, UserRemoval: s.UserRemoval}
+	cfg := graphsync.Config{Groups: s.Groups, UsernameSource: s.UsernameSource, ExcludeGuests: s.ExcludeGuests, UserRemoval: s.UserRemoval,
+		OnRun: e.observer}
 	if s.SyncInterval != "" {
 		if cfg.Interval, err = time.ParseDuration(s.SyncInterval); err != nil {
 			return nil, fmt.Errorf("directory %q: sync interval %q: %w", d.Name, s.SyncInterval, err)
@@ -156,20 +195,24 @@ func (e *entra) start(ctx context.Context, d store.Directory) (*runningSyncer, e
 	return r, nil
 }
 
-func (e *entra) get(dirID int64) *runningSyncer {
+// get returns the directory's syncer, or why it could not start.
+func (e *entra) get(dirID int64) (*runningSyncer, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.running[dirID]
+	return e.running[dirID], e.failed[dirID]
 }
 
 // SyncNow starts a run of the directory's syncer (api.SyncController).
 func (e *entra) SyncNow(ctx context.Context, dirID int64) error {
-	r := e.get(dirID)
+	r, _ := e.get(dirID)
 	if r == nil {
 		if err := e.reconcile(ctx); err != nil {
 			return err
 		}
-		if r = e.get(dirID); r == nil {
+		var failed error
+		if r, failed = e.get(dirID); failed != nil {
+			return failed
+		} else if r == nil {
 			return errors.New("this directory is not synchronised: save its tenant, client id and secret first")
 		}
 	}
@@ -182,7 +225,10 @@ func (e *entra) SyncNow(ctx context.Context, dirID int64) error {
 
 // Progress reports the directory's current or last run (api.SyncController).
 func (e *entra) Progress(dirID int64) api.SyncProgress {
-	r := e.get(dirID)
+	r, failed := e.get(dirID)
+	if failed != nil {
+		return api.SyncProgress{Message: "not synchronised", Error: failed.Error()}
+	}
 	if r == nil {
 		return api.SyncProgress{Message: "not synchronised yet"}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/crowdapi"
 	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/password"
 )
 
 // run executes one crowdgate command line. Everything the process touches comes in as an argument,
@@ -40,6 +41,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	defer stop()
 
 	log := newLogger(cfg.Log, c.stderr)
+	cfg.Store.PasswordWorkers = password.ReserveProcs(cfg.Store.PasswordWorkers, c.getenv("GOMAXPROCS") != "")
 	v, rev := buildVersion()
 	log.Info("starting crowdgate", "version", v, "commit", rev, "database", cfg.Store.Dialect(), "database_url", redactDatabaseURL(cfg.Store.URL))
 	st, err := store.Open(ctx, cfg.Store, log)
@@ -51,11 +53,25 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
-	syncs := newEntra(cfg.Graph, st, log.With("surface", "graphsync"))
-	surf, err := buildSurfaces(cfg, st, syncs, log)
+	secrets := newSecretKeys(cfg, log.With("surface", "secrets"))
+	if secrets.configured() {
+		// A configured key that cannot be read is an operator error to report now, not at the
+		// first sync.
+		if _, err := secrets.load(false); err != nil {
+			return err
+		}
+	}
+	if err := secrets.sealStored(ctx, st); err != nil {
+		// The secrets stay as they were; the directories' syncs report what is wrong.
+		log.Error("encrypting stored client secrets failed", "err", err)
+	}
+	cfg.Graph.tokenClient = c.graphTokenClient
+	syncs := newEntra(cfg.Graph, st, secrets, log.With("surface", "graphsync"))
+	surf, err := buildSurfaces(cfg, st, syncs, secrets, log)
 	if err != nil {
 		return err
 	}
+	syncs.observer = observeSync(surf.metrics)
 	handler, err := routes(cfg, st, surf, log)
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ type surfaces struct {
 	metrics *metrics.Metrics
 }
 
-func buildSurfaces(cfg Config, st *store.Store, sync api.SyncController, log *slog.Logger) (*surfaces, error) {
+func buildSurfaces(cfg Config, st *store.Store, sync api.SyncController, secrets api.SecretSealer, log *slog.Logger) (*surfaces, error) {
 	s := &surfaces{metrics: metrics.New(st)}
 	secure := strings.HasPrefix(cfg.BaseURL, "https://") || cfg.TLSCert != ""
 	loginURL := ""
@@ -72,6 +72,7 @@ func buildSurfaces(cfg Config, st *store.Store, sync api.SyncController, log *sl
 		LoginURL:       loginURL,
 		CrowdURL:       crowdURL(cfg),
 		SyncController: sync,
+		Secrets:        secrets,
 	}, st, log.With("surface", "console"))
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+
+	"github.com/crowdgate/crowdgate/secretbox"
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// clientSecretKey is the key of the client secret in an AZURE_AD directory's Config JSON.
+const clientSecretKey = "client_secret"
+
+// errNoSecretKey is what saving a secret meets when no key can be had: PostgreSQL without
+// CROWDGATE_SECRET_KEY or _FILE. Generating a key there would leave it on one host only, while
+// every instance sharing the database needs it.
+var errNoSecretKey = errors.New("no key to encrypt secrets is configured: set CROWDGATE_SECRET_KEY (32 random bytes in base64, from `openssl rand -base64 32`) or CROWDGATE_SECRET_KEY_FILE on every crowdgate instance and restart it")
+
+// secretKeys is the key ring for the secrets crowdgate stores, loaded from the configuration when
+// first needed: with SQLite and no key configured, the first need generates a key file beside the
+// database (the zero-setup default). It is safe for concurrent use.
+type secretKeys struct {
+	cfg      SecretConfig
+	autoPath string // the generated key file beside a SQLite database; "" with PostgreSQL
+	log      *slog.Logger
+
+	mu  sync.Mutex
+	box *secretbox.Box
+}
+
+func newSecretKeys(cfg Config, log *slog.Logger) *secretKeys {
+	k := &secretKeys{cfg: cfg.Secrets, log: log}
+	if cfg.Store.Dialect() == "sqlite" {
+		k.autoPath = store.SQLitePath(cfg.Store.URL) + ".key"
+	}
+	return k
+}
+
+// configured reports whether a key is set explicitly (rather than generated).
+func (k *secretKeys) configured() bool { return k.cfg.Key != "" || k.cfg.KeyFile != "" }
+
+// load returns the key ring; create allows generating the SQLite key file.
+func (k *secretKeys) load(create bool) (*secretbox.Box, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.box != nil {
+		return k.box, nil
+	}
+	var cur []byte
+	var prev [][]byte
+	var err error
+	switch {
+	case k.cfg.Key != "":
+		if cur, err = secretbox.ParseKey(k.cfg.Key); err != nil {
+			return nil, fmt.Errorf("CROWDGATE_SECRET_KEY: %w", err)
+		}
+	case k.cfg.KeyFile != "":
+		if cur, err = secretbox.ReadKeyFile(k.cfg.KeyFile); err != nil {
+			return nil, fmt.Errorf("CROWDGATE_SECRET_KEY_FILE: %w", err)
+		}
+	case k.autoPath == "":
+		return nil, errNoSecretKey
+	case create:
+		var created bool
+		if cur, created, err = secretbox.LoadOrCreateKeyFile(k.autoPath); err != nil {
+			return nil, fmt.Errorf("secret key file beside the database (or set CROWDGATE_SECRET_KEY): %w", err)
+		}
+		if created {
+			k.log.Warn("generated the key that encrypts stored secrets: back it up with the database, or set CROWDGATE_SECRET_KEY_FILE to keep it elsewhere",
+				"file", k.autoPath)
+		}
+	default:
+		if cur, err = secretbox.ReadKeyFile(k.autoPath); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w (no key file %s either)", errNoSecretKey, k.autoPath)
+		} else if err != nil {
+			return nil, err
+		}
+		k.log.Info("using the generated secret key", "file", k.autoPath)
+	}
+	for i, s := range k.cfg.PreviousKeys {
+		p, err := secretbox.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("CROWDGATE_SECRET_PREVIOUS_KEYS key %d: %w", i+1, err)
+		}
+		prev = append(prev, p)
+	}
+	// A key set after running on a generated one: the generated key still opens older secrets,
+	// which the start-up pass then encrypts again with the configured key.
+	if k.autoPath != "" && k.configured() {
+		if auto, err := secretbox.ReadKeyFile(k.autoPath); err == nil {
+			prev = append(prev, auto)
+		}
+	}
+	if k.box, err = secretbox.New(cur, prev...); err != nil {
+		return nil, err
+	}
+	return k.box, nil
+}
+
+// secretAAD binds a sealed client secret to its directory, so a value copied to another directory's
+// row does not decrypt.
+func secretAAD(dirID int64) string {
+	return fmt.Sprintf("crowdgate directory %d %s", dirID, clientSecretKey)
+}
+
+// SealSecret encrypts a directory's client secret for storage (api.SecretSealer).
+func (k *secretKeys) SealSecret(_ context.Context, dirID int64, secret string) (string, error) {
+	box, err := k.load(true)
+	if err != nil {
+		return "", err
+	}
+	return box.Seal(secret, secretAAD(dirID))
+}
+
+// openSecret returns a stored client secret in clear. A plaintext value (stored before encryption
+// existed, and not yet encrypted for want of a key) is returned as it is.
+func (k *secretKeys) openSecret(dirID int64, stored string) (string, error) {
+	if !secretbox.IsSealed(stored) {
+		return stored, nil
+	}
+	box, err := k.load(false)
+	if err != nil {
+		return "", fmt.Errorf("the client secret is stored encrypted but cannot be decrypted: %w", err)
+	}
+	plain, err := box.Open(stored, secretAAD(dirID))
+	if err != nil {
+		return "", fmt.Errorf("the client secret cannot be decrypted (%w): set CROWDGATE_SECRET_KEY or CROWDGATE_SECRET_KEY_FILE to the key it was saved with "+
+			"(after a rotation, list the old key in CROWDGATE_SECRET_PREVIOUS_KEYS), or enter the secret again in the console", err)
+	}
+	return plain, nil
+}
+
+// storedSecret reads the client secret from a directory's Config JSON ("" when none).
+func storedSecret(config string) (string, map[string]json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal([]byte(config), &m); err != nil {
+		return "", nil, err
+	}
+	var s string
+	if raw, ok := m[clientSecretKey]; ok {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", nil, fmt.Errorf("%s is not a string", clientSecretKey)
+		}
+	}
+	return s, m, nil
+}
+
+// sealStored encrypts, in one transaction, every Entra ID client secret stored in plain text or
+// under a previous key, with the current key; each is audited. Without a key (PostgreSQL with no
+// key configured) it leaves them and warns.
+func (k *secretKeys) sealStored(ctx context.Context, st *store.Store) error {
+	ctx = store.WithActor(ctx, store.Actor{Kind: store.ActorSystem, Name: "secret-key"})
+	ds, err := st.Directories(ctx)
+	if err != nil {
+		return fmt.Errorf("reading directories to encrypt their secrets: %w", err)
+	}
+	var plain []string
+	need := false
+	for _, d := range ds {
+		s, _, err := storedSecret(d.Config)
+		if d.Kind != store.DirectoryAzureAD || err != nil || s == "" {
+			continue
+		}
+		if !secretbox.IsSealed(s) {
+			plain = append(plain, d.Name)
+			need = true
+		} else if k.configured() || len(k.cfg.PreviousKeys) > 0 {
+			need = true // perhaps under a previous key: NeedsSeal below decides
+		}
+	}
+	if !need {
+		return nil
+	}
+	box, err := k.load(len(plain) > 0)
+	if errors.Is(err, errNoSecretKey) {
+		if len(plain) > 0 {
+			k.log.Warn("Entra ID client secrets are stored in plain text: "+errNoSecretKey.Error(), "directories", plain)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	n := 0
+	err = st.InTx(ctx, func(tx *store.Store) error {
+		n = 0
+		for _, d := range ds {
+			if d.Kind != store.DirectoryAzureAD {
+				continue
+			}
+			d, err := tx.Directory(ctx, d.ID) // as of this transaction
+			if err != nil {
+				return err
+			}
+			s, m, err := storedSecret(d.Config)
+			if err != nil || s == "" || !box.NeedsSeal(s) {
+				continue
+			}
+			was := "plain text"
+			if secretbox.IsSealed(s) {
+				was = "a previous key"
+				if s, err = box.Open(s, secretAAD(d.ID)); err != nil {
+					// Left as it is: the directory's sync reports the error, naming the setting.
+					k.log.Error("a stored client secret does not decrypt with the configured keys", "directory", d.Name, "err", err)
+					continue
+				}
+			}
+			sealed, err := box.Seal(s, secretAAD(d.ID))
+			if err != nil {
+				return err
+			}
+			raw, _ := json.Marshal(sealed)
+			m[clientSecretKey] = raw
+			cfg, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			d.Config = string(cfg)
+			if _, err := tx.UpdateDirectory(ctx, d); err != nil {
+				return err
+			}
+			if err := tx.Audit(ctx, "SUCCESS", "DIRECTORY_SECRET_ENCRYPTED", "DIRECTORY", d.Name,
+				map[string]any{"key_id": box.CurrentKeyID(), "was": was}); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("encrypting stored client secrets: %w", err)
+	}
+	if n > 0 {
+		k.log.Info("encrypted stored client secrets with the current key", "directories", n, "key_id", box.CurrentKeyID())
+	}
+	return nil
+}
