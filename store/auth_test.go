@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func testPasswordFormats(t *testing.T, s *store.Store) {
 	v := view(t, s, f.app)
 	for i, vec := range credentialVectors {
 		name := "u" + string(rune('a'+i))
-		storetest.Must(s.CreateUser(ctx, store.NewUser{DirectoryID: f.dir.ID, Name: name, Active: true, Credential: vec.stored}))
+		u := storetest.Must(s.CreateUser(ctx, store.NewUser{DirectoryID: f.dir.ID, Name: name, Active: true, Credential: vec.stored}))
 		if _, err := v.Authenticate(ctx, name, vec.password+"x"); !errors.Is(err, store.ErrBadCredential) {
 			t.Errorf("%s: wrong password gave %v, want ErrBadCredential", vec.format, err)
 		}
@@ -35,7 +36,11 @@ func testPasswordFormats(t *testing.T, s *store.Store) {
 			t.Errorf("%s: %v", vec.format, err)
 			continue
 		}
-		// The legacy credential was re-hashed to the modern scheme, and still verifies.
+		// The first login on an idle pool upgrades the legacy credential to argon2id (later ones
+		// are paced: password.Pool.TryHash), and whatever is stored still verifies.
+		if cred, err := s.CredentialForTest(ctx, u.ID); err != nil || (i == 0 && !strings.HasPrefix(cred, "$argon2id$")) {
+			t.Errorf("%s: stored %.12q after the first login (err %v), want it upgraded to argon2id", vec.format, cred, err)
+		}
 		if _, err := v.Authenticate(ctx, name, vec.password); err != nil {
 			t.Errorf("%s after re-hash: %v", vec.format, err)
 		}

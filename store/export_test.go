@@ -6,3 +6,10 @@ import "context"
 func (s *Store) InsertCycleForTest(ctx context.Context, childID, parentID int64) error {
 	return s.q(ctx).Exec("INSERT INTO group_memberships (parent_id, child_id, created_at) VALUES (?, ?, ?)", parentID, childID, s.now()).Error
 }
+
+// CredentialForTest is a user's stored credential.
+func (s *Store) CredentialForTest(ctx context.Context, userID int64) (string, error) {
+	var c string
+	err := s.q(ctx).Raw("SELECT credential FROM users WHERE id = ?", userID).Scan(&c).Error
+	return c, err
+}

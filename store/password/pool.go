@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync/atomic"
+	"time"
 )
 
 // Pool runs password hashing with bounded concurrency. Hashing is the only
@@ -17,7 +18,14 @@ import (
 type Pool struct {
 	slots   chan struct{} // a token per running hash
 	waiting atomic.Int64  // callers blocked waiting for a slot
+	// optionalAfter is when TryHash may run again (Unix nanoseconds): optional hashing is paced
+	// to a small share of the pool (optionalShare).
+	optionalAfter atomic.Int64
 }
+
+// optionalShare bounds the share of the pool's time TryHash may take: upgrading a legacy hash
+// (argon2id, ~10 times a {PKCS5S2} check) must not cost a burst of first logins its throughput.
+const optionalShare = 0.05
 
 // NewPool returns a Pool that runs at most workers hashes at once;
 // workers <= 0 means runtime.GOMAXPROCS(0).
@@ -46,12 +54,14 @@ func (p *Pool) Hash(ctx context.Context, plain string) (stored string, err error
 	return stored, err
 }
 
-// TryHash is Hash run inside the pool only if a slot is free at once; ok is false, and nothing is
-// hashed, when the pool is busy. For optional work such as upgrading a legacy hash after a login,
-// which must never delay the logins waiting for a slot.
+// TryHash is Hash run inside the pool only if every slot is free and optional work is within its
+// share of the pool's time (optionalShare); ok is false, and nothing is hashed, otherwise. For
+// optional work such as upgrading a legacy hash after a login, which must never delay or crowd
+// out the logins themselves.
 func (p *Pool) TryHash(plain string) (stored string, ok bool, err error) {
-	if p.waiting.Load() > 0 {
-		return "", false, nil // a slot freeing now belongs to a waiting caller
+	now := time.Now()
+	if p.waiting.Load() > 0 || len(p.slots) > 0 || now.UnixNano() < p.optionalAfter.Load() {
+		return "", false, nil // busy, or a slot freeing now belongs to a waiting caller
 	}
 	select {
 	case p.slots <- struct{}{}:
@@ -60,6 +70,8 @@ func (p *Pool) TryHash(plain string) (stored string, ok bool, err error) {
 	}
 	defer p.release()
 	stored, err = Hash(plain)
+	took := time.Since(now)
+	p.optionalAfter.Store(now.Add(time.Duration(float64(took) / optionalShare / float64(cap(p.slots)))).UnixNano())
 	return stored, err == nil, err
 }
 

@@ -176,6 +176,11 @@ func TestPoolTryHash(t *testing.T) {
 	if v, _, err := Verify(stored, "secret"); !v || err != nil {
 		t.Fatalf("TryHash's hash does not verify: %v, %v", v, err)
 	}
+	// Paced: right after one, another is refused, idle pool or not.
+	if _, ok, _ := p.TryHash("secret"); ok {
+		t.Error("a second TryHash at once was not paced")
+	}
+	p.optionalAfter.Store(0)
 	fill(p)
 	defer p.release()
 	if _, ok, err := p.TryHash("secret"); ok || err != nil {
