@@ -987,7 +987,7 @@ func (e *env) profiles(ctx context.Context) error {
 		e.dr.Profiles = append(e.dr.Profiles, name)
 		return nil
 	}
-	fmt.Printf("profiling P1 (uniform and hot) and P4 for %ds each\n", secs)
+	fmt.Printf("profiling P1 (uniform and hot), P3 and P4 for %ds each\n", secs)
 	if err := grab("p1-uniform", func() error {
 		_, err := loadgen.Run(ctx, e.validationTarget(e.uniform(99)), loadgen.Options{Concurrency: e.o.concurrency, Duration: time.Duration(secs) * time.Second})
 		return err
@@ -996,6 +996,12 @@ func (e *env) profiles(ctx context.Context) error {
 	}
 	if err := grab("p1-hot", func() error {
 		_, err := loadgen.Run(ctx, e.validationTarget(e.hot()), loadgen.Options{Concurrency: e.o.concurrency, Duration: time.Duration(secs) * time.Second})
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := grab("p3", func() error {
+		_, err := loadgen.Run(ctx, e.authTarget(), loadgen.Options{Concurrency: e.o.p3Conc, Duration: time.Duration(secs) * time.Second})
 		return err
 	}); err != nil {
 		return err
