@@ -210,9 +210,16 @@ func (s *server) validateSession(c echo.Context) error {
 	if err != nil {
 		return tokenError(err)
 	}
-	if !wantsJSON(c.Request()) && !expandOf(c).user {
+	expand := expandOf(c).user
+	if !wantsJSON(c.Request()) && !expand {
 		b := appendSessionXML(make([]byte, 0, 512), baseOf(c), token, namerOf(c).name(u.Name), sess.CreatedAt, sess.ExpiresAt)
 		return c.Blob(http.StatusOK, "application/xml", b)
+	}
+	if expand {
+		// The validation carries the user's name only; the full user comes from the directory.
+		if u, err = s.st.User(c.Request().Context(), u.ID); err != nil {
+			return tokenError(err)
+		}
 	}
 	out, err := s.sessionOut(c, token, sess, u)
 	if err != nil {

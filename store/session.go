@@ -149,10 +149,12 @@ type SessionCheck struct {
 
 // ValidateSession is the hot path of SSO: it checks the token is live, the user active and allowed
 // into the view's application, and the client address consistent; then it slides the expiry.
-// Sessions, with their user and the user's direct groups, are kept in memory (WarmSessions loads
-// them all; a miss reads one row) and every change that matters drops them, here and on the other
-// instances; the last-access time is kept in memory too (FlushSessionAccess writes it in batches).
-// So a validation normally touches no database at all.
+// Sessions, with what a validation needs of their user (the user's directory, name, activity and
+// direct groups), are kept in memory (WarmSessions loads them all; a miss reads one row) and every
+// change that matters drops them, here and on the other instances; the last-access time is kept in
+// memory too (FlushSessionAccess writes it in batches). So a validation normally touches no
+// database at all. The Session returned has no factors or application; the User has its ID,
+// directory, name and activity only: read the user with Store.User for more.
 func (v *View) ValidateSession(ctx context.Context, token string, chk SessionCheck) (Session, User, error) {
 	s := v.s
 	hash := HashToken(token)
@@ -172,17 +174,18 @@ func (v *View) ValidateSession(ctx context.Context, token string, chk SessionChe
 			return Session{}, User{}, err
 		}
 	}
-	sess := e.sess
+	sess := e.session(hash)
+	u := e.user.user()
 	if a, ok := s.shared.sessions.lastAccess(hash); ok && a.at.After(sess.LastAccessAt) {
 		sess.LastAccessAt, sess.ExpiresAt = a.at, a.at.Add(sess.Timeout())
 	}
 	if !now.Before(sess.ExpiresAt) {
 		return Session{}, User{}, fmt.Errorf("session expired: %w", ErrNotFound)
 	}
-	if !e.user.Active {
-		return Session{}, User{}, fmt.Errorf("user %q is inactive: %w", e.user.Name, ErrInactive)
+	if !u.Active {
+		return Session{}, User{}, fmt.Errorf("user %q is inactive: %w", u.Name, ErrInactive)
 	}
-	if err := v.mayAuthenticate(ctx, e.user, e.groups); err != nil {
+	if err := v.mayAuthenticate(ctx, u, e.user.groups); err != nil {
 		return Session{}, User{}, err
 	}
 	if s.shared.requireSameIP && chk.ClientAddress.IsValid() && sess.RemoteAddress != "" {
@@ -193,43 +196,57 @@ func (v *View) ValidateSession(ctx context.Context, token string, chk SessionChe
 	timeout := sess.Timeout()
 	sess.LastAccessAt, sess.ExpiresAt = now, now.Add(timeout)
 	s.shared.sessions.touch(hash, access{at: now, idle: sess.IdleSeconds})
-	return sess, e.user, nil
+	return sess, u, nil
 }
 
-// sessionRow is a session read with its user and the user's direct groups, in one statement.
+// sessionRow is what a validation needs of a session and its user, read in one statement.
 type sessionRow struct {
-	Session `gorm:"embedded"`
-	User    User   `gorm:"embedded;embeddedPrefix:u_"`
-	Groups  string // comma-separated ids of the user's direct groups
+	ID            int64
+	TokenHash     string
+	UserID        int64
+	RemoteAddress string
+	IdleSeconds   int
+	CreatedAt     time.Time
+	LastAccessAt  time.Time
+	ExpiresAt     time.Time
+	DirectoryID   int64
+	Name          string
+	Active        bool
+	Groups        string // comma-separated ids of the user's direct groups
 }
 
-// sessionSelect reads sessionRow: the session, its user and the user's direct groups.
+// sessionSelect reads sessionRow.
 func (s *Store) sessionSelect() string {
 	agg := "string_agg(m.group_id::text, ',')"
 	if s.dialect == "sqlite" {
 		agg = "group_concat(m.group_id)"
 	}
-	cols := strings.Split(userColumns, ", ")
-	for i, c := range cols {
-		cols[i] = "u." + c + " AS u_" + c
-	}
-	return "SELECT s.*, " + strings.Join(cols, ", ") +
-		", COALESCE((SELECT " + agg + " FROM user_memberships m WHERE m.user_id = s.user_id), '') AS groups" +
+	return "SELECT s.id, s.token_hash, s.user_id, s.remote_address, s.idle_seconds, s.created_at, s.last_access_at, s.expires_at, " +
+		"u.directory_id, u.name, u.active, " +
+		"COALESCE((SELECT " + agg + " FROM user_memberships m WHERE m.user_id = s.user_id), '') AS groups" +
 		" FROM sessions s JOIN users u ON u.id = s.user_id"
 }
 
-func (r sessionRow) cached(loaded time.Time) (*cachedSession, error) {
-	e := &cachedSession{sess: r.Session, user: r.User, loaded: loaded}
-	if r.Groups != "" {
-		for _, g := range strings.Split(r.Groups, ",") {
-			id, err := strconv.ParseInt(g, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("groups of user %d: %w", r.User.ID, err)
+// cached converts a row; users maps user ids to entries already built (a user's sessions share one).
+func (r sessionRow) cached(loaded time.Time, users map[int64]*cachedUser) (*cachedSession, error) {
+	u := users[r.UserID]
+	if u == nil {
+		u = &cachedUser{id: r.UserID, directoryID: r.DirectoryID, name: r.Name, active: r.Active}
+		if r.Groups != "" {
+			for _, g := range strings.Split(r.Groups, ",") {
+				id, err := strconv.ParseInt(g, 10, 64)
+				if err != nil {
+					return nil, fmt.Errorf("groups of user %d: %w", r.UserID, err)
+				}
+				u.groups = append(u.groups, id)
 			}
-			e.groups = append(e.groups, id)
+		}
+		if users != nil {
+			users[r.UserID] = u
 		}
 	}
-	return e, nil
+	return &cachedSession{id: r.ID, user: u, remote: r.RemoteAddress, idle: int32(r.IdleSeconds),
+		created: r.CreatedAt, lastAccess: r.LastAccessAt, expires: r.ExpiresAt, loaded: loaded}, nil
 }
 
 // loadSession reads one SSO session into the cache (unless an invalidation raced the read).
@@ -244,7 +261,7 @@ func (s *Store) loadSession(ctx context.Context, hash string) (*cachedSession, e
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("session: %w", ErrNotFound)
 	}
-	e, err := rows[0].cached(s.now())
+	e, err := rows[0].cached(s.now(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +281,7 @@ func (s *Store) WarmSessions(ctx context.Context) (int64, error) {
 		return 0, nil
 	}
 	fresh := map[string]*cachedSession{}
+	users := map[int64]*cachedUser{}
 	var last int64
 	const page = 5000
 	for len(fresh) < maxCachedSessions {
@@ -275,7 +293,7 @@ func (s *Store) WarmSessions(ctx context.Context) (int64, error) {
 			return 0, fmt.Errorf("warm session cache: %w", err)
 		}
 		for _, r := range rows {
-			e, err := r.cached(start)
+			e, err := r.cached(start, users)
 			if err != nil {
 				c.endWarm(nil, gen, start)
 				return 0, fmt.Errorf("warm session cache: %w", err)
@@ -497,18 +515,39 @@ type access struct {
 	idle int
 }
 
+// cachedSession is a session as a validation needs it: about 400 bytes with its map entry and its
+// user, so D-100k's 100,000 sessions take some 40 MB.
 type cachedSession struct {
-	sess   Session
-	user   User
-	groups []int64 // the user's direct groups
-	loaded time.Time
+	id                           int64
+	user                         *cachedUser
+	remote                       string
+	idle                         int32
+	created, lastAccess, expires time.Time
+	loaded                       time.Time
+}
+
+// cachedUser is what a validation needs of a user; one per user, shared by its sessions.
+type cachedUser struct {
+	id, directoryID int64
+	name            string
+	active          bool
+	groups          []int64 // direct groups
+}
+
+func (u *cachedUser) user() User {
+	return User{ID: u.id, DirectoryID: u.directoryID, Name: u.name, Active: u.active}
+}
+
+func (e *cachedSession) session(hash string) Session {
+	return Session{ID: e.id, TokenHash: hash, Kind: SessionSSO, UserID: e.user.id, RemoteAddress: e.remote,
+		IdleSeconds: int(e.idle), CreatedAt: e.created, LastAccessAt: e.lastAccess, ExpiresAt: e.expires}
 }
 
 // liveAt reports whether the cached session, with this instance's last access, is still live.
 func (e *cachedSession) liveAt(c *sessionCache, hash string, now time.Time) bool {
-	exp := e.sess.ExpiresAt
-	if a, ok := c.lastAccess(hash); ok && a.at.After(e.sess.LastAccessAt) {
-		exp = a.at.Add(e.sess.Timeout())
+	exp := e.expires
+	if a, ok := c.lastAccess(hash); ok && a.at.After(e.lastAccess) {
+		exp = a.at.Add(time.Duration(e.idle) * time.Second)
 	}
 	return now.Before(exp)
 }
@@ -659,7 +698,7 @@ func (c *sessionCache) dropUser(id int64) {
 
 func dropUserEntries(m map[string]*cachedSession, id int64) {
 	for h, e := range m {
-		if e.user.ID == id {
+		if e.user.id == id {
 			delete(m, h)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 // raced one keeps its effect (a single drop is applied to it, a clear discards it).
 func TestSessionCacheRaces(t *testing.T) {
 	now := time.Now()
-	entry := func(user int64) *cachedSession { return &cachedSession{user: User{ID: user}, loaded: now} }
+	entry := func(user int64) *cachedSession { return &cachedSession{user: &cachedUser{id: user}, loaded: now} }
 	c := newSessionCache(time.Minute)
 
 	gen := c.generation()

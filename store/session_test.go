@@ -154,11 +154,21 @@ func testSessionWarm(t *testing.T, s *store.Store) {
 		t.Fatalf("after warming: %d misses, %d hits; want 0 and 30",
 			got.SessionCacheMisses-before.SessionCacheMisses, got.SessionCacheHits-before.SessionCacheHits)
 	}
-	// New details are answered at once.
-	name := "Alice Renamed"
+	// A changed user is read again (and only that user); a renamed one answers with the new name.
+	name := "Alice Changed"
 	storetest.Must(s.UpdateUser(ctx, users[3].ID, store.UserChange{DisplayName: &name}))
-	if _, u, err := v.ValidateSession(ctx, tokens[3], store.SessionCheck{}); err != nil || u.DisplayName != name {
-		t.Fatalf("after an update: %q, %v; want %q", u.DisplayName, err, name)
+	before = s.Stats()
+	for _, tok := range tokens[2:4] {
+		if _, _, err := v.ValidateSession(ctx, tok, store.SessionCheck{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Stats(); got.SessionCacheMisses != before.SessionCacheMisses+1 {
+		t.Errorf("after one user's update: %d misses, want 1", got.SessionCacheMisses-before.SessionCacheMisses)
+	}
+	storetest.Must(s.RenameUser(ctx, users[3].ID, "renamed"))
+	if _, u, err := view(t, s, app).ValidateSession(ctx, tokens[3], store.SessionCheck{}); err != nil || u.Name != "renamed" {
+		t.Fatalf("after a rename: %q, %v; want renamed", u.Name, err)
 	}
 	// Losing the licence group is refused at once; the clear makes the next call load again.
 	if err := s.RemoveUserFromGroup(ctx, users[4].ID, lic.ID); err != nil {

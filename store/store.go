@@ -221,10 +221,9 @@ func sqliteDSN(url string) (string, error) {
 			return "", fmt.Errorf("create %s: %w", dir, err)
 		}
 	}
-	// cache_size: 64 MiB of pages per connection instead of SQLite's 2 MiB, so a directory of
-	// D-100k's size is read from memory.
+	// cache_size: 8 MiB of pages per connection instead of SQLite's 2 MiB (64 MiB for the pool).
 	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_txlock=immediate", nil
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-8192)&_txlock=immediate", nil
 }
 
 // Close closes the database.

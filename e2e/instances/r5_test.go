@@ -87,11 +87,12 @@ func TestSIGTERMGracefulShutdown(t *testing.T) {
 	if code, body := validation.finish(); code != http.StatusOK {
 		t.Errorf("in-flight validation answered %d after SIGTERM, want 200\n%s", code, body)
 	}
-	// The process waits for the membership list being read.
+	// The membership list being read arrives whole. The process waits for it while it is still
+	// writing; once the rest fits in the kernel's socket buffers (how much does depends on the
+	// kernel's buffer tuning), the handler is done and the process may exit before the client
+	// has read it all: both are a finished request.
 	time.Sleep(500 * time.Millisecond)
-	if !p.running() {
-		t.Fatalf("the process exited (%s) before the in-flight membership list was read", exitStatus(p.state))
-	}
+	t.Logf("500 ms after SIGTERM, with the list partly read, the process is running: %v", p.running())
 	n, size := members.finish()
 	t.Logf("membership list: %d bytes, %d read before SIGTERM; %d memberships", size, len(members.head), n)
 	if int64(n) != want {
