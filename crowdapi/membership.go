@@ -382,6 +382,12 @@ func (s *server) memberships(c echo.Context) error {
 	r.WriteHeader(http.StatusOK)
 	w := bufio.NewWriterSize(r, 64<<10)
 	w.WriteString(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\n<memberships>")
+	// The status and the document's start go out at once: the client knows the stream has begun
+	// while the first groups are read.
+	if err := w.Flush(); err != nil {
+		return nil
+	}
+	r.Flush()
 	n := namerOf(c)
 	count := 0
 	err := viewOf(c).Memberships(c.Request().Context(), func(m store.Membership) error {

@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // Membership is one group of the bulk membership document with its direct members.
@@ -13,15 +16,14 @@ type Membership struct {
 }
 
 // membershipChunk is how many groups Memberships reads members for at once: large enough that the
-// per-statement cost vanishes, small enough that the first group goes out at once and memory holds
-// only a chunk's members.
+// per-statement cost vanishes, small enough that memory holds only a chunk's members.
 const membershipChunk = 200
 
 // Memberships calls fn for every visible group, in name order, with its direct user and child-group
-// members (each sorted by name): the /group/membership document. Groups stream from a cursor and
-// their members are read a chunk of groups at a time through the membership tables' primary keys,
-// so nothing waits for a sort of every membership and memory stays flat however large the
-// directory.
+// members (each sorted by name): the /group/membership document. The names of the visible users
+// are read once into memory (a map of id to name, some 10 MB for 100,000 users); groups then
+// stream from a cursor, and their user members are read a chunk of groups at a time as bare ids
+// from the membership table's primary key, with neither a join nor a sort in the database.
 func (v *View) Memberships(ctx context.Context, fn func(Membership) error) error {
 	if len(v.dirs) == 0 {
 		return nil
@@ -31,31 +33,12 @@ func (v *View) Memberships(ctx context.Context, fn func(Membership) error) error
 	if err != nil {
 		return err
 	}
-	uq := "SELECT m.group_id, u.name FROM user_memberships m JOIN users u ON u.id = m.user_id " +
-		"WHERE m.group_id IN ? AND " + ucanon + " AND " + acc + " ORDER BY m.group_id, u.lower_name"
-	cq := "SELECT m.parent_id, c.name FROM group_memberships m JOIN groups c ON c.id = m.child_id " +
-		"WHERE m.parent_id IN ? ORDER BY m.parent_id, c.lower_name"
-	members := func(q string, ids []int64, extra ...any) (map[int64][]string, error) {
-		rows, err := v.s.q(ctx).Raw(q, append([]any{ids}, extra...)...).Rows()
-		if err != nil {
-			return nil, fmt.Errorf("memberships: %w", err)
-		}
-		defer rows.Close()
-		out := make(map[int64][]string, len(ids))
-		for rows.Next() {
-			var id int64
-			var name string
-			if err := rows.Scan(&id, &name); err != nil {
-				return nil, fmt.Errorf("memberships: %w", err)
-			}
-			out[id] = append(out[id], name)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("memberships: %w", err)
-		}
-		return out, nil
+	userNames := map[int64]string{}
+	err = pairs(ctx, v.s, "SELECT u.id, u.name FROM users u WHERE u.directory_id IN ? AND "+ucanon+" AND "+acc,
+		append(append([]any{v.dirs}, uargs...), aargs...), func(id int64, name string) { userNames[id] = name })
+	if err != nil {
+		return err
 	}
-	uextra := append(append([]any{}, uargs...), aargs...)
 	chunk := make([]Group, 0, membershipChunk)
 	flush := func() error {
 		if len(chunk) == 0 {
@@ -88,23 +71,37 @@ func (v *View) Memberships(ctx context.Context, fn func(Membership) error) error
 				}
 			}
 		}
-		users, err := members(uq, ids, uextra...)
+		// One row per group with its members' ids joined by commas: a million memberships
+		// become a few thousand rows, so reading them makes next to no garbage.
+		users := map[int64][]string{}
+		var bad error
+		err := pairs(ctx, v.s, "SELECT group_id, "+v.s.idList("user_id")+" FROM user_memberships WHERE group_id IN ? GROUP BY group_id",
+			[]any{ids}, func(gid int64, list string) {
+				for part := range strings.SplitSeq(list, ",") {
+					uid, err := strconv.ParseInt(part, 10, 64)
+					if err != nil {
+						bad = fmt.Errorf("memberships of group %d: %w", gid, err)
+						return
+					}
+					if name, ok := userNames[uid]; ok {
+						users[owner[gid]] = append(users[owner[gid]], name)
+					}
+				}
+			})
+		if err == nil {
+			err = bad
+		}
 		if err != nil {
 			return err
 		}
-		children, err := members(cq, ids)
+		children := map[int64][]string{}
+		err = pairs(ctx, v.s, "SELECT m.parent_id, c.name FROM group_memberships m JOIN groups c ON c.id = m.child_id WHERE m.parent_id IN ?",
+			[]any{ids}, func(pid int64, name string) { children[owner[pid]] = append(children[owner[pid]], name) })
 		if err != nil {
 			return err
 		}
 		for _, g := range chunk {
-			m := Membership{Group: g.Name}
-			for _, id := range ids {
-				if owner[id] == g.ID {
-					m.Users = mergeNames(m.Users, users[id])
-					m.Groups = mergeNames(m.Groups, children[id])
-				}
-			}
-			if err := fn(m); err != nil {
+			if err := fn(Membership{Group: g.Name, Users: sortedNames(users[g.ID]), Groups: sortedNames(children[g.ID])}); err != nil {
 				return err
 			}
 		}
@@ -125,27 +122,38 @@ func (v *View) Memberships(ctx context.Context, fn func(Membership) error) error
 	return flush()
 }
 
-// mergeNames merges two name lists sorted by lower-cased name, dropping repeats (a user in two
-// directories is listed once).
-func mergeNames(a, b []string) []string {
-	if len(a) == 0 {
-		return b
+// idList is the dialect's aggregate joining a column's ids with commas.
+func (s *Store) idList(col string) string {
+	if s.dialect == "sqlite" {
+		return "group_concat(" + col + ")"
 	}
-	if len(b) == 0 {
-		return a
+	return "string_agg(" + col + "::text, ',')"
+}
+
+// pairs runs q and calls fn with each row's two columns: an id, and a name or another id.
+func pairs[T any](ctx context.Context, s *Store, q string, args []any, fn func(int64, T)) error {
+	rows, err := s.q(ctx).Raw(q, args...).Rows()
+	if err != nil {
+		return fmt.Errorf("memberships: %w", err)
 	}
-	out := make([]string, 0, len(a)+len(b))
-	for len(a) > 0 || len(b) > 0 {
-		var n string
-		switch {
-		case len(b) == 0 || len(a) > 0 && Lower(a[0]) <= Lower(b[0]):
-			n, a = a[0], a[1:]
-		default:
-			n, b = b[0], b[1:]
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var v T
+		if err := rows.Scan(&id, &v); err != nil {
+			return fmt.Errorf("memberships: %w", err)
 		}
-		if len(out) == 0 || Lower(out[len(out)-1]) != Lower(n) {
-			out = append(out, n)
-		}
+		fn(id, v)
 	}
-	return out
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("memberships: %w", err)
+	}
+	return nil
+}
+
+// sortedNames sorts names by lower-cased name, as the database's lower_name columns order them,
+// dropping repeats (a user in two directories' groups of one name is listed once).
+func sortedNames(names []string) []string {
+	slices.SortFunc(names, func(a, b string) int { return strings.Compare(Lower(a), Lower(b)) })
+	return slices.CompactFunc(names, func(a, b string) bool { return Lower(a) == Lower(b) })
 }

@@ -217,13 +217,9 @@ type sessionRow struct {
 
 // sessionSelect reads sessionRow.
 func (s *Store) sessionSelect() string {
-	agg := "string_agg(m.group_id::text, ',')"
-	if s.dialect == "sqlite" {
-		agg = "group_concat(m.group_id)"
-	}
 	return "SELECT s.id, s.token_hash, s.user_id, s.remote_address, s.idle_seconds, s.created_at, s.last_access_at, s.expires_at, " +
 		"u.directory_id, u.name, u.active, " +
-		"COALESCE((SELECT " + agg + " FROM user_memberships m WHERE m.user_id = s.user_id), '') AS groups" +
+		"COALESCE((SELECT " + s.idList("m.group_id") + " FROM user_memberships m WHERE m.user_id = s.user_id), '') AS groups" +
 		" FROM sessions s JOIN users u ON u.id = s.user_id"
 }
 
