@@ -6,10 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -185,7 +182,7 @@ func (s *server) login(c echo.Context) error {
 		p.Data = d
 		return s.render(c, status, "login", p)
 	}
-	ok, forgive := s.throttle.attempt(addr, s.cfg.Now())
+	ok, forgive := s.throttle.Attempt(addr, s.cfg.Now())
 	if !ok {
 		return fail(http.StatusTooManyRequests, "too many failed sign-ins from this address", "Too many failed attempts. Wait a few minutes and try again.")
 	}
@@ -314,7 +311,7 @@ func (s *server) requireFresh(c echo.Context, back string) (bool, error) {
 // a fresh one. ok is false for a wrong password (throttled like sign-ins).
 func (s *server) reauthenticate(c echo.Context, a *admin, pw string) (bool, error) {
 	ctx := c.Request().Context()
-	ok, forgive := s.throttle.attempt(a.Address, s.cfg.Now())
+	ok, forgive := s.throttle.Attempt(a.Address, s.cfg.Now())
 	if !ok {
 		return false, nil
 	}
@@ -384,59 +381,4 @@ func (s *server) reauth(c echo.Context) error {
 	}
 	s.setFlash(c, "ok", "Thank you. You can now make the change.")
 	return c.Redirect(http.StatusSeeOther, next)
-}
-
-// throttle counts failed sign-ins per source address in a sliding window.
-type throttle struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Duration
-	fails  map[string][]time.Time
-}
-
-func newThrottle(limit int, window time.Duration) *throttle {
-	return &throttle{limit: limit, window: window, fails: map[string][]time.Time{}}
-}
-
-func (t *throttle) recent(addr string, now time.Time) []time.Time {
-	var keep []time.Time
-	for _, at := range t.fails[addr] {
-		if now.Sub(at) < t.window {
-			keep = append(keep, at)
-		}
-	}
-	if len(keep) == 0 {
-		delete(t.fails, addr)
-	} else {
-		t.fails[addr] = keep
-	}
-	return keep
-}
-
-// attempt reserves a sign-in attempt for addr, refusing it when the address has used up its
-// failures. The attempt counts as a failure from now on unless forgive is called (on success):
-// counting it before the password is checked keeps concurrent guesses from all passing the check
-// before the first failure is recorded.
-func (t *throttle) attempt(addr string, now time.Time) (ok bool, forgive func()) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.fails) > 10000 { // bound memory under a spray of addresses: forget the oldest state
-		for a := range t.fails {
-			t.recent(a, now)
-		}
-	}
-	if len(t.recent(addr, now)) >= t.limit {
-		return false, func() {}
-	}
-	t.fails[addr] = append(t.fails[addr], now)
-	var once sync.Once
-	return true, func() {
-		once.Do(func() {
-			t.mu.Lock()
-			defer t.mu.Unlock()
-			if i := slices.Index(t.fails[addr], now); i >= 0 {
-				t.fails[addr] = slices.Delete(t.fails[addr], i, i+1)
-			}
-		})
-	}
 }

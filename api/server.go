@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crowdgate/crowdgate/internal/throttle"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -26,7 +27,7 @@ type server struct {
 	log      *slog.Logger
 	pages    map[string]*template.Template
 	static   http.Handler
-	throttle *throttle
+	throttle *throttle.Throttle
 }
 
 // New returns the console handler for paths under cfg.PathPrefix.
@@ -49,7 +50,7 @@ func New(cfg Config, st Store, log *slog.Logger) (http.Handler, error) {
 	s := &server{
 		cfg: cfg, st: st, log: log, pages: pages,
 		static:   http.StripPrefix(cfg.PathPrefix+"/static/", http.FileServerFS(staticFS)),
-		throttle: newThrottle(cfg.LoginFailures, cfg.LoginWindow),
+		throttle: throttle.New(cfg.LoginFailures, cfg.LoginWindow),
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -7,10 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/crowdgate/crowdgate/store"
 )
@@ -48,7 +45,7 @@ func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, reason, "The form expired. Please try again.")
 		return
 	}
-	ok, forgive := sp.throttle.attempt(addr, sp.now())
+	ok, forgive := sp.throttle.Attempt(addr, sp.now())
 	if !ok {
 		fail(http.StatusTooManyRequests, "too many failed attempts from this address", "Too many failed attempts. Try again later.")
 		return
@@ -159,71 +156,4 @@ func (sp *SP) checkCSRF(r *http.Request) string {
 		return "CSRF token missing or wrong"
 	}
 	return ""
-}
-
-// throttle counts failed break-glass attempts per source address in memory: a few per window,
-// then that address waits. Per-user lock-out is the store's (directory lock-out settings).
-type throttle struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Duration
-	fails  map[string][]time.Time
-}
-
-const maxThrottled = 10000
-
-func newThrottle(limit int, window time.Duration) *throttle {
-	return &throttle{limit: limit, window: window, fails: map[string][]time.Time{}}
-}
-
-func (t *throttle) recent(addr string, now time.Time) []time.Time {
-	var keep []time.Time
-	for _, at := range t.fails[addr] {
-		if now.Sub(at) < t.window {
-			keep = append(keep, at)
-		}
-	}
-	return keep
-}
-
-// attempt reserves an attempt for addr, refusing it when the address has used up its failures.
-// The attempt counts as a failure unless forgive is called (on success): counted before the
-// password is checked, concurrent guesses cannot all pass before the first failure is recorded.
-func (t *throttle) attempt(addr string, now time.Time) (ok bool, forgive func()) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.fails) >= maxThrottled {
-		t.pruneLocked(now)
-	}
-	recent := t.recent(addr, now)
-	if len(recent) >= t.limit {
-		return false, func() {}
-	}
-	t.fails[addr] = append(recent, now)
-	var once sync.Once
-	return true, func() {
-		once.Do(func() {
-			t.mu.Lock()
-			defer t.mu.Unlock()
-			if i := slices.Index(t.fails[addr], now); i >= 0 {
-				t.fails[addr] = slices.Delete(t.fails[addr], i, i+1)
-			}
-		})
-	}
-}
-
-func (t *throttle) prune(now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.pruneLocked(now)
-}
-
-func (t *throttle) pruneLocked(now time.Time) {
-	for a := range t.fails {
-		if r := t.recent(a, now); len(r) == 0 {
-			delete(t.fails, a)
-		} else {
-			t.fails[a] = r
-		}
-	}
 }

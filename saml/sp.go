@@ -15,6 +15,7 @@ import (
 	saml2 "github.com/russellhaering/gosaml2"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/crowdgate/crowdgate/internal/throttle"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -57,7 +58,7 @@ type SP struct {
 	keyMu    sync.Mutex
 	stateKey []byte
 
-	throttle *throttle
+	throttle *throttle.Throttle
 	handler  http.Handler
 }
 
@@ -89,7 +90,7 @@ func New(cfg Config, st Store, log *slog.Logger) (*SP, error) {
 		sloURL:   cfg.PublicURL + "/saml/logout",
 		spKey:    key,
 		stateKey: cfg.StateKey,
-		throttle: newThrottle(cfg.BreakGlassLimit, cfg.BreakGlassWindow),
+		throttle: throttle.New(cfg.BreakGlassLimit, cfg.BreakGlassWindow),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -147,7 +148,7 @@ func (sp *SP) Run(ctx context.Context) error {
 			} else if n > 0 {
 				sp.log.Debug("saml: pruned replay cache", "entries", n)
 			}
-			sp.throttle.prune(sp.now())
+			sp.throttle.Prune(sp.now())
 		}
 	}
 }

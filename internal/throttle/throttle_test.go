@@ -1,4 +1,4 @@
-package api
+package throttle
 
 import (
 	"sync"
@@ -11,13 +11,13 @@ import (
 // concurrent sign-ins from one address used to pass the "blocked?" check together, before the
 // first failure was recorded. Now at most limit attempts get through, and a success is forgiven.
 func TestThrottleBoundsConcurrentGuesses(t *testing.T) {
-	th := newThrottle(5, time.Minute)
+	th := New(5, time.Minute)
 	now := time.Now()
 	var passed atomic.Int64
 	var wg sync.WaitGroup
 	for range 100 {
 		wg.Go(func() {
-			if ok, _ := th.attempt("192.0.2.1", now); ok {
+			if ok, _ := th.Attempt("192.0.2.1", now); ok {
 				passed.Add(1)
 				time.Sleep(time.Millisecond) // the password check
 			}
@@ -28,20 +28,20 @@ func TestThrottleBoundsConcurrentGuesses(t *testing.T) {
 		t.Fatalf("%d concurrent attempts passed, want 5", n)
 	}
 	// Successes do not count: forgiven attempts leave room for more.
-	other := newThrottle(2, time.Minute)
+	other := New(2, time.Minute)
 	for range 10 {
-		ok, forgive := other.attempt("192.0.2.2", now)
+		ok, forgive := other.Attempt("192.0.2.2", now)
 		if !ok {
 			t.Fatal("successful sign-ins were throttled")
 		}
 		forgive()
 		forgive() // idempotent
 	}
-	if ok, _ := other.attempt("192.0.2.3", now); !ok {
+	if ok, _ := other.Attempt("192.0.2.3", now); !ok {
 		t.Error("another address is throttled")
 	}
 	// The window passes.
-	if ok, _ := th.attempt("192.0.2.1", now.Add(2*time.Minute)); !ok {
+	if ok, _ := th.Attempt("192.0.2.1", now.Add(2*time.Minute)); !ok {
 		t.Error("still throttled after the window")
 	}
 }
