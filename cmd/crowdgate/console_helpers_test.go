@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -36,7 +37,7 @@ func startServerWith(t *testing.T, e env, edit func(*cli), args ...string) *runn
 		t.Fatal("server did not start within 60s")
 	}
 	t.Cleanup(func() {
-		if err := r.stop(); err != nil && err != errAlreadyStopped {
+		if err := r.stop(); err != nil && !errors.Is(err, errAlreadyStopped) {
 			t.Errorf("server stopped with: %v", err)
 		}
 	})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -113,27 +112,7 @@ type running struct {
 // startServer runs "crowdgate serve args..." until the test ends (or stop is called).
 func startServer(t *testing.T, e env, args ...string) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	ready := make(chan listeners, 1)
-	c := &cli{getenv: e.getenv, stdin: strings.NewReader(""), stdout: r.stdout,
-		stderr: io.MultiWriter(r.stderr, t.Output()), listening: func(l listeners) { ready <- l }}
-	go func() { r.done <- c.run(ctx, append([]string{"serve"}, args...)) }()
-	select {
-	case r.addrs = <-ready:
-	case err := <-r.done:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("server did not start within 60s")
-	}
-	t.Cleanup(func() {
-		if err := r.stop(); err != nil && !errors.Is(err, errAlreadyStopped) {
-			t.Errorf("server stopped with: %v", err)
-		}
-	})
-	return r
+	return startServerWith(t, e, nil, args...)
 }
 
 var errAlreadyStopped = errors.New("already stopped")
