@@ -178,9 +178,8 @@ type Store interface {
 	Directory(ctx context.Context, id int64) (store.Directory, error)
 	TryLockSync(ctx context.Context, dirID int64) (unlock func(), ok bool, err error)
 	SyncState(ctx context.Context, dirID int64) (store.SyncState, error)
-	SaveSyncState(ctx context.Context, st store.SyncState) error
 	StartSyncRun(ctx context.Context, dirID int64, mode, instance string) (store.SyncRun, error)
-	FinishSyncRun(ctx context.Context, run store.SyncRun) error
+	FinishSync(ctx context.Context, f store.SyncFinish) error
 	Audit(ctx context.Context, outcome, action, objectKind, object string, details any) error
 	SyncSnapshot(ctx context.Context, dirID int64) (store.SyncSnapshot, error)
 	SyncLookup(ctx context.Context, dirID int64, exts []string) (map[string]store.SyncObject, error)
@@ -390,30 +389,20 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 	fin := rep.Finished
 	rec.FinishedAt = &fin
 	st := r.committed()
-	outcome, action := "SUCCESS", "SYNC_FINISHED"
+	details := map[string]any{"run": rec.ID, "mode": rep.Mode, "duration_ms": rep.Duration().Milliseconds(),
+		"counts": rep.Counts, "problems": len(rep.Problems)}
 	if runErr != nil {
 		rec.Status = store.SyncFailed
 		st.LastError = runErr.Error()
-		outcome, action = "FAILURE", "SYNC_FAILED"
 		rec.Errors = errorText(runErr.Error(), rep.Problems)
+		details["error"] = runErr.Error()
 	} else {
 		rec.Status = store.SyncSucceeded
 		st.LastSuccessAt, st.LastError = &fin, ""
 		rec.Errors = errorText("", rep.Problems)
 	}
-	if err := s.st.SaveSyncState(bctx, st); err != nil {
-		log.Error("save sync state", "err", err)
-	}
-	if err := s.st.FinishSyncRun(bctx, rec); err != nil {
-		log.Error("record sync run", "err", err)
-	}
-	details := map[string]any{"run": rec.ID, "mode": rep.Mode, "duration_ms": rep.Duration().Milliseconds(),
-		"counts": rep.Counts, "problems": len(rep.Problems)}
-	if runErr != nil {
-		details["error"] = runErr.Error()
-	}
-	if err := s.st.Audit(bctx, outcome, action, "DIRECTORY", dir.Name, details); err != nil {
-		log.Warn("audit", "err", err)
+	if err := s.st.FinishSync(bctx, store.SyncFinish{Run: rec, State: st, Directory: dir.Name, Details: details}); err != nil {
+		log.Error("record the end of the sync run", "err", err)
 	}
 	s.progress(func(p *Progress) {
 		p.Running, p.Phase, p.Last, p.LastError = false, "done", &rep, ""

@@ -262,6 +262,33 @@ func (s *Store) FinishSyncRun(ctx context.Context, run SyncRun) error {
 	return translate(err, "sync run %d", run.ID)
 }
 
+// SyncFinish is what the end of a sync run records.
+type SyncFinish struct {
+	Run       SyncRun
+	State     SyncState
+	Directory string // the directory's name, the audit entry's object
+	Details   any    // the audit entry's details
+}
+
+// FinishSync records the end of a run in one transaction: the run, the directory's sync state and
+// the SYNC_FINISHED (or, for a failed run, SYNC_FAILED) audit entry. Whoever sees the run finished
+// therefore also sees its state and its audit entry.
+func (s *Store) FinishSync(ctx context.Context, f SyncFinish) error {
+	outcome, action := "SUCCESS", "SYNC_FINISHED"
+	if f.Run.Status == SyncFailed {
+		outcome, action = "FAILURE", "SYNC_FAILED"
+	}
+	return s.InTx(ctx, func(tx *Store) error {
+		if err := tx.SaveSyncState(ctx, f.State); err != nil {
+			return err
+		}
+		if err := tx.FinishSyncRun(ctx, f.Run); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, outcome, action, "DIRECTORY", f.Directory, f.Details)
+	})
+}
+
 // SyncRuns returns the latest runs of a directory, newest first (limit <= 0: 50).
 func (s *Store) SyncRuns(ctx context.Context, dirID int64, limit int) ([]SyncRun, error) {
 	if limit <= 0 {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -32,6 +33,7 @@ func TestSync(t *testing.T) {
 		{"InvalidObjects", testSyncInvalid},
 		{"OutsideRecordsAndLookup", testSyncOutside},
 		{"StateAndRuns", testSyncStateRuns},
+		{"FinishIsOneTransaction", testSyncFinishAtomic},
 		{"InternalDirectoryRefused", testSyncInternal},
 		{"AtomicBatch", testSyncAtomic},
 		{"LargeBatch", testSyncLarge},
@@ -459,6 +461,43 @@ func testSyncStateRuns(t *testing.T, s *store.Store) {
 	if runs[0].Status != store.SyncSucceeded || runs[0].UsersAdded != 3 || runs[0].MembershipsRemoved != 2 ||
 		runs[0].Errors != "1 clash" || runs[0].Duration() < 0 || runs[0].Instance != "host-b" {
 		t.Errorf("finished run: %+v", runs[0])
+	}
+}
+
+// testSyncFinishAtomic: the end of a run (state, run record, audit entry) is written together or
+// not at all. Regression: the console's audit test saw a run finished before its SYNC_FINISHED entry.
+func testSyncFinishAtomic(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	d := azureDir(t, s)
+	now := s.Now()
+	run := storetest.Must(s.StartSyncRun(ctx, d.ID, store.SyncModeFull, "host-a"))
+	run.Status, run.FinishedAt = store.SyncFailed, &now
+	bad := store.SyncFinish{Run: run, State: store.SyncState{DirectoryID: d.ID, LastError: "boom"},
+		Directory: d.Name, Details: map[string]any{"unencodable": make(chan int)}}
+	if err := s.FinishSync(ctx, bad); err == nil {
+		t.Fatal("details that cannot be encoded must fail the finish")
+	}
+	if r := storetest.Must(s.SyncRuns(ctx, d.ID, 1))[0]; r.FinishedAt != nil || r.Status != store.SyncRunning {
+		t.Errorf("a failed finish left the run finished: %+v", r)
+	}
+	if _, err := s.SyncState(ctx, d.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a failed finish left a sync state: %v", err)
+	}
+
+	good := bad
+	good.Details = map[string]any{"run": run.ID}
+	if err := s.FinishSync(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if r := storetest.Must(s.SyncRuns(ctx, d.ID, 1))[0]; r.FinishedAt == nil || r.Status != store.SyncFailed {
+		t.Errorf("run after finish: %+v", r)
+	}
+	if st := storetest.Must(s.SyncState(ctx, d.ID)); st.LastError != "boom" {
+		t.Errorf("state after finish: %+v", st)
+	}
+	entries := storetest.Must(s.ListAudit(ctx, store.AuditFilter{Action: "SYNC_FAILED", Object: d.Name}))
+	if len(entries) != 1 || entries[0].Outcome != "FAILURE" || entries[0].Details != fmt.Sprintf(`{"run":%d}`, run.ID) {
+		t.Errorf("audit after a failed run's finish: %+v", entries)
 	}
 }
 
