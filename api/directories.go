@@ -128,13 +128,18 @@ type directoryData struct {
 	Own      bool // the administrator's own directory
 }
 
-func (s *server) directory(c echo.Context) error {
-	ctx := c.Request().Context()
+// directoryParam is the directory of the :id parameter.
+func (s *server) directoryParam(c echo.Context) (store.Directory, error) {
 	id, err := idParam(c)
 	if err != nil {
-		return err
+		return store.Directory{}, err
 	}
-	d, err := s.st.Directory(ctx, id)
+	return s.st.Directory(c.Request().Context(), id)
+}
+
+func (s *server) directory(c echo.Context) error {
+	ctx := c.Request().Context()
+	d, err := s.directoryParam(c)
 	if err != nil {
 		return err
 	}
@@ -186,15 +191,11 @@ func (s *server) createDirectory(c echo.Context) error {
 // lock-out policy. The Entra ID settings have their own form.
 func (s *server) updateDirectory(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, err := idParam(c)
+	d, err := s.directoryParam(c)
 	if err != nil {
 		return err
 	}
-	d, err := s.st.Directory(ctx, id)
-	if err != nil {
-		return err
-	}
-	back := s.dirURL(id)
+	back := s.dirURL(d.ID)
 	d.Name = strings.TrimSpace(c.FormValue("name"))
 	d.Description = strings.TrimSpace(c.FormValue("description"))
 	d.NestedGroups = checked(c, "nested")
@@ -230,15 +231,11 @@ func (s *server) updateDirectory(c echo.Context) error {
 // secret is write-only. It needs a recent sign-in.
 func (s *server) updateEntra(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, err := idParam(c)
+	d, err := s.directoryParam(c)
 	if err != nil {
 		return err
 	}
-	d, err := s.st.Directory(ctx, id)
-	if err != nil {
-		return err
-	}
-	back := s.dirURL(id)
+	back := s.dirURL(d.ID)
 	if d.Kind != store.DirectoryAzureAD {
 		return s.done(c, fmt.Errorf("only Entra ID directories have connection settings: %w", errForm), back, "")
 	}
@@ -293,67 +290,54 @@ type SecretSealer interface {
 var errNoSync = errors.New("synchronisation is not available in this deployment")
 
 func (s *server) testConnection(c echo.Context) error {
-	ctx := c.Request().Context()
-	id, err := idParam(c)
+	d, err := s.directoryParam(c)
 	if err != nil {
 		return err
 	}
-	d, err := s.st.Directory(ctx, id)
-	if err != nil {
-		return err
-	}
-	back := s.dirURL(id)
+	back := s.dirURL(d.ID)
 	if s.cfg.SyncController == nil {
 		return s.done(c, fmt.Errorf("%w: %w", errNoSync, errForm), back, "")
 	}
-	terr := s.cfg.SyncController.TestConnection(ctx, id)
-	outcome, details := "SUCCESS", ""
-	if terr != nil {
-		outcome, details = "FAILURE", terr.Error()
-	}
-	if err := s.st.Audit(ctx, outcome, "DIRECTORY_CONNECTION_TESTED", "DIRECTORY", d.Name, details); err != nil {
-		return err
-	}
-	if terr != nil {
-		s.setFlash(c, "error", "Connection test failed: "+terr.Error())
-		return c.Redirect(http.StatusSeeOther, back)
-	}
-	return s.done(c, nil, back, "Connection test succeeded: crowdgate can read Entra ID with these settings.")
+	terr := s.cfg.SyncController.TestConnection(c.Request().Context(), d.ID)
+	return s.attempted(c, d, "DIRECTORY_CONNECTION_TESTED", terr, back,
+		"Connection test failed: ", "Connection test succeeded: crowdgate can read Entra ID with these settings.")
 }
 
 func (s *server) syncNow(c echo.Context) error {
-	ctx := c.Request().Context()
-	id, err := idParam(c)
+	d, err := s.directoryParam(c)
 	if err != nil {
 		return err
 	}
-	d, err := s.st.Directory(ctx, id)
-	if err != nil {
-		return err
-	}
-	back := s.dirURL(id) + "#sync"
+	back := s.dirURL(d.ID) + "#sync"
 	if s.cfg.SyncController == nil {
 		return s.done(c, fmt.Errorf("%w: %w", errNoSync, errForm), back, "")
 	}
 	if d.Kind != store.DirectoryAzureAD {
 		return s.done(c, fmt.Errorf("only Entra ID directories synchronise: %w", errForm), back, "")
 	}
-	serr := s.cfg.SyncController.SyncNow(ctx, id)
+	serr := s.cfg.SyncController.SyncNow(c.Request().Context(), d.ID)
 	if errors.Is(serr, ErrSyncRunning) {
 		return s.done(c, nil, back, "A sync is already running.")
 	}
+	return s.attempted(c, d, "SYNC_REQUESTED", serr, back, "The sync could not start: ", "Sync started.")
+}
+
+// attempted audits what the administrator asked of directory d and goes back to the page with
+// failed followed by the failure, or with ok. A failure is flashed as it is: it comes from Entra
+// ID or the synchroniser, not from a form the console could phrase.
+func (s *server) attempted(c echo.Context, d store.Directory, action string, attempt error, back, failed, ok string) error {
 	outcome, details := "SUCCESS", ""
-	if serr != nil {
-		outcome, details = "FAILURE", serr.Error()
+	if attempt != nil {
+		outcome, details = "FAILURE", attempt.Error()
 	}
-	if err := s.st.Audit(ctx, outcome, "SYNC_REQUESTED", "DIRECTORY", d.Name, details); err != nil {
+	if err := s.st.Audit(c.Request().Context(), outcome, action, "DIRECTORY", d.Name, details); err != nil {
 		return err
 	}
-	if serr != nil {
-		s.setFlash(c, "error", "The sync could not start: "+serr.Error())
+	if attempt != nil {
+		s.setFlash(c, "error", failed+attempt.Error())
 		return c.Redirect(http.StatusSeeOther, back)
 	}
-	return s.done(c, nil, back, "Sync started.")
+	return s.done(c, nil, back, ok)
 }
 
 // progressJSON is what the directory page polls while a sync runs.
@@ -363,16 +347,13 @@ type progressJSON struct {
 }
 
 func (s *server) syncProgress(c echo.Context) error {
-	id, err := idParam(c)
+	d, err := s.directoryParam(c)
 	if err != nil {
-		return err
-	}
-	if _, err := s.st.Directory(c.Request().Context(), id); err != nil {
 		return err
 	}
 	if s.cfg.SyncController == nil {
 		return c.JSON(http.StatusOK, progressJSON{})
 	}
-	p := s.cfg.SyncController.Progress(id)
+	p := s.cfg.SyncController.Progress(d.ID)
 	return c.JSON(http.StatusOK, progressJSON{SyncProgress: p, Percent: p.Percent()})
 }

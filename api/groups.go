@@ -18,40 +18,15 @@ type groupRow struct {
 	Dir   store.Directory
 }
 
-type groupsData struct {
-	Query   string
-	Rows    []groupRow
-	More    bool
-	CanAdd  bool
-	Limited int
-}
-
 func (s *server) groups(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := strings.TrimSpace(c.QueryParam("q"))
-	dirs, err := s.st.Directories(ctx)
+	search := func(v *store.View, p store.Page, fn func(store.Group) error) error {
+		return v.SearchGroups(ctx, contains(q, "name", "description"), p, fn)
+	}
+	d, err := searchDirectories(ctx, s.st, q, search, func(g store.Group, dir store.Directory) groupRow { return groupRow{g, dir} })
 	if err != nil {
 		return err
-	}
-	d := groupsData{Query: q, Limited: listLimit}
-	for _, dir := range dirs {
-		d.CanAdd = d.CanAdd || dir.Kind == store.DirectoryInternal
-		v, err := s.st.DirectoryView(ctx, dir.ID)
-		if err != nil {
-			return err
-		}
-		n := 0
-		err = v.SearchGroups(ctx, contains(q, "name", "description"), store.Page{Max: listLimit + 1}, func(g store.Group) error {
-			if n++; n > listLimit {
-				d.More = true
-				return nil
-			}
-			d.Rows = append(d.Rows, groupRow{g, dir})
-			return nil
-		})
-		if err != nil {
-			return err
-		}
 	}
 	p := s.newPage(c, "Groups", "groups")
 	p.Data = d
@@ -104,15 +79,7 @@ func (s *server) group(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	direct := map[int64]bool{}
-	for _, u := range d.Members {
-		direct[u.ID] = true
-	}
-	for _, u := range nested {
-		if !direct[u.ID] {
-			d.NestedMembers = append(d.NestedMembers, u)
-		}
-	}
+	d.NestedMembers = inherited(d.Members, nested, func(u store.User) int64 { return u.ID })
 	if d.Children, err = store.Groups(func(fn func(store.Group) error) error { return v.ChildGroups(ctx, g.Name, false, page, fn) }); err != nil {
 		return err
 	}
@@ -123,15 +90,7 @@ func (s *server) group(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	directParent := map[int64]bool{}
-	for _, p := range d.Parents {
-		directParent[p.ID] = true
-	}
-	for _, p := range all {
-		if !directParent[p.ID] {
-			d.InheritedParent = append(d.InheritedParent, p)
-		}
-	}
+	d.InheritedParent = inherited(d.Parents, all, func(p store.Group) int64 { return p.ID })
 	if d.Grants, err = s.st.GroupGrants(ctx, g); err != nil {
 		return err
 	}
@@ -144,26 +103,7 @@ func (s *server) groupURL(id int64) string { return fmt.Sprintf("%s/groups/%d", 
 
 // editableGroup returns the group of the :id parameter when it lives in an internal directory.
 func (s *server) editableGroup(c echo.Context) (store.Group, error) {
-	ctx := c.Request().Context()
-	id, err := idParam(c)
-	if err != nil {
-		return store.Group{}, err
-	}
-	g, err := s.st.Group(ctx, id)
-	if store.IsNotFound(err) {
-		return store.Group{}, echo.NewHTTPError(http.StatusNotFound, "No such group.")
-	}
-	if err != nil {
-		return store.Group{}, err
-	}
-	d, err := s.st.Directory(ctx, g.DirectoryID)
-	if err != nil {
-		return store.Group{}, err
-	}
-	if d.Kind != store.DirectoryInternal {
-		return g, errReadOnlyDirectory
-	}
-	return g, nil
+	return editable(c, s.st, s.st.Group, func(g store.Group) int64 { return g.DirectoryID }, "group")
 }
 
 type newGroupData struct {

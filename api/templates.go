@@ -82,17 +82,23 @@ func containsFold(list []string, v string) bool {
 	return false
 }
 
-// formatTime shows a time in UTC to the minute; "—" for none.
-func formatTime(v any) string {
-	var t time.Time
+// timeOf is the time a template passes, as a value or a pointer (the models hold optional times
+// as pointers); zero for anything else.
+func timeOf(v any) time.Time {
 	switch x := v.(type) {
 	case time.Time:
-		t = x
+		return x
 	case *time.Time:
 		if x != nil {
-			t = *x
+			return *x
 		}
 	}
+	return time.Time{}
+}
+
+// formatTime shows a time in UTC to the minute; "—" for none.
+func formatTime(v any) string {
+	t := timeOf(v)
 	if t.IsZero() {
 		return "—"
 	}
@@ -101,15 +107,7 @@ func formatTime(v any) string {
 
 // ago says how long ago (or in how long) a time is, coarsely.
 func ago(v any) string {
-	var t time.Time
-	switch x := v.(type) {
-	case time.Time:
-		t = x
-	case *time.Time:
-		if x != nil {
-			t = *x
-		}
-	}
+	t := timeOf(v)
 	if t.IsZero() {
 		return "never"
 	}

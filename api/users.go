@@ -19,40 +19,55 @@ type userRow struct {
 	Dir  store.Directory
 }
 
-type usersData struct {
+// listData is a users or groups page: the matches of Query, at most Limited of each directory.
+type listData[R any] struct {
 	Query   string
-	Rows    []userRow
-	More    bool
-	CanAdd  bool
+	Rows    []R
+	More    bool // a directory had more matches than are shown
+	CanAdd  bool // there is an internal directory to add to
 	Limited int
+}
+
+// searchDirectories runs search in every directory, keeping the first listLimit matches of each
+// (row makes a match a row of the page).
+func searchDirectories[T, R any](ctx context.Context, st Store, q string,
+	search func(v *store.View, p store.Page, fn func(T) error) error, row func(T, store.Directory) R) (listData[R], error) {
+	dirs, err := st.Directories(ctx)
+	if err != nil {
+		return listData[R]{}, err
+	}
+	d := listData[R]{Query: q, Limited: listLimit}
+	for _, dir := range dirs {
+		d.CanAdd = d.CanAdd || dir.Kind == store.DirectoryInternal
+		v, err := st.DirectoryView(ctx, dir.ID)
+		if err != nil {
+			return listData[R]{}, err
+		}
+		n := 0
+		err = search(v, store.Page{Max: listLimit + 1}, func(x T) error {
+			if n++; n > listLimit {
+				d.More = true
+				return nil
+			}
+			d.Rows = append(d.Rows, row(x, dir))
+			return nil
+		})
+		if err != nil {
+			return listData[R]{}, err
+		}
+	}
+	return d, nil
 }
 
 func (s *server) users(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := strings.TrimSpace(c.QueryParam("q"))
-	dirs, err := s.st.Directories(ctx)
+	search := func(v *store.View, p store.Page, fn func(store.User) error) error {
+		return v.SearchUsers(ctx, contains(q, "name", "email", "displayName"), p, fn)
+	}
+	d, err := searchDirectories(ctx, s.st, q, search, func(u store.User, dir store.Directory) userRow { return userRow{u, dir} })
 	if err != nil {
 		return err
-	}
-	d := usersData{Query: q, Limited: listLimit}
-	for _, dir := range dirs {
-		d.CanAdd = d.CanAdd || dir.Kind == store.DirectoryInternal
-		v, err := s.st.DirectoryView(ctx, dir.ID)
-		if err != nil {
-			return err
-		}
-		n := 0
-		err = v.SearchUsers(ctx, contains(q, "name", "email", "displayName"), store.Page{Max: listLimit + 1}, func(u store.User) error {
-			if n++; n > listLimit {
-				d.More = true
-				return nil
-			}
-			d.Rows = append(d.Rows, userRow{u, dir})
-			return nil
-		})
-		if err != nil {
-			return err
-		}
 	}
 	p := s.newPage(c, "Users", "users")
 	p.Data = d
@@ -102,15 +117,7 @@ func (s *server) user(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	direct := map[int64]bool{}
-	for _, g := range d.Direct {
-		direct[g.ID] = true
-	}
-	for _, g := range all {
-		if !direct[g.ID] {
-			d.Inherited = append(d.Inherited, g)
-		}
-	}
+	d.Inherited = inherited(d.Direct, all, func(g store.Group) int64 { return g.ID })
 	apps, err := s.st.Applications(ctx)
 	if err != nil {
 		return err
@@ -136,26 +143,34 @@ func (s *server) user(c echo.Context) error {
 
 // editableUser returns the user of the :id parameter when it lives in an internal directory.
 func (s *server) editableUser(c echo.Context) (store.User, error) {
+	return editable(c, s.st, s.st.User, func(u store.User) int64 { return u.DirectoryID }, "user")
+}
+
+// editable returns what get finds for the :id parameter when it lives in an internal directory (dir
+// says which); on an Entra ID replica it returns it with errReadOnlyDirectory, so that the caller
+// can still go back to its page.
+func editable[T any](c echo.Context, st Store, get func(context.Context, int64) (T, error), dir func(T) int64, kind string) (T, error) {
+	var zero T
 	ctx := c.Request().Context()
 	id, err := idParam(c)
 	if err != nil {
-		return store.User{}, err
+		return zero, err
 	}
-	u, err := s.st.User(ctx, id)
+	x, err := get(ctx, id)
 	if store.IsNotFound(err) {
-		return store.User{}, echo.NewHTTPError(http.StatusNotFound, "No such user.")
+		return zero, echo.NewHTTPError(http.StatusNotFound, "No such "+kind+".")
 	}
 	if err != nil {
-		return store.User{}, err
+		return zero, err
 	}
-	d, err := s.st.Directory(ctx, u.DirectoryID)
+	d, err := st.Directory(ctx, dir(x))
 	if err != nil {
-		return store.User{}, err
+		return zero, err
 	}
 	if d.Kind != store.DirectoryInternal {
-		return u, errReadOnlyDirectory
+		return x, errReadOnlyDirectory
 	}
-	return u, nil
+	return x, nil
 }
 
 func (s *server) userURL(id int64) string { return fmt.Sprintf("%s/users/%d", s.cfg.PathPrefix, id) }
@@ -163,6 +178,21 @@ func (s *server) userURL(id int64) string { return fmt.Sprintf("%s/users/%d", s.
 type newUserData struct {
 	Dirs []store.Directory
 	Form map[string]string
+}
+
+// inherited is what all holds beyond direct (compared by id): what comes only through nesting.
+func inherited[T any](direct, all []T, id func(T) int64) []T {
+	isDirect := map[int64]bool{}
+	for _, x := range direct {
+		isDirect[id(x)] = true
+	}
+	var out []T
+	for _, x := range all {
+		if !isDirect[id(x)] {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func (s *server) internalDirectories(ctx context.Context) ([]store.Directory, error) {

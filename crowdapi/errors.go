@@ -78,6 +78,11 @@ func membershipNotFound(child, parent string, err error) *Error {
 		"The child entity <"+child+"> is not a member of the parent <"+parent+">", err)
 }
 
+func membershipExists(child, parent string, err error) *Error {
+	return newError(http.StatusConflict, MembershipAlreadyExists,
+		"Membership already exists from child entity ["+child+"] to parent entity ["+parent+"]", err)
+}
+
 // storeError maps store errors that need no resource-specific reason.
 func storeError(err error, invalid Reason) error {
 	var ce *Error

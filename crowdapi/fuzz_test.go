@@ -2,6 +2,7 @@ package crowdapi
 
 import (
 	"encoding/json"
+	"mime"
 	"testing"
 
 	"github.com/crowdgate/crowdgate/store"
@@ -90,6 +91,24 @@ func FuzzEntities(f *testing.F) {
 		}
 		if a := attributesIn(&attributesEntity{}); a == nil {
 			t.Fatal("attributesIn returned nil for an empty list")
+		}
+	})
+}
+
+// FuzzMediaType holds mediaType's short cut to mime.ParseMediaType's answer.
+func FuzzMediaType(f *testing.F) {
+	for _, s := range []string{
+		"application/xml", "application/xml; charset=UTF-8", " Application/JSON ;charset=utf-8 ", "*/*", "text/*;q=0.9",
+		"application/xml;", "application/xml; charset", "application/xml; charset=\"UTF-8\"", "application", "/xml", "a/b/c",
+		"application/xml; charset=UTF-8; q=1", "application/xml;charset=UTF-8 ", "", "x/y;=", "x/y; charset=a b",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, gotErr := mediaType(v)
+		want, _, wantErr := mime.ParseMediaType(v)
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("mediaType(%q) = %q, %v; mime says %q, %v", v, got, gotErr, want, wantErr)
 		}
 	})
 }

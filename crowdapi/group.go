@@ -1,6 +1,7 @@
 package crowdapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -118,13 +119,9 @@ func (s *server) deleteGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := viewOf(c).Permit(g.DirectoryID, store.OpDeleteGroup); err != nil {
-		return storeError(err, InvalidGroup)
-	}
-	if err := s.st.DeleteGroup(c.Request().Context(), g.ID); err != nil {
-		return storeError(err, InvalidGroup)
-	}
-	return noContent(c)
+	return s.change(c, g.DirectoryID, store.OpDeleteGroup, InvalidGroup, func(ctx context.Context) error {
+		return s.st.DeleteGroup(ctx, g.ID)
+	})
 }
 
 func (s *server) getGroupAttributes(c echo.Context) error {
@@ -149,13 +146,9 @@ func (s *server) storeGroupAttributes(c echo.Context) error {
 	if err := bind(c, &in, false); err != nil {
 		return err
 	}
-	if err := viewOf(c).Permit(g.DirectoryID, store.OpUpdateGroupAttribute); err != nil {
-		return storeError(err, InvalidGroup)
-	}
-	if err := s.st.StoreGroupAttributes(c.Request().Context(), g.ID, attributesIn(&in)); err != nil {
-		return storeError(err, InvalidGroup)
-	}
-	return noContent(c)
+	return s.change(c, g.DirectoryID, store.OpUpdateGroupAttribute, InvalidGroup, func(ctx context.Context) error {
+		return s.st.StoreGroupAttributes(ctx, g.ID, attributesIn(&in))
+	})
 }
 
 func (s *server) deleteGroupAttribute(c echo.Context) error {
@@ -167,11 +160,7 @@ func (s *server) deleteGroupAttribute(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := viewOf(c).Permit(g.DirectoryID, store.OpUpdateGroupAttribute); err != nil {
-		return storeError(err, InvalidGroup)
-	}
-	if err := s.st.DeleteGroupAttribute(c.Request().Context(), g.ID, attr); err != nil {
-		return storeError(err, InvalidGroup)
-	}
-	return noContent(c)
+	return s.change(c, g.DirectoryID, store.OpUpdateGroupAttribute, InvalidGroup, func(ctx context.Context) error {
+		return s.st.DeleteGroupAttribute(ctx, g.ID, attr)
+	})
 }

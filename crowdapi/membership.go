@@ -2,6 +2,7 @@ package crowdapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/xml"
 	"errors"
 	"net/http"
@@ -14,66 +15,60 @@ import (
 
 // writeGroups streams groups, minimal or full as expand asks.
 func (s *server) writeGroups(c echo.Context, list func(func(store.Group) error) error) error {
-	ex := expandOf(c)
-	lw := newListWriter(c, "groups", "group")
-	base, n := baseOf(c), namerOf(c)
-	err := list(func(g store.Group) error {
+	ex, base, n := expandOf(c), baseOf(c), namerOf(c)
+	return writeList(c, "groups", "group", list, func(g store.Group) (groupEntity, error) {
 		if !ex.group {
-			return lw.add(minimalGroup(base, n, g.Name))
+			return minimalGroup(base, n, g.Name), nil
 		}
-		out, err := s.groupOut(c, g, ex.attributes)
-		if err != nil {
-			return err
-		}
-		return lw.add(out)
+		return s.groupOut(c, g, ex.attributes)
 	})
-	if err != nil {
-		if lw.started {
-			return err // headers are gone; the error handler logs it
-		}
-		return err
-	}
-	return lw.close()
 }
 
 // writeUsers streams users, minimal or full as expand asks.
 func (s *server) writeUsers(c echo.Context, list func(func(store.User) error) error) error {
-	ex := expandOf(c)
-	lw := newListWriter(c, "users", "user")
-	base, n := baseOf(c), namerOf(c)
-	err := list(func(u store.User) error {
+	ex, base, n := expandOf(c), baseOf(c), namerOf(c)
+	return writeList(c, "users", "user", list, func(u store.User) (userEntity, error) {
 		if !ex.user {
-			return lw.add(minimalUser(base, n, u.Name))
+			return minimalUser(base, n, u.Name), nil
 		}
-		out, err := s.userOut(c, u, ex.attributes)
-		if err != nil {
-			return err
-		}
-		return lw.add(out)
+		return s.userOut(c, u, ex.attributes)
 	})
-	if err != nil {
-		return err
-	}
-	return lw.close()
 }
 
-// hasGroup reports whether list yields a group named name.
-func hasGroup(list func(func(store.Group) error) error, name string) (bool, error) {
-	found := false
+// requireMember is nil when list yields a group named name (case-insensitively), else
+// MEMBERSHIP_NOT_FOUND of child in parent.
+func requireMember(list func(func(store.Group) error) error, name, child, parent string) error {
 	err := list(func(g store.Group) error {
 		if strings.EqualFold(g.Name, name) {
-			found = true
-			return errStop
+			return errFound
 		}
 		return nil
 	})
-	if errors.Is(err, errStop) {
-		err = nil
+	switch {
+	case errors.Is(err, errFound):
+		return nil
+	case err != nil:
+		return err
 	}
-	return found, err
+	return membershipNotFound(child, parent, nil)
 }
 
-var errStop = errors.New("stop")
+// errFound stops a listing at the group requireMember looks for.
+var errFound = errors.New("found")
+
+// groupsOf lists the groups u is a direct (or, nested, also an inherited) member of.
+func groupsOf(ctx context.Context, v *store.View, u store.User, nested bool, p store.Page) func(func(store.Group) error) error {
+	return func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, nested, p, fn) }
+}
+
+// memberGroup answers a membership check that found the group named name: the minimal group.
+func (s *server) memberGroup(c echo.Context, name string) error {
+	g, err := s.groupNamed(c, name, http.StatusNotFound)
+	if err != nil {
+		return err
+	}
+	return respond(c, http.StatusOK, minimalGroup(baseOf(c), namerOf(c), g.Name))
+}
 
 // userGroups serves GET /user/group/{direct,nested}: the user's groups, or with groupname a
 // membership check (minimal group or 404 MEMBERSHIP_NOT_FOUND).
@@ -90,20 +85,12 @@ func (s *server) userGroups(nested bool) echo.HandlerFunc {
 		}
 		v := viewOf(c)
 		if gname := c.QueryParam("groupname"); gname != "" {
-			ok, err := hasGroup(func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, nested, store.All, fn) }, gname)
-			if err != nil {
+			if err := requireMember(groupsOf(ctx, v, u, nested, store.All), gname, u.Name, gname); err != nil {
 				return err
 			}
-			if !ok {
-				return membershipNotFound(u.Name, gname, nil)
-			}
-			g, err := s.groupNamed(c, gname, http.StatusNotFound)
-			if err != nil {
-				return err
-			}
-			return respond(c, http.StatusOK, minimalGroup(baseOf(c), namerOf(c), g.Name))
+			return s.memberGroup(c, gname)
 		}
-		return s.writeGroups(c, func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, nested, p, fn) })
+		return s.writeGroups(c, groupsOf(ctx, v, u, nested, p))
 	}
 }
 
@@ -128,12 +115,8 @@ func (s *server) groupUsers(nested bool) echo.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			ok, err := hasGroup(func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, nested, store.All, fn) }, g.Name)
-			if err != nil {
+			if err := requireMember(groupsOf(ctx, v, u, nested, store.All), g.Name, u.Name, g.Name); err != nil {
 				return err
-			}
-			if !ok {
-				return membershipNotFound(u.Name, g.Name, nil)
 			}
 			return respond(c, http.StatusOK, minimalUser(baseOf(c), namerOf(c), u.Name))
 		}
@@ -175,43 +158,40 @@ func (s *server) relatedGroups(nested, children bool, filters []string) echo.Han
 			if other == "" {
 				continue
 			}
-			ok, err := hasGroup(list(store.All), other)
-			if err != nil {
+			child, parent := g.Name, other
+			if children {
+				child, parent = other, g.Name
+			}
+			if err := requireMember(list(store.All), other, child, parent); err != nil {
 				return err
 			}
-			if !ok {
-				if children {
-					return membershipNotFound(other, g.Name, nil)
-				}
-				return membershipNotFound(g.Name, other, nil)
-			}
-			o, err := s.groupNamed(c, other, http.StatusNotFound)
-			if err != nil {
-				return err
-			}
-			return respond(c, http.StatusOK, minimalGroup(baseOf(c), namerOf(c), o.Name))
+			return s.memberGroup(c, other)
 		}
 		return s.writeGroups(c, list(p))
 	}
 }
 
-// addMembership adds user u to the group named gname in u's directory.
-func (s *server) addUserMembership(c echo.Context, u store.User, g store.Group, location string) error {
-	ctx := c.Request().Context()
-	if err := viewOf(c).Permit(u.DirectoryID, store.OpUpdateGroup); err != nil {
-		return storeError(err, InvalidGroup)
+// groupIn is the group named name in directory dir, where both ends of a membership must live; the
+// application must be allowed to change that directory's groups.
+func (s *server) groupIn(c echo.Context, dir int64, name string) (store.Group, error) {
+	if err := viewOf(c).Permit(dir, store.OpUpdateGroup); err != nil {
+		return store.Group{}, storeError(err, InvalidGroup)
 	}
-	dg, err := s.st.GroupByName(ctx, u.DirectoryID, g.Name)
+	return s.st.GroupByName(c.Request().Context(), dir, name)
+}
+
+// addUserMembership adds user u to the group named like g in u's directory.
+func (s *server) addUserMembership(c echo.Context, u store.User, g store.Group, location string) error {
+	dg, err := s.groupIn(c, u.DirectoryID, g.Name)
 	if store.IsNotFound(err) {
 		return groupNotFound(http.StatusBadRequest, g.Name, err)
 	}
 	if err != nil {
 		return err
 	}
-	err = s.st.AddUserToGroup(ctx, u.ID, dg.ID)
+	err = s.st.AddUserToGroup(c.Request().Context(), u.ID, dg.ID)
 	if errors.Is(err, store.ErrExists) {
-		return newError(http.StatusConflict, MembershipAlreadyExists,
-			"Membership already exists from child entity ["+u.Name+"] to parent entity ["+dg.Name+"]", err)
+		return membershipExists(u.Name, dg.Name, err)
 	}
 	if err != nil {
 		return storeError(err, InvalidGroup)
@@ -264,9 +244,19 @@ func (s *server) addUserToGroupByUser(c echo.Context) error {
 	return s.addUserMembership(c, u, g, baseOf(c)+"/user/group/direct?username="+q(u.Name)+"&groupname="+q(g.Name))
 }
 
+// membershipRemoved ends a removal: 204, or 404 MEMBERSHIP_NOT_FOUND when there was none to remove.
+func membershipRemoved(c echo.Context, err error, child, parent string) error {
+	if store.IsNotFound(err) {
+		return membershipNotFound(child, parent, err)
+	}
+	if err != nil {
+		return storeError(err, InvalidGroup)
+	}
+	return noContent(c)
+}
+
 // removeUserFromGroup serves DELETE /group/user/direct and /user/group/direct.
 func (s *server) removeUserFromGroup(c echo.Context) error {
-	ctx := c.Request().Context()
 	g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
 	if err != nil {
 		return err
@@ -275,44 +265,26 @@ func (s *server) removeUserFromGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := viewOf(c).Permit(u.DirectoryID, store.OpUpdateGroup); err != nil {
-		return storeError(err, InvalidGroup)
+	dg, err := s.groupIn(c, u.DirectoryID, g.Name)
+	if err == nil {
+		err = s.st.RemoveUserFromGroup(c.Request().Context(), u.ID, dg.ID)
 	}
-	dg, err := s.st.GroupByName(ctx, u.DirectoryID, g.Name)
-	if store.IsNotFound(err) {
-		return membershipNotFound(u.Name, g.Name, err)
-	}
-	if err != nil {
-		return err
-	}
-	err = s.st.RemoveUserFromGroup(ctx, u.ID, dg.ID)
-	if store.IsNotFound(err) {
-		return membershipNotFound(u.Name, g.Name, err)
-	}
-	if err != nil {
-		return storeError(err, InvalidGroup)
-	}
-	return noContent(c)
+	return membershipRemoved(c, err, u.Name, g.Name)
 }
 
 // nest puts child into parent (both visible groups) in the parent's directory.
 func (s *server) nest(c echo.Context, child, parent store.Group, location string) error {
-	ctx := c.Request().Context()
-	if err := viewOf(c).Permit(parent.DirectoryID, store.OpUpdateGroup); err != nil {
-		return storeError(err, InvalidGroup)
-	}
-	dc, err := s.st.GroupByName(ctx, parent.DirectoryID, child.Name)
+	dc, err := s.groupIn(c, parent.DirectoryID, child.Name)
 	if store.IsNotFound(err) {
 		return groupNotFound(http.StatusBadRequest, child.Name, err)
 	}
 	if err != nil {
 		return err
 	}
-	err = s.st.AddGroupToGroup(ctx, dc.ID, parent.ID)
+	err = s.st.AddGroupToGroup(c.Request().Context(), dc.ID, parent.ID)
 	switch {
 	case errors.Is(err, store.ErrExists):
-		return newError(http.StatusConflict, MembershipAlreadyExists,
-			"Membership already exists from child entity ["+dc.Name+"] to parent entity ["+parent.Name+"]", err)
+		return membershipExists(dc.Name, parent.Name, err)
 	case errors.Is(err, store.ErrNestingDisabled):
 		return newError(http.StatusBadRequest, NestedGroupsNotSupported, message(err), err)
 	case errors.Is(err, store.ErrInvalid):
@@ -350,7 +322,6 @@ func (s *server) addParentGroup(c echo.Context) error {
 }
 
 func (s *server) removeChildGroup(c echo.Context) error {
-	ctx := c.Request().Context()
 	p, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
 	if err != nil {
 		return err
@@ -359,20 +330,11 @@ func (s *server) removeChildGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := viewOf(c).Permit(p.DirectoryID, store.OpUpdateGroup); err != nil {
-		return storeError(err, InvalidGroup)
-	}
-	dc, err := s.st.GroupByName(ctx, p.DirectoryID, ch.Name)
+	dc, err := s.groupIn(c, p.DirectoryID, ch.Name)
 	if err == nil {
-		err = s.st.RemoveGroupFromGroup(ctx, dc.ID, p.ID)
+		err = s.st.RemoveGroupFromGroup(c.Request().Context(), dc.ID, p.ID)
 	}
-	if store.IsNotFound(err) {
-		return membershipNotFound(ch.Name, p.Name, err)
-	}
-	if err != nil {
-		return storeError(err, InvalidGroup)
-	}
-	return noContent(c)
+	return membershipRemoved(c, err, ch.Name, p.Name)
 }
 
 // memberships streams GET /group/membership: always XML, every visible group with its direct members.

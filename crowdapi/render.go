@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -20,7 +19,7 @@ const xmlProlog = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\
 // anything listing XML first means XML).
 func wantsJSON(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		mt, _, _ := mime.ParseMediaType(strings.TrimSpace(part))
+		mt, _ := mediaType(part)
 		switch mt {
 		case "application/json":
 			return true
@@ -38,7 +37,7 @@ func acceptable(r *http.Request) bool {
 		return true
 	}
 	for _, part := range strings.Split(h, ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		mt, err := mediaType(part)
 		if err != nil {
 			continue
 		}
@@ -112,7 +111,7 @@ func bind(c echo.Context, v any, allowEmpty bool) error {
 		}
 		return illegalArgument("the request needs a body")
 	}
-	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get("Content-Type"))
+	ct, _ := mediaType(c.Request().Header.Get("Content-Type"))
 	isJSON := ct == "application/json" || (ct == "" && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")))
 	if ct != "" && ct != "application/json" && ct != "application/xml" && ct != "text/xml" {
 		return newError(http.StatusUnsupportedMediaType, IllegalArgument,

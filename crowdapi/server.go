@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -76,6 +77,7 @@ type server struct {
 	st      Store
 	log     *slog.Logger
 	version string
+	answers sync.Pool // *[]byte: buffers of hand-written answers (session validations)
 }
 
 // New returns the Crowd REST handler for paths under cfg.Prefix() (versions "1" and "latest").

@@ -212,8 +212,14 @@ func (s *server) validateSession(c echo.Context) error {
 	}
 	expand := expandOf(c).user
 	if !wantsJSON(c.Request()) && !expand {
-		b := appendSessionXML(make([]byte, 0, 512), baseOf(c), token, namerOf(c).name(u.Name), sess.CreatedAt, sess.ExpiresAt)
-		return c.Blob(http.StatusOK, "application/xml", b)
+		buf, _ := s.answers.Get().(*[]byte)
+		if buf == nil {
+			buf = new([]byte)
+		}
+		*buf = appendSessionXML((*buf)[:0], baseOf(c), token, namerOf(c).name(u.Name), sess.CreatedAt, sess.ExpiresAt)
+		err := c.Blob(http.StatusOK, "application/xml", *buf)
+		s.answers.Put(buf) // the response has copied it
+		return err
 	}
 	if expand {
 		// The validation carries the user's name only; the full user comes from the directory.

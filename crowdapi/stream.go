@@ -92,3 +92,20 @@ func (l *listWriter) close() error {
 	}
 	return l.w.Flush()
 }
+
+// writeList streams what list yields as a <root> list of item, each rendered by out. An error
+// after the first item cannot change the status any more; the error handler logs it.
+func writeList[T, E any](c echo.Context, root, item string, list func(func(T) error) error, out func(T) (E, error)) error {
+	lw := newListWriter(c, root, item)
+	err := list(func(v T) error {
+		e, err := out(v)
+		if err != nil {
+			return err
+		}
+		return lw.add(e)
+	})
+	if err != nil {
+		return err
+	}
+	return lw.close()
+}

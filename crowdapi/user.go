@@ -1,6 +1,7 @@
 package crowdapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/mail"
@@ -38,6 +39,18 @@ func (s *server) userOut(c echo.Context, u store.User, withAttrs bool) (userEnti
 		}
 	}
 	return fullUser(baseOf(c), namerOf(c), u, attrs), nil
+}
+
+// change makes a change in directory dir when the application may do op there, and answers 204;
+// invalid is the reason when the store refuses the change as invalid.
+func (s *server) change(c echo.Context, dir int64, op string, invalid Reason, do func(context.Context) error) error {
+	if err := viewOf(c).Permit(dir, op); err != nil {
+		return storeError(err, invalid)
+	}
+	if err := do(c.Request().Context()); err != nil {
+		return storeError(err, invalid)
+	}
+	return noContent(c)
 }
 
 func (s *server) getUser(c echo.Context) error {
@@ -115,7 +128,6 @@ func deref(p *string) string {
 }
 
 func (s *server) updateUser(c echo.Context) error {
-	ctx := c.Request().Context()
 	u, err := s.lookupUser(c, "username", http.StatusNotFound)
 	if err != nil {
 		return err
@@ -127,18 +139,15 @@ func (s *server) updateUser(c echo.Context) error {
 	if !strings.EqualFold(in.Name, u.Name) {
 		return newError(http.StatusBadRequest, InvalidUser, "the user name in the body <"+in.Name+"> does not match <"+u.Name+">", nil)
 	}
-	if err := viewOf(c).Permit(u.DirectoryID, store.OpUpdateUser); err != nil {
-		return storeError(err, InvalidUser)
-	}
 	ch := store.UserChange{FirstName: in.FirstName, LastName: in.LastName, DisplayName: in.DisplayName, Email: in.Email}
 	if in.Active != nil {
 		a := bool(*in.Active)
 		ch.Active = &a
 	}
-	if _, err := s.st.UpdateUser(ctx, u.ID, ch); err != nil {
-		return storeError(err, InvalidUser)
-	}
-	return noContent(c)
+	return s.change(c, u.DirectoryID, store.OpUpdateUser, InvalidUser, func(ctx context.Context) error {
+		_, err := s.st.UpdateUser(ctx, u.ID, ch)
+		return err
+	})
 }
 
 func (s *server) deleteUser(c echo.Context) error {
@@ -146,13 +155,9 @@ func (s *server) deleteUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := viewOf(c).Permit(u.DirectoryID, store.OpDeleteUser); err != nil {
-		return storeError(err, InvalidUser)
-	}
-	if err := s.st.DeleteUser(c.Request().Context(), u.ID); err != nil {
-		return storeError(err, InvalidUser)
-	}
-	return noContent(c)
+	return s.change(c, u.DirectoryID, store.OpDeleteUser, InvalidUser, func(ctx context.Context) error {
+		return s.st.DeleteUser(ctx, u.ID)
+	})
 }
 
 func (s *server) getUserAttributes(c echo.Context) error {
@@ -177,13 +182,9 @@ func (s *server) storeUserAttributes(c echo.Context) error {
 	if err := bind(c, &in, false); err != nil {
 		return err
 	}
-	if err := viewOf(c).Permit(u.DirectoryID, store.OpUpdateUserAttribute); err != nil {
-		return storeError(err, InvalidUser)
-	}
-	if err := s.st.StoreUserAttributes(c.Request().Context(), u.ID, attributesIn(&in)); err != nil {
-		return storeError(err, InvalidUser)
-	}
-	return noContent(c)
+	return s.change(c, u.DirectoryID, store.OpUpdateUserAttribute, InvalidUser, func(ctx context.Context) error {
+		return s.st.StoreUserAttributes(ctx, u.ID, attributesIn(&in))
+	})
 }
 
 func (s *server) deleteUserAttribute(c echo.Context) error {
@@ -195,13 +196,9 @@ func (s *server) deleteUserAttribute(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := viewOf(c).Permit(u.DirectoryID, store.OpUpdateUserAttribute); err != nil {
-		return storeError(err, InvalidUser)
-	}
-	if err := s.st.DeleteUserAttribute(c.Request().Context(), u.ID, attr); err != nil {
-		return storeError(err, InvalidUser)
-	}
-	return noContent(c)
+	return s.change(c, u.DirectoryID, store.OpUpdateUserAttribute, InvalidUser, func(ctx context.Context) error {
+		return s.st.DeleteUserAttribute(ctx, u.ID, attr)
+	})
 }
 
 func (s *server) setPassword(c echo.Context) error {
@@ -216,13 +213,9 @@ func (s *server) setPassword(c echo.Context) error {
 	if in.Value == nil {
 		return newError(http.StatusBadRequest, InvalidCredential, "the password needs a value", nil)
 	}
-	if err := viewOf(c).Permit(u.DirectoryID, store.OpUpdateUser); err != nil {
-		return storeError(err, InvalidCredential)
-	}
-	if err := s.st.SetPassword(c.Request().Context(), u.ID, *in.Value); err != nil {
-		return storeError(err, InvalidCredential)
-	}
-	return noContent(c)
+	return s.change(c, u.DirectoryID, store.OpUpdateUser, InvalidCredential, func(ctx context.Context) error {
+		return s.st.SetPassword(ctx, u.ID, *in.Value)
+	})
 }
 
 func (s *server) clearPassword(c echo.Context) error {
@@ -230,13 +223,9 @@ func (s *server) clearPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := viewOf(c).Permit(u.DirectoryID, store.OpUpdateUser); err != nil {
-		return storeError(err, InvalidCredential)
-	}
-	if err := s.st.ClearPassword(c.Request().Context(), u.ID); err != nil {
-		return storeError(err, InvalidCredential)
-	}
-	return noContent(c)
+	return s.change(c, u.DirectoryID, store.OpUpdateUser, InvalidCredential, func(ctx context.Context) error {
+		return s.st.ClearPassword(ctx, u.ID)
+	})
 }
 
 func (s *server) renameUser(c echo.Context) error {

@@ -62,29 +62,32 @@ func runImport(ctx context.Context, src source, st Store, p *plan, opts *Options
 		}
 		return nil
 	}
-	err := src.each(ctx, wantUsers|wantGroups, func(r record) error {
-		switch r.(type) {
-		case *userRec, *groupRec:
-			return add(r)
+	// pass reads the source once more and writes the records of kinds want that take accepts.
+	pass := func(want kinds, take func(record) bool) error {
+		err := src.each(ctx, want, func(r record) error {
+			if take(r) {
+				return add(r)
+			}
+			return nil
+		}, nil)
+		if err == nil {
+			err = flush()
 		}
-		return nil
-	}, nil)
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
 		return err
 	}
-	err = src.each(ctx, wantMembers, func(r record) error {
-		if _, ok := r.(*memberRec); ok {
-			return add(r)
+	if err := pass(wantUsers|wantGroups, func(r record) bool {
+		switch r.(type) {
+		case *userRec, *groupRec:
+			return true
 		}
-		return nil
-	}, nil)
-	if err == nil {
-		err = flush()
+		return false
+	}); err != nil {
+		return err
 	}
-	if err != nil {
+	if err := pass(wantMembers, func(r record) bool {
+		_, ok := r.(*memberRec)
+		return ok
+	}); err != nil {
 		return err
 	}
 	for _, a := range p.apps {
@@ -277,20 +280,11 @@ func (im *importer) updateUser(ctx context.Context, o ops, r *userRec, t *target
 			return fmt.Errorf("crowdimport: update user %q (%s): %w", r.Name, r.Pos, err)
 		}
 	}
-	if len(r.Attrs) > 0 {
-		cur, err := o.UserAttributes(ctx, u.ID)
-		if err != nil {
-			return fmt.Errorf("crowdimport: user %q: %w", r.Name, err)
-		}
-		if !attrsContained(r.Attrs, cur) {
-			changed = true
-			if !im.dry {
-				if err := o.StoreUserAttributes(ctx, u.ID, r.Attrs); err != nil {
-					return fmt.Errorf("crowdimport: user %q attributes: %w", r.Name, err)
-				}
-			}
-		}
+	attrsChanged, err := im.attributes(ctx, "user", r.Name, u.ID, r.Attrs, o.UserAttributes, o.StoreUserAttributes)
+	if err != nil {
+		return err
 	}
+	changed = changed || attrsChanged
 	if cp.stored != "" || cp.kind == credDES {
 		has, err := o.HasCredential(ctx, u.ID)
 		if err != nil {
@@ -328,6 +322,30 @@ func displayName(display, first, last string) string {
 		return display
 	}
 	return strings.TrimSpace(strings.TrimSpace(first) + " " + strings.TrimSpace(last))
+}
+
+// attributes brings the attributes of an existing user or group (kind, named name, with id) in line
+// with want, the record's: attributes crowdgate holds besides them stay. It reports whether any had
+// to change (in a dry run nothing is written, but the change is still counted).
+func (im *importer) attributes(ctx context.Context, kind, name string, id int64, want map[string][]string,
+	load func(context.Context, int64) (map[string][]string, error),
+	save func(context.Context, int64, map[string][]string) error) (bool, error) {
+	if len(want) == 0 {
+		return false, nil
+	}
+	cur, err := load(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("crowdimport: %s %q: %w", kind, name, err)
+	}
+	if attrsContained(want, cur) {
+		return false, nil
+	}
+	if !im.dry {
+		if err := save(ctx, id, want); err != nil {
+			return false, fmt.Errorf("crowdimport: %s %q attributes: %w", kind, name, err)
+		}
+	}
+	return true, nil
 }
 
 // attrsContained reports whether every attribute of want has exactly those values (as a set) in cur.
@@ -405,20 +423,11 @@ func (im *importer) group(ctx context.Context, o ops, r *groupRec) error {
 			return fmt.Errorf("crowdimport: update group %q (%s): %w", r.Name, r.Pos, err)
 		}
 	}
-	if len(r.Attrs) > 0 {
-		cur, err := o.GroupAttributes(ctx, g.ID)
-		if err != nil {
-			return fmt.Errorf("crowdimport: group %q: %w", r.Name, err)
-		}
-		if !attrsContained(r.Attrs, cur) {
-			changed = true
-			if !im.dry {
-				if err := o.StoreGroupAttributes(ctx, g.ID, r.Attrs); err != nil {
-					return fmt.Errorf("crowdimport: group %q attributes: %w", r.Name, err)
-				}
-			}
-		}
+	attrsChanged, err := im.attributes(ctx, "group", r.Name, g.ID, r.Attrs, o.GroupAttributes, o.StoreGroupAttributes)
+	if err != nil {
+		return err
 	}
+	changed = changed || attrsChanged
 	if changed {
 		im.rep.Groups.Updated++
 	} else {

@@ -332,11 +332,7 @@ func decodeEntity(d *xml.Decoder, section string, start xml.StartElement, p pos)
 			}
 			mr := mappingRec{Dir: dir, AllowAll: parseBool(m.AllowAll, false)}
 			for _, g := range m.Groups {
-				name := g.GroupName
-				if name == "" {
-					name = strings.TrimSpace(g.Text)
-				}
-				if name != "" {
+				if name := orText(g.GroupName, g.Text); name != "" {
 					mr.Groups = append(mr.Groups, name)
 				}
 			}
@@ -346,11 +342,7 @@ func decodeEntity(d *xml.Decoder, section string, start xml.StartElement, p pos)
 			rec.Mappings = append(rec.Mappings, mr)
 		}
 		for _, a := range x.Addresses {
-			addr := strings.TrimSpace(a.Address)
-			if addr == "" {
-				addr = strings.TrimSpace(a.Text)
-			}
-			if addr != "" {
+			if addr := orText(strings.TrimSpace(a.Address), a.Text); addr != "" {
 				rec.Addresses = append(rec.Addresses, addr)
 			}
 		}
@@ -397,6 +389,15 @@ func attributes(xs []xmlAttr) map[string][]string {
 		out[name] = append(out[name], a.Values...)
 	}
 	return out
+}
+
+// orText is an element's value from its child element, or, in backups that hold it as the
+// element's text instead, from that text.
+func orText(child, text string) string {
+	if child != "" {
+		return child
+	}
+	return strings.TrimSpace(text)
 }
 
 func first(v []string) string {

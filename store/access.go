@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // MayAuthenticate reports whether u may authenticate to the view's application: the application is
@@ -121,7 +122,7 @@ func (s *Store) userGroupNames(ctx context.Context, userID int64, nested bool) (
 		ids = append(ids, up...)
 	}
 	var names []string
-	for _, c := range chunks(ids, 500) {
+	for c := range slices.Chunk(ids, 500) {
 		var n []string
 		if err := s.q(ctx).Raw("SELECT name FROM groups WHERE id IN ?", c).Scan(&n).Error; err != nil {
 			return nil, fmt.Errorf("groups of user %d: %w", userID, err)

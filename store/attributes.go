@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -78,7 +79,7 @@ func (s *Store) replaceAttributes(ctx context.Context, table, owner string, id i
 	changed := false
 	for name, vals := range attrs {
 		want := dedupSorted(vals)
-		if equalStrings(cur[name], want) {
+		if slices.Equal(cur[name], want) {
 			continue
 		}
 		changed = true
@@ -105,128 +106,108 @@ func dedupSorted(v []string) []string {
 	return out[:j]
 }
 
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+// attributeOwner is what the attribute functions need to know of the users or of the groups.
+type attributeOwner struct {
+	table     string // the owners' table
+	attrs     string // their attribute table
+	column    string // the owner column of attrs
+	entity    string // the entity of the owners' events
+	auditKind string // the kind of owner in audit entries (USER_ATTRIBUTES_STORED, …)
+	noun      string // the kind of owner in messages
 }
+
+var (
+	userOwner  = attributeOwner{"users", "user_attributes", "user_id", EntityUser, "USER", "user"}
+	groupOwner = attributeOwner{"groups", "group_attributes", "group_id", EntityGroup, "GROUP", "group"}
+)
 
 // UserAttributes returns a user's attributes, names and values sorted.
 func (s *Store) UserAttributes(ctx context.Context, userID int64) (map[string][]string, error) {
-	return s.attributes(ctx, "user_attributes", "user_id", userID)
+	return s.attributes(ctx, userOwner.attrs, userOwner.column, userID)
 }
 
 // StoreUserAttributes replaces the values of the given attributes of a user; others stay.
 func (s *Store) StoreUserAttributes(ctx context.Context, userID int64, attrs map[string][]string) error {
-	return s.InTx(ctx, func(tx *Store) error {
-		if err := tx.lock(ctx, "users", userID); err != nil {
-			return err
-		}
-		u, err := tx.User(ctx, userID)
-		if err != nil {
-			return err
-		}
-		changed, err := tx.replaceAttributes(ctx, "user_attributes", "user_id", userID, attrs)
-		if err != nil || !changed {
-			return err
-		}
-		if err := tx.touch(ctx, "users", userID); err != nil {
-			return err
-		}
-		if err := tx.event(ctx, u.DirectoryID, EntityUser, OpUpdated, u.ID, u.Name, ""); err != nil {
-			return err
-		}
-		return tx.audit(ctx, "USER_ATTRIBUTES_STORED", "USER", u.Name, "")
-	})
+	return s.storeAttributes(ctx, userOwner, userID, attrs)
 }
 
 // DeleteUserAttribute removes one attribute of a user; removing a missing attribute is not an error.
 func (s *Store) DeleteUserAttribute(ctx context.Context, userID int64, name string) error {
-	return s.InTx(ctx, func(tx *Store) error {
-		if err := tx.lock(ctx, "users", userID); err != nil {
-			return err
-		}
-		u, err := tx.User(ctx, userID)
-		if err != nil {
-			return err
-		}
-		res := tx.q(ctx).Exec("DELETE FROM user_attributes WHERE user_id = ? AND name = ?", userID, name)
-		if res.Error != nil {
-			return fmt.Errorf("user %q attribute %q: %w", u.Name, name, res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return nil
-		}
-		if err := tx.touch(ctx, "users", userID); err != nil {
-			return err
-		}
-		if err := tx.event(ctx, u.DirectoryID, EntityUser, OpUpdated, u.ID, u.Name, ""); err != nil {
-			return err
-		}
-		return tx.audit(ctx, "USER_ATTRIBUTE_DELETED", "USER", u.Name, name)
-	})
+	return s.deleteAttribute(ctx, userOwner, userID, name)
 }
 
 // GroupAttributes returns a group's attributes.
 func (s *Store) GroupAttributes(ctx context.Context, groupID int64) (map[string][]string, error) {
-	return s.attributes(ctx, "group_attributes", "group_id", groupID)
+	return s.attributes(ctx, groupOwner.attrs, groupOwner.column, groupID)
 }
 
 // StoreGroupAttributes replaces the values of the given attributes of a group; others stay.
 func (s *Store) StoreGroupAttributes(ctx context.Context, groupID int64, attrs map[string][]string) error {
-	return s.InTx(ctx, func(tx *Store) error {
-		if err := tx.lock(ctx, "groups", groupID); err != nil {
-			return err
-		}
-		g, err := tx.Group(ctx, groupID)
-		if err != nil {
-			return err
-		}
-		changed, err := tx.replaceAttributes(ctx, "group_attributes", "group_id", groupID, attrs)
-		if err != nil || !changed {
-			return err
-		}
-		if err := tx.touch(ctx, "groups", groupID); err != nil {
-			return err
-		}
-		if err := tx.event(ctx, g.DirectoryID, EntityGroup, OpUpdated, g.ID, g.Name, ""); err != nil {
-			return err
-		}
-		return tx.audit(ctx, "GROUP_ATTRIBUTES_STORED", "GROUP", g.Name, "")
-	})
+	return s.storeAttributes(ctx, groupOwner, groupID, attrs)
 }
 
 // DeleteGroupAttribute removes one attribute of a group; removing a missing attribute is not an error.
 func (s *Store) DeleteGroupAttribute(ctx context.Context, groupID int64, name string) error {
+	return s.deleteAttribute(ctx, groupOwner, groupID, name)
+}
+
+// storeAttributes is StoreUserAttributes and StoreGroupAttributes.
+func (s *Store) storeAttributes(ctx context.Context, o attributeOwner, id int64, attrs map[string][]string) error {
 	return s.InTx(ctx, func(tx *Store) error {
-		if err := tx.lock(ctx, "groups", groupID); err != nil {
-			return err
-		}
-		g, err := tx.Group(ctx, groupID)
+		dirID, owner, err := tx.lockOwner(ctx, o, id)
 		if err != nil {
 			return err
 		}
-		res := tx.q(ctx).Exec("DELETE FROM group_attributes WHERE group_id = ? AND name = ?", groupID, name)
+		changed, err := tx.replaceAttributes(ctx, o.attrs, o.column, id, attrs)
+		if err != nil || !changed {
+			return err
+		}
+		return tx.attributesChanged(ctx, o, id, dirID, owner, o.auditKind+"_ATTRIBUTES_STORED", "")
+	})
+}
+
+// deleteAttribute is DeleteUserAttribute and DeleteGroupAttribute.
+func (s *Store) deleteAttribute(ctx context.Context, o attributeOwner, id int64, name string) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		dirID, owner, err := tx.lockOwner(ctx, o, id)
+		if err != nil {
+			return err
+		}
+		res := tx.q(ctx).Exec("DELETE FROM "+o.attrs+" WHERE "+o.column+" = ? AND name = ?", id, name)
 		if res.Error != nil {
-			return fmt.Errorf("group %q attribute %q: %w", g.Name, name, res.Error)
+			return fmt.Errorf("%s %q attribute %q: %w", o.noun, owner, name, res.Error)
 		}
 		if res.RowsAffected == 0 {
 			return nil
 		}
-		if err := tx.touch(ctx, "groups", groupID); err != nil {
-			return err
-		}
-		if err := tx.event(ctx, g.DirectoryID, EntityGroup, OpUpdated, g.ID, g.Name, ""); err != nil {
-			return err
-		}
-		return tx.audit(ctx, "GROUP_ATTRIBUTE_DELETED", "GROUP", g.Name, name)
+		return tx.attributesChanged(ctx, o, id, dirID, owner, o.auditKind+"_ATTRIBUTE_DELETED", name)
 	})
+}
+
+// lockOwner locks the row of a user or group for the rest of the transaction, so concurrent
+// attribute changes apply one after the other, and returns its directory and name.
+func (s *Store) lockOwner(ctx context.Context, o attributeOwner, id int64) (int64, string, error) {
+	if err := s.lock(ctx, o.table, id); err != nil {
+		return 0, "", err
+	}
+	if o == groupOwner {
+		g, err := s.Group(ctx, id)
+		return g.DirectoryID, g.Name, err
+	}
+	u, err := s.User(ctx, id)
+	return u.DirectoryID, u.Name, err
+}
+
+// attributesChanged records a change of the attributes of a user or group: its updated_at, its
+// event and its audit entry.
+func (s *Store) attributesChanged(ctx context.Context, o attributeOwner, id, dirID int64, owner, action, details string) error {
+	if err := s.touch(ctx, o.table, id); err != nil {
+		return err
+	}
+	if err := s.event(ctx, dirID, o.entity, OpUpdated, id, owner, ""); err != nil {
+		return err
+	}
+	return s.audit(ctx, action, o.auditKind, owner, details)
 }
 
 // touch bumps updated_at of one row.

@@ -190,7 +190,7 @@ func (s *Store) pathToAllowed(ctx context.Context, start []int64, allowed []stri
 			}
 		}
 		var next []int64
-		for _, c := range chunks(frontier, 500) {
+		for c := range slices.Chunk(frontier, 500) {
 			var edges []struct{ ChildID, ParentID int64 }
 			err := s.q(ctx).Raw("SELECT child_id, parent_id FROM group_memberships WHERE child_id IN ? ORDER BY parent_id", c).Scan(&edges).Error
 			if err != nil {
@@ -211,7 +211,7 @@ func (s *Store) pathToAllowed(ctx context.Context, start []int64, allowed []stri
 // groupNames returns the names of groups by id.
 func (s *Store) groupNames(ctx context.Context, ids []int64) (map[int64]string, error) {
 	out := make(map[int64]string, len(ids))
-	for _, c := range chunks(ids, 500) {
+	for c := range slices.Chunk(ids, 500) {
 		var rows []struct {
 			ID   int64
 			Name string
@@ -376,7 +376,7 @@ func (s *Store) groupGrants(ctx context.Context, d int64, allowed []string) (map
 	}
 	for depth := 1; depth <= MaxNestingDepth && len(frontier) > 0; depth++ {
 		var next []int64
-		for _, c := range chunks(frontier, 500) {
+		for c := range slices.Chunk(frontier, 500) {
 			var edges []struct {
 				ParentID, ChildID int64
 				Name              string
@@ -403,7 +403,7 @@ func (s *Store) groupGrants(ctx context.Context, d int64, allowed []string) (map
 	}
 	slices.Sort(ids)
 	users := map[int64]userGrant{}
-	for _, c := range chunks(ids, 500) {
+	for c := range slices.Chunk(ids, 500) {
 		var ms []struct{ UserID, GroupID int64 }
 		if err := s.q(ctx).Raw("SELECT user_id, group_id FROM user_memberships WHERE group_id IN ?", c).Scan(&ms).Error; err != nil {
 			return nil, grantTree{}, fmt.Errorf("allowed group members: %w", err)

@@ -46,7 +46,11 @@ func (sh *shared) applyInvalidation(m string) {
 		sh.sessions.clear()
 		sh.views.clear()
 	case strings.HasPrefix(m, invDropToken):
-		sh.sessions.drop(strings.TrimPrefix(m, invDropToken))
+		if k, ok := keyFromHex(strings.TrimPrefix(m, invDropToken)); ok {
+			sh.sessions.drop(k)
+		} else {
+			sh.sessions.clear()
+		}
 	case strings.HasPrefix(m, invDropUser):
 		if id, err := strconv.ParseInt(strings.TrimPrefix(m, invDropUser), 10, 64); err == nil {
 			sh.sessions.dropUser(id)

@@ -8,9 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -130,8 +130,10 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (Session, erro
 	if err != nil {
 		return Session{}, translate(err, "session")
 	}
-	if a, ok := s.shared.sessions.lastAccess(sess.TokenHash); ok && a.at.After(sess.LastAccessAt) {
-		sess.LastAccessAt, sess.ExpiresAt = a.at, a.at.Add(sess.Timeout())
+	if k, ok := keyFromHex(sess.TokenHash); ok {
+		if a, ok := s.shared.sessions.lastAccess(k); ok && a.time().After(sess.LastAccessAt) {
+			sess.LastAccessAt, sess.ExpiresAt = a.time(), a.time().Add(sess.Timeout())
+		}
 	}
 	if !s.now().Before(sess.ExpiresAt) {
 		return Session{}, fmt.Errorf("session expired: %w", ErrNotFound)
@@ -153,16 +155,20 @@ type SessionCheck struct {
 // direct groups), are kept in memory (WarmSessions loads them all; a miss reads one row) and every
 // change that matters drops them, here and on the other instances; the last-access time is kept in
 // memory too (FlushSessionAccess writes it in batches). So a validation normally touches no
-// database at all. The Session returned has no factors or application; the User has its ID,
-// directory, name and activity only: read the user with Store.User for more.
+// database at all. The Session returned has no token hash, factors, application or address; the
+// User has its ID, directory, name and activity only: read the user with Store.User for more.
 func (v *View) ValidateSession(ctx context.Context, token string, chk SessionCheck) (Session, User, error) {
 	s := v.s
-	hash := HashToken(token)
+	c := s.shared.sessions
+	key := keyOf(token)
 	now := s.now()
-	e, ok := s.shared.sessions.get(hash, now)
+	h, ok := c.get(key, now)
 	if ok {
 		s.shared.counters.sessionHits.Add(1)
-		if !e.liveAt(s.shared.sessions, hash, now) {
+		if h.touched && h.access.at > h.session.lastAccess {
+			h.session.expires = h.access.at + int64(h.session.idle)*int64(time.Second)
+		}
+		if now.UnixNano() >= h.session.expires {
 			// Another instance may have extended it: only the database can say it has expired.
 			ok = false
 		}
@@ -170,33 +176,33 @@ func (v *View) ValidateSession(ctx context.Context, token string, chk SessionChe
 	if !ok {
 		s.shared.counters.sessionMisses.Add(1)
 		var err error
-		if e, err = s.loadSession(ctx, hash); err != nil {
+		if h, err = s.loadSession(ctx, key); err != nil {
 			return Session{}, User{}, err
 		}
 	}
-	sess := e.session(hash)
-	u := e.user.user()
-	if a, ok := s.shared.sessions.lastAccess(hash); ok && a.at.After(sess.LastAccessAt) {
-		sess.LastAccessAt, sess.ExpiresAt = a.at, a.at.Add(sess.Timeout())
+	e, u := h.session, h.user.User
+	expires := e.expires
+	if h.touched && h.access.at > e.lastAccess {
+		expires = h.access.at + int64(e.idle)*int64(time.Second)
 	}
-	if !now.Before(sess.ExpiresAt) {
+	if now.UnixNano() >= expires {
 		return Session{}, User{}, fmt.Errorf("session expired: %w", ErrNotFound)
 	}
 	if !u.Active {
 		return Session{}, User{}, fmt.Errorf("user %q is inactive: %w", u.Name, ErrInactive)
 	}
-	if err := v.mayAuthenticate(ctx, u, e.user.groups); err != nil {
+	if err := v.mayAuthenticate(ctx, u, h.user.groups); err != nil {
 		return Session{}, User{}, err
 	}
-	if s.shared.requireSameIP && chk.ClientAddress.IsValid() && sess.RemoteAddress != "" {
-		if a, err := netip.ParseAddr(sess.RemoteAddress); err == nil && a.Unmap() != chk.ClientAddress.Unmap() {
+	if s.shared.requireSameIP && chk.ClientAddress.IsValid() {
+		if a, ok := e.remoteAddr(); ok && a != chk.ClientAddress.Unmap().WithZone("") {
 			return Session{}, User{}, fmt.Errorf("session was created from another address: %w", ErrInvalid)
 		}
 	}
-	timeout := sess.Timeout()
-	sess.LastAccessAt, sess.ExpiresAt = now, now.Add(timeout)
-	s.shared.sessions.touch(hash, access{at: now, idle: sess.IdleSeconds})
-	return sess, u, nil
+	timeout := time.Duration(e.idle) * time.Second
+	c.touch(key, access{at: now.UnixNano(), idle: e.idle})
+	return Session{ID: e.id, Kind: SessionSSO, UserID: u.ID, IdleSeconds: int(e.idle),
+		CreatedAt: time.Unix(0, e.created).UTC(), LastAccessAt: now, ExpiresAt: now.Add(timeout)}, u, nil
 }
 
 // sessionRow is what a validation needs of a session and its user, read in one statement.
@@ -223,46 +229,49 @@ func (s *Store) sessionSelect() string {
 		" FROM sessions s JOIN users u ON u.id = s.user_id"
 }
 
-// cached converts a row; users maps user ids to entries already built (a user's sessions share one).
-func (r sessionRow) cached(loaded time.Time, users map[int64]*cachedUser) (*cachedSession, error) {
-	u := users[r.UserID]
-	if u == nil {
-		u = &cachedUser{id: r.UserID, directoryID: r.DirectoryID, name: r.Name, active: r.Active}
-		if r.Groups != "" {
-			for _, g := range strings.Split(r.Groups, ",") {
-				id, err := strconv.ParseInt(g, 10, 64)
-				if err != nil {
-					return nil, fmt.Errorf("groups of user %d: %w", r.UserID, err)
-				}
-				u.groups = append(u.groups, id)
+// cached converts a row, adding its user to t.
+func (r sessionRow) cached(loaded time.Time, t *sessionTable) (cachedSession, error) {
+	var groups []int64
+	if r.Groups != "" {
+		for _, g := range strings.Split(r.Groups, ",") {
+			id, err := strconv.ParseInt(g, 10, 64)
+			if err != nil {
+				return cachedSession{}, fmt.Errorf("groups of user %d: %w", r.UserID, err)
 			}
+			groups = append(groups, id)
 		}
-		if users != nil {
-			users[r.UserID] = u
-		}
+		slices.Sort(groups) // the aggregate's order is unspecified; sorted, equal lists compare equal
 	}
-	return &cachedSession{id: r.ID, user: u, remote: r.RemoteAddress, idle: int32(r.IdleSeconds),
-		created: r.CreatedAt, lastAccess: r.LastAccessAt, expires: r.ExpiresAt, loaded: loaded}, nil
+	e := cachedSession{id: r.ID, idle: int32(r.IdleSeconds), created: r.CreatedAt.UnixNano(),
+		lastAccess: r.LastAccessAt.UnixNano(), expires: r.ExpiresAt.UnixNano(), loaded: loaded.UnixNano(),
+		user: t.addUser(User{ID: r.UserID, DirectoryID: r.DirectoryID, Name: r.Name, Active: r.Active}, groups)}
+	if a, err := netip.ParseAddr(r.RemoteAddress); err == nil {
+		e.remote, e.hasRemote = a.Unmap().WithZone("").As16(), true
+	}
+	return e, nil
 }
 
 // loadSession reads one SSO session into the cache (unless an invalidation raced the read).
-func (s *Store) loadSession(ctx context.Context, hash string) (*cachedSession, error) {
+func (s *Store) loadSession(ctx context.Context, key tokenKey) (cacheHit, error) {
 	c := s.shared.sessions
 	gen := c.generation()
 	var rows []sessionRow
-	err := s.q(ctx).Raw(s.sessionSelect()+" WHERE s.token_hash = ? AND s.kind = ?", hash, SessionSSO).Scan(&rows).Error
+	err := s.q(ctx).Raw(s.sessionSelect()+" WHERE s.token_hash = ? AND s.kind = ?", key.hex(), SessionSSO).Scan(&rows).Error
 	if err != nil {
-		return nil, fmt.Errorf("session: %w", err)
+		return cacheHit{}, fmt.Errorf("session: %w", err)
 	}
 	if len(rows) == 0 {
-		return nil, fmt.Errorf("session: %w", ErrNotFound)
+		return cacheHit{}, fmt.Errorf("session: %w", ErrNotFound)
 	}
-	e, err := rows[0].cached(s.now(), nil)
+	t := newSessionTable()
+	e, err := rows[0].cached(s.now(), t)
 	if err != nil {
-		return nil, err
+		return cacheHit{}, err
 	}
-	c.put(hash, e, gen)
-	return e, nil
+	h := cacheHit{session: e, user: t.user(e.user)}
+	h.access, h.touched = c.lastAccess(key)
+	c.put(key, e, h.user, gen)
+	return h, nil
 }
 
 // WarmSessions loads every live SSO session, with its user and the user's groups, into memory when
@@ -276,11 +285,10 @@ func (s *Store) WarmSessions(ctx context.Context) (int64, error) {
 	if !ok {
 		return 0, nil
 	}
-	fresh := map[string]*cachedSession{}
-	users := map[int64]*cachedUser{}
+	fresh := newSessionTable()
 	var last int64
 	const page = 5000
-	for len(fresh) < maxCachedSessions {
+	for len(fresh.sessions) < maxCachedSessions {
 		var rows []sessionRow
 		err := s.q(ctx).Raw(s.sessionSelect()+" WHERE s.kind = ? AND s.expires_at > ? AND s.id > ? ORDER BY s.id LIMIT ?",
 			SessionSSO, start, last, page).Scan(&rows).Error
@@ -289,19 +297,24 @@ func (s *Store) WarmSessions(ctx context.Context) (int64, error) {
 			return 0, fmt.Errorf("warm session cache: %w", err)
 		}
 		for _, r := range rows {
-			e, err := r.cached(start, users)
+			k, ok := keyFromHex(r.TokenHash)
+			if !ok {
+				c.endWarm(nil, gen, start)
+				return 0, fmt.Errorf("warm session cache: session %d has a malformed token hash", r.ID)
+			}
+			e, err := r.cached(start, fresh)
 			if err != nil {
 				c.endWarm(nil, gen, start)
 				return 0, fmt.Errorf("warm session cache: %w", err)
 			}
-			fresh[r.TokenHash] = e
+			fresh.put(k, e, nil)
 			last = r.ID
 		}
 		if len(rows) < page {
 			break
 		}
 	}
-	n := int64(len(fresh)) // fresh becomes the cache itself: not to be read after endWarm
+	n := int64(len(fresh.sessions)) // fresh becomes the cache itself: not to be read after endWarm
 	if !c.endWarm(fresh, gen, start) {
 		return 0, nil // cleared meanwhile: the next call loads again
 	}
@@ -413,10 +426,20 @@ func (s *Store) CountSessions(ctx context.Context, kind string) (int64, error) {
 	return n, translate(err, "count sessions")
 }
 
-// FlushSessionAccess writes the in-memory last-access times to the database in a few statements,
-// so other instances see the sliding expiry. It runs periodically and at shutdown.
+// FlushSessionAccess writes every in-memory last-access time to the database in a few
+// statements (at shutdown; FlushDueSessionAccess is the periodic write).
 func (s *Store) FlushSessionAccess(ctx context.Context) (int, error) {
-	pending := s.shared.sessions.takeAccess()
+	return s.flushAccess(ctx, s.shared.sessions.takeAccess())
+}
+
+// FlushDueSessionAccess writes the last-access times that matter to the other instances: a
+// session's sliding expiry is written about once a minute while it is in use (see accessStep), and
+// always well before the expiry the database holds. It runs every few seconds.
+func (s *Store) FlushDueSessionAccess(ctx context.Context) (int, error) {
+	return s.flushAccess(ctx, s.shared.sessions.takeDueAccess(s.now()))
+}
+
+func (s *Store) flushAccess(ctx context.Context, pending map[tokenKey]access) (int, error) {
 	if len(pending) == 0 {
 		return 0, nil
 	}
@@ -426,14 +449,14 @@ func (s *Store) FlushSessionAccess(ctx context.Context) (int, error) {
 		idle int
 	}
 	buckets := map[bucket][]string{}
-	for hash, a := range pending {
-		b := bucket{a.at.Truncate(time.Second), a.idle}
-		buckets[b] = append(buckets[b], hash)
+	for k, a := range pending {
+		b := bucket{a.time().Truncate(time.Second), int(a.idle)}
+		buckets[b] = append(buckets[b], k.hex())
 	}
 	err := s.InTx(ctx, func(tx *Store) error {
 		for b, hashes := range buckets {
 			exp := b.at.Add(time.Duration(b.idle) * time.Second)
-			for _, c := range chunkStrings(hashes, 1000) {
+			for c := range slices.Chunk(hashes, 1000) {
 				err := tx.q(ctx).Exec("UPDATE sessions SET last_access_at = ?, expires_at = ? WHERE token_hash IN ? AND last_access_at < ?",
 					b.at, exp, c, b.at).Error
 				if err != nil {
@@ -447,25 +470,14 @@ func (s *Store) FlushSessionAccess(ctx context.Context) (int, error) {
 		s.shared.sessions.restoreAccess(pending) // try again next time
 		return 0, err
 	}
+	s.shared.sessions.written(pending)
 	return len(pending), nil
 }
 
-func chunkStrings(v []string, n int) [][]string {
-	var out [][]string
-	for len(v) > n {
-		out = append(out, v[:n])
-		v = v[n:]
-	}
-	if len(v) > 0 {
-		out = append(out, v)
-	}
-	return out
-}
-
 // ExpireSessions deletes sessions that have expired (taking unflushed access into account by
-// flushing first).
+// writing what is due first: what is not due leaves the stored expiry more than half a timeout away).
 func (s *Store) ExpireSessions(ctx context.Context) (int64, error) {
-	if _, err := s.FlushSessionAccess(ctx); err != nil {
+	if _, err := s.FlushDueSessionAccess(ctx); err != nil {
 		return 0, err
 	}
 	var n int64
@@ -478,237 +490,4 @@ func (s *Store) ExpireSessions(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("expire sessions: %w", err)
 	}
 	return n, nil
-}
-
-// maxCachedSessions bounds the memory the session cache takes (about 1 KB a session with its user):
-// beyond it, sessions are still validated, through a database read.
-const maxCachedSessions = 200_000
-
-// sessionCache holds live SSO sessions with their user and the user's direct groups, and the
-// unflushed access times. Every invalidation bumps gen, so a read that raced it is not cached.
-type sessionCache struct {
-	mu      sync.Mutex
-	ttl     time.Duration
-	entries map[string]*cachedSession
-	access  map[string]access
-	gen     uint64
-	// Warming (paced on the wall clock): warmed is when the installed load started (zero: none
-	// since the last clear), warming is set while one runs, cleared (a clear during the load)
-	// discards it, dropped and droppedU list single drops to apply to it.
-	warmed     time.Time
-	lastWarm   time.Time // when the last load started, whatever became of it
-	lastClear  time.Time
-	warming    bool
-	everWarmed bool // a load was installed once: until then, a discarded one is retried sooner
-	cleared    bool
-	dropped    []string
-	droppedU   []int64
-}
-
-// access is an unflushed last-access time of a session.
-type access struct {
-	at   time.Time
-	idle int
-}
-
-// cachedSession is a session as a validation needs it: about 400 bytes with its map entry and its
-// user, so D-100k's 100,000 sessions take some 40 MB.
-type cachedSession struct {
-	id                           int64
-	user                         *cachedUser
-	remote                       string
-	idle                         int32
-	created, lastAccess, expires time.Time
-	loaded                       time.Time
-}
-
-// cachedUser is what a validation needs of a user; one per user, shared by its sessions.
-type cachedUser struct {
-	id, directoryID int64
-	name            string
-	active          bool
-	groups          []int64 // direct groups
-}
-
-func (u *cachedUser) user() User {
-	return User{ID: u.id, DirectoryID: u.directoryID, Name: u.name, Active: u.active}
-}
-
-func (e *cachedSession) session(hash string) Session {
-	return Session{ID: e.id, TokenHash: hash, Kind: SessionSSO, UserID: e.user.id, RemoteAddress: e.remote,
-		IdleSeconds: int(e.idle), CreatedAt: e.created, LastAccessAt: e.lastAccess, ExpiresAt: e.expires}
-}
-
-// liveAt reports whether the cached session, with this instance's last access, is still live.
-func (e *cachedSession) liveAt(c *sessionCache, hash string, now time.Time) bool {
-	exp := e.expires
-	if a, ok := c.lastAccess(hash); ok && a.at.After(e.lastAccess) {
-		exp = a.at.Add(time.Duration(e.idle) * time.Second)
-	}
-	return now.Before(exp)
-}
-
-func newSessionCache(ttl time.Duration) *sessionCache {
-	return &sessionCache{ttl: ttl, entries: map[string]*cachedSession{}, access: map[string]access{}}
-}
-
-func (c *sessionCache) get(hash string, now time.Time) (*cachedSession, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[hash]
-	if !ok || now.Sub(e.loaded) >= c.ttl || now.Before(e.loaded) {
-		return nil, false
-	}
-	return e, true
-}
-
-func (c *sessionCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
-
-func (c *sessionCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-// put caches e unless an invalidation happened since gen was read.
-func (c *sessionCache) put(hash string, e *cachedSession, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
-		return
-	}
-	if len(c.entries) >= maxCachedSessions {
-		c.entries = map[string]*cachedSession{}
-	}
-	c.entries[hash] = e
-}
-
-// warmQuiet and warmGap pace full loads after clears: a directory sync clears the cache once per
-// batch, and reloading every session after each would cost more than the misses it saves.
-const (
-	warmQuiet = time.Second      // no clear for this long
-	warmGap   = 10 * time.Second // since the previous load started
-)
-
-// startWarm reports whether a full load is due, and marks one as running: the cache has never been
-// loaded, or was cleared (and has been quiet for warmQuiet, warmGap after the last load), or the
-// last load is half a TTL old.
-func (c *sessionCache) startWarm(now time.Time) (uint64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.warming {
-		return 0, false
-	}
-	due := c.lastWarm.IsZero() || now.Before(c.lastWarm) || now.Sub(c.lastWarm) >= c.ttl/2 ||
-		c.warmed.IsZero() && now.Sub(c.lastClear) >= warmQuiet && (now.Sub(c.lastWarm) >= warmGap || !c.everWarmed)
-	if !due {
-		return 0, false
-	}
-	c.warming, c.cleared, c.dropped, c.droppedU = true, false, nil, nil
-	c.lastWarm = now
-	return c.gen, true
-}
-
-// endWarm installs a full load (nil: it failed) unless a clear happened meanwhile; single drops
-// made meanwhile are applied to it, and entries read by misses meanwhile are kept.
-func (c *sessionCache) endWarm(fresh map[string]*cachedSession, gen uint64, started time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.warming = false
-	if fresh == nil || c.cleared {
-		return false
-	}
-	if c.gen != gen {
-		for _, h := range c.dropped {
-			delete(fresh, h)
-		}
-		for _, u := range c.droppedU {
-			dropUserEntries(fresh, u)
-		}
-	}
-	for h, e := range c.entries {
-		if f, ok := fresh[h]; !ok || e.loaded.After(f.loaded) {
-			fresh[h] = e
-		}
-	}
-	c.entries, c.warmed, c.everWarmed = fresh, started, true
-	return true
-}
-
-func (c *sessionCache) touch(hash string, a access) {
-	c.mu.Lock()
-	c.access[hash] = a
-	c.mu.Unlock()
-}
-
-func (c *sessionCache) lastAccess(hash string) (access, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a, ok := c.access[hash]
-	return a, ok
-}
-
-func (c *sessionCache) takeAccess() map[string]access {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a := c.access
-	c.access = map[string]access{}
-	return a
-}
-
-func (c *sessionCache) restoreAccess(a map[string]access) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, v := range a {
-		if cur, ok := c.access[k]; !ok || v.at.After(cur.at) {
-			c.access[k] = v
-		}
-	}
-}
-
-func (c *sessionCache) drop(hash string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	delete(c.entries, hash)
-	delete(c.access, hash)
-	if c.warming {
-		c.dropped = append(c.dropped, hash)
-	}
-}
-
-// dropUser forgets the sessions of one user (its details changed).
-func (c *sessionCache) dropUser(id int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	dropUserEntries(c.entries, id)
-	if c.warming {
-		c.droppedU = append(c.droppedU, id)
-	}
-}
-
-func dropUserEntries(m map[string]*cachedSession, id int64) {
-	for h, e := range m {
-		if e.user.id == id {
-			delete(m, h)
-		}
-	}
-}
-
-// clear forgets every cached session (not the access times): after a change that can affect who
-// may authenticate, the next validation reads the database again, and the next WarmSessions
-// reloads everything.
-func (c *sessionCache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	c.entries = map[string]*cachedSession{}
-	c.warmed = time.Time{}
-	c.cleared = true
-	c.lastClear = time.Now()
 }

@@ -9,13 +9,20 @@ import (
 // raced one keeps its effect (a single drop is applied to it, a clear discards it).
 func TestSessionCacheRaces(t *testing.T) {
 	now := time.Now()
-	entry := func(user int64) *cachedSession { return &cachedSession{user: &cachedUser{id: user}, loaded: now} }
+	key := func(s string) tokenKey { return keyOf(s) }
+	table := func(users ...int64) *sessionTable {
+		t := newSessionTable()
+		for i, u := range users {
+			t.put(key(string(rune('a'+i))), cachedSession{user: t.addUser(User{ID: u}, nil), loaded: now.UnixNano()}, nil)
+		}
+		return t
+	}
 	c := newSessionCache(time.Minute)
 
 	gen := c.generation()
-	c.drop("a")
-	c.put("a", entry(1), gen)
-	if _, ok := c.get("a", now); ok {
+	c.drop(key("a"))
+	c.put(key("a"), cachedSession{loaded: now.UnixNano()}, sessionUser{User: User{ID: 1}}, gen)
+	if _, ok := c.get(key("a"), now); ok {
 		t.Error("a read older than a drop was cached")
 	}
 
@@ -26,24 +33,23 @@ func TestSessionCacheRaces(t *testing.T) {
 	if _, ok := c.startWarm(now); ok {
 		t.Error("two warms at once")
 	}
-	c.drop("b")
+	c.drop(key("b"))
 	c.dropUser(3)
-	fresh := map[string]*cachedSession{"a": entry(1), "b": entry(2), "c": entry(3)}
-	if !c.endWarm(fresh, gen, now) {
+	if !c.endWarm(table(1, 2, 3), gen, now) {
 		t.Fatal("warm discarded after single drops")
 	}
-	if _, ok := c.get("a", now); !ok {
+	if _, ok := c.get(key("a"), now); !ok {
 		t.Error("warm did not install a")
 	}
 	for _, h := range []string{"b", "c"} {
-		if _, ok := c.get(h, now); ok {
+		if _, ok := c.get(key(h), now); ok {
 			t.Errorf("%s dropped during the warm came back", h)
 		}
 	}
 	if _, ok := c.startWarm(now.Add(10 * time.Second)); ok {
 		t.Error("warm due before half the TTL")
 	}
-	if _, ok := c.get("a", now.Add(time.Minute)); ok {
+	if _, ok := c.get(key("a"), now.Add(time.Minute)); ok {
 		t.Error("entry used after its TTL")
 	}
 
@@ -57,13 +63,110 @@ func TestSessionCacheRaces(t *testing.T) {
 		t.Fatal("warm not due after a clear and a quiet time")
 	}
 	c.clear()
-	if c.endWarm(map[string]*cachedSession{"a": entry(1)}, gen, now) {
+	if c.endWarm(table(1), gen, now) {
 		t.Error("warm installed after a clear")
 	}
-	if _, ok := c.get("a", now); ok {
+	if _, ok := c.get(key("a"), now); ok {
 		t.Error("entry from a cleared warm")
 	}
 	if _, ok := c.startWarm(later.Add(warmGap)); !ok {
 		t.Error("warm not due again after a discarded one")
+	}
+}
+
+// TestSessionTableUsers: a user's sessions share one record while the user is unchanged; a changed
+// user gets a new record without disturbing what a reader already took out of the table; a miss
+// read during a full load is kept with its own user.
+func TestSessionTableUsers(t *testing.T) {
+	tb := newSessionTable()
+	alice := User{ID: 7, DirectoryID: 1, Name: "alice", Active: true}
+	i := tb.addUser(alice, []int64{3, 5})
+	if j := tb.addUser(alice, []int64{3, 5}); j != i {
+		t.Errorf("an unchanged user got a second record: %d, %d", i, j)
+	}
+	before := tb.user(i)
+	renamed := alice
+	renamed.Name = "alice2"
+	j := tb.addUser(renamed, []int64{3, 5, 9})
+	if j == i {
+		t.Fatal("a changed user kept its old record")
+	}
+	if got := tb.user(j); got.Name != "alice2" || len(got.groups) != 3 || got.groups[2] != 9 {
+		t.Errorf("new record: %+v", got)
+	}
+	if before.Name != "alice" || len(before.groups) != 2 || before.groups[1] != 5 {
+		t.Errorf("a record taken out before the change changed: %+v", before)
+	}
+	if g := tb.user(i).groups; cap(g) != len(g) {
+		t.Errorf("groups handed out with room to append into the shared array: len %d cap %d", len(g), cap(g))
+	}
+
+	old := newSessionTable()
+	old.put(keyOf("miss"), cachedSession{id: 1, user: old.addUser(User{ID: 9, Name: "bob"}, []int64{4}), loaded: 2}, nil)
+	fresh := newSessionTable()
+	fresh.put(keyOf("miss"), cachedSession{id: 1, user: fresh.addUser(alice, nil), loaded: 1}, nil)
+	fresh.put(keyOf("miss"), old.sessions[keyOf("miss")], old)
+	if u := fresh.user(fresh.sessions[keyOf("miss")].user); u.Name != "bob" || len(u.groups) != 1 || u.groups[0] != 4 {
+		t.Errorf("session copied between tables points at %+v", u)
+	}
+	fresh.dropUser(9)
+	if len(fresh.sessions) != 0 {
+		t.Errorf("dropUser left %d sessions", len(fresh.sessions))
+	}
+}
+
+// TestDueAccess: the periodic flush writes a session's last access once it moved the stored one by
+// accessStep, or when the stored expiry is near, and always for sessions it does not hold; short
+// timeouts are written every time.
+func TestDueAccess(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 4, 0, 0, 0, time.UTC)
+	const idle = int32(30 * 60)
+	c := newSessionCache(time.Hour)
+	stored := func(k tokenKey, idle int32) {
+		c.table.put(k, cachedSession{idle: idle, lastAccess: t0.UnixNano(),
+			expires: t0.Add(time.Duration(idle) * time.Second).UnixNano(), loaded: t0.UnixNano()}, nil)
+	}
+	active, quiet, short, unknown := keyOf("active"), keyOf("quiet"), keyOf("short"), keyOf("unknown")
+	stored(active, idle)
+	stored(quiet, idle)
+	stored(short, 120)
+	touch := func(k tokenKey, at time.Duration, idle int32) {
+		c.touch(k, access{at: t0.Add(at).UnixNano(), idle: idle})
+	}
+	due := func(now time.Duration, want ...tokenKey) {
+		t.Helper()
+		got := c.takeDueAccess(t0.Add(now))
+		if len(got) != len(want) {
+			t.Fatalf("at +%v: %d due, want %d", now, len(got), len(want))
+		}
+		for _, k := range want {
+			if _, ok := got[k]; !ok {
+				t.Fatalf("at +%v: %x not due", now, k[:4])
+			}
+		}
+		c.written(got)
+	}
+
+	touch(active, 10*time.Second, idle)
+	touch(quiet, 30*time.Second, idle)
+	touch(short, 10*time.Second, 120)
+	touch(unknown, 10*time.Second, idle)
+	due(10*time.Second, short, unknown)
+	due(20 * time.Second) // nothing new
+
+	touch(active, 61*time.Second, idle)
+	due(61*time.Second, active)
+	if e := c.table.sessions[active]; e.lastAccess != t0.Add(61*time.Second).UnixNano() {
+		t.Errorf("written access not recorded: %v", time.Unix(0, e.lastAccess).UTC())
+	}
+	touch(active, 100*time.Second, idle)
+	due(100 * time.Second) // 39 s after the last write: not yet
+
+	// quiet's access (+30 s) never moved it by a step; it is written before the stored expiry
+	// (+30 min) comes within half a timeout.
+	due(14*time.Minute + 59*time.Second)
+	due(15*time.Minute, quiet)
+	if _, ok := c.lastAccess(active); !ok {
+		t.Error("an access not yet due was lost")
 	}
 }

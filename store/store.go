@@ -99,6 +99,9 @@ type txState struct {
 	afterCommit []func()
 }
 
+// slowStatement is the duration from which a statement is logged as slow.
+const slowStatement = 500 * time.Millisecond
+
 // Open connects to the database, applies pending migrations and returns the Store.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if log == nil {
@@ -107,11 +110,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	dialect := cfg.Dialect()
 	gcfg := &gorm.Config{
 		TranslateError: true,
-		Logger: gormlogger.NewSlogLogger(log, gormlogger.Config{
-			SlowThreshold:             500 * time.Millisecond,
+		Logger: newSQLLogger(gormlogger.NewSlogLogger(log, gormlogger.Config{
+			SlowThreshold:             slowStatement,
 			IgnoreRecordNotFoundError: true,
 			LogLevel:                  gormlogger.Warn,
-		}),
+		}), slowStatement),
 		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	}
 	var (

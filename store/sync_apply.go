@@ -144,35 +144,53 @@ func syncDedupe(v []string) []string {
 	return slices.Compact(slices.Sorted(slices.Values(v)))
 }
 
+// syncRef is a replica row: id and name.
+type syncRef struct {
+	id   int64
+	name string
+}
+
+// refs runs q, a statement returning id and name, and returns its rows in id order: the order of
+// their events.
+func (a *syncApplier) refs(ctx context.Context, q string, args ...any) ([]syncRef, error) {
+	var out []syncRef
+	err := a.s.syncScan(ctx, q, args, func(scan func(...any) error) error {
+		var r syncRef
+		if err := scan(&r.id, &r.name); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(x, y syncRef) int { return cmp.Compare(x.id, y.id) })
+	return out, nil
+}
+
+// deleteRows deletes the rows of table (users or groups) with the given external ids, emits their
+// DELETED events (of entity) and returns how many went.
+func (a *syncApplier) deleteRows(ctx context.Context, table, entity string, exts []string) (int, error) {
+	cond, arg := a.s.syncInTexts("external_id", exts)
+	rows, err := a.refs(ctx, "DELETE FROM "+table+" WHERE directory_id = ? AND "+cond+" RETURNING id, name", a.dir, arg)
+	if err != nil {
+		return 0, fmt.Errorf("remove %s: %w", table, err)
+	}
+	for _, r := range rows {
+		a.event(entity, OpDeleted, r.id, r.name, "")
+	}
+	return len(rows), nil
+}
+
 // removeGroups deletes groups (memberships go with them).
 func (a *syncApplier) removeGroups(ctx context.Context, exts []string) error {
 	if len(exts) == 0 {
 		return nil
 	}
-	cond, arg := a.s.syncInTexts("external_id", syncDedupe(exts))
-	type row struct {
-		id   int64
-		name string
-	}
-	var rows []row
-	err := a.s.syncScan(ctx, "DELETE FROM groups WHERE directory_id = ? AND "+cond+" RETURNING id, name", []any{a.dir, arg},
-		func(scan func(...any) error) error {
-			var r row
-			if err := scan(&r.id, &r.name); err != nil {
-				return err
-			}
-			rows = append(rows, r)
-			return nil
-		})
-	if err != nil {
-		return fmt.Errorf("remove groups: %w", err)
-	}
-	slices.SortFunc(rows, func(x, y row) int { return cmp.Compare(x.id, y.id) })
-	for _, r := range rows {
-		a.event(EntityGroup, OpDeleted, r.id, r.name, "")
-		a.res.Counts.GroupsRemoved++
-	}
-	return nil
+	n, err := a.deleteRows(ctx, "groups", EntityGroup, syncDedupe(exts))
+	a.res.Counts.GroupsRemoved += n
+	return err
 }
 
 // removeUsers deletes users, or deactivates them: sessions ended, direct memberships removed.
@@ -181,34 +199,12 @@ func (a *syncApplier) removeUsers(ctx context.Context, exts []string, deactivate
 		return nil
 	}
 	exts = syncDedupe(exts)
-	type row struct {
-		id   int64
-		name string
-	}
-	collect := func(list *[]row) func(func(...any) error) error {
-		return func(scan func(...any) error) error {
-			var r row
-			if err := scan(&r.id, &r.name); err != nil {
-				return err
-			}
-			*list = append(*list, r)
-			return nil
-		}
+	if !deactivate {
+		n, err := a.deleteRows(ctx, "users", EntityUser, exts)
+		a.res.Counts.UsersRemoved += n
+		return err
 	}
 	cond, arg := a.s.syncInTexts("external_id", exts)
-	if !deactivate {
-		var rows []row
-		err := a.s.syncScan(ctx, "DELETE FROM users WHERE directory_id = ? AND "+cond+" RETURNING id, name", []any{a.dir, arg}, collect(&rows))
-		if err != nil {
-			return fmt.Errorf("remove users: %w", err)
-		}
-		slices.SortFunc(rows, func(x, y row) int { return cmp.Compare(x.id, y.id) })
-		for _, r := range rows {
-			a.event(EntityUser, OpDeleted, r.id, r.name, "")
-			a.res.Counts.UsersRemoved++
-		}
-		return nil
-	}
 	ucond, uarg := a.s.syncInTexts("u.external_id", exts)
 	type mrow struct {
 		gid, uid    int64
@@ -238,9 +234,8 @@ func (a *syncApplier) removeUsers(ctx context.Context, exts []string, deactivate
 			a.res.Counts.MembershipsRemoved++
 		}
 	}
-	var rows []row
-	err = a.s.syncScan(ctx, "UPDATE users SET active = ?, updated_at = ? WHERE directory_id = ? AND "+cond+" AND active = ? RETURNING id, name",
-		[]any{false, a.now, a.dir, arg, true}, collect(&rows))
+	rows, err := a.refs(ctx, "UPDATE users SET active = ?, updated_at = ? WHERE directory_id = ? AND "+cond+" AND active = ? RETURNING id, name",
+		false, a.now, a.dir, arg, true)
 	if err != nil {
 		return fmt.Errorf("deactivate users: %w", err)
 	}
@@ -254,7 +249,6 @@ func (a *syncApplier) removeUsers(ctx context.Context, exts []string, deactivate
 			return fmt.Errorf("deactivate users: sessions: %w", err)
 		}
 	}
-	slices.SortFunc(rows, func(x, y row) int { return cmp.Compare(x.id, y.id) })
 	for _, r := range rows {
 		a.event(EntityUser, OpUpdated, r.id, r.name, "")
 		a.res.Counts.UsersRemoved++
@@ -341,6 +335,7 @@ type syncHolder struct {
 // syncContestResult is the outcome of the name syncContest of one upsert.
 type syncContestResult struct {
 	winners map[string]bool   // item ext → got its name
+	won     map[string]string // lower name → the item that got it
 	losers  map[string]string // item ext → the ext that got the name instead
 	beaten  []syncHolder      // live rows (not upserted) that lose their own name to an item
 	vacate  []syncHolder      // rows that hold a name an item won and do not move by their own upsert
@@ -352,7 +347,7 @@ type syncContestResult struct {
 // the lower-cased name they want; isItem reports every upserted id (valid or not); holders maps lower
 // names to the rows holding them.
 func syncContest(order []string, want map[string]string, isItem func(string) bool, holders map[string]syncHolder) syncContestResult {
-	r := syncContestResult{winners: map[string]bool{}, losers: map[string]string{}}
+	r := syncContestResult{winners: map[string]bool{}, won: map[string]string{}, losers: map[string]string{}}
 	byName := map[string][]string{}
 	var names []string
 	for _, ext := range order {
@@ -362,7 +357,6 @@ func syncContest(order []string, want map[string]string, isItem func(string) boo
 		}
 		byName[l] = append(byName[l], ext)
 	}
-	won := map[string]string{} // lower name → winning item
 	for _, l := range names {
 		cands := byName[l] // sorted, as order is
 		best := cands[0]
@@ -374,7 +368,7 @@ func syncContest(order []string, want map[string]string, isItem func(string) boo
 		for _, c := range cands {
 			if c == best {
 				r.winners[c] = true
-				won[l] = c
+				r.won[l] = c
 			} else {
 				r.losers[c] = best
 			}
@@ -384,7 +378,7 @@ func syncContest(order []string, want map[string]string, isItem func(string) boo
 		}
 	}
 	for _, l := range names {
-		w, ok := won[l]
+		w, ok := r.won[l]
 		h, held := holders[l]
 		if ok && held && h.ext != w && !r.winners[h.ext] {
 			r.vacate = append(r.vacate, h)
@@ -409,6 +403,208 @@ func syncYieldName(name, ext string) string {
 // chain or swap; the control character keeps it outside every valid name.
 func syncTempName(id int64) string { return "\x01sync-rename-" + strconv.FormatInt(id, 10) }
 
+// syncUpsert is what upsertUsers and upsertGroups share: the upserted objects by external id, the
+// replica rows that hold them or the names they want, and the outcome of the name contest. The
+// kind-specific code reads and writes the other columns.
+type syncUpsert struct {
+	kind    string                  // SyncKindUser or SyncKindGroup
+	table   string                  // users or groups
+	order   []string                // external ids of the upserted objects, sorted
+	names   map[string]string       // ext → the name the object has in the batch
+	invalid map[string]error        // ext → why the object cannot be stored
+	valid   []string                // external ids of the valid objects, sorted
+	want    map[string]string       // valid ext → the lower-cased name it wants
+	rows    map[string]syncHolder   // ext → replica row, of an upserted object or of the holder of a wanted name
+	listed  map[string]*SyncOutside // ext → outside record, of the upserted objects and the rows
+	syncContestResult
+}
+
+// newSyncUpsert sorts the upserted objects (by external id) and sets the invalid ones apart; check
+// returns an object's name and why it cannot be stored.
+func newSyncUpsert[T any](kind, table string, items map[string]T, check func(T) (string, error)) *syncUpsert {
+	up := &syncUpsert{kind: kind, table: table, order: slices.Sorted(syncKeys(items)), names: map[string]string{},
+		invalid: map[string]error{}, want: map[string]string{}}
+	for _, ext := range up.order {
+		name, err := check(items[ext])
+		up.names[ext] = name
+		if err != nil {
+			up.invalid[ext] = err
+			continue
+		}
+		up.want[ext] = Lower(name)
+		up.valid = append(up.valid, ext)
+	}
+	return up
+}
+
+// contest reads the replica rows of the upserted objects and of the holders of the names they want,
+// and the outside records of both, then gives each wanted name to its winner (see syncContest).
+// The rows are read with "SELECT cols FROM table": cols begin with id, external_id, name,
+// lower_name, and scan reads one row (a row may come twice) and returns its part in the contest.
+func (a *syncApplier) contest(ctx context.Context, up *syncUpsert, cols string,
+	scan func(scan func(...any) error) (syncHolder, error)) error {
+	lowers := make([]string, len(up.valid))
+	for i, ext := range up.valid {
+		lowers[i] = up.want[ext]
+	}
+	up.rows = map[string]syncHolder{}
+	byLower := map[string]syncHolder{}
+	// Two queries, so each follows its index (an OR of the two would read the whole directory).
+	for _, q := range []struct {
+		col  string
+		vals []string
+	}{{"external_id", up.order}, {"lower_name", syncDedupe(lowers)}} {
+		if len(q.vals) == 0 {
+			continue
+		}
+		cond, arg := a.s.syncInTexts(q.col, q.vals)
+		err := a.s.syncScan(ctx, "SELECT "+cols+" FROM "+up.table+" WHERE directory_id = ? AND "+cond, []any{a.dir, arg},
+			func(s func(...any) error) error {
+				h, err := scan(s)
+				if err != nil {
+					return err
+				}
+				up.rows[h.ext], byLower[h.lower] = h, h
+				return nil
+			})
+		if err != nil {
+			return fmt.Errorf("upsert %s: %w", up.table, err)
+		}
+	}
+	listed, err := a.listed(ctx, append(slices.Clone(up.order), slices.Collect(syncKeys(up.rows))...))
+	if err != nil {
+		return err
+	}
+	holders := make(map[string]syncHolder, len(byLower))
+	for l, h := range byLower {
+		h.listed = listed[h.ext]
+		holders[l] = h
+	}
+	isItem := func(ext string) bool { _, ok := up.names[ext]; return ok }
+	up.listed = listed
+	up.syncContestResult = syncContest(up.valid, up.want, isItem, holders)
+	return nil
+}
+
+// clashDetail says why an object lost the name contest to the object winner.
+func clashDetail(name, winner string) string {
+	return fmt.Sprintf("name %q is taken by %s (the smaller object id keeps it)", name, winner)
+}
+
+// skipLosers lists outside, and reports as skipped, the invalid objects and those that lost the name
+// contest (reason INVALID or CLASH), and the live rows they beat (CLASH). It returns the records, and
+// the external ids of the rows the caller removes: the beaten rows, and those of the invalid and losing objects.
+func (a *syncApplier) skipLosers(up *syncUpsert) (remove []string, outside []SyncOutside) {
+	skip := func(ext, name, reason, detail string) {
+		outside = append(outside, SyncOutside{ExternalID: ext, Kind: up.kind, Reason: reason, Name: name})
+		a.res.Skipped = append(a.res.Skipped, SyncSkip{Kind: up.kind, ExternalID: ext, Name: name, Reason: reason, Detail: detail})
+	}
+	for _, ext := range up.order {
+		name := up.names[ext]
+		if err, bad := up.invalid[ext]; bad {
+			skip(ext, name, OutsideInvalid, err.Error())
+		} else if by, lost := up.losers[ext]; lost {
+			skip(ext, name, OutsideClash, clashDetail(name, by))
+		} else {
+			continue
+		}
+		// A listed user's row is a deactivated tombstone: it stays as it is.
+		if _, exists := up.rows[ext]; exists && (up.kind == SyncKindGroup || up.listed[ext] == nil) {
+			remove = append(remove, ext)
+		}
+	}
+	for _, h := range up.beaten {
+		remove = append(remove, h.ext)
+		if up.kind == SyncKindGroup {
+			skip(h.ext, h.name, OutsideClash, fmt.Sprintf("name %q is taken by an object with a smaller id", h.name))
+		} else {
+			skip(h.ext, h.name, OutsideClash, clashDetail(h.name, up.won[h.lower]))
+		}
+	}
+	return remove, outside
+}
+
+// settleNames carries out the name contest before the winners are written: the invalid objects and
+// the losers are listed outside, their rows and the live rows they beat removed (users per
+// Deactivate), and the rows in the winners' way moved aside. It returns the rows that yielded their
+// names (see moveAside).
+func (a *syncApplier) settleNames(ctx context.Context, up *syncUpsert) ([]syncRename, error) {
+	remove, outside := a.skipLosers(up)
+	removed := remove // rows gone; deactivated users keep theirs, and their names until they yield them
+	var err error
+	if up.kind == SyncKindGroup {
+		err = a.removeGroups(ctx, remove)
+	} else {
+		err = a.removeUsers(ctx, remove, a.deactivate)
+		if a.deactivate {
+			removed = nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := a.writeOutside(ctx, outside); err != nil {
+		return nil, err
+	}
+	return a.moveAside(ctx, up, removed)
+}
+
+// syncRename is a row of users or groups given a new name.
+type syncRename struct {
+	id       int64
+	old, new string
+}
+
+// moveAside renames the rows that stand in the winners' way. Rows holding a name that an object won,
+// and not moving by their own upsert, take "name#externalID": they are returned, for the caller's
+// events. Winners whose lower-cased name changes first take a temporary name, so chains and swaps
+// never meet the unique index half-way. The rows of removed are gone already.
+func (a *syncApplier) moveAside(ctx context.Context, up *syncUpsert, removed []string) ([]syncRename, error) {
+	gone := make(map[string]bool, len(removed))
+	for _, ext := range removed {
+		gone[ext] = true
+	}
+	var yield []syncRename
+	var ids []int64
+	var names []string
+	for _, h := range up.vacate {
+		if gone[h.ext] {
+			continue
+		}
+		y := syncRename{id: h.id, old: h.name, new: syncYieldName(h.name, h.ext)}
+		yield = append(yield, y)
+		ids, names = append(ids, y.id), append(names, y.new)
+	}
+	for _, ext := range up.valid {
+		if r, ok := up.rows[ext]; ok && up.winners[ext] && r.lower != up.want[ext] {
+			ids, names = append(ids, r.id), append(names, syncTempName(r.id))
+		}
+	}
+	if err := a.renameRows(ctx, up.table, ids, names); err != nil {
+		return nil, err
+	}
+	return yield, nil
+}
+
+// revive returns the external ids of the objects that won their names, in order, and of those among
+// them listed outside: they are live now, so their records go. Those listed CLASH or INVALID are
+// reported revived.
+func (a *syncApplier) revive(up *syncUpsert) (winners, forget []string) {
+	for _, ext := range up.valid {
+		if !up.winners[ext] {
+			continue
+		}
+		winners = append(winners, ext)
+		if rec := up.listed[ext]; rec != nil {
+			forget = append(forget, ext)
+			if rec.Reason == OutsideClash || rec.Reason == OutsideInvalid {
+				a.res.Revived = append(a.res.Revived, ext)
+			}
+		}
+	}
+	return winners, forget
+}
+
 type syncUserRow struct {
 	id int64
 	SyncUser
@@ -424,152 +620,38 @@ func (a *syncApplier) upsertUsers(ctx context.Context, in []SyncUser) error {
 	for _, u := range in {
 		items[u.ExternalID] = u.Normalize()
 	}
-	order := slices.Sorted(syncKeys(items))
-	var exts, lowers []string
-	invalid := map[string]error{}
-	want := map[string]string{}
-	var valid []string
-	for _, ext := range order {
-		u := items[ext]
-		exts = append(exts, ext)
-		if err := u.Validate(); err != nil {
-			invalid[ext] = err
-			continue
-		}
-		want[ext] = Lower(u.Name)
-		lowers = append(lowers, want[ext])
-		valid = append(valid, ext)
-	}
-	// The rows of the upserted users, and the rows holding the names they want: two queries, so
-	// each follows its index (an OR of the two would read the whole directory).
-	byExt, byLower := map[string]*syncUserRow{}, map[string]*syncUserRow{}
-	for _, q := range []struct {
-		col  string
-		vals []string
-	}{{"external_id", exts}, {"lower_name", syncDedupe(lowers)}} {
-		if len(q.vals) == 0 {
-			continue
-		}
-		cond, arg := a.s.syncInTexts(q.col, q.vals)
-		err := a.s.syncScan(ctx, "SELECT id, external_id, name, lower_name, first_name, last_name, display_name, email, active "+
-			"FROM users WHERE directory_id = ? AND "+cond, []any{a.dir, arg},
-			func(scan func(...any) error) error {
-				r := &syncUserRow{}
-				if err := scan(&r.id, &r.ExternalID, &r.Name, &r.lower, &r.FirstName, &r.LastName, &r.DisplayName, &r.Email, &r.Active); err != nil {
-					return err
-				}
-				if prev := byExt[r.ExternalID]; prev != nil {
-					r = prev
-				}
-				byExt[r.ExternalID] = r
-				byLower[r.lower] = r
-				return nil
-			})
-		if err != nil {
-			return fmt.Errorf("upsert users: %w", err)
-		}
-	}
-	listed, err := a.listed(ctx, append(slices.Clone(exts), syncRowExts(byExt)...))
+	up := newSyncUpsert(SyncKindUser, "users", items, func(u SyncUser) (string, error) { return u.Name, u.Validate() })
+	byExt := map[string]syncUserRow{}
+	err := a.contest(ctx, up, "id, external_id, name, lower_name, first_name, last_name, display_name, email, active",
+		func(scan func(...any) error) (syncHolder, error) {
+			var r syncUserRow
+			if err := scan(&r.id, &r.ExternalID, &r.Name, &r.lower, &r.FirstName, &r.LastName, &r.DisplayName, &r.Email, &r.Active); err != nil {
+				return syncHolder{}, err
+			}
+			byExt[r.ExternalID] = r
+			return syncHolder{id: r.id, ext: r.ExternalID, name: r.Name, lower: r.lower}, nil
+		})
 	if err != nil {
 		return err
 	}
-	holders := map[string]syncHolder{}
-	for l, r := range byLower {
-		holders[l] = syncHolder{id: r.id, ext: r.ExternalID, name: r.Name, lower: l, listed: listed[r.ExternalID]}
-	}
-	isItem := func(ext string) bool { _, ok := items[ext]; return ok }
-	res := syncContest(valid, want, isItem, holders)
-
-	// Losers and invalid users: not live. Existing live rows are removed per policy.
-	var remove []string
-	var outside []SyncOutside
-	for _, ext := range order {
-		u := items[ext]
-		var rec SyncOutside
-		if err, bad := invalid[ext]; bad {
-			rec = SyncOutside{ExternalID: ext, Kind: SyncKindUser, Reason: OutsideInvalid, Name: u.Name}
-			a.res.Skipped = append(a.res.Skipped, SyncSkip{Kind: SyncKindUser, ExternalID: ext, Name: u.Name, Reason: OutsideInvalid, Detail: err.Error()})
-		} else if by, lost := res.losers[ext]; lost {
-			rec = SyncOutside{ExternalID: ext, Kind: SyncKindUser, Reason: OutsideClash, Name: u.Name}
-			a.res.Skipped = append(a.res.Skipped, SyncSkip{Kind: SyncKindUser, ExternalID: ext, Name: u.Name, Reason: OutsideClash,
-				Detail: fmt.Sprintf("name %q is taken by %s (the smaller object id keeps it)", u.Name, by)})
-		} else {
-			continue
-		}
-		if r := byExt[ext]; r != nil && listed[ext] == nil {
-			remove = append(remove, ext)
-		}
-		outside = append(outside, rec)
-	}
-	for _, h := range res.beaten {
-		remove = append(remove, h.ext)
-		outside = append(outside, SyncOutside{ExternalID: h.ext, Kind: SyncKindUser, Reason: OutsideClash, Name: h.name})
-		winner := ""
-		for _, ext := range valid {
-			if want[ext] == h.lower && res.winners[ext] {
-				winner = ext
-			}
-		}
-		a.res.Skipped = append(a.res.Skipped, SyncSkip{Kind: SyncKindUser, ExternalID: h.ext, Name: h.name, Reason: OutsideClash,
-			Detail: fmt.Sprintf("name %q is taken by %s (the smaller object id keeps it)", h.name, winner)})
-	}
-	if err := a.removeUsers(ctx, remove, a.deactivate); err != nil {
+	yield, err := a.settleNames(ctx, up)
+	if err != nil {
 		return err
 	}
-	if err := a.writeOutside(ctx, outside); err != nil {
-		return err
-	}
-	removed := map[string]bool{}
-	if !a.deactivate {
-		for _, ext := range remove {
-			removed[ext] = true
-		}
-	}
-
-	// Rows holding a won name move away: by their own rename (winning items), or by yielding.
-	var renIDs []int64
-	var renNames []string
-	for _, h := range res.vacate {
-		if removed[h.ext] {
-			continue
-		}
-		yn := syncYieldName(h.name, h.ext)
-		renIDs, renNames = append(renIDs, h.id), append(renNames, yn)
-		a.event(EntityUser, OpUpdated, h.id, yn, h.name)
+	for _, y := range yield {
+		a.event(EntityUser, OpUpdated, y.id, y.new, y.old)
 		a.res.Counts.UsersUpdated++
-		if r := byExt[h.ext]; r != nil {
-			r.Name, r.lower = yn, Lower(yn)
-		}
-	}
-	// Winners whose lower-cased name changes first take a temporary name, so chains and swaps
-	// never meet the unique index half-way.
-	for _, ext := range valid {
-		if r := byExt[ext]; r != nil && res.winners[ext] && r.lower != want[ext] {
-			renIDs, renNames = append(renIDs, r.id), append(renNames, syncTempName(r.id))
-		}
-	}
-	if err := a.renameRows(ctx, "users", renIDs, renNames); err != nil {
-		return err
 	}
 
 	// Creates and updates.
 	var create []SyncUser
 	var upd []syncUserRow
 	var deactivated []int64
-	var forget []string
-	for _, ext := range valid {
-		if !res.winners[ext] {
-			continue
-		}
+	winners, forget := a.revive(up)
+	for _, ext := range winners {
 		u := items[ext]
-		if rec := listed[ext]; rec != nil {
-			forget = append(forget, ext)
-			if rec.Reason == OutsideClash || rec.Reason == OutsideInvalid {
-				a.res.Revived = append(a.res.Revived, ext)
-			}
-		}
-		r := byExt[ext]
-		if r == nil {
+		r, ok := byExt[ext]
+		if !ok {
 			create = append(create, u)
 			continue
 		}
@@ -600,14 +682,6 @@ func (a *syncApplier) upsertUsers(ctx context.Context, in []SyncUser) error {
 		return err
 	}
 	return a.forget(ctx, forget)
-}
-
-func syncRowExts(m map[string]*syncUserRow) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 func syncKeys[V any](m map[string]V) func(func(string) bool) {
@@ -656,6 +730,23 @@ func (a *syncApplier) renameRows(ctx context.Context, table string, ids []int64,
 	return nil
 }
 
+// insertRows runs the INSERT … RETURNING id, external_id statements build makes for the rows of
+// cols (see syncBulk), and returns the new rows' ids by external id.
+func (a *syncApplier) insertRows(ctx context.Context, cols []syncCol, names []string,
+	build func(from string, fromArgs []any) (string, []any)) (map[string]int64, error) {
+	ids := map[string]int64{}
+	err := a.s.syncBulkQuery(ctx, cols, names, build, func(scan func(...any) error) error {
+		var id int64
+		var ext string
+		if err := scan(&id, &ext); err != nil {
+			return err
+		}
+		ids[ext] = id
+		return nil
+	})
+	return ids, err
+}
+
 // updateUsers writes every field of existing users.
 func (a *syncApplier) updateUsers(ctx context.Context, rows []syncUserRow) error {
 	if len(rows) == 0 {
@@ -696,22 +787,13 @@ func (a *syncApplier) insertUsers(ctx context.Context, us []SyncUser) error {
 		ext[i], name[i], lname[i], first[i], last[i] = u.ExternalID, u.Name, Lower(u.Name), u.FirstName, u.LastName
 		disp[i], ldisp[i], email[i], lemail[i], active[i] = u.DisplayName, Lower(u.DisplayName), u.Email, Lower(u.Email), u.Active
 	}
-	ids := map[string]int64{}
-	err := a.s.syncBulkQuery(ctx, []syncCol{syncTexts(ext), syncTexts(name), syncTexts(lname), syncTexts(first), syncTexts(last), syncTexts(disp), syncTexts(ldisp),
+	ids, err := a.insertRows(ctx, []syncCol{syncTexts(ext), syncTexts(name), syncTexts(lname), syncTexts(first), syncTexts(last), syncTexts(disp), syncTexts(ldisp),
 		syncTexts(email), syncTexts(lemail), syncBools(active)}, []string{"e", "n", "ln", "f", "l", "d", "ld", "m", "lm", "a"},
 		func(from string, fargs []any) (string, []any) {
 			return "INSERT INTO users (directory_id, external_id, name, lower_name, first_name, last_name, display_name, " +
 					"lower_display_name, email, lower_email, active, created_at, updated_at) " +
 					"SELECT ?, e, n, ln, f, l, d, ld, m, lm, a, ?, ? FROM " + from + " ORDER BY ord RETURNING id, external_id",
 				append([]any{a.dir, a.now, a.now}, fargs...)
-		}, func(scan func(...any) error) error {
-			var id int64
-			var e string
-			if err := scan(&id, &e); err != nil {
-				return err
-			}
-			ids[e] = id
-			return nil
 		})
 	if err != nil {
 		return fmt.Errorf("insert users: %w", translate(err, "insert users"))
@@ -738,136 +820,32 @@ func (a *syncApplier) upsertGroups(ctx context.Context, in []SyncGroup) error {
 	for _, g := range in {
 		items[g.ExternalID] = g
 	}
-	order := slices.Sorted(syncKeys(items))
-	var exts, lowers, valid []string
-	invalid := map[string]error{}
-	want := map[string]string{}
-	for _, ext := range order {
-		g := items[ext]
-		exts = append(exts, ext)
-		if err := g.Validate(); err != nil {
-			invalid[ext] = err
-			continue
-		}
-		want[ext] = Lower(g.Name)
-		lowers = append(lowers, want[ext])
-		valid = append(valid, ext)
-	}
-	byExt, byLower := map[string]*syncGroupRow{}, map[string]*syncGroupRow{}
-	for _, q := range []struct {
-		col  string
-		vals []string
-	}{{"external_id", exts}, {"lower_name", syncDedupe(lowers)}} {
-		if len(q.vals) == 0 {
-			continue
-		}
-		cond, arg := a.s.syncInTexts(q.col, q.vals)
-		err := a.s.syncScan(ctx, "SELECT id, external_id, name, lower_name, description FROM groups WHERE directory_id = ? AND "+cond,
-			[]any{a.dir, arg}, func(scan func(...any) error) error {
-				r := &syncGroupRow{}
-				if err := scan(&r.id, &r.ExternalID, &r.Name, &r.lower, &r.Description); err != nil {
-					return err
-				}
-				if prev := byExt[r.ExternalID]; prev != nil {
-					r = prev
-				}
-				byExt[r.ExternalID] = r
-				byLower[r.lower] = r
-				return nil
-			})
-		if err != nil {
-			return fmt.Errorf("upsert groups: %w", err)
-		}
-	}
-	all := slices.Clone(exts)
-	for e := range byExt {
-		all = append(all, e)
-	}
-	listed, err := a.listed(ctx, all)
+	up := newSyncUpsert(SyncKindGroup, "groups", items, func(g SyncGroup) (string, error) { return g.Name, g.Validate() })
+	byExt := map[string]syncGroupRow{}
+	err := a.contest(ctx, up, "id, external_id, name, lower_name, description",
+		func(scan func(...any) error) (syncHolder, error) {
+			var r syncGroupRow
+			if err := scan(&r.id, &r.ExternalID, &r.Name, &r.lower, &r.Description); err != nil {
+				return syncHolder{}, err
+			}
+			byExt[r.ExternalID] = r
+			return syncHolder{id: r.id, ext: r.ExternalID, name: r.Name, lower: r.lower}, nil
+		})
 	if err != nil {
 		return err
 	}
-	holders := map[string]syncHolder{}
-	for l, r := range byLower {
-		holders[l] = syncHolder{id: r.id, ext: r.ExternalID, name: r.Name, lower: l, listed: listed[r.ExternalID]}
-	}
-	isItem := func(ext string) bool { _, ok := items[ext]; return ok }
-	res := syncContest(valid, want, isItem, holders)
-
-	var remove []string
-	var outside []SyncOutside
-	for _, ext := range order {
-		g := items[ext]
-		var rec SyncOutside
-		if err, bad := invalid[ext]; bad {
-			rec = SyncOutside{ExternalID: ext, Kind: SyncKindGroup, Reason: OutsideInvalid, Name: g.Name}
-			a.res.Skipped = append(a.res.Skipped, SyncSkip{Kind: SyncKindGroup, ExternalID: ext, Name: g.Name, Reason: OutsideInvalid, Detail: err.Error()})
-		} else if by, lost := res.losers[ext]; lost {
-			rec = SyncOutside{ExternalID: ext, Kind: SyncKindGroup, Reason: OutsideClash, Name: g.Name}
-			a.res.Skipped = append(a.res.Skipped, SyncSkip{Kind: SyncKindGroup, ExternalID: ext, Name: g.Name, Reason: OutsideClash,
-				Detail: fmt.Sprintf("name %q is taken by %s (the smaller object id keeps it)", g.Name, by)})
-		} else {
-			continue
-		}
-		if byExt[ext] != nil {
-			remove = append(remove, ext)
-		}
-		outside = append(outside, rec)
-	}
-	for _, h := range res.beaten {
-		remove = append(remove, h.ext)
-		outside = append(outside, SyncOutside{ExternalID: h.ext, Kind: SyncKindGroup, Reason: OutsideClash, Name: h.name})
-		a.res.Skipped = append(a.res.Skipped, SyncSkip{Kind: SyncKindGroup, ExternalID: h.ext, Name: h.name, Reason: OutsideClash,
-			Detail: fmt.Sprintf("name %q is taken by an object with a smaller id", h.name)})
-	}
-	if err := a.removeGroups(ctx, remove); err != nil {
+	yield, err := a.settleNames(ctx, up)
+	if err != nil {
 		return err
 	}
-	if err := a.writeOutside(ctx, outside); err != nil {
-		return err
-	}
-	removed := map[string]bool{}
-	for _, ext := range remove {
-		removed[ext] = true
-	}
-	var renIDs []int64
-	var renNames []string
-	for _, h := range res.vacate {
-		if removed[h.ext] {
-			continue
-		}
-		renIDs, renNames = append(renIDs, h.id), append(renNames, syncYieldName(h.name, h.ext))
-	}
-	for _, ext := range valid {
-		if r := byExt[ext]; r != nil && res.winners[ext] && r.lower != want[ext] {
-			renIDs, renNames = append(renIDs, r.id), append(renNames, syncTempName(r.id))
-		}
-	}
-	if err := a.renameRows(ctx, "groups", renIDs, renNames); err != nil {
-		return err
-	}
-
-	type renamed struct {
-		id       int64
-		old, new string
-	}
-	var ren []renamed
+	var ren []syncRename
 	var create []SyncGroup
 	var upd []syncGroupRow
-	var forget []string
-	for _, ext := range valid {
-		if !res.winners[ext] {
-			continue
-		}
+	winners, forget := a.revive(up)
+	for _, ext := range winners {
 		g := items[ext]
-		if rec := listed[ext]; rec != nil {
-			forget = append(forget, ext)
-			if rec.Reason == OutsideClash || rec.Reason == OutsideInvalid {
-				a.res.Revived = append(a.res.Revived, ext)
-			}
-		}
-		r := byExt[ext]
-		if r == nil {
+		r, ok := byExt[ext]
+		if !ok {
 			create = append(create, g)
 			continue
 		}
@@ -877,18 +855,13 @@ func (a *syncApplier) upsertGroups(ctx context.Context, in []SyncGroup) error {
 		upd = append(upd, syncGroupRow{id: r.id, SyncGroup: g})
 		a.res.Counts.GroupsUpdated++
 		if r.Name != g.Name {
-			ren = append(ren, renamed{r.id, r.Name, g.Name})
+			ren = append(ren, syncRename{r.id, r.Name, g.Name})
 		} else {
 			a.event(EntityGroup, OpUpdated, r.id, g.Name, "")
 		}
 	}
-	for _, h := range res.vacate {
-		if removed[h.ext] {
-			continue
-		}
-		ren = append(ren, renamed{h.id, h.name, syncYieldName(h.name, h.ext)})
-		a.res.Counts.GroupsUpdated++
-	}
+	ren = append(ren, yield...)
+	a.res.Counts.GroupsUpdated += len(yield)
 	if err := a.updateGroups(ctx, upd); err != nil {
 		return err
 	}
@@ -974,20 +947,11 @@ func (a *syncApplier) insertGroups(ctx context.Context, gs []SyncGroup) error {
 	for i, g := range gs {
 		ext[i], name[i], lname[i], desc[i] = g.ExternalID, g.Name, Lower(g.Name), g.Description
 	}
-	ids := map[string]int64{}
-	err := a.s.syncBulkQuery(ctx, []syncCol{syncTexts(ext), syncTexts(name), syncTexts(lname), syncTexts(desc)}, []string{"e", "n", "ln", "d"},
+	ids, err := a.insertRows(ctx, []syncCol{syncTexts(ext), syncTexts(name), syncTexts(lname), syncTexts(desc)}, []string{"e", "n", "ln", "d"},
 		func(from string, fargs []any) (string, []any) {
 			return "INSERT INTO groups (directory_id, external_id, name, lower_name, description, active, created_at, updated_at) " +
 					"SELECT ?, e, n, ln, d, ?, ?, ? FROM " + from + " ORDER BY ord RETURNING id, external_id",
 				append([]any{a.dir, true, a.now, a.now}, fargs...)
-		}, func(scan func(...any) error) error {
-			var id int64
-			var e string
-			if err := scan(&id, &e); err != nil {
-				return err
-			}
-			ids[e] = id
-			return nil
 		})
 	if err != nil {
 		return fmt.Errorf("insert groups: %w", translate(err, "insert groups"))
@@ -997,12 +961,6 @@ func (a *syncApplier) insertGroups(ctx context.Context, gs []SyncGroup) error {
 		a.res.Counts.GroupsAdded++
 	}
 	return nil
-}
-
-// syncRef is a live replica row: id and name.
-type syncRef struct {
-	id   int64
-	name string
 }
 
 // resolve maps external ids to live rows of table (users or groups); rows listed outside are not live.
@@ -1029,6 +987,17 @@ func (a *syncApplier) resolve(ctx context.Context, table string, exts []string) 
 	return out, nil
 }
 
+// resolveMembers resolves the groups gexts and the users uexts (see resolve).
+func (a *syncApplier) resolveMembers(ctx context.Context, gexts, uexts []string) (groups, users map[string]syncRef, err error) {
+	if groups, err = a.resolve(ctx, "groups", gexts); err != nil {
+		return nil, nil, err
+	}
+	if users, err = a.resolve(ctx, "users", uexts); err != nil {
+		return nil, nil, err
+	}
+	return groups, users, nil
+}
+
 // syncEdge is one membership: a parent group and a member (user or group), with names for events.
 type syncEdge struct {
 	parent, member         int64
@@ -1052,11 +1021,7 @@ func (a *syncApplier) setMembers(ctx context.Context, sets []SyncMembers) error 
 		gexts = append(gexts, m.Groups...)
 		uexts = append(uexts, m.Users...)
 	}
-	groups, err := a.resolve(ctx, "groups", gexts)
-	if err != nil {
-		return err
-	}
-	users, err := a.resolve(ctx, "users", uexts)
+	groups, users, err := a.resolveMembers(ctx, gexts, uexts)
 	if err != nil {
 		return err
 	}
@@ -1112,13 +1077,6 @@ func (a *syncApplier) setMembers(ctx context.Context, sets []SyncMembers) error 
 	return a.writeEdges(ctx, true, syncDiffEdges(wantG, haveG), syncDiffEdges(haveG, wantG))
 }
 
-func syncEdgeTable(nested bool) (table, pcol, ccol, entity string) {
-	if nested {
-		return "group_memberships", "parent_id", "child_id", EntityGroupMembership
-	}
-	return "user_memberships", "group_id", "user_id", EntityUserMembership
-}
-
 func syncEdgeCols(es []syncEdge) []syncCol {
 	p, c := make([]int64, len(es)), make([]int64, len(es))
 	for i, e := range es {
@@ -1129,29 +1087,29 @@ func syncEdgeCols(es []syncEdge) []syncCol {
 
 // writeEdges inserts and deletes memberships known to be absent and present, without reading back.
 func (a *syncApplier) writeEdges(ctx context.Context, nested bool, add, del []syncEdge) error {
-	table, pcol, ccol, entity := syncEdgeTable(nested)
+	m := membershipOf(nested)
+	cols := m.parentCol + ", " + m.memberCol
 	if len(del) > 0 {
 		_, err := a.s.syncBulk(ctx, syncEdgeCols(del), []string{"p", "c"}, func(from string, fargs []any) (string, []any) {
-			return "DELETE FROM " + table + " WHERE (" + pcol + ", " + ccol + ") IN (SELECT p, c FROM " + from + ")", fargs
+			return "DELETE FROM " + m.table + " WHERE (" + cols + ") IN (SELECT p, c FROM " + from + ")", fargs
 		})
 		if err != nil {
 			return fmt.Errorf("remove memberships: %w", err)
 		}
 		for _, e := range del {
-			a.event(entity, OpDeleted, 0, e.memberName, e.parentName)
+			a.event(m.entity, OpDeleted, 0, e.memberName, e.parentName)
 		}
 		a.res.Counts.MembershipsRemoved += len(del)
 	}
 	if len(add) > 0 {
 		_, err := a.s.syncBulk(ctx, syncEdgeCols(add), []string{"p", "c"}, func(from string, fargs []any) (string, []any) {
-			return "INSERT INTO " + table + " (" + pcol + ", " + ccol + ", created_at) SELECT p, c, ? FROM " + from,
-				append([]any{a.now}, fargs...)
+			return "INSERT INTO " + m.table + " (" + cols + ", created_at) SELECT p, c, ? FROM " + from, append([]any{a.now}, fargs...)
 		})
 		if err != nil {
 			return fmt.Errorf("add memberships: %w", err)
 		}
 		for _, e := range add {
-			a.event(entity, OpCreated, 0, e.memberName, e.parentName)
+			a.event(m.entity, OpCreated, 0, e.memberName, e.parentName)
 		}
 		a.res.Counts.MembershipsAdded += len(add)
 	}
@@ -1163,11 +1121,11 @@ func (a *syncApplier) writeEdges(ctx context.Context, nested bool, add, del []sy
 // removed members need a name, for their events).
 func (a *syncApplier) currentEdges(ctx context.Context, nested bool, gids []int64, gname map[int64]string,
 	want map[[2]int64]syncEdge) (map[[2]int64]syncEdge, error) {
-	table, pcol, ccol, _ := syncEdgeTable(nested)
-	cond, arg := a.s.syncInInts(pcol, gids)
+	m := membershipOf(nested)
+	cond, arg := a.s.syncInInts(m.parentCol, gids)
 	out := map[[2]int64]syncEdge{}
 	var unnamed []int64
-	err := a.s.syncScan(ctx, "SELECT "+pcol+", "+ccol+" FROM "+table+" WHERE "+cond, []any{arg}, func(scan func(...any) error) error {
+	err := a.s.syncScan(ctx, "SELECT "+m.parentCol+", "+m.memberCol+" FROM "+m.table+" WHERE "+cond, []any{arg}, func(scan func(...any) error) error {
 		var k [2]int64
 		if err := scan(&k[0], &k[1]); err != nil {
 			return err
@@ -1186,12 +1144,8 @@ func (a *syncApplier) currentEdges(ctx context.Context, nested bool, gids []int6
 	}
 	if len(unnamed) > 0 {
 		names := map[int64]string{}
-		mtable := "users"
-		if nested {
-			mtable = "groups"
-		}
 		ncond, narg := a.s.syncInInts("id", syncDedupeInts(unnamed))
-		err := a.s.syncScan(ctx, "SELECT id, name FROM "+mtable+" WHERE "+ncond, []any{narg}, func(scan func(...any) error) error {
+		err := a.s.syncScan(ctx, "SELECT id, name FROM "+m.members+" WHERE "+ncond, []any{narg}, func(scan func(...any) error) error {
 			var id int64
 			var name string
 			if err := scan(&id, &name); err != nil {
@@ -1237,64 +1191,54 @@ func syncDiffEdges(a, b map[[2]int64]syncEdge) []syncEdge {
 // applyEdges inserts and deletes memberships (user memberships, or with nested group nesting) that
 // may or may not exist, and emits events for the rows that really changed.
 func (a *syncApplier) applyEdges(ctx context.Context, nested bool, add, del []syncEdge) error {
-	table, pcol, ccol, entity := syncEdgeTable(nested)
-	cols := syncEdgeCols
-	index := func(es []syncEdge) map[[2]int64]syncEdge {
-		m := make(map[[2]int64]syncEdge, len(es))
-		for _, e := range es {
-			m[[2]int64{e.parent, e.member}] = e
-		}
-		return m
-	}
+	m := membershipOf(nested)
+	cols := m.parentCol + ", " + m.memberCol
 	if len(del) > 0 {
-		done := map[[2]int64]bool{}
-		err := a.s.syncBulkQuery(ctx, cols(del), []string{"p", "c"}, func(from string, fargs []any) (string, []any) {
-			return "DELETE FROM " + table + " WHERE (" + pcol + ", " + ccol + ") IN (SELECT p, c FROM " + from + ") RETURNING " +
-				pcol + ", " + ccol, fargs
-		}, func(scan func(...any) error) error {
-			var k [2]int64
-			if err := scan(&k[0], &k[1]); err != nil {
-				return err
-			}
-			done[k] = true
-			return nil
+		done, err := a.changedEdges(ctx, del, func(from string, fargs []any) (string, []any) {
+			return "DELETE FROM " + m.table + " WHERE (" + cols + ") IN (SELECT p, c FROM " + from + ") RETURNING " + cols, fargs
 		})
 		if err != nil {
 			return fmt.Errorf("remove memberships: %w", err)
 		}
 		for _, e := range del {
 			if done[[2]int64{e.parent, e.member}] {
-				a.event(entity, OpDeleted, 0, e.memberName, e.parentName)
+				a.event(m.entity, OpDeleted, 0, e.memberName, e.parentName)
 				a.res.Counts.MembershipsRemoved++
 			}
 		}
 	}
 	if len(add) > 0 {
-		byKey := index(add)
-		done := map[[2]int64]bool{}
-		err := a.s.syncBulkQuery(ctx, cols(add), []string{"p", "c"}, func(from string, fargs []any) (string, []any) {
-			return "INSERT INTO " + table + " (" + pcol + ", " + ccol + ", created_at) SELECT p, c, ? FROM " + from +
-				" WHERE true ON CONFLICT DO NOTHING RETURNING " + pcol + ", " + ccol, append([]any{a.now}, fargs...)
-		}, func(scan func(...any) error) error {
-			var k [2]int64
-			if err := scan(&k[0], &k[1]); err != nil {
-				return err
-			}
-			done[k] = true
-			return nil
+		done, err := a.changedEdges(ctx, add, func(from string, fargs []any) (string, []any) {
+			return "INSERT INTO " + m.table + " (" + cols + ", created_at) SELECT p, c, ? FROM " + from +
+				" WHERE true ON CONFLICT DO NOTHING RETURNING " + cols, append([]any{a.now}, fargs...)
 		})
 		if err != nil {
 			return fmt.Errorf("add memberships: %w", err)
 		}
 		for _, e := range add {
-			if k := [2]int64{e.parent, e.member}; done[k] {
-				e = byKey[k]
-				a.event(entity, OpCreated, 0, e.memberName, e.parentName)
+			if done[[2]int64{e.parent, e.member}] {
+				a.event(m.entity, OpCreated, 0, e.memberName, e.parentName)
 				a.res.Counts.MembershipsAdded++
 			}
 		}
 	}
 	return nil
+}
+
+// changedEdges runs the statements build makes for the memberships es (see syncBulk); they return
+// the parent and member of every row they change, and changedEdges returns those pairs.
+func (a *syncApplier) changedEdges(ctx context.Context, es []syncEdge,
+	build func(from string, fromArgs []any) (string, []any)) (map[[2]int64]bool, error) {
+	done := map[[2]int64]bool{}
+	err := a.s.syncBulkQuery(ctx, syncEdgeCols(es), []string{"p", "c"}, build, func(scan func(...any) error) error {
+		var k [2]int64
+		if err := scan(&k[0], &k[1]); err != nil {
+			return err
+		}
+		done[k] = true
+		return nil
+	})
+	return done, err
 }
 
 // changeMembers adds and removes single memberships; the last change of a pair wins.
@@ -1322,11 +1266,7 @@ func (a *syncApplier) changeMembers(ctx context.Context, changes []SyncMemberCha
 			uexts = append(uexts, c.MemberExternalID)
 		}
 	}
-	groups, err := a.resolve(ctx, "groups", gexts)
-	if err != nil {
-		return err
-	}
-	users, err := a.resolve(ctx, "users", uexts)
+	groups, users, err := a.resolveMembers(ctx, gexts, uexts)
 	if err != nil {
 		return err
 	}

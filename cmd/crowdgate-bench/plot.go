@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"html"
+	"iter"
 	"math"
 	"sort"
 	"strings"
@@ -61,35 +62,15 @@ func plotSVG(d *dialectReport, r *report) string {
 	fmt.Fprintf(&b, `<text x="%.0f" y="40" fill="#555">%s · %s · %s</text>`+"\n", left, html.EscapeString(r.Dataset),
 		html.EscapeString(fmt.Sprintf("%d cores", r.Hardware.Cores)), r.Started.UTC().Format("2006-01-02"))
 	// Grid and axes.
-	for dec := lo; dec <= hi*1.0001; dec *= 10 {
-		for _, m := range []float64{1, 2, 5} {
-			v := dec * m
-			if v > hi*1.0001 {
-				break
-			}
-			yy := y(v)
-			stroke := "#eee"
-			if m == 1 {
-				stroke = "#ccc"
-			}
-			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", left, yy, left+pw, yy, stroke)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" dominant-baseline="middle" fill="#333">%s</text>`+"\n", left-6, yy, fmtMS(v))
-		}
+	for v, stroke := range gridLines(lo, hi) {
+		yy := y(v)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", left, yy, left+pw, yy, stroke)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" dominant-baseline="middle" fill="#333">%s</text>`+"\n", left-6, yy, fmtMS(v))
 	}
-	for dec := xlo; dec <= xhi*1.0001; dec *= 10 {
-		for _, m := range []float64{1, 2, 5} {
-			v := dec * m
-			if v > xhi*1.0001 {
-				break
-			}
-			xx := x(v)
-			stroke := "#eee"
-			if m == 1 {
-				stroke = "#ccc"
-			}
-			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", xx, top, xx, top+ph, stroke)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#333">%s</text>`+"\n", xx, top+ph+18, fmtCount(v))
-		}
+	for v, stroke := range gridLines(xlo, xhi) {
+		xx := x(v)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", xx, top, xx, top+ph, stroke)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#333">%s</text>`+"\n", xx, top+ph+18, fmtCount(v))
 	}
 	fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#333"/>`+"\n", left, top, pw, ph)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">achieved throughput (requests/s, log scale)</text>`+"\n", left+pw/2, h-18)
@@ -131,6 +112,28 @@ func plotSVG(d *dialectReport, r *report) string {
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// gridLines yields the grid lines of a log axis from lo to hi, both powers of ten: 1, 2 and 5 times
+// each power, with their stroke colour, darker at the powers themselves.
+func gridLines(lo, hi float64) iter.Seq2[float64, string] {
+	return func(yield func(float64, string) bool) {
+		for dec := lo; dec <= hi*1.0001; dec *= 10 {
+			for _, m := range []float64{1, 2, 5} {
+				v := dec * m
+				if v > hi*1.0001 {
+					break
+				}
+				stroke := "#eee"
+				if m == 1 {
+					stroke = "#ccc"
+				}
+				if !yield(v, stroke) {
+					return
+				}
+			}
+		}
+	}
 }
 
 func fmtMS(v float64) string {

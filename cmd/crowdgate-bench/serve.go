@@ -208,7 +208,7 @@ func serveChild(args []string) int {
 			}
 		}()
 	}
-	every(5*time.Second, false, func(ctx context.Context) error { _, err := st.FlushSessionAccess(ctx); return err })
+	every(5*time.Second, false, func(ctx context.Context) error { _, err := st.FlushDueSessionAccess(ctx); return err })
 	every(time.Second, true, func(ctx context.Context) error { _, err := st.WarmSessions(ctx); return err })
 	// Cache invalidations from other instances (PostgreSQL LISTEN; returns at once on SQLite).
 	go st.Listen(jctx)
