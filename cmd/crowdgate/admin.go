@@ -12,13 +12,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/store"
 )
 
 // openStore loads the configuration of a command that works on the database and opens it, with
 // the operating-system user as the audited actor of every change.
-func (c *cli) openStore(ctx context.Context, cf *configFlags, skipMigrations bool) (context.Context, *store.Store, *slog.Logger, error) {
-	cfg, err := cf.load(c.getenv)
+func (c *cli) openStore(ctx context.Context, cf *config.Flags, skipMigrations bool) (context.Context, *store.Store, *slog.Logger, error) {
+	cfg, err := cf.Load(c.getenv)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -53,6 +54,29 @@ func (c *cli) readPassword() (string, error) {
 		return "", errors.New("--password-stdin: standard input holds no password (one line expected)")
 	}
 	return pw, nil
+}
+
+// newPassword reads a new account's password from standard input (--password-stdin) or generates
+// one.
+func (c *cli) newPassword(fromStdin bool) (string, error) {
+	if fromStdin {
+		return c.readPassword()
+	}
+	return randomPassword(), nil
+}
+
+// reportCreated prints msg, what a command created, on standard error, and the password of the new
+// account on standard output, where a script can capture it alone, unless it came from standard
+// input (the caller has it) or there is none. It is shown this once: only its hash is kept.
+func (c *cli) reportCreated(msg, password string, fromStdin bool) {
+	shown := password != "" && !fromStdin
+	if shown {
+		fmt.Fprintln(c.stdout, password)
+	}
+	fmt.Fprintln(c.stderr, msg)
+	if shown {
+		fmt.Fprintln(c.stderr, "Its password is printed above, once: crowdgate keeps only a hash of it.")
+	}
 }
 
 // resolveDirectories resolves --directory names, in order (default: the internal directory, created
@@ -94,7 +118,7 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	filter := fs.Bool("filter-by-access", false, "the application sees only the users allowed to authenticate to it")
 	inactive := fs.Bool("inactive", false, "create the application disabled")
 	pwStdin := fs.Bool("password-stdin", false, "read the application password from the first line of standard input instead of generating one")
-	cf := addConfigFlags(fs, scopeAll)
+	cf := config.AddFlags(fs, config.ScopeAll)
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
@@ -130,11 +154,9 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	password := randomPassword()
-	if *pwStdin {
-		if password, err = c.readPassword(); err != nil {
-			return err
-		}
+	password, err := c.newPassword(*pwStdin)
+	if err != nil {
+		return err
 	}
 
 	ctx, st, _, err := c.openStore(ctx, cf, false)
@@ -165,13 +187,8 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*pwStdin {
-		fmt.Fprintln(c.stdout, password)
-	}
-	fmt.Fprintf(c.stderr, "created application %q (%s): %s; %s\n", app.Name, app.Kind, describeAccess(app, ds), describeOps(operations))
-	if !*pwStdin {
-		fmt.Fprintln(c.stderr, "Its password is printed above, once: crowdgate keeps only a hash of it.")
-	}
+	c.reportCreated(fmt.Sprintf("created application %q (%s): %s; %s", app.Name, app.Kind, describeAccess(app, ds), describeOps(operations)),
+		password, *pwStdin)
 	return nil
 }
 
@@ -210,7 +227,7 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	dir := fs.String("directory", "", "internal `directory` to add the user to (default: the first internal directory)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	noPassword := fs.Bool("no-password", false, "create the user without a password (it cannot sign in with one until it is set)")
-	cf := addConfigFlags(fs, scopeAll)
+	cf := config.AddFlags(fs, config.ScopeAll)
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
@@ -220,13 +237,10 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 		return errors.New("--password-stdin and --no-password exclude each other")
 	}
 	password := ""
-	switch {
-	case *pwStdin:
-		if password, err = c.readPassword(); err != nil {
+	if !*noPassword {
+		if password, err = c.newPassword(*pwStdin); err != nil {
 			return err
 		}
-	case !*noPassword:
-		password = randomPassword()
 	}
 
 	ctx, st, _, err := c.openStore(ctx, cf, false)
@@ -279,9 +293,6 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if password != "" && !*pwStdin {
-		fmt.Fprintln(c.stdout, password)
-	}
 	msg := fmt.Sprintf("created user %q in directory %q", u.Name, d.Name)
 	if len(groups) > 0 {
 		msg += ", member of " + strings.Join(groups, ", ")
@@ -289,10 +300,7 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	if !u.Active {
 		msg += " (inactive)"
 	}
-	fmt.Fprintln(c.stderr, msg)
-	if password != "" && !*pwStdin {
-		fmt.Fprintln(c.stderr, "Its password is printed above, once: crowdgate keeps only a hash of it.")
-	}
+	c.reportCreated(msg, password, *pwStdin)
 	return nil
 }
 
@@ -317,7 +325,7 @@ func (c *cli) groupAdd(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("group add"))
 	description := fs.String("description", "", "free-text `description`")
 	dir := fs.String("directory", "", "internal `directory` to add the group to (default: the first internal directory)")
-	cf := addConfigFlags(fs, scopeAll)
+	cf := config.AddFlags(fs, config.ScopeAll)
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)

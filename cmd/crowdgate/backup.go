@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -17,13 +18,13 @@ import (
 // half-written. PostgreSQL has pg_dump for this; the command refuses rather than pretending.
 func (c *cli) backup(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("backup"))
-	cf := addConfigFlags(fs, scopeAll)
+	cf := config.AddFlags(fs, config.ScopeAll)
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
 	}
 	dest := pos[0]
-	cfg, err := cf.load(c.getenv)
+	cfg, err := cf.Load(c.getenv)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/crowdgate/crowdgate/internal/config"
 )
 
 // errUsage reports a command line that could not be parsed; the problem and the usage have already
@@ -117,8 +119,8 @@ func (c *cli) flagSet(cmd command) *flag.FlagSet {
 		own := flag.NewFlagSet("", flag.ContinueOnError)
 		conf := flag.NewFlagSet("", flag.ContinueOnError)
 		isSetting := map[string]bool{}
-		for _, s := range settings() {
-			isSetting[s.flag] = true
+		for _, s := range config.Settings() {
+			isSetting[s.Flag] = true
 		}
 		fs.VisitAll(func(f *flag.Flag) {
 			if isSetting[f.Name] {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"iter"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crowdgate/crowdgate/internal/config"
 )
 
 // The packaging files this test holds to what the binary does; no Docker engine is needed.
@@ -38,8 +41,8 @@ func TestDockerCompose(t *testing.T) {
 	root := ymap(t, doc, "the document")
 	services := ymap(t, root["services"], "services")
 	known := map[string]bool{}
-	for _, s := range settings() {
-		known[s.env] = true
+	for _, s := range config.Settings() {
+		known[s.Env] = true
 	}
 
 	for _, name := range []string{"postgres", "crowdgate", "proxy"} {
@@ -78,7 +81,7 @@ func TestDockerCompose(t *testing.T) {
 		envs := ymap(t, ymap(t, svc, name)["environment"], name+".environment")
 		for k := range envs {
 			if strings.HasPrefix(k, "CROWDGATE_") && !known[k] {
-				t.Errorf("service %s sets %s, which is not a setting (config.go)", name, k)
+				t.Errorf("service %s sets %s, which is not a setting (internal/config)", name, k)
 			}
 		}
 	}
@@ -232,8 +235,8 @@ func TestDockerfile(t *testing.T) {
 		return out
 	}
 	known := map[string]bool{}
-	for _, s := range settings() {
-		known[s.env] = true
+	for _, s := range config.Settings() {
+		known[s.Env] = true
 	}
 
 	users := instr("USER")
@@ -254,7 +257,7 @@ func TestDockerfile(t *testing.T) {
 			}
 			envs[k] = v
 			if strings.HasPrefix(k, "CROWDGATE_") && !known[k] {
-				t.Errorf("the image sets %s, which is not a setting (config.go)", k)
+				t.Errorf("the image sets %s, which is not a setting (internal/config)", k)
 			}
 		}
 	}
@@ -344,20 +347,34 @@ type yamlLine struct {
 
 // stripComment removes a # comment that is outside quotes and starts a word.
 func stripComment(s string) string {
-	var quote rune
-	for i, r := range s {
-		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-		case r == '"' || r == '\'':
-			quote = r
-		case r == '#' && (i == 0 || s[i-1] == ' '):
+	for i, r := range unquoted(s) {
+		if r == '#' && (i == 0 || s[i-1] == ' ') {
 			return strings.TrimRight(s[:i], " ")
 		}
 	}
 	return s
+}
+
+// unquoted yields the runes of s that stand outside '...' and "..." quotes, with their byte
+// offsets: where the parser may find the characters that give a line its structure.
+func unquoted(s string) iter.Seq2[int, rune] {
+	return func(yield func(int, rune) bool) {
+		var quote rune
+		for i, r := range s {
+			switch {
+			case quote != 0:
+				if r == quote {
+					quote = 0
+				}
+			case r == '"' || r == '\'':
+				quote = r
+			default:
+				if !yield(i, r) {
+					return
+				}
+			}
+		}
+	}
 }
 
 func parseYAMLBlock(lines []yamlLine, i, indent int) (any, int, error) {
@@ -414,16 +431,9 @@ func parseYAMLBlock(lines []yamlLine, i, indent int) (any, int, error) {
 
 // splitKey splits "key: value" or "key:" outside quotes and brackets.
 func splitKey(s string) (key, val string, ok bool) {
-	var quote rune
 	depth := 0
-	for i, r := range s {
+	for i, r := range unquoted(s) {
 		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-		case r == '"' || r == '\'':
-			quote = r
 		case r == '[' || r == '{':
 			depth++
 		case r == ']' || r == '}':
@@ -472,17 +482,9 @@ func yamlScalar(s string, line int) (any, error) {
 // splitFlow splits a flow sequence's items on commas outside quotes.
 func splitFlow(s string) []string {
 	var out []string
-	var quote rune
 	start := 0
-	for i, r := range s {
-		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-		case r == '"' || r == '\'':
-			quote = r
-		case r == ',':
+	for i, r := range unquoted(s) {
+		if r == ',' {
 			out = append(out, s[start:i])
 			start = i + 1
 		}

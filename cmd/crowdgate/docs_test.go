@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/crowdgate/crowdgate/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the configuration reference in README.md and docs/configuration.md")
@@ -18,32 +20,32 @@ const (
 	readmePath  = "../../README.md"
 	configDoc   = "../../docs/configuration.md"
 	ciRunPath   = "../../.ci/run"
-	generatedBy = "generated from cmd/crowdgate/config.go by `go test ./cmd/crowdgate -run TestConfigDocs -update`; do not edit by hand"
+	generatedBy = "generated from internal/config/config.go by `go test ./cmd/crowdgate -run TestConfigDocs -update`; do not edit by hand"
 	beginConfig = "<!-- BEGIN CONFIGURATION REFERENCE (" + generatedBy + ") -->"
 	endConfig   = "<!-- END CONFIGURATION REFERENCE -->"
 )
 
-// configReference renders settings() as the Markdown table shared by the README and
+// configReference renders config.Settings() as the Markdown table shared by the README and
 // docs/configuration.md.
 func configReference() string {
 	var b strings.Builder
 	b.WriteString("| Variable | Flag | Default | Read by | Meaning |\n")
 	b.WriteString("|---|---|---|---|---|\n")
-	for _, s := range settings() {
-		fmt.Fprintf(&b, "| `%s` | `--%s` | %s | %s | %s |\n", s.env, s.flag, docDefault(s), docScope(s), strings.ReplaceAll(s.usage, "|", `\|`))
+	for _, s := range config.Settings() {
+		fmt.Fprintf(&b, "| `%s` | `--%s` | %s | %s | %s |\n", s.Env, s.Flag, docDefault(s), docScope(s), strings.ReplaceAll(s.Usage, "|", `\|`))
 	}
 	return b.String()
 }
 
-func docDefault(s setting) string {
-	if s.def == "" {
+func docDefault(s config.Setting) string {
+	if s.Default == "" {
 		return "*(empty)*"
 	}
-	return "`" + s.def + "`"
+	return "`" + s.Default + "`"
 }
 
-func docScope(s setting) string {
-	if s.scope == scopeAll {
+func docScope(s config.Setting) string {
+	if s.Scope == config.ScopeAll {
 		return "all commands"
 	}
 	return "`serve`"
@@ -64,7 +66,7 @@ read only those marked "all commands". ` + "`crowdgate healthcheck`" + ` reads `
 and ` + "`CROWDGATE_LISTEN`" + ` only to find the server to probe. ` + "`crowdgate COMMAND -h`" + ` lists the flags of a
 command.
 
-This file is generated from the settings table in ` + "`cmd/crowdgate/config.go`" + `, the one place
+This file is generated from the settings table in ` + "`internal/config/config.go`" + `, the one place
 settings are defined; ` + "`go test ./cmd/crowdgate`" + ` fails when it is out of date. Operating crowdgate:
 [operations.md](operations.md).
 
@@ -73,45 +75,29 @@ settings are defined; ` + "`go test ./cmd/crowdgate`" + ` fails when it is out o
 `)
 	b.WriteString(configReference())
 	b.WriteString("\n## Each setting\n")
-	for _, s := range settings() {
-		fmt.Fprintf(&b, "\n### %s\n\n", s.env)
-		fmt.Fprintf(&b, "Flag `--%s`. Default %s. Read by %s.\n\n", s.flag, docDefault(s), docScope(s))
-		b.WriteString(s.usage + "\n\n")
+	for _, s := range config.Settings() {
+		fmt.Fprintf(&b, "\n### %s\n\n", s.Env)
+		fmt.Fprintf(&b, "Flag `--%s`. Default %s. Read by %s.\n\n", s.Flag, docDefault(s), docScope(s))
+		b.WriteString(s.Usage + "\n\n")
 		if secretSetting(s) {
 			// The table's example is a test value; printed here it would end up in production.
 			b.WriteString("Example: none shown; generate your own value.\n")
 		} else {
-			fmt.Fprintf(&b, "Example: `%s=%s`\n", s.env, s.example)
+			fmt.Fprintf(&b, "Example: `%s=%s`\n", s.Env, s.Example)
 		}
 	}
 	return b.String()
 }
 
 // secretSetting reports whether a setting holds a secret, by its name.
-func secretSetting(s setting) bool {
-	return strings.Contains(s.env, "PASSWORD") || strings.Contains(s.env, "SECRET")
+func secretSetting(s config.Setting) bool {
+	return strings.Contains(s.Env, "PASSWORD") || strings.Contains(s.Env, "SECRET")
 }
 
-// TestConfigDocs fails when a setting is undocumented, or when the README's configuration
-// reference or docs/configuration.md differs from settings(); -update rewrites both.
+// TestConfigDocs fails when the README's configuration reference or docs/configuration.md differs
+// from config.Settings(); -update rewrites both. The table itself (every setting documented, its
+// default valid) is checked by internal/config's TestSettingsTable.
 func TestConfigDocs(t *testing.T) {
-	envs, flags := map[string]bool{}, map[string]bool{}
-	for _, s := range settings() {
-		if want := "CROWDGATE_" + strings.ToUpper(strings.ReplaceAll(s.flag, "-", "_")); s.env != want {
-			t.Errorf("setting --%s: variable %s, want %s", s.flag, s.env, want)
-		}
-		if envs[s.env] || flags[s.flag] {
-			t.Errorf("setting %s is in the table twice", s.env)
-		}
-		envs[s.env], flags[s.flag] = true, true
-		if len(s.usage) < 20 || !strings.HasSuffix(s.usage, ".") {
-			t.Errorf("setting %s has no documentation (a sentence or more, ending with a full stop): %q", s.env, s.usage)
-		}
-		if err := s.apply(&Config{}, s.def); err != nil {
-			t.Errorf("setting %s: the default %q is invalid: %v", s.env, s.def, err)
-		}
-	}
-
 	b, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
@@ -165,16 +151,24 @@ func checkGenerated(t *testing.T, path, got, want string, whole func() string) {
 	}
 }
 
-// TestNoUndocumentedVariables fails when the command reads a CROWDGATE_* variable that is not in
-// the settings table (and so not in the README).
+// TestNoUndocumentedVariables fails when the command, or the configuration package it reads its
+// settings with, mentions a CROWDGATE_* variable that is not in the settings table (and so not in
+// the README).
 func TestNoUndocumentedVariables(t *testing.T) {
 	known := map[string]bool{}
-	for _, s := range settings() {
-		known[s.env] = true
+	for _, s := range config.Settings() {
+		known[s.Env] = true
 	}
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
+	var files []string
+	for _, pattern := range []string{"*.go", "../../internal/config/*.go"} {
+		matches, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(matches) == 0 {
+			t.Fatalf("no files match %s", pattern)
+		}
+		files = append(files, matches...)
 	}
 	re := regexp.MustCompile(`CROWDGATE_[A-Z0-9_]+`)
 	for _, f := range files {
@@ -187,7 +181,7 @@ func TestNoUndocumentedVariables(t *testing.T) {
 		}
 		for _, name := range re.FindAllString(string(b), -1) {
 			if !known[name] {
-				t.Errorf("%s mentions %s, which is not in settings() (config.go): add it there with its documentation", f, name)
+				t.Errorf("%s mentions %s, which is not in config.Settings() (internal/config/config.go): add it there with its documentation", f, name)
 			}
 		}
 	}

@@ -13,20 +13,10 @@ import (
 
 	"github.com/crowdgate/crowdgate/api"
 	"github.com/crowdgate/crowdgate/graphsync"
+	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/metrics"
 	"github.com/crowdgate/crowdgate/store"
 )
-
-// GraphConfig holds the Microsoft Graph endpoints every Entra ID directory uses; the tenant,
-// client and secret of each directory live in its stored settings (set in the console).
-type GraphConfig struct {
-	BaseURL       string
-	AuthorityHost string
-
-	// tokenClient carries token requests; nil is azidentity's default. Tests set it to trust a
-	// fake token service's certificate.
-	tokenClient *http.Client
-}
 
 // entraSettings are the keys of an AZURE_AD directory's Config JSON (as the console writes them).
 type entraSettings struct {
@@ -44,7 +34,7 @@ type entraSettings struct {
 // SyncController. It re-reads the directories every minute, so settings saved in the console
 // take effect without a restart.
 type entra struct {
-	cfg     GraphConfig
+	cfg     config.GraphConfig
 	st      *store.Store
 	secrets *secretKeys
 	log     *slog.Logger
@@ -55,6 +45,9 @@ type entra struct {
 	failed map[int64]error
 	// observer sees every run's report (metrics); nil for none.
 	observer func(graphsync.Report, error)
+	// tokenClient carries token requests; nil is azidentity's default. Tests set it to trust a
+	// fake token service's certificate.
+	tokenClient *http.Client
 }
 
 type runningSyncer struct {
@@ -65,8 +58,9 @@ type runningSyncer struct {
 	done     chan struct{}
 }
 
-func newEntra(cfg GraphConfig, st *store.Store, secrets *secretKeys, log *slog.Logger) *entra {
-	return &entra{cfg: cfg, st: st, secrets: secrets, log: log, running: map[int64]*runningSyncer{}, failed: map[int64]error{}}
+func newEntra(cfg config.GraphConfig, tokenClient *http.Client, st *store.Store, secrets *secretKeys, log *slog.Logger) *entra {
+	return &entra{cfg: cfg, tokenClient: tokenClient, st: st, secrets: secrets, log: log,
+		running: map[int64]*runningSyncer{}, failed: map[int64]error{}}
 }
 
 // observeSync turns graphsync's run reports into the sync metrics.
@@ -164,7 +158,7 @@ func (e *entra) source(d store.Directory) (graphsync.Source, entraSettings, erro
 		return nil, s, fmt.Errorf("directory %q: %w", d.Name, err)
 	}
 	src, err := graphsync.NewSDKSource(graphsync.SDKConfig{BaseURL: e.cfg.BaseURL, AuthorityHost: e.cfg.AuthorityHost,
-		TokenHTTPClient: e.cfg.tokenClient, TenantID: s.TenantID, ClientID: s.ClientID, ClientSecret: secret}, e.log)
+		TokenHTTPClient: e.tokenClient, TenantID: s.TenantID, ClientID: s.ClientID, ClientSecret: secret}, e.log)
 	return src, s, err
 }
 

@@ -21,7 +21,10 @@ type job struct {
 func jobs(st *store.Store) []job {
 	return []job{
 		{name: "flush session access", every: 5 * time.Second, logCount: "sessions",
-			run: func(ctx context.Context) (int64, error) { n, err := st.FlushSessionAccess(ctx); return int64(n), err }},
+			run: func(ctx context.Context) (int64, error) {
+				n, err := st.FlushDueSessionAccess(ctx)
+				return int64(n), err
+			}},
 		{name: "load sessions into memory", every: time.Second, atStart: true, logCount: "sessions", run: st.WarmSessions},
 		{name: "expire sessions", every: time.Minute, atStart: true, logCount: "expired", run: st.ExpireSessions},
 		{name: "prune events", every: time.Hour, atStart: true, logCount: "pruned", run: st.PruneEvents},

@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/store"
 )
 
 func (c *cli) appList(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("app list"))
-	cf := addConfigFlags(fs, scopeAll)
+	cf := config.AddFlags(fs, config.ScopeAll)
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return helpOK(err)
 	}
@@ -92,43 +94,32 @@ func directoryView(ctx context.Context, st *store.Store, d store.Directory) (*st
 }
 
 func (c *cli) userList(ctx context.Context, args []string) error {
-	fs := c.flagSet(lookup("user list"))
-	dir := fs.String("directory", "", "list only this `directory` (default: all)")
-	cf := addConfigFlags(fs, scopeAll)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return helpOK(err)
-	}
-	ctx, st, _, err := c.openStore(ctx, cf, false)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	ds, err := listDirectories(ctx, st, *dir)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DIRECTORY\tNAME\tDISPLAY NAME\tEMAIL\tACTIVE")
-	for _, d := range ds {
-		v, err := directoryView(ctx, st, d)
-		if err != nil {
-			return err
-		}
-		err = v.SearchUsers(ctx, store.Restriction{}, store.All, func(u store.User) error {
-			_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\n", d.Name, u.Name, orDash(u.DisplayName), orDash(u.Email), u.Active)
-			return err
+	return c.listByDirectory(ctx, args, "user list", "DIRECTORY\tNAME\tDISPLAY NAME\tEMAIL\tACTIVE",
+		func(ctx context.Context, v *store.View, d store.Directory, w io.Writer) error {
+			return v.SearchUsers(ctx, store.Restriction{}, store.All, func(u store.User) error {
+				_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\n", d.Name, u.Name, orDash(u.DisplayName), orDash(u.Email), u.Active)
+				return err
+			})
 		})
-		if err != nil {
-			return err
-		}
-	}
-	return tw.Flush()
 }
 
 func (c *cli) groupList(ctx context.Context, args []string) error {
-	fs := c.flagSet(lookup("group list"))
+	return c.listByDirectory(ctx, args, "group list", "DIRECTORY\tNAME\tDESCRIPTION\tACTIVE",
+		func(ctx context.Context, v *store.View, d store.Directory, w io.Writer) error {
+			return v.SearchGroups(ctx, store.Restriction{}, store.All, func(g store.Group) error {
+				_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%t\n", d.Name, g.Name, orDash(g.Description), g.Active)
+				return err
+			})
+		})
+}
+
+// listByDirectory runs a list command that walks directories (all, or the one --directory names):
+// it prints the table's header, then the rows rows writes for each directory, through its view.
+func (c *cli) listByDirectory(ctx context.Context, args []string, name, header string,
+	rows func(ctx context.Context, v *store.View, d store.Directory, w io.Writer) error) error {
+	fs := c.flagSet(lookup(name))
 	dir := fs.String("directory", "", "list only this `directory` (default: all)")
-	cf := addConfigFlags(fs, scopeAll)
+	cf := config.AddFlags(fs, config.ScopeAll)
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return helpOK(err)
 	}
@@ -142,17 +133,13 @@ func (c *cli) groupList(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DIRECTORY\tNAME\tDESCRIPTION\tACTIVE")
+	fmt.Fprintln(tw, header)
 	for _, d := range ds {
 		v, err := directoryView(ctx, st, d)
 		if err != nil {
 			return err
 		}
-		err = v.SearchGroups(ctx, store.Restriction{}, store.All, func(g store.Group) error {
-			_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%t\n", d.Name, g.Name, orDash(g.Description), g.Active)
-			return err
-		})
-		if err != nil {
+		if err := rows(ctx, v, d, tw); err != nil {
 			return err
 		}
 	}

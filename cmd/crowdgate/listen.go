@@ -9,7 +9,12 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/crowdgate/crowdgate/internal/config"
 )
+
+// readHeaderTimeout bounds how long a client may take to send request headers (slowloris).
+const readHeaderTimeout = 10 * time.Second
 
 // listeners are the addresses the server is bound to.
 type listeners struct {
@@ -28,7 +33,7 @@ type server struct {
 }
 
 // newServers builds the main server and, when configured, the health server, each with timeouts.
-func newServers(cfg Config, main, health http.Handler, log *slog.Logger) ([]*server, error) {
+func newServers(cfg config.Config, main, health http.Handler, log *slog.Logger) ([]*server, error) {
 	mk := func(name, addr string, h http.Handler) *server {
 		return &server{name: name, log: log, srv: &http.Server{
 			Addr:              addr,

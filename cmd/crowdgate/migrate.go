@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"text/tabwriter"
 
+	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/migrations"
 )
 
@@ -14,7 +15,7 @@ import (
 // itself; this command is for operators who want to do it as a separate step, or to look.
 func (c *cli) migrate(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("migrate"))
-	cf := addConfigFlags(fs, scopeAll)
+	cf := config.AddFlags(fs, config.ScopeAll)
 	pos, err := c.parse(fs, args, 0, 1)
 	if err != nil {
 		return helpOK(err)

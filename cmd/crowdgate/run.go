@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/crowdgate/crowdgate/crowdapi"
+	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/password"
 )
@@ -29,11 +30,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // serve runs the server until ctx ends or SIGTERM/SIGINT arrives, then shuts down gracefully.
 func (c *cli) serve(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("serve"))
-	cf := addConfigFlags(fs, scopeServe)
+	cf := config.AddFlags(fs, config.ScopeServe)
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return helpOK(err)
 	}
-	cfg, err := cf.load(c.getenv)
+	cfg, err := cf.Load(c.getenv)
 	if err != nil {
 		return err
 	}
@@ -65,8 +66,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		// The secrets stay as they were; the directories' syncs report what is wrong.
 		log.Error("encrypting stored client secrets failed", "err", err)
 	}
-	cfg.Graph.tokenClient = c.graphTokenClient
-	syncs := newEntra(cfg.Graph, st, secrets, log.With("surface", "graphsync"))
+	syncs := newEntra(cfg.Graph, c.graphTokenClient, st, secrets, log.With("surface", "graphsync"))
 	surf, err := buildSurfaces(cfg, st, syncs, secrets, log)
 	if err != nil {
 		return err
@@ -135,7 +135,7 @@ func redactDatabaseURL(s string) string {
 }
 
 // routes assembles the main listener's handler: every HTTP surface under its path.
-func routes(cfg Config, st *store.Store, surf *surfaces, log *slog.Logger) (http.Handler, error) {
+func routes(cfg config.Config, st *store.Store, surf *surfaces, log *slog.Logger) (http.Handler, error) {
 	crowdCfg := cfg.Crowd
 	crowdCfg.Observer = surf.metrics
 	crowd, err := crowdapi.New(crowdCfg, st, log.With("surface", "crowdapi"))
@@ -150,7 +150,7 @@ func routes(cfg Config, st *store.Store, surf *surfaces, log *slog.Logger) (http
 }
 
 // healthRoutes is the handler of the optional health listener (and metrics, when enabled).
-func healthRoutes(cfg Config, st *store.Store, surf *surfaces, log *slog.Logger) http.Handler {
+func healthRoutes(cfg config.Config, st *store.Store, surf *surfaces, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	addHealth(mux, st, log)
 	if cfg.Metrics {
@@ -185,7 +185,7 @@ func plain(w http.ResponseWriter, status int, body string) {
 
 // background returns the long-running tasks the server's errgroup owns besides the listeners. Each
 // returns nil when its context ends; an error stops the server.
-func background(cfg Config, st *store.Store, surf *surfaces, syncs *entra, log *slog.Logger) []func(ctx context.Context) error {
+func background(cfg config.Config, st *store.Store, surf *surfaces, syncs *entra, log *slog.Logger) []func(ctx context.Context) error {
 	tasks := []func(context.Context) error{st.Listen, syncs.Run}
 	if surf.sp != nil {
 		tasks = append(tasks, surf.sp.Run)

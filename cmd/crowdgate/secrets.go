@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/secretbox"
 	"github.com/crowdgate/crowdgate/store"
 )
@@ -25,7 +26,7 @@ var errNoSecretKey = errors.New("no key to encrypt secrets is configured: set CR
 // first needed: with SQLite and no key configured, the first need generates a key file beside the
 // database (the zero-setup default). It is safe for concurrent use.
 type secretKeys struct {
-	cfg      SecretConfig
+	cfg      config.SecretConfig
 	autoPath string // the generated key file beside a SQLite database; "" with PostgreSQL
 	log      *slog.Logger
 
@@ -33,7 +34,7 @@ type secretKeys struct {
 	box *secretbox.Box
 }
 
-func newSecretKeys(cfg Config, log *slog.Logger) *secretKeys {
+func newSecretKeys(cfg config.Config, log *slog.Logger) *secretKeys {
 	k := &secretKeys{cfg: cfg.Secrets, log: log}
 	if cfg.Store.Dialect() == "sqlite" {
 		k.autoPath = store.SQLitePath(cfg.Store.URL) + ".key"

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
+	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/secretbox"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/storetest"
@@ -371,7 +372,7 @@ func storedDirectory(t *testing.T, st *store.Store, id int64) store.Directory {
 func TestSecretKeys(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
-	sq := newSecretKeys(Config{Store: store.Config{URL: filepath.Join(dir, "db", "crowdgate.db")}}, log)
+	sq := newSecretKeys(config.Config{Store: store.Config{URL: filepath.Join(dir, "db", "crowdgate.db")}}, log)
 	if got, err := sq.openSecret(1, "legacy-plain"); err != nil || got != "legacy-plain" {
 		t.Errorf("plaintext: %q %v", got, err)
 	}
@@ -389,28 +390,28 @@ func TestSecretKeys(t *testing.T) {
 		t.Errorf("secret of directory 7 opened for directory 8: %v", err)
 	}
 	// A restarted process reads the generated file.
-	again := newSecretKeys(Config{Store: store.Config{URL: "file:" + filepath.Join(dir, "db", "crowdgate.db") + "?x=1"}}, log)
+	again := newSecretKeys(config.Config{Store: store.Config{URL: "file:" + filepath.Join(dir, "db", "crowdgate.db") + "?x=1"}}, log)
 	if got, err := again.openSecret(7, sealed); err != nil || got != "s" {
 		t.Errorf("after restart: %q %v", got, err)
 	}
 	// Setting a key later keeps the generated one for decryption.
-	withKey := newSecretKeys(Config{Store: store.Config{URL: filepath.Join(dir, "db", "crowdgate.db")}, Secrets: SecretConfig{Key: randomKey(t)}}, log)
+	withKey := newSecretKeys(config.Config{Store: store.Config{URL: filepath.Join(dir, "db", "crowdgate.db")}, Secrets: config.SecretConfig{Key: randomKey(t)}}, log)
 	if got, err := withKey.openSecret(7, sealed); err != nil || got != "s" {
 		t.Errorf("generated key as previous: %q %v", got, err)
 	}
 
-	pg := newSecretKeys(Config{Store: store.Config{URL: "postgres://x@127.0.0.1/db"}}, log)
+	pg := newSecretKeys(config.Config{Store: store.Config{URL: "postgres://x@127.0.0.1/db"}}, log)
 	if _, err := pg.SealSecret(context.Background(), 1, "s"); !errors.Is(err, errNoSecretKey) || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") {
 		t.Errorf("postgres without key: %v", err)
 	}
 	if _, err := pg.openSecret(7, sealed); err == nil || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") {
 		t.Errorf("postgres, sealed secret, no key: %v", err)
 	}
-	wrong := newSecretKeys(Config{Store: store.Config{URL: "postgres://x@127.0.0.1/db"}, Secrets: SecretConfig{Key: randomKey(t)}}, log)
+	wrong := newSecretKeys(config.Config{Store: store.Config{URL: "postgres://x@127.0.0.1/db"}, Secrets: config.SecretConfig{Key: randomKey(t)}}, log)
 	if _, err := wrong.openSecret(7, sealed); err == nil || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") || !strings.Contains(err.Error(), "PREVIOUS_KEYS") {
 		t.Errorf("wrong key: %v", err)
 	}
-	missing := newSecretKeys(Config{Store: store.Config{URL: "postgres://x@127.0.0.1/db"}, Secrets: SecretConfig{KeyFile: filepath.Join(dir, "nope")}}, log)
+	missing := newSecretKeys(config.Config{Store: store.Config{URL: "postgres://x@127.0.0.1/db"}, Secrets: config.SecretConfig{KeyFile: filepath.Join(dir, "nope")}}, log)
 	if _, err := missing.load(false); err == nil || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY_FILE") {
 		t.Errorf("missing key file: %v", err)
 	}

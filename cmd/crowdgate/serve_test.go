@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"math/big"
@@ -24,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
@@ -260,7 +262,7 @@ func TestGracefulShutdown(t *testing.T) {
 		<-release
 		io.WriteString(w, "finished")
 	})
-	cfg := Config{Listen: "127.0.0.1:0", ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 10 * time.Second}
+	cfg := config.Config{Listen: "127.0.0.1:0", ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 10 * time.Second}
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	servers, err := newServers(cfg, h, nil, log)
 	if err != nil {
@@ -340,7 +342,8 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 func TestServerTimeouts(t *testing.T) {
-	cfg, err := loadArgs(t, env{"CROWDGATE_HEALTH_LISTEN": "127.0.0.1:0"})
+	cf := config.AddFlags(flag.NewFlagSet("test", flag.ContinueOnError), config.ScopeServe)
+	cfg, err := cf.Load(env{"CROWDGATE_HEALTH_LISTEN": "127.0.0.1:0"}.getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +364,7 @@ func TestServerTimeouts(t *testing.T) {
 
 func TestReadyzDatabaseDown(t *testing.T) {
 	st := storetest.Open(t, "sqlite")
-	h := healthRoutes(Config{}, st, nil, slog.New(slog.DiscardHandler))
+	h := healthRoutes(config.Config{}, st, nil, slog.New(slog.DiscardHandler))
 	srv := &http.Server{Handler: h}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -5,26 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/crowdgate/crowdgate/api"
+	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/metrics"
 	"github.com/crowdgate/crowdgate/saml"
 	"github.com/crowdgate/crowdgate/store"
 )
-
-// SAMLConfig is the part of crowdgate's configuration that enables sign-in with Entra ID.
-type SAMLConfig struct {
-	MetadataURL  string
-	MetadataFile string
-	UserMapping  string
-	IdPInitiated bool
-	SingleLogout bool
-	ClockSkew    time.Duration
-}
-
-// enabled reports whether an identity provider is configured.
-func (s SAMLConfig) enabled() bool { return s.MetadataURL != "" || s.MetadataFile != "" }
 
 // consoleCookie is the console session's cookie, shared by the SAML sign-in that creates it and
 // the console that reads it.
@@ -37,11 +24,11 @@ type surfaces struct {
 	metrics *metrics.Metrics
 }
 
-func buildSurfaces(cfg Config, st *store.Store, sync api.SyncController, secrets api.SecretSealer, log *slog.Logger) (*surfaces, error) {
+func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, secrets api.SecretSealer, log *slog.Logger) (*surfaces, error) {
 	s := &surfaces{metrics: metrics.New(st)}
 	secure := strings.HasPrefix(cfg.BaseURL, "https://") || cfg.TLSCert != ""
 	loginURL := ""
-	if cfg.SAML.enabled() {
+	if cfg.SAML.Enabled() {
 		if cfg.BaseURL == "" {
 			return nil, fmt.Errorf("SAML sign-in (CROWDGATE_SAML_IDP_METADATA_URL or _FILE) needs CROWDGATE_BASE_URL (--base-url), the URL Entra ID sends browsers back to")
 		}
@@ -82,7 +69,7 @@ func buildSurfaces(cfg Config, st *store.Store, sync api.SyncController, secrets
 }
 
 // crowdURL is the Crowd server URL Jira is configured with, for the console's snippets.
-func crowdURL(cfg Config) string {
+func crowdURL(cfg config.Config) string {
 	if cfg.BaseURL == "" {
 		return ""
 	}

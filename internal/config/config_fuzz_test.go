@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -19,28 +19,28 @@ func FuzzConfig(f *testing.F) {
 	f.Add(uint8(7), "10.0.0.0/33, ,host name", false, uint8(12), "nope", false)
 	f.Add(uint8(9), "q83vEjRWeJq8mt7/ASNFZ4mrze8BI0VniavN7wEjRWc=", false, uint8(10), "/k", false)
 	f.Fuzz(func(t *testing.T, i1 uint8, v1 string, flag1 bool, i2 uint8, v2 string, flag2 bool) {
-		all := settings()
+		all := Settings()
 		s1, s2 := all[int(i1)%len(all)], all[int(i2)%len(all)]
 		e := env{}
 		var args []string
 		for _, in := range []struct {
-			s      setting
+			s      Setting
 			v      string
 			asFlag bool
 		}{{s1, v1, flag1}, {s2, v2, flag2}} {
 			if in.asFlag {
-				args = append(args, "--"+in.s.flag+"="+in.v)
+				args = append(args, "--"+in.s.Flag+"="+in.v)
 			} else {
-				e[in.s.env] = in.v
+				e[in.s.Env] = in.v
 			}
 		}
 		fs := flag.NewFlagSet("fuzz", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
-		cf := addConfigFlags(fs, scopeServe)
+		cf := AddFlags(fs, ScopeServe)
 		if err := fs.Parse(args); err != nil {
 			return // the flag package's own refusal (e.g. a bool flag's value), before loading
 		}
-		_, err := cf.load(e.getenv)
+		_, err := cf.Load(e.getenv)
 		if err == nil {
 			return
 		}
@@ -51,7 +51,7 @@ func FuzzConfig(f *testing.F) {
 		for _, p := range ce.errs {
 			for _, line := range strings.Split(p.Error(), "\n") {
 				if !strings.Contains(line, "CROWDGATE_") {
-					t.Errorf("problem %q does not name its setting (%s=%q, %s=%q)", line, s1.env, v1, s2.env, v2)
+					t.Errorf("problem %q does not name its setting (%s=%q, %s=%q)", line, s1.Env, v1, s2.Env, v2)
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"flag"
@@ -10,16 +10,42 @@ import (
 	"time"
 )
 
+// env is a test environment: CROWDGATE_* variables without the process's own.
+type env map[string]string
+
+func (e env) getenv(k string) string { return e[k] }
+
 // loadArgs parses args as serve's flags over the environment e.
 func loadArgs(t *testing.T, e env, args ...string) (Config, error) {
 	t.Helper()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	cf := addConfigFlags(fs, scopeServe)
+	cf := AddFlags(fs, ScopeServe)
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("parse %q: %v", args, err)
 	}
-	return cf.load(e.getenv)
+	return cf.Load(e.getenv)
+}
+
+// TestSettingsTable fails when a setting is undocumented, named inconsistently, in the table twice,
+// or has an invalid default.
+func TestSettingsTable(t *testing.T) {
+	envs, flags := map[string]bool{}, map[string]bool{}
+	for _, s := range Settings() {
+		if want := "CROWDGATE_" + strings.ToUpper(strings.ReplaceAll(s.Flag, "-", "_")); s.Env != want {
+			t.Errorf("setting --%s: variable %s, want %s", s.Flag, s.Env, want)
+		}
+		if envs[s.Env] || flags[s.Flag] {
+			t.Errorf("setting %s is in the table twice", s.Env)
+		}
+		envs[s.Env], flags[s.Flag] = true, true
+		if len(s.Usage) < 20 || !strings.HasSuffix(s.Usage, ".") {
+			t.Errorf("setting %s has no documentation (a sentence or more, ending with a full stop): %q", s.Env, s.Usage)
+		}
+		if err := s.apply(&Config{}, s.Default); err != nil {
+			t.Errorf("setting %s: the default %q is invalid: %v", s.Env, s.Default, err)
+		}
+	}
 }
 
 func TestConfigDefaults(t *testing.T) {
@@ -192,22 +218,22 @@ func TestConfigEveryFieldHasASetting(t *testing.T) {
 		t.Fatal(err)
 	}
 	covered := map[string]bool{}
-	for _, s := range settings() {
-		if s.example == "" || s.example == s.def {
-			t.Errorf("%s: the example must be a valid value other than the default", s.env)
+	for _, s := range Settings() {
+		if s.Example == "" || s.Example == s.Default {
+			t.Errorf("%s: the example must be a valid value other than the default", s.Env)
 			continue
 		}
-		c, err := loadArgs(t, env{s.env: s.example})
-		if s.env == "CROWDGATE_TLS_CERT" || s.env == "CROWDGATE_TLS_KEY" { // only valid as a pair
-			c, err = loadArgs(t, env{"CROWDGATE_TLS_CERT": "/c.pem", "CROWDGATE_TLS_KEY": "/k.pem", s.env: s.example})
+		c, err := loadArgs(t, env{s.Env: s.Example})
+		if s.Env == "CROWDGATE_TLS_CERT" || s.Env == "CROWDGATE_TLS_KEY" { // only valid as a pair
+			c, err = loadArgs(t, env{"CROWDGATE_TLS_CERT": "/c.pem", "CROWDGATE_TLS_KEY": "/k.pem", s.Env: s.Example})
 		}
 		if err != nil {
-			t.Errorf("%s=%q (its example): %v", s.env, s.example, err)
+			t.Errorf("%s=%q (its example): %v", s.Env, s.Example, err)
 			continue
 		}
 		changed := diffFields("", reflect.ValueOf(base), reflect.ValueOf(c))
 		if len(changed) == 0 {
-			t.Errorf("%s=%q changes no configuration field", s.env, s.example)
+			t.Errorf("%s=%q changes no configuration field", s.Env, s.Example)
 		}
 		for _, f := range changed {
 			covered[f] = true
@@ -215,7 +241,7 @@ func TestConfigEveryFieldHasASetting(t *testing.T) {
 	}
 	for _, f := range leafFields("", reflect.TypeOf(Config{})) {
 		if !covered[f] && internal[f] == "" {
-			t.Errorf("configuration field %s has no setting in settings() (config.go): add one with its documentation, then run go test ./cmd/crowdgate -run TestConfigDocs -update", f)
+			t.Errorf("configuration field %s has no setting in Settings() (config.go): add one with its documentation, then run go test ./cmd/crowdgate -run TestConfigDocs -update", f)
 		}
 	}
 }
@@ -264,14 +290,14 @@ func diffFields(prefix string, a, b reflect.Value) []string {
 // listener address in the environment does not stop "crowdgate user add".
 func TestConfigScopes(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	cf := addConfigFlags(fs, scopeAll)
+	cf := AddFlags(fs, ScopeAll)
 	if fs.Lookup("listen") != nil {
 		t.Error("--listen is registered for a database command")
 	}
 	if fs.Lookup("database-url") == nil {
 		t.Error("--database-url is missing from a database command")
 	}
-	c, err := cf.load(env{"CROWDGATE_LISTEN": "nonsense", "CROWDGATE_DATABASE_URL": "x.db"}.getenv)
+	c, err := cf.Load(env{"CROWDGATE_LISTEN": "nonsense", "CROWDGATE_DATABASE_URL": "x.db"}.getenv)
 	if err != nil {
 		t.Fatalf("serve-only variable checked by a database command: %v", err)
 	}

@@ -1,0 +1,537 @@
+// Package config is crowdgate's configuration: the one table of settings, each a command-line flag
+// and a CROWDGATE_* environment variable with a default, and their validation. It builds the
+// configurations of the packages crowdgate wires together and links none of the heavy ones (SAML,
+// Microsoft Graph), so fuzzing it stays cheap.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crowdgate/crowdgate/crowdapi"
+	"github.com/crowdgate/crowdgate/secretbox"
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// Config is everything crowdgate reads from flags and CROWDGATE_* variables. It only composes the
+// configurations of the packages it wires together; each of them keeps its own defaults and checks.
+type Config struct {
+	// Listen is the address of the main listener (Crowd REST, health).
+	Listen string
+	// HealthListen, when set, is a second listener for /healthz and /readyz only.
+	HealthListen string
+	// BaseURL is the externally visible URL of crowdgate's root, without a trailing slash.
+	BaseURL string
+	// TLSCert and TLSKey are PEM files; when both are set the main listener speaks HTTPS.
+	TLSCert string
+	TLSKey  string
+
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+
+	Log LogConfig
+
+	// AdminPassword is the first administrator's password, used once on an empty database.
+	AdminPassword string
+
+	// AdminGroup's members administer crowdgate (console, break-glass sign-in).
+	AdminGroup string
+	// Metrics serves Prometheus metrics at /metrics (on the health listener when there is one).
+	Metrics bool
+
+	Store   store.Config
+	Crowd   crowdapi.Config
+	SAML    SAMLConfig
+	Graph   GraphConfig
+	Secrets SecretConfig
+}
+
+// SecretConfig names the keys that encrypt the secrets crowdgate stores (Entra ID client secrets).
+// Keys stay in their configured text form here; they are decoded when first needed.
+type SecretConfig struct {
+	Key          string   // base64 of 32 bytes
+	KeyFile      string   // a file holding such a key
+	PreviousKeys []string // older keys, for decryption only (rotation)
+}
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Format string // text or json
+	Level  slog.Level
+}
+
+// SAMLConfig is the part of crowdgate's configuration that enables sign-in with Entra ID.
+type SAMLConfig struct {
+	MetadataURL  string
+	MetadataFile string
+	UserMapping  string
+	IdPInitiated bool
+	SingleLogout bool
+	ClockSkew    time.Duration
+}
+
+// Enabled reports whether an identity provider is configured.
+func (s SAMLConfig) Enabled() bool { return s.MetadataURL != "" || s.MetadataFile != "" }
+
+// GraphConfig holds the Microsoft Graph endpoints every Entra ID directory uses; the tenant,
+// client and secret of each directory live in its stored settings (set in the console).
+type GraphConfig struct {
+	BaseURL       string
+	AuthorityHost string
+}
+
+// Scope says which commands read a setting.
+type Scope int
+
+const (
+	ScopeServe Scope = iota // crowdgate serve only
+	ScopeAll                // every command that opens the database (serve, migrate, app, user, group)
+)
+
+// Setting is one documented configuration value: a flag, a CROWDGATE_* variable and a default.
+// The README's configuration reference is generated from this table (cmd/crowdgate's
+// TestConfigDocs).
+type Setting struct {
+	Flag    string // without dashes
+	Env     string
+	Default string
+	Usage   string // Markdown: backquotes mark code
+	Scope   Scope
+	IsBool  bool
+	Example string // a valid non-default value, for the tests
+	apply   func(c *Config, v string) error
+}
+
+// Settings is the one table of crowdgate's configuration.
+func Settings() []Setting {
+	return []Setting{
+		{Flag: "database-url", Env: "CROWDGATE_DATABASE_URL", Default: store.DefaultSQLitePath, Scope: ScopeAll,
+			Usage:   "Database: a `postgres://user:password@host:5432/db?sslmode=verify-full` URL for PostgreSQL, or the path of a SQLite file (created with its directory if missing).",
+			Example: "postgres://crowdgate@db.example.com:5432/crowdgate",
+			apply:   func(c *Config, v string) error { c.Store.URL = v; return nil }},
+		{Flag: "listen", Env: "CROWDGATE_LISTEN", Default: "127.0.0.1:8095",
+			Usage:   "Address and port of the HTTP listener (Crowd REST API, health checks). Use `0.0.0.0:8095` to accept connections from other hosts.",
+			Example: "0.0.0.0:18095",
+			apply:   addrSetting(func(c *Config) *string { return &c.Listen }, false)},
+		{Flag: "context-path", Env: "CROWDGATE_CONTEXT_PATH", Default: "/crowd",
+			Usage: "Path the Crowd REST API is served under, as `<context-path>/rest/usermanagement/1`. Keep `/crowd` so existing Jira and Confluence directory settings pointing at `https://host/crowd` keep working; empty serves it at the root.",
+			// Checked here to name the setting; crowdapi.Config.Validate applies the same rule.
+			Example: "/identity",
+			apply: func(c *Config, v string) error {
+				if v != "" && (!strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") || strings.ContainsAny(v, "?#% ")) {
+					return fmt.Errorf("%q must start with / and not end with one, without spaces, ? or # (or be empty)", v)
+				}
+				c.Crowd.ContextPath = v
+				return nil
+			}},
+		{Flag: "base-url", Env: "CROWDGATE_BASE_URL", Default: "",
+			Usage:   "Externally visible URL of crowdgate's root, e.g. `https://sso.example.com`, used in links and redirects. Empty: taken from each request's Host header.",
+			Example: "https://sso.example.com",
+			apply: func(c *Config, v string) error {
+				if v == "" {
+					c.BaseURL = ""
+					return nil
+				}
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+					return fmt.Errorf("%q is not an absolute http(s) URL without query, fragment or credentials", v)
+				}
+				c.BaseURL = strings.TrimRight(v, "/")
+				return nil
+			}},
+		{Flag: "tls-cert", Env: "CROWDGATE_TLS_CERT", Default: "",
+			Usage:   "PEM certificate chain for HTTPS on the main listener; set together with the key. Empty: plain HTTP (put a TLS-terminating proxy in front).",
+			Example: "/etc/crowdgate/tls.crt",
+			apply:   func(c *Config, v string) error { c.TLSCert = v; return nil }},
+		{Flag: "tls-key", Env: "CROWDGATE_TLS_KEY", Default: "",
+			Usage:   "PEM private key for the certificate.",
+			Example: "/etc/crowdgate/tls.key",
+			apply:   func(c *Config, v string) error { c.TLSKey = v; return nil }},
+		{Flag: "health-listen", Env: "CROWDGATE_HEALTH_LISTEN", Default: "",
+			Usage:   "Optional second listener (plain HTTP) serving only `/healthz` and `/readyz`, for probes that must not reach the main port. Empty: none.",
+			Example: "127.0.0.1:18096",
+			apply:   addrSetting(func(c *Config) *string { return &c.HealthListen }, true)},
+		{Flag: "trusted-proxies", Env: "CROWDGATE_TRUSTED_PROXIES", Default: "",
+			Usage:   "Comma-separated IPs, CIDR ranges or host names of reverse proxies whose `X-Forwarded-For` header is believed. Empty: the header is ignored and the peer address is used.",
+			Example: "10.0.0.0/8,proxy.example.com",
+			apply: func(c *Config, v string) error {
+				var list []string
+				for _, e := range strings.Split(v, ",") {
+					if e = strings.TrimSpace(e); e != "" {
+						list = append(list, e)
+					}
+				}
+				if _, err := store.ParseAddressList(list); err != nil {
+					return errors.New(strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error()))
+				}
+				c.Store.TrustedProxies = list
+				return nil
+			}},
+		{Flag: "log-format", Env: "CROWDGATE_LOG_FORMAT", Default: "text", Scope: ScopeAll,
+			Usage:   "Log format on standard error: `text` or `json`.",
+			Example: "json",
+			apply:   oneOfSetting(func(c *Config) *string { return &c.Log.Format }, "text", "json")},
+		{Flag: "log-level", Env: "CROWDGATE_LOG_LEVEL", Default: "info", Scope: ScopeAll,
+			Usage:   "Least severe log level written: `debug`, `info`, `warn` or `error`.",
+			Example: "debug",
+			apply: func(c *Config, v string) error {
+				switch strings.ToLower(v) {
+				case "debug", "info", "warn", "error":
+					return c.Log.Level.UnmarshalText([]byte(v))
+				}
+				return fmt.Errorf("%q is not debug, info, warn or error", v)
+			}},
+		{Flag: "admin-password", Env: "CROWDGATE_ADMIN_PASSWORD", Default: "",
+			Usage:   "Password of the first administrator (`admin`, group `crowdgate-admins`), created only when the database has no users and no applications. Empty: a random password is generated and printed once. At least 8 characters; prefer the variable to the flag, which other local users can see.",
+			Example: "correct horse battery",
+			apply: func(c *Config, v string) error {
+				if v != "" && len([]rune(v)) < 8 {
+					return errors.New("must have at least 8 characters")
+				}
+				c.AdminPassword = v
+				return nil
+			}},
+		{Flag: "admin-group", Env: "CROWDGATE_ADMIN_GROUP", Default: "crowdgate-admins",
+			Usage:   "Group whose (nested) members may use the admin console and the break-glass sign-in, in any directory.",
+			Example: "sso-admins",
+			apply: func(c *Config, v string) error {
+				if err := store.ValidateName("group", v); err != nil {
+					return errors.New(strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error()))
+				}
+				c.AdminGroup = v
+				return nil
+			}},
+		{Flag: "saml-idp-metadata-url", Env: "CROWDGATE_SAML_IDP_METADATA_URL", Default: "",
+			Usage:   "Entra ID's federation metadata URL of the enterprise application (`https://login.microsoftonline.com/<tenant>/federationmetadata/2007-06/federationmetadata.xml?appid=<app>`), refreshed hourly. Setting it (or the file) turns on SAML sign-in; it needs CROWDGATE_BASE_URL.",
+			Example: "https://login.microsoftonline.com/tenant/federationmetadata/2007-06/federationmetadata.xml",
+			apply:   func(c *Config, v string) error { c.SAML.MetadataURL = v; return nil }},
+		{Flag: "saml-idp-metadata-file", Env: "CROWDGATE_SAML_IDP_METADATA_FILE", Default: "",
+			Usage:   "The identity provider's metadata as a file, instead of the URL.",
+			Example: "/etc/crowdgate/entra-metadata.xml",
+			apply:   func(c *Config, v string) error { c.SAML.MetadataFile = v; return nil }},
+		{Flag: "saml-user-mapping", Env: "CROWDGATE_SAML_USER_MAPPING", Default: "objectid",
+			Usage:   "How a SAML assertion finds its directory user: `objectid` (Entra object id claim = the synchronised user's external id), `nameid` (NameID/UPN = user name) or `email`.",
+			Example: "email",
+			apply:   oneOfSetting(func(c *Config) *string { return &c.SAML.UserMapping }, "objectid", "nameid", "email")},
+		{Flag: "saml-idp-initiated", Env: "CROWDGATE_SAML_IDP_INITIATED", Default: "false", IsBool: true,
+			Usage:   "Accept sign-ins started at Entra (My Apps): such a response only starts a normal, crowdgate-initiated sign-in.",
+			Example: "true",
+			apply:   boolSetting(func(c *Config) *bool { return &c.SAML.IdPInitiated })},
+		{Flag: "saml-single-logout", Env: "CROWDGATE_SAML_SINGLE_LOGOUT", Default: "false", IsBool: true,
+			Usage:   "Signing out (from Jira, Confluence or the console) also ends the Entra session.",
+			Example: "true",
+			apply:   boolSetting(func(c *Config) *bool { return &c.SAML.SingleLogout })},
+		{Flag: "saml-clock-skew", Env: "CROWDGATE_SAML_CLOCK_SKEW", Default: "3m",
+			Usage:   "Clock difference tolerated on SAML assertion times (at most 10m).",
+			Example: "1m",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.SAML.ClockSkew }, 0)},
+		{Flag: "graph-base-url", Env: "CROWDGATE_GRAPH_BASE_URL", Default: "https://graph.microsoft.com/v1.0",
+			Usage:   "Microsoft Graph endpoint used by Entra ID directories (national clouds: e.g. `https://graph.microsoft.us/v1.0`).",
+			Example: "https://graph.microsoft.us/v1.0",
+			apply:   func(c *Config, v string) error { c.Graph.BaseURL = strings.TrimRight(v, "/"); return nil }},
+		{Flag: "graph-authority-host", Env: "CROWDGATE_GRAPH_AUTHORITY_HOST", Default: "https://login.microsoftonline.com/",
+			Usage:   "Token endpoint host for Entra ID directories (national clouds: e.g. `https://login.microsoftonline.us/`).",
+			Example: "https://login.microsoftonline.us/",
+			apply:   func(c *Config, v string) error { c.Graph.AuthorityHost = v; return nil }},
+		{Flag: "secret-key", Env: "CROWDGATE_SECRET_KEY", Default: "",
+			Usage:   "Key that encrypts the Entra ID client secrets stored in the database (AES-256-GCM): 32 random bytes in base64, e.g. from `openssl rand -base64 32`; keep a copy with the database backups. Empty, and no CROWDGATE_SECRET_KEY_FILE: with SQLite a key file is generated beside the database (`<database>.key`, mode 0600) when the first secret is saved; with PostgreSQL secrets cannot be saved until a key is set.",
+			Example: "q83vEjRWeJq8mt7/ASNFZ4mrze8BI0VniavN7wEjRWc=",
+			apply: func(c *Config, v string) error {
+				if v != "" {
+					if _, err := secretbox.ParseKey(v); err != nil {
+						return err
+					}
+				}
+				c.Secrets.Key = v
+				return nil
+			}},
+		{Flag: "secret-key-file", Env: "CROWDGATE_SECRET_KEY_FILE", Default: "",
+			Usage:   "File holding the secret key (base64, as CROWDGATE_SECRET_KEY), instead of the variable; readable by crowdgate only. It must exist when crowdgate starts.",
+			Example: "/etc/crowdgate/secret.key",
+			apply:   func(c *Config, v string) error { c.Secrets.KeyFile = v; return nil }},
+		{Flag: "secret-previous-keys", Env: "CROWDGATE_SECRET_PREVIOUS_KEYS", Default: "",
+			Usage:   "Comma-separated earlier secret keys (base64), still accepted for decryption after a key rotation. At start crowdgate encrypts every stored secret again with the current key; then the old keys can be removed.",
+			Example: "q83vEjRWeJq8mt7/ASNFZ4mrze8BI0VniavN7wEjRWc=,3q2+796tvu/erb7v3q2+796tvu/erb7v3q2+796tvu8=",
+			apply: func(c *Config, v string) error {
+				var keys []string
+				for i, k := range strings.Split(v, ",") {
+					if k = strings.TrimSpace(k); k == "" {
+						continue
+					}
+					if _, err := secretbox.ParseKey(k); err != nil {
+						return fmt.Errorf("key %d: %w", i+1, err)
+					}
+					keys = append(keys, k)
+				}
+				c.Secrets.PreviousKeys = keys
+				return nil
+			}},
+		{Flag: "metrics", Env: "CROWDGATE_METRICS", Default: "true", IsBool: true,
+			Usage:   "Serve Prometheus metrics at `/metrics` (on the health listener when CROWDGATE_HEALTH_LISTEN is set, else on the main one).",
+			Example: "false",
+			apply:   boolSetting(func(c *Config) *bool { return &c.Metrics })},
+		{Flag: "session-timeout", Env: "CROWDGATE_SESSION_TIMEOUT", Default: shortDuration(store.DefaultSessionTimeout),
+			Usage:   "Idle timeout of SSO sessions, and the longest duration a client may ask for (Go duration: `30m`, `8h`).",
+			Example: "8h",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.Store.SessionTimeout }, time.Minute)},
+		{Flag: "require-consistent-ip", Env: "CROWDGATE_REQUIRE_CONSISTENT_IP", Default: "false", IsBool: true,
+			Usage:   "Refuse a session validated from another client address than the one it was created from (Crowd's \"require consistent client IP address\").",
+			Example: "true",
+			apply:   boolSetting(func(c *Config) *bool { return &c.Store.RequireConsistentIP })},
+		{Flag: "session-cache-ttl", Env: "CROWDGATE_SESSION_CACHE_TTL", Default: "10m",
+			Usage:   "Live SSO sessions are held in memory with their user and groups, so a validation reads no database; this is how long one is used before it is read again (all are reloaded at half of it). Changes through any instance (revocation, deactivation, user details, licence groups) drop them at once, also on the other instances (PostgreSQL LISTEN/NOTIFY; a lost listener connection clears everything), so this only bounds staleness should a notification ever be missed.",
+			Example: "2m",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.Store.SessionCacheTTL }, time.Millisecond)},
+		{Flag: "event-retention", Env: "CROWDGATE_EVENT_RETENTION", Default: "168h",
+			Usage:   "How long directory change events are kept for Jira's incremental synchronisation; an older event token makes Jira run a full synchronisation.",
+			Example: "72h",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.Store.EventRetention }, time.Minute)},
+		{Flag: "password-workers", Env: "CROWDGATE_PASSWORD_WORKERS", Default: "0", Scope: ScopeAll,
+			Usage:   "How many password hashes may be computed at once; 0 means one per CPU. Bounds the CPU a burst of logins can take.",
+			Example: "3",
+			apply:   intSetting(func(c *Config) *int { return &c.Store.PasswordWorkers }, 0)},
+		{Flag: "max-body-bytes", Env: "CROWDGATE_MAX_BODY_BYTES", Default: "1048576",
+			Usage:   "Largest request body the Crowd REST API accepts, in bytes.",
+			Example: "65536",
+			apply: func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 1024 {
+					return fmt.Errorf("%q is not a whole number of bytes of at least 1024", v)
+				}
+				c.Crowd.MaxBodyBytes = n
+				return nil
+			}},
+		{Flag: "read-timeout", Env: "CROWDGATE_READ_TIMEOUT", Default: "30s",
+			Usage:   "Longest time to read a whole request, body included.",
+			Example: "10s",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.ReadTimeout }, time.Second)},
+		{Flag: "write-timeout", Env: "CROWDGATE_WRITE_TIMEOUT", Default: "2m",
+			Usage:   "Longest time to write a response; must cover the largest streamed result (full membership lists).",
+			Example: "5m",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.WriteTimeout }, time.Second)},
+		{Flag: "idle-timeout", Env: "CROWDGATE_IDLE_TIMEOUT", Default: "2m",
+			Usage:   "How long an idle keep-alive connection stays open.",
+			Example: "30s",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.IdleTimeout }, time.Second)},
+		{Flag: "shutdown-timeout", Env: "CROWDGATE_SHUTDOWN_TIMEOUT", Default: "20s",
+			Usage:   "On SIGTERM or SIGINT, how long in-flight requests may take to finish before connections are closed.",
+			Example: "5s",
+			apply:   durationSetting(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0)},
+	}
+}
+
+// shortDuration formats d without zero trailing units: 30m rather than 30m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func intSetting(field func(*Config) *int, min int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			return fmt.Errorf("%q is not a whole number of at least %d", v, min)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func boolSetting(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+func durationSetting(field func(*Config) *time.Duration, min time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%q is not a duration such as 90s, 30m or 8h", v)
+		case d < min || (min == 0 && d < 0):
+			return fmt.Errorf("%s is shorter than %s", d, min)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func oneOfSetting(field func(*Config) *string, allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, a := range allowed {
+			if strings.EqualFold(v, a) {
+				*field(c) = a
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not %s", v, strings.Join(allowed, " or "))
+	}
+}
+
+func addrSetting(field func(*Config) *string, optional bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" && optional {
+			*field(c) = ""
+			return nil
+		}
+		host, port, err := net.SplitHostPort(v)
+		if err != nil {
+			return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:8095 or [::]:8095)", v)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("%q: port %q is not a number from 0 to 65535", v, port)
+		}
+		if strings.ContainsAny(host, " /") {
+			return fmt.Errorf("%q: %q is not a host name or IP address", v, host)
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+// name is how messages refer to a setting.
+func (s Setting) name() string { return s.Env + " (--" + s.Flag + ")" }
+
+// settingValue is a flag.Value that remembers whether the flag was given.
+type settingValue struct {
+	val    string
+	set    bool
+	isBool bool
+}
+
+func (v *settingValue) String() string   { return v.val }
+func (v *settingValue) IsBoolFlag() bool { return v.isBool }
+func (v *settingValue) Set(s string) error {
+	v.val, v.set = s, true
+	return nil
+}
+
+// Flags holds the setting flags registered on one command's flag set.
+type Flags struct {
+	scope  Scope
+	values map[string]*settingValue
+}
+
+// AddFlags registers the settings a command of scope sc reads (every setting for serve).
+func AddFlags(fs *flag.FlagSet, sc Scope) *Flags {
+	cf := &Flags{scope: sc, values: map[string]*settingValue{}}
+	for _, s := range Settings() {
+		if !s.usedBy(sc) {
+			continue
+		}
+		v := &settingValue{isBool: s.IsBool}
+		cf.values[s.Flag] = v
+		// Backquotes mark code in the README; in flag usage they would name the placeholder.
+		usage := strings.ReplaceAll(s.Usage, "`", "") + " Environment: " + s.Env + "."
+		if s.Default != "" {
+			usage += " Default: " + s.Default + "."
+		}
+		fs.Var(v, s.Flag, usage)
+	}
+	return cf
+}
+
+// usedBy reports whether commands of scope sc read s.
+func (s Setting) usedBy(sc Scope) bool { return sc == ScopeServe || s.Scope == ScopeAll }
+
+// Load builds the configuration: each setting from its flag if given, else from its variable if
+// not empty, else from its default. Every invalid value is reported, each naming its setting.
+func (cf *Flags) Load(getenv func(string) string) (Config, error) {
+	var c Config
+	var errs []error
+	for _, s := range Settings() {
+		raw := s.Default
+		if cf.values[s.Flag] != nil { // a setting this command does not read keeps its default
+			if e := getenv(s.Env); e != "" {
+				raw = e
+			}
+			if v := cf.values[s.Flag]; v.set {
+				raw = v.val
+			}
+		}
+		if err := s.apply(&c, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.name(), err))
+			if err := s.apply(&c, s.Default); err != nil { // keep Validate from reporting it again
+				panic(fmt.Sprintf("default of %s is invalid: %v", s.Env, err))
+			}
+		}
+	}
+	c.derive()
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return c, &configError{errs: errs}
+	}
+	return c, nil
+}
+
+// derive fills the fields computed from others.
+func (c *Config) derive() {
+	c.Crowd.BaseURL = ""
+	if c.BaseURL != "" {
+		c.Crowd.BaseURL = c.BaseURL + c.Crowd.ContextPath
+	}
+}
+
+// Validate reports every problem that involves more than one setting, or that the packages' own
+// configurations find, all at once.
+func (c Config) Validate() error {
+	var errs []error
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("CROWDGATE_TLS_CERT (--tls-cert) and CROWDGATE_TLS_KEY (--tls-key) must be set together"))
+	}
+	if c.HealthListen != "" && c.HealthListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		errs = append(errs, fmt.Errorf("CROWDGATE_HEALTH_LISTEN (--health-listen) %q is the main listener's address; leave it empty to serve health checks there", c.HealthListen))
+	}
+	if c.Store.SessionCacheTTL > c.Store.SessionTimeout {
+		errs = append(errs, fmt.Errorf("CROWDGATE_SESSION_CACHE_TTL (--session-cache-ttl) %s is longer than CROWDGATE_SESSION_TIMEOUT (--session-timeout) %s", c.Store.SessionCacheTTL, c.Store.SessionTimeout))
+	}
+	if c.Secrets.Key != "" && c.Secrets.KeyFile != "" {
+		errs = append(errs, errors.New("set CROWDGATE_SECRET_KEY or CROWDGATE_SECRET_KEY_FILE, not both"))
+	}
+	if c.SAML.MetadataURL != "" && c.SAML.MetadataFile != "" {
+		errs = append(errs, errors.New("set CROWDGATE_SAML_IDP_METADATA_URL or CROWDGATE_SAML_IDP_METADATA_FILE, not both"))
+	}
+	if err := c.Crowd.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// configError lists every configuration problem, one per line.
+type configError struct{ errs []error }
+
+func (e *configError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, err := range e.errs {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			b.WriteString("\n  - " + line)
+		}
+	}
+	return b.String()
+}
+
+func (e *configError) Unwrap() []error { return e.errs }
