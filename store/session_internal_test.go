@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strconv"
 	"testing"
 	"time"
 )
@@ -159,8 +160,12 @@ func TestDueAccess(t *testing.T) {
 	if e := c.table.sessions[active]; e.lastAccess != t0.Add(61*time.Second).UnixNano() {
 		t.Errorf("written access not recorded: %v", time.Unix(0, e.lastAccess).UTC())
 	}
-	touch(active, 100*time.Second, idle)
-	due(100 * time.Second) // 39 s after the last write: not yet
+	step := time.Duration(accessStep(active, idle))
+	if step < 30*time.Second || step >= time.Minute {
+		t.Fatalf("step of a 30-minute session %v, want [30s, 1m)", step)
+	}
+	touch(active, 61*time.Second+step-time.Second, idle)
+	due(61*time.Second + step - time.Second) // a second short of its step: not yet
 
 	// quiet's access (+30 s) never moved it by a step; it is written before the stored expiry
 	// (+30 min) comes within half a timeout.
@@ -168,5 +173,45 @@ func TestDueAccess(t *testing.T) {
 	due(15*time.Minute, quiet)
 	if _, ok := c.lastAccess(active); !ok {
 		t.Error("an access not yet due was lost")
+	}
+}
+
+// TestDueAccessSpreadAndBounded: sessions written together come due again spread over half a step,
+// and a wave of due sessions is written over several flushes, the soonest stored expiry first.
+func TestDueAccessSpreadAndBounded(t *testing.T) {
+	const idle = int32(8 * 3600)
+	lo, hi := time.Duration(1<<62), time.Duration(0)
+	for i := range 1000 {
+		d := time.Duration(accessStep(keyOf(string(rune(i))), idle))
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo < 30*time.Second || hi >= time.Minute || hi-lo < 25*time.Second {
+		t.Errorf("steps of 1,000 sessions span [%v, %v], want spread over [30s, 1m)", lo, hi)
+	}
+
+	t0 := time.Date(2026, 11, 29, 4, 0, 0, 0, time.UTC)
+	c := newSessionCache(time.Hour)
+	urgent := keyOf("urgent")
+	for i := range maxAccessWrites * 2 {
+		k := keyOf("s" + strconv.Itoa(i))
+		if i == maxAccessWrites+7 {
+			k = urgent
+		}
+		exp := t0.Add(time.Duration(idle) * time.Second)
+		if k == urgent {
+			exp = t0.Add(time.Hour) // stored expiry within half a timeout
+		}
+		c.table.put(k, cachedSession{idle: idle, lastAccess: t0.UnixNano(), expires: exp.UnixNano()}, nil)
+		c.touch(k, access{at: t0.Add(2 * time.Minute).UnixNano(), idle: idle})
+	}
+	first := c.takeDueAccess(t0.Add(2 * time.Minute))
+	if len(first) != maxAccessWrites {
+		t.Fatalf("first flush took %d, want %d", len(first), maxAccessWrites)
+	}
+	if _, ok := first[urgent]; !ok {
+		t.Error("the session closest to its stored expiry waited")
+	}
+	if second := c.takeDueAccess(t0.Add(2 * time.Minute)); len(second) != maxAccessWrites {
+		t.Errorf("second flush took %d, want the other %d", len(second), maxAccessWrites)
 	}
 }

@@ -1,9 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"math"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -300,33 +304,56 @@ func (c *sessionCache) takeAccess() map[tokenKey]access {
 
 // accessStep is how far a session's last access may run ahead of the database before it is
 // written: a quarter of the idle timeout, at most a minute, nothing for timeouts under four
-// minutes. An active session is then written about once a minute instead of on every flush.
-func accessStep(idle int32) int64 {
+// minutes. An active session is then written about once a minute instead of on every flush. Each
+// session's step is drawn from [step/2, step) by its hash, so sessions written together (after a
+// start, or a clear) do not all come due again together.
+func accessStep(k tokenKey, idle int32) int64 {
 	d := time.Duration(idle) * time.Second
 	if d < 4*time.Minute {
 		return 0
 	}
-	return int64(min(d/4, time.Minute))
+	step := int64(min(d/4, time.Minute))
+	return step/2 + int64(binary.LittleEndian.Uint64(k[:8])%uint64(step/2))
 }
+
+// maxAccessWrites bounds one flush, so a wave of due sessions is written over several flushes
+// (the most urgent first) instead of in one long transaction that starves the requests.
+const maxAccessWrites = 10_000
 
 // takeDueAccess takes the accesses worth writing now: those of sessions not in the table (their
 // stored state is unknown), those that moved the stored last access by accessStep or more, and
 // those of sessions whose stored expiry is less than half a timeout away, so no instance ever
-// expires a session that another one has kept alive.
+// expires a session that another one has kept alive. Beyond maxAccessWrites, the sessions whose
+// stored expiry comes first are taken; the others stay for the next flush.
 func (c *sessionCache) takeDueAccess(now time.Time) map[tokenKey]access {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	due := map[tokenKey]access{}
+	type candidate struct {
+		k       tokenKey
+		expires int64 // stored; unknown sessions sort first
+	}
+	var due []candidate
 	n := now.UnixNano()
 	for k, a := range c.access {
 		e, ok := c.table.sessions[k]
 		half := int64(a.idle) * int64(time.Second) / 2
-		if !ok || a.at-e.lastAccess >= accessStep(a.idle) || e.expires-n <= half {
-			due[k] = a
-			delete(c.access, k)
+		switch {
+		case !ok:
+			due = append(due, candidate{k, math.MinInt64})
+		case a.at-e.lastAccess >= accessStep(k, a.idle) || e.expires-n <= half:
+			due = append(due, candidate{k, e.expires})
 		}
 	}
-	return due
+	if len(due) > maxAccessWrites {
+		slices.SortFunc(due, func(a, b candidate) int { return cmp.Compare(a.expires, b.expires) })
+		due = due[:maxAccessWrites]
+	}
+	out := make(map[tokenKey]access, len(due))
+	for _, d := range due {
+		out[d.k] = c.access[d.k]
+		delete(c.access, d.k)
+	}
+	return out
 }
 
 // written records that the database holds these accesses now (FlushSessionAccess wrote them,
