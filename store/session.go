@@ -231,16 +231,9 @@ func (s *Store) sessionSelect() string {
 
 // cached converts a row, adding its user to t.
 func (r sessionRow) cached(loaded time.Time, t *sessionTable) (cachedSession, error) {
-	var groups []int64
-	if r.Groups != "" {
-		for _, g := range strings.Split(r.Groups, ",") {
-			id, err := strconv.ParseInt(g, 10, 64)
-			if err != nil {
-				return cachedSession{}, fmt.Errorf("groups of user %d: %w", r.UserID, err)
-			}
-			groups = append(groups, id)
-		}
-		slices.Sort(groups) // the aggregate's order is unspecified; sorted, equal lists compare equal
+	groups, err := parseIDs(r.Groups)
+	if err != nil {
+		return cachedSession{}, fmt.Errorf("groups of user %d: %w", r.UserID, err)
 	}
 	e := cachedSession{id: r.ID, idle: int32(r.IdleSeconds), created: r.CreatedAt.UnixNano(),
 		lastAccess: r.LastAccessAt.UnixNano(), expires: r.ExpiresAt.UnixNano(), loaded: loaded.UnixNano(),
@@ -249,6 +242,24 @@ func (r sessionRow) cached(loaded time.Time, t *sessionTable) (cachedSession, er
 		e.remote, e.hasRemote = a.Unmap().WithZone("").As16(), true
 	}
 	return e, nil
+}
+
+// parseIDs reads a list of ids aggregated by idList, sorted (the aggregate's order is unspecified;
+// sorted, equal lists compare equal). It is never nil.
+func parseIDs(list string) ([]int64, error) {
+	ids := []int64{}
+	if list == "" {
+		return ids, nil
+	}
+	for g := range strings.SplitSeq(list, ",") {
+		id, err := strconv.ParseInt(g, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // loadSession reads one SSO session into the cache (unless an invalidation raced the read).
