@@ -454,36 +454,55 @@ func (s *Store) flushAccess(ctx context.Context, pending map[tokenKey]access) (i
 	if len(pending) == 0 {
 		return 0, nil
 	}
-	// Group by second of access and idle timeout: one UPDATE per bucket, however many sessions.
+	// Group by second of access and idle timeout: one UPDATE per bucket and chunk, each its own
+	// short transaction (the rows are independent), so the database never holds a long one while
+	// requests wait for a core.
 	type bucket struct {
 		at   time.Time
 		idle int
 	}
-	buckets := map[bucket][]string{}
+	buckets := map[bucket][]tokenKey{}
 	for k, a := range pending {
 		b := bucket{a.time().Truncate(time.Second), int(a.idle)}
-		buckets[b] = append(buckets[b], k.hex())
+		buckets[b] = append(buckets[b], k)
 	}
-	err := s.InTx(ctx, func(tx *Store) error {
-		for b, hashes := range buckets {
-			exp := b.at.Add(time.Duration(b.idle) * time.Second)
-			for c := range slices.Chunk(hashes, 1000) {
-				err := tx.q(ctx).Exec("UPDATE sessions SET last_access_at = ?, expires_at = ? WHERE token_hash IN ? AND last_access_at < ?",
-					b.at, exp, c, b.at).Error
-				if err != nil {
-					return fmt.Errorf("flush session access: %w", err)
-				}
+	written := make(map[tokenKey]access, len(pending))
+	var err error
+	for b, keys := range buckets {
+		exp := b.at.Add(time.Duration(b.idle) * time.Second)
+		for c := range slices.Chunk(keys, accessChunk) {
+			hashes := make([]string, len(c))
+			for i, k := range c {
+				hashes[i] = k.hex()
+			}
+			err = s.InTx(ctx, func(tx *Store) error {
+				return tx.q(ctx).Exec("UPDATE sessions SET last_access_at = ?, expires_at = ? WHERE token_hash IN ? AND last_access_at < ?",
+					b.at, exp, hashes, b.at).Error
+			})
+			if err != nil {
+				break
+			}
+			for _, k := range c {
+				written[k] = pending[k]
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		s.shared.sessions.restoreAccess(pending) // try again next time
-		return 0, err
+		if err != nil {
+			break
+		}
 	}
-	s.shared.sessions.written(pending)
-	return len(pending), nil
+	s.shared.sessions.written(written)
+	if err != nil {
+		for k := range written {
+			delete(pending, k)
+		}
+		s.shared.sessions.restoreAccess(pending) // try again next time
+		return len(written), fmt.Errorf("flush session access: %w", err)
+	}
+	return len(written), nil
 }
+
+// accessChunk is how many sessions one write-back statement (and transaction) updates.
+const accessChunk = 500
 
 // ExpireSessions deletes sessions that have expired (taking unflushed access into account by
 // writing what is due first: what is not due leaves the stored expiry more than half a timeout away).

@@ -155,17 +155,17 @@ func TestDueAccess(t *testing.T) {
 	due(10*time.Second, short, unknown)
 	due(20 * time.Second) // nothing new
 
-	touch(active, 61*time.Second, idle)
-	due(61*time.Second, active)
-	if e := c.table.sessions[active]; e.lastAccess != t0.Add(61*time.Second).UnixNano() {
+	step := time.Duration(accessStep(active, idle))
+	if step < 150*time.Second || step >= 5*time.Minute {
+		t.Fatalf("step of a 30-minute session %v, want [2m30s, 5m)", step)
+	}
+	touch(active, step, idle)
+	due(step, active)
+	if e := c.table.sessions[active]; e.lastAccess != t0.Add(step).Truncate(time.Second).UnixNano() {
 		t.Errorf("written access not recorded: %v", time.Unix(0, e.lastAccess).UTC())
 	}
-	step := time.Duration(accessStep(active, idle))
-	if step < 30*time.Second || step >= time.Minute {
-		t.Fatalf("step of a 30-minute session %v, want [30s, 1m)", step)
-	}
-	touch(active, 61*time.Second+step-time.Second, idle)
-	due(61*time.Second + step - time.Second) // a second short of its step: not yet
+	touch(active, 2*step-2*time.Second, idle)
+	due(2*step - 2*time.Second) // short of a step since the write: not yet
 
 	// quiet's access (+30 s) never moved it by a step; it is written before the stored expiry
 	// (+30 min) comes within half a timeout.
@@ -185,8 +185,8 @@ func TestDueAccessSpreadAndBounded(t *testing.T) {
 		d := time.Duration(accessStep(keyOf(string(rune(i))), idle))
 		lo, hi = min(lo, d), max(hi, d)
 	}
-	if lo < 30*time.Second || hi >= time.Minute || hi-lo < 25*time.Second {
-		t.Errorf("steps of 1,000 sessions span [%v, %v], want spread over [30s, 1m)", lo, hi)
+	if lo < 150*time.Second || hi >= 5*time.Minute || hi-lo < 2*time.Minute {
+		t.Errorf("steps of 1,000 sessions span [%v, %v], want spread over [2m30s, 5m)", lo, hi)
 	}
 
 	t0 := time.Date(2026, 11, 29, 4, 0, 0, 0, time.UTC)
@@ -202,16 +202,16 @@ func TestDueAccessSpreadAndBounded(t *testing.T) {
 			exp = t0.Add(time.Hour) // stored expiry within half a timeout
 		}
 		c.table.put(k, cachedSession{idle: idle, lastAccess: t0.UnixNano(), expires: exp.UnixNano()}, nil)
-		c.touch(k, access{at: t0.Add(2 * time.Minute).UnixNano(), idle: idle})
+		c.touch(k, access{at: t0.Add(6 * time.Minute).UnixNano(), idle: idle})
 	}
-	first := c.takeDueAccess(t0.Add(2 * time.Minute))
+	first := c.takeDueAccess(t0.Add(6 * time.Minute))
 	if len(first) != maxAccessWrites {
 		t.Fatalf("first flush took %d, want %d", len(first), maxAccessWrites)
 	}
 	if _, ok := first[urgent]; !ok {
 		t.Error("the session closest to its stored expiry waited")
 	}
-	if second := c.takeDueAccess(t0.Add(2 * time.Minute)); len(second) != maxAccessWrites {
+	if second := c.takeDueAccess(t0.Add(6 * time.Minute)); len(second) != maxAccessWrites {
 		t.Errorf("second flush took %d, want the other %d", len(second), maxAccessWrites)
 	}
 }

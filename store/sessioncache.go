@@ -303,16 +303,17 @@ func (c *sessionCache) takeAccess() map[tokenKey]access {
 }
 
 // accessStep is how far a session's last access may run ahead of the database before it is
-// written: a quarter of the idle timeout, at most a minute, nothing for timeouts under four
-// minutes. An active session is then written about once a minute instead of on every flush. Each
-// session's step is drawn from [step/2, step) by its hash, so sessions written together (after a
-// start, or a clear) do not all come due again together.
+// written: a quarter of the idle timeout, at most five minutes, nothing for timeouts under four
+// minutes. An active session is then written every few minutes instead of on every flush: the
+// write-back was what lengthened the validations' tail (BENCHMARKS.md). Each session's step is
+// drawn from [step/2, step) by its hash, so sessions written together (after a start, or a clear)
+// do not all come due again together.
 func accessStep(k tokenKey, idle int32) int64 {
 	d := time.Duration(idle) * time.Second
 	if d < 4*time.Minute {
 		return 0
 	}
-	step := int64(min(d/4, time.Minute))
+	step := int64(min(d/4, 5*time.Minute))
 	return step/2 + int64(binary.LittleEndian.Uint64(k[:8])%uint64(step/2))
 }
 

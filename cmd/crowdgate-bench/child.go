@@ -32,6 +32,7 @@ func startChild(ctx context.Context, dbURL string, o options) (*child, error) {
 	if o.pprof {
 		args = append(args, "-pprof")
 	}
+	args = append(args, "-access-flush", o.accessFlush.String())
 	if o.cacheTTL > 0 {
 		args = append(args, "-session-cache-ttl", o.cacheTTL.String())
 	}

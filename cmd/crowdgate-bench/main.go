@@ -53,6 +53,7 @@ type options struct {
 	generateOnly  bool
 	failOnTarget  bool
 	cacheTTL      time.Duration
+	accessFlush   time.Duration
 	only          map[string]bool
 	serverProcs   int
 	pwWorkers     int
@@ -155,6 +156,7 @@ func parseFlags(args []string) (options, error) {
 	explainFlag := fs.String("explain", "auto", "EXPLAIN ANALYZE the hot queries on PostgreSQL (true, false, auto = not with -short)")
 	fs.DurationVar(&o.soak, "soak", 0, "P8: soak at 50% of P1's maximum for this long (long mode, e.g. 30m; 0 = skip)")
 	fs.DurationVar(&o.cacheTTL, "session-cache-ttl", 0, "server's session cache TTL (0: the store's default)")
+	fs.DurationVar(&o.accessFlush, "access-flush", 5*time.Second, "server's interval of the session-access write-behind, as crowdgate's (0: never, to isolate its cost)")
 	fs.IntVar(&o.pwWorkers, "password-workers", 0, "server's password hashing pool size (0: the store's default, one per CPU)")
 	fs.IntVar(&o.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server process (0: Go's default, the number of CPUs)")
 	fs.StringVar(&o.replot, "replot", "", "re-render results.md and the plots of an earlier run from its results.json (a results folder), and BENCHMARKS.md with -write-benchmarks-md, then stop")

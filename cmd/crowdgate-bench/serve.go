@@ -100,6 +100,7 @@ func serveChild(args []string) int {
 	dbURL := fs.String("db", "", "database URL")
 	withPprof := fs.Bool("pprof", false, "serve /debug/pprof")
 	cacheTTL := fs.Duration("session-cache-ttl", 0, "store.Config.SessionCacheTTL (0: the store's default)")
+	accessFlush := fs.Duration("access-flush", 5*time.Second, "interval of FlushDueSessionAccess (0: never)")
 	pwWorkers := fs.Int("password-workers", 0, "store.Config.PasswordWorkers (0: the store's default)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -208,7 +209,9 @@ func serveChild(args []string) int {
 			}
 		}()
 	}
-	every(5*time.Second, false, func(ctx context.Context) error { _, err := st.FlushDueSessionAccess(ctx); return err })
+	if *accessFlush > 0 {
+		every(*accessFlush, false, func(ctx context.Context) error { _, err := st.FlushDueSessionAccess(ctx); return err })
+	}
 	every(time.Second, true, func(ctx context.Context) error { _, err := st.WarmSessions(ctx); return err })
 	// Cache invalidations from other instances (PostgreSQL LISTEN; returns at once on SQLite).
 	go st.Listen(jctx)
