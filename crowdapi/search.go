@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -122,7 +121,7 @@ func parseRestriction(body []byte, contentType string) (store.Restriction, error
 	if len(body) == 0 {
 		return store.Restriction{}, nil
 	}
-	ct, _, _ := mime.ParseMediaType(contentType)
+	ct, _ := mediaType(contentType)
 	if ct == "application/json" || (ct == "" && body[0] == '{') {
 		var v map[string]any
 		if err := json.Unmarshal(body, &v); err != nil {

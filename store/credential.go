@@ -109,7 +109,7 @@ func (v *View) Authenticate(ctx context.Context, name, pw string) (User, error) 
 			continue
 		}
 		u := rows[0].User
-		if err := v.s.checkPassword(ctx, u, pw, rows[0].credential()); err != nil {
+		if err := v.s.checkPassword(ctx, u, pw, rows[0].Cred); err != nil {
 			return User{}, err
 		}
 		groups, err := parseIDs(rows[0].Groups)
@@ -134,20 +134,11 @@ type loginCredential struct {
 	LockoutSeconds   int
 }
 
-// loginRow is a user with its credential and its direct groups' ids (comma-separated). The
-// credential's fields are spelled out: gorm fills no unexported embedded struct.
+// loginRow is a user with its credential and its direct groups' ids (comma-separated).
 type loginRow struct {
 	User
-	Credential       string
-	FailedLogins     int
-	LockoutThreshold int
-	LockoutSeconds   int
-	Groups           string
-}
-
-func (r loginRow) credential() loginCredential {
-	return loginCredential{Credential: r.Credential, FailedLogins: r.FailedLogins,
-		LockoutThreshold: r.LockoutThreshold, LockoutSeconds: r.LockoutSeconds}
+	Cred   loginCredential `gorm:"embedded"`
+	Groups string
 }
 
 // loginSelect reads loginRow; the caller adds the WHERE clause.

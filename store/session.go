@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -61,10 +59,7 @@ type NewSession struct {
 }
 
 // HashToken is the one-way form of a token kept in the database.
-func HashToken(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
-}
+func HashToken(token string) string { return keyOf(token).hex() }
 
 const tokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -165,13 +160,8 @@ func (v *View) ValidateSession(ctx context.Context, token string, chk SessionChe
 	h, ok := c.get(key, now)
 	if ok {
 		s.shared.counters.sessionHits.Add(1)
-		if h.touched && h.access.at > h.session.lastAccess {
-			h.session.expires = h.access.at + int64(h.session.idle)*int64(time.Second)
-		}
-		if now.UnixNano() >= h.session.expires {
-			// Another instance may have extended it: only the database can say it has expired.
-			ok = false
-		}
+		// Expired here? Another instance may have extended it: only the database can say.
+		ok = now.UnixNano() < h.expires()
 	}
 	if !ok {
 		s.shared.counters.sessionMisses.Add(1)
@@ -181,11 +171,7 @@ func (v *View) ValidateSession(ctx context.Context, token string, chk SessionChe
 		}
 	}
 	e, u := h.session, h.user.User
-	expires := e.expires
-	if h.touched && h.access.at > e.lastAccess {
-		expires = h.access.at + int64(e.idle)*int64(time.Second)
-	}
-	if now.UnixNano() >= expires {
+	if now.UnixNano() >= h.expires() {
 		return Session{}, User{}, fmt.Errorf("session expired: %w", ErrNotFound)
 	}
 	if !u.Active {

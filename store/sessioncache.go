@@ -156,6 +156,9 @@ type access struct {
 
 func (a access) time() time.Time { return time.Unix(0, a.at).UTC() }
 
+// timeout is the session's idle timeout in nanoseconds.
+func (a access) timeout() int64 { return int64(a.idle) * int64(time.Second) }
+
 // sessionCache holds live SSO sessions with their user and the user's direct groups, and the
 // unflushed access times. Every invalidation bumps gen, so a read that raced it is not cached.
 type sessionCache struct {
@@ -187,6 +190,15 @@ type cacheHit struct {
 	user    sessionUser
 	access  access
 	touched bool
+}
+
+// expires is when the session ends as this instance knows it: its stored expiry, or later when
+// this instance has seen it used since.
+func (h cacheHit) expires() int64 {
+	if h.touched && h.access.at > h.session.lastAccess {
+		return h.access.at + h.access.timeout()
+	}
+	return h.session.expires
 }
 
 // get returns the cached session of k, unless it is older than the TTL.
@@ -337,7 +349,7 @@ func (c *sessionCache) takeDueAccess(now time.Time) map[tokenKey]access {
 	n := now.UnixNano()
 	for k, a := range c.access {
 		e, ok := c.table.sessions[k]
-		half := int64(a.idle) * int64(time.Second) / 2
+		half := a.timeout() / 2
 		switch {
 		case !ok:
 			due = append(due, candidate{k, math.MinInt64})
@@ -366,7 +378,7 @@ func (c *sessionCache) written(w map[tokenKey]access) {
 		e, ok := c.table.sessions[k]
 		at := a.time().Truncate(time.Second).UnixNano()
 		if ok && at > e.lastAccess {
-			e.lastAccess, e.expires = at, at+int64(a.idle)*int64(time.Second)
+			e.lastAccess, e.expires = at, at+a.timeout()
 			c.table.sessions[k] = e
 		}
 	}
