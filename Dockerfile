@@ -2,7 +2,7 @@
 # crowdgate: a static binary (the SQLite driver is pure Go) on a distroless base, running as non-root.
 #   docker build --build-arg VERSION=$(git describe --always) --build-arg COMMIT=$(git rev-parse HEAD) -t crowdgate .
 
-FROM golang:1.26.8-bookworm AS build
+FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download

@@ -1,5 +1,7 @@
 # Everyday commands; .ci/run is the whole CI. `make help` lists the targets.
 GO       ?= go
+# The project's Go (go.mod's toolchain line); the go command fetches it when the machine's is older.
+export GOTOOLCHAIN := go1.27.3
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
