@@ -71,8 +71,8 @@ func (t probeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // fetch runs call (one page request) until it succeeds, fails for good, or Graph has throttled it
 // MaxAttempts times. It is the only retry layer: on 429/503/504 it waits Retry-After (fractional
 // seconds rounded up, or an HTTP date), or an exponential backoff with jitter when Graph gave none,
-// and repeats the same request, which is safe for next and delta links. The wait ends early when
-// ctx is done.
+// and calls call again, which must build its request afresh (see UsersDelta); repeating a next or
+// delta link is safe. The wait ends early when ctx is done.
 func (s *SDKSource) fetch(ctx context.Context, op string, call func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		p := &probe{}

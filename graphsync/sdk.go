@@ -132,19 +132,23 @@ func (s *SDKSource) checkLink(op, link string) error {
 // UsersDelta reads one page of a users delta round; see Source.
 func (s *SDKSource) UsersDelta(ctx context.Context, link string) (Page[User], error) {
 	const op = "users delta"
-	rc := &users.DeltaRequestBuilderGetRequestConfiguration{Headers: s.requestHeaders(), Options: s.requestOptions()}
-	var b *users.DeltaRequestBuilder
-	if link == "" {
-		b = users.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
-		rc.QueryParameters = &users.DeltaRequestBuilderGetQueryParameters{Select: userSelect}
-	} else {
+	if link != "" {
 		if err := s.checkLink(op, link); err != nil {
 			return Page[User]{}, err
 		}
-		b = users.NewDeltaRequestBuilder(link, s.adapter)
 	}
 	var resp users.DeltaGetResponseable
 	err := s.fetch(ctx, op, func(ctx context.Context) (err error) {
+		// A builder per attempt: kiota's first send consumes a builder's raw-URL parameter, so
+		// reusing one would retry a next or delta link as a bare /users/delta() without $select.
+		rc := &users.DeltaRequestBuilderGetRequestConfiguration{Headers: s.requestHeaders(), Options: s.requestOptions()}
+		var b *users.DeltaRequestBuilder
+		if link == "" {
+			b = users.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
+			rc.QueryParameters = &users.DeltaRequestBuilderGetQueryParameters{Select: userSelect}
+		} else {
+			b = users.NewDeltaRequestBuilder(link, s.adapter)
+		}
 		resp, err = b.GetAsDeltaGetResponse(ctx, rc)
 		return err
 	})
@@ -173,19 +177,23 @@ func (s *SDKSource) UsersDelta(ctx context.Context, link string) (Page[User], er
 // GroupsDelta reads one page of a groups delta round, with members@delta; see Source.
 func (s *SDKSource) GroupsDelta(ctx context.Context, link string) (Page[Group], error) {
 	const op = "groups delta"
-	rc := &groups.DeltaRequestBuilderGetRequestConfiguration{Headers: s.requestHeaders(), Options: s.requestOptions()}
-	var b *groups.DeltaRequestBuilder
-	if link == "" {
-		b = groups.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
-		rc.QueryParameters = &groups.DeltaRequestBuilderGetQueryParameters{Select: groupSelect}
-	} else {
+	if link != "" {
 		if err := s.checkLink(op, link); err != nil {
 			return Page[Group]{}, err
 		}
-		b = groups.NewDeltaRequestBuilder(link, s.adapter)
 	}
 	var resp groups.DeltaGetResponseable
 	err := s.fetch(ctx, op, func(ctx context.Context) (err error) {
+		// A builder per attempt: kiota's first send consumes a builder's raw-URL parameter, so
+		// reusing one would retry a next or delta link as a bare /groups/delta() without $select.
+		rc := &groups.DeltaRequestBuilderGetRequestConfiguration{Headers: s.requestHeaders(), Options: s.requestOptions()}
+		var b *groups.DeltaRequestBuilder
+		if link == "" {
+			b = groups.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
+			rc.QueryParameters = &groups.DeltaRequestBuilderGetQueryParameters{Select: groupSelect}
+		} else {
+			b = groups.NewDeltaRequestBuilder(link, s.adapter)
+		}
 		resp, err = b.GetAsDeltaGetResponse(ctx, rc)
 		return err
 	})

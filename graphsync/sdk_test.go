@@ -185,3 +185,57 @@ func TestPageSizePreference(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryLinkThrottledOnce: a retry after 429 goes to exactly the URL that was throttled (first
+// request with $select, next links, delta links), and the rounds read exactly what unthrottled
+// rounds read: a disabled user stays disabled, a removed member stays removed. Before the fix the
+// retry of a link went to a bare /users/delta() without token or $select (a new round, without
+// accountEnabled).
+func TestEveryLinkThrottledOnce(t *testing.T) {
+	read := func(throttle bool) (users []graphsync.User, groups []graphsync.Group, fake *fakegraph.Server) {
+		tn := smallTenant(t)
+		fake = fakegraph.New(tn, fakegraph.Options{PageSize: 2, MemberChunk: 2})
+		t.Cleanup(fake.Close)
+		src := newSource(t, fake, nil)
+		if throttle {
+			fake.ThrottleEachOnce(fakegraph.Throttle("0"))
+		}
+		_, usersLink, _ := round(t, src.UsersDelta, "")
+		_, groupsLink, _ := round(t, src.GroupsDelta, "")
+		for _, err := range []error{
+			tn.UpdateUser(bob, func(u *fakegraph.User) { u.AccountEnabled = false }),
+			tn.RemoveMember(jiraUsers, alice),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		u, _, _ := round(t, src.UsersDelta, usersLink)
+		g, _, _ := round(t, src.GroupsDelta, groupsLink)
+		return mergeUsers(u), mergeGroups(g), fake
+	}
+	wantUsers, wantGroups, _ := read(false)
+	users, groups, fake := read(true)
+	if diff := cmp.Diff(wantUsers, users); diff != "" {
+		t.Errorf("throttled users delta (-unthrottled +throttled):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantGroups, groups); diff != "" {
+		t.Errorf("throttled groups delta (-unthrottled +throttled):\n%s", diff)
+	}
+	if len(users) != 1 || users[0].ID != bob || users[0].AccountEnabled == nil || *users[0].AccountEnabled {
+		t.Errorf("users delta = %+v, want bob with accountEnabled false", users)
+	}
+	reqs := fake.Requests()
+	if len(reqs) == 0 || len(reqs)%2 != 0 {
+		t.Fatalf("fake saw %d requests, want pairs of 429 and its retry", len(reqs))
+	}
+	for i := 0; i < len(reqs); i += 2 {
+		first, retry := reqs[i], reqs[i+1]
+		if first.Status != 429 || retry.Status != 200 {
+			t.Errorf("requests %d/%d answered %d/%d, want 429 then 200", i, i+1, first.Status, retry.Status)
+		}
+		if retry.Path != first.Path || retry.Query != first.Query {
+			t.Errorf("retry of %s?%s went to %s?%s", first.Path, first.Query, retry.Path, retry.Query)
+		}
+	}
+}

@@ -45,6 +45,15 @@ func (s *Server) FailNext(n int, f Fault) {
 	}
 }
 
+// ThrottleEachOnce makes the server answer the first request for every distinct URL (path and
+// query) with f, typically Throttle("0"), and serve the retry of the same URL normally: every
+// first page, next link and delta link is throttled exactly once, as a busy tenant does.
+func (s *Server) ThrottleEachOnce(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.eachOnce, s.seenURLs = &f, map[string]bool{}
+}
+
 // PendingFaults is the number of queued faults not yet served.
 func (s *Server) PendingFaults() int {
 	s.mu.Lock()
@@ -52,9 +61,13 @@ func (s *Server) PendingFaults() int {
 	return len(s.faults)
 }
 
-func (s *Server) takeFault(path string) (Fault, bool) {
+func (s *Server) takeFault(path, rawQuery string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.eachOnce != nil && !s.seenURLs[path+"?"+rawQuery] {
+		s.seenURLs[path+"?"+rawQuery] = true
+		return *s.eachOnce, true
+	}
 	for i, f := range s.faults {
 		if strings.Contains(path, f.Path) {
 			s.faults = append(s.faults[:i], s.faults[i+1:]...)

@@ -37,8 +37,10 @@ type Server struct {
 	opts   Options
 
 	mu     sync.Mutex
-	faults []Fault
-	reqs   []Request
+	faults   []Fault
+	eachOnce *Fault          // see ThrottleEachOnce
+	seenURLs map[string]bool // URLs already answered with eachOnce
+	reqs     []Request
 }
 
 // New starts a Server for tenant (nil: a new empty one). Close it when done.
@@ -117,7 +119,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure.")
 		return
 	}
-	if f, ok := s.takeFault(r.URL.Path); ok {
+	if f, ok := s.takeFault(r.URL.Path, r.URL.RawQuery); ok {
 		s.applyFault(w, r, f)
 		return
 	}
