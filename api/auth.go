@@ -78,7 +78,7 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		a := &admin{User: u, Directory: d, Session: sess, Address: s.clientAddress(r)}
 		c.Set(adminKey, a)
-		ok, err := s.st.UserInGroup(ctx, u, s.cfg.AdminGroup)
+		_, ok, err := s.st.Administrator(ctx, u)
 		if err != nil {
 			return err
 		}
@@ -230,12 +230,12 @@ func (s *server) checkLocalAdmin(ctx context.Context, name, pw string) (store.Us
 			}
 			return store.User{}, "", err
 		}
-		ok, err := s.st.UserInGroup(ctx, u, s.cfg.AdminGroup)
+		_, ok, err := s.st.Administrator(ctx, u)
 		if err != nil {
 			return store.User{}, "", err
 		}
 		if !ok {
-			return store.User{}, "not a member of the admin group " + s.cfg.AdminGroup, nil
+			return store.User{}, "not a member of a bound administrator group", nil
 		}
 		return u, "", nil
 	}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/api"
 	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
 func TestSecurityHeaders(t *testing.T) {
@@ -126,7 +128,7 @@ func TestLoginRefusals(t *testing.T) {
 	for _, tc := range []struct{ user, pw, reason string }{
 		{"admin", "wrong", "password check"},
 		{"nobody", "x", "no such user"},
-		{"mallory", "mallory-password", "not a member of the admin group"},
+		{"mallory", "mallory-password", "not a member of a bound administrator group"},
 	} {
 		r := c.login(tc.user, tc.pw)
 		wantStatus(t, r, http.StatusUnauthorized)
@@ -182,17 +184,27 @@ func TestNonAdminForbidden(t *testing.T) {
 		}
 	}
 	wantStatus(t, c.post("/console/users", url.Values{"name": {"x"}}), http.StatusForbidden)
-	// A nested member of the admin group is an administrator.
+	// A group that merely carries the admin group's name, as any tenant user can create one in
+	// Entra, grants nothing.
 	ctx := h.ctx()
 	team := h.addGroup(h.entra.ID, "it-team")
-	admins := h.addGroup(h.entra.ID, "crowdgate-admins")
-	if err := h.st.AddGroupToGroup(ctx, team.ID, admins.ID); err != nil {
+	lookalike := h.addGroup(h.entra.ID, "crowdgate-admins")
+	if err := h.st.AddGroupToGroup(ctx, team.ID, lookalike.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.st.AddUserToGroup(ctx, bob.ID, team.ID); err != nil {
 		t.Fatal(err)
 	}
+	wantStatus(t, c.get("/console/"), http.StatusForbidden)
+	// A nested member of the Entra group bound by object id is an administrator, and its page says why.
+	bound := storetest.Must(h.st.CreateGroup(ctx, store.NewGroup{DirectoryID: h.entra.ID, Name: "IT operations",
+		ExternalID: adminsObjectID, Active: true}))
+	if err := h.st.AddGroupToGroup(ctx, team.ID, bound.ID); err != nil {
+		t.Fatal(err)
+	}
 	wantStatus(t, c.get("/console/"), http.StatusOK)
+	r := c.get(fmt.Sprintf("/console/users/%d", bob.ID))
+	wantContains(t, r.Body, "Administrator", "member of IT operations (Contoso Entra ID, bound by Entra object id) through it-team")
 	// Signing out works for everyone.
 	wantStatus(t, c.post("/console/logout", nil), http.StatusSeeOther)
 }

@@ -38,9 +38,13 @@ type harness struct {
 	offset time.Duration // added to the console's clock
 }
 
+// adminsObjectID is the Entra object id of the group bound as administrators in every harness's
+// store (CROWDGATE_ADMIN_ENTRA_GROUPS).
+const adminsObjectID = "5a5a5a5a-0000-4000-8000-00000000ad01"
+
 func newHarness(t *testing.T, edit ...func(*api.Config)) *harness {
 	t.Helper()
-	st := storetest.New(t)
+	st := storetest.OpenConfig(t, storetest.Dialect(), store.Config{AdminEntraGroups: []string{adminsObjectID}})
 	ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorSystem, Name: "test"})
 	h := &harness{t: t, st: st}
 	h.dir = storetest.Must(st.EnsureInternalDirectory(ctx))
@@ -50,6 +54,9 @@ func newHarness(t *testing.T, edit ...func(*api.Config)) *harness {
 	h.admin = storetest.Must(st.CreateUser(ctx, store.NewUser{DirectoryID: h.dir.ID, Name: "admin", DisplayName: "Ada Admin",
 		Email: "admin@example.com", Active: true, Password: adminPassword}))
 	if err := st.AddUserToGroup(ctx, h.admin.ID, admins.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.BindAdminGroup(ctx, admins.ID); err != nil {
 		t.Fatal(err)
 	}
 	h.sync = newFakeSync(st)

@@ -18,7 +18,7 @@ type Store interface {
 	ListSessions(ctx context.Context, f store.SessionFilter) ([]store.Session, error)
 	CountSessions(ctx context.Context, kind string) (int64, error)
 	CheckPassword(ctx context.Context, u store.User, pw string) error
-	UserInGroup(ctx context.Context, u store.User, group string) (bool, error)
+	Administrator(ctx context.Context, u store.User) (store.AdminBinding, bool, error)
 
 	// Directories and their synchronisation.
 	Directories(ctx context.Context) ([]store.Directory, error)

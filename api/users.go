@@ -84,6 +84,8 @@ type userData struct {
 	Access    []store.Access
 	Sessions  []sessionRow
 	Self      bool
+	// Admin is set when the user administers crowdgate: the bound group that makes it one.
+	Admin *store.AdminBinding
 }
 
 func (s *server) user(c echo.Context) error {
@@ -106,6 +108,11 @@ func (s *server) user(c echo.Context) error {
 		return err
 	}
 	d.Attrs = sortedAttrs(attrs)
+	if b, ok, err := s.st.Administrator(ctx, u); err != nil {
+		return err
+	} else if ok {
+		d.Admin = &b
+	}
 	v, err := s.st.DirectoryView(ctx, dir.ID)
 	if err != nil {
 		return err

@@ -88,6 +88,9 @@ func (s *server) updateGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.protectGroups(c, "update group", g); err != nil {
+		return err
+	}
 	var in groupEntity
 	if err := bind(c, &in, false); err != nil {
 		return err
@@ -119,6 +122,9 @@ func (s *server) deleteGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.protectGroups(c, "delete group", g); err != nil {
+		return err
+	}
 	return s.change(c, g.DirectoryID, store.OpDeleteGroup, InvalidGroup, func(ctx context.Context) error {
 		return s.st.DeleteGroup(ctx, g.ID)
 	})
@@ -142,6 +148,9 @@ func (s *server) storeGroupAttributes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.protectGroups(c, "store group attributes", g); err != nil {
+		return err
+	}
 	var in attributesEntity
 	if err := bind(c, &in, false); err != nil {
 		return err
@@ -154,6 +163,9 @@ func (s *server) storeGroupAttributes(c echo.Context) error {
 func (s *server) deleteGroupAttribute(c echo.Context) error {
 	g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
 	if err != nil {
+		return err
+	}
+	if err := s.protectGroups(c, "delete group attribute", g); err != nil {
 		return err
 	}
 	attr, err := required(c, "attributename")

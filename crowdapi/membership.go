@@ -189,6 +189,9 @@ func (s *server) addUserMembership(c echo.Context, u store.User, g store.Group, 
 	if err != nil {
 		return err
 	}
+	if err := s.protect(c, "add membership", []store.User{u}, []store.Group{dg}); err != nil {
+		return err
+	}
 	err = s.st.AddUserToGroup(c.Request().Context(), u.ID, dg.ID)
 	if errors.Is(err, store.ErrExists) {
 		return membershipExists(u.Name, dg.Name, err)
@@ -267,6 +270,9 @@ func (s *server) removeUserFromGroup(c echo.Context) error {
 	}
 	dg, err := s.groupIn(c, u.DirectoryID, g.Name)
 	if err == nil {
+		err = s.protect(c, "remove membership", []store.User{u}, []store.Group{dg})
+	}
+	if err == nil {
 		err = s.st.RemoveUserFromGroup(c.Request().Context(), u.ID, dg.ID)
 	}
 	return membershipRemoved(c, err, u.Name, g.Name)
@@ -279,6 +285,9 @@ func (s *server) nest(c echo.Context, child, parent store.Group, location string
 		return groupNotFound(http.StatusBadRequest, child.Name, err)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.protectGroups(c, "add group membership", dc, parent); err != nil {
 		return err
 	}
 	err = s.st.AddGroupToGroup(c.Request().Context(), dc.ID, parent.ID)
@@ -331,6 +340,9 @@ func (s *server) removeChildGroup(c echo.Context) error {
 		return err
 	}
 	dc, err := s.groupIn(c, p.DirectoryID, ch.Name)
+	if err == nil {
+		err = s.protectGroups(c, "remove group membership", dc, p)
+	}
 	if err == nil {
 		err = s.st.RemoveGroupFromGroup(c.Request().Context(), dc.ID, p.ID)
 	}

@@ -38,7 +38,7 @@ type Store interface {
 	DeleteUserAttribute(ctx context.Context, userID int64, name string) error
 	SetPassword(ctx context.Context, userID int64, pw string) error
 	ClearPassword(ctx context.Context, userID int64) error
-	ExpireAllPasswords(ctx context.Context, dirIDs []int64) error
+	ExpireAllPasswords(ctx context.Context, dirIDs []int64, except ...int64) error
 	User(ctx context.Context, id int64) (store.User, error)
 	Group(ctx context.Context, id int64) (store.Group, error)
 
@@ -66,6 +66,7 @@ type Store interface {
 	EventsSince(ctx context.Context, token store.EventToken, configVersion int64, dirIDs []int64) ([]store.Event, store.EventToken, error)
 
 	Audit(ctx context.Context, outcome, action, objectKind, object string, details any) error
+	ProtectedObjects(ctx context.Context) (store.Protected, error)
 
 	RegisterWebhook(ctx context.Context, appID int64, endpoint, token string) (store.Webhook, error)
 	Webhook(ctx context.Context, appID, id int64) (store.Webhook, error)

@@ -273,6 +273,9 @@ func (s *server) deleteUserSessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.protectUsers(c, "end all sessions", u); err != nil {
+		return err
+	}
 	if err := s.st.DeleteUserSessions(c.Request().Context(), u.ID, c.QueryParam("exclude")); err != nil {
 		return err
 	}

@@ -132,6 +132,9 @@ func (s *server) updateUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.protectUsers(c, "update user", u); err != nil {
+		return err
+	}
 	var in userEntity
 	if err := bind(c, &in, false); err != nil {
 		return err
@@ -153,6 +156,9 @@ func (s *server) updateUser(c echo.Context) error {
 func (s *server) deleteUser(c echo.Context) error {
 	u, err := s.lookupUser(c, "username", http.StatusNotFound)
 	if err != nil {
+		return err
+	}
+	if err := s.protectUsers(c, "delete user", u); err != nil {
 		return err
 	}
 	return s.change(c, u.DirectoryID, store.OpDeleteUser, InvalidUser, func(ctx context.Context) error {
@@ -178,6 +184,9 @@ func (s *server) storeUserAttributes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.protectUsers(c, "store user attributes", u); err != nil {
+		return err
+	}
 	var in attributesEntity
 	if err := bind(c, &in, false); err != nil {
 		return err
@@ -192,6 +201,9 @@ func (s *server) deleteUserAttribute(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.protectUsers(c, "delete user attribute", u); err != nil {
+		return err
+	}
 	attr, err := required(c, "attributename")
 	if err != nil {
 		return err
@@ -204,6 +216,9 @@ func (s *server) deleteUserAttribute(c echo.Context) error {
 func (s *server) setPassword(c echo.Context) error {
 	u, err := s.lookupUser(c, "username", http.StatusNotFound)
 	if err != nil {
+		return err
+	}
+	if err := s.protectUsers(c, "set password", u); err != nil {
 		return err
 	}
 	var in passwordEntity
@@ -223,6 +238,9 @@ func (s *server) clearPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.protectUsers(c, "clear password", u); err != nil {
+		return err
+	}
 	return s.change(c, u.DirectoryID, store.OpUpdateUser, InvalidCredential, func(ctx context.Context) error {
 		return s.st.ClearPassword(ctx, u.ID)
 	})
@@ -232,6 +250,9 @@ func (s *server) renameUser(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, err := s.lookupUser(c, "username", http.StatusNotFound)
 	if err != nil {
+		return err
+	}
+	if err := s.protectUsers(c, "rename user", u); err != nil {
 		return err
 	}
 	var in renameEntity
@@ -297,7 +318,16 @@ func (s *server) expireAllPasswords(c echo.Context) error {
 			dirs = append(dirs, d)
 		}
 	}
-	if err := s.st.ExpireAllPasswords(c.Request().Context(), dirs); err != nil {
+	// Administrators keep their passwords: an application must not be able to lock them out.
+	p, err := s.st.ProtectedObjects(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	except := make([]int64, 0, len(p.Users))
+	for id := range p.Users {
+		except = append(except, id)
+	}
+	if err := s.st.ExpireAllPasswords(c.Request().Context(), dirs, except...); err != nil {
 		return err
 	}
 	return noContent(c)

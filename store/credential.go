@@ -78,14 +78,16 @@ func (s *Store) setCredential(ctx context.Context, u User, cred, action string) 
 }
 
 // ExpireAllPasswords marks every password of the given internal directories expired: the next
-// authentication fails with ErrExpiredCredential until the password is changed.
-func (s *Store) ExpireAllPasswords(ctx context.Context, dirIDs []int64) error {
+// authentication fails with ErrExpiredCredential until the password is changed. Users whose ids are
+// in except keep theirs.
+func (s *Store) ExpireAllPasswords(ctx context.Context, dirIDs []int64, except ...int64) error {
 	if len(dirIDs) == 0 {
 		return nil
 	}
+	except = append(except, 0) // "NOT IN ()" is not SQL; no user has id 0
 	return s.InTx(ctx, func(tx *Store) error {
 		err := tx.q(ctx).Exec("UPDATE users SET password_expired = ? WHERE credential <> '' AND directory_id IN "+
-			"(SELECT id FROM directories WHERE kind = ? AND id IN ?)", true, DirectoryInternal, dirIDs).Error
+			"(SELECT id FROM directories WHERE kind = ? AND id IN ?) AND id NOT IN ?", true, DirectoryInternal, dirIDs, except).Error
 		if err != nil {
 			return fmt.Errorf("expire passwords: %w", err)
 		}

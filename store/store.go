@@ -53,6 +53,9 @@ type Config struct {
 	RequireConsistentIP bool
 	// TrustedProxies may set X-Forwarded-For (IPs, CIDRs, host names).
 	TrustedProxies []string
+	// AdminEntraGroups are the object ids of Entra ID groups whose (nested) members administer
+	// crowdgate, besides the internal administrator group bound by id (see Administrator).
+	AdminEntraGroups []string
 	// SkipMigrations opens the database without applying migrations (crowdgate migrate status/down).
 	SkipMigrations bool
 }
@@ -91,6 +94,8 @@ type shared struct {
 	sessionTimeout time.Duration
 	requireSameIP  bool
 	trusted        AddressList
+
+	adminEntraGroups []string // Config.AdminEntraGroups, lower-cased
 }
 
 // txState tracks per-transaction facts.
@@ -195,6 +200,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			sessionTimeout: cfg.SessionTimeout,
 			requireSameIP:  cfg.RequireConsistentIP,
 			trusted:        trusted,
+
+			adminEntraGroups: normaliseObjectIDs(cfg.AdminEntraGroups),
 		},
 	}
 	if !cfg.SkipMigrations {

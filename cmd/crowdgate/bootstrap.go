@@ -21,7 +21,7 @@ const (
 // bootstrap creates the internal directory and the first administrator when the database has no
 // users and no applications. The password is password, or a random one printed once on out. There
 // is never a default password.
-func bootstrap(ctx context.Context, st *store.Store, password string, log *slog.Logger, out io.Writer) error {
+func bootstrap(ctx context.Context, st *store.Store, password, adminGroupName string, log *slog.Logger, out io.Writer) error {
 	empty, err := isEmpty(ctx, st)
 	if err != nil {
 		return err
@@ -30,7 +30,15 @@ func bootstrap(ctx context.Context, st *store.Store, password string, log *slog.
 		if password != "" {
 			log.Info("CROWDGATE_ADMIN_PASSWORD is ignored: the database already has users or applications")
 		}
-		return nil
+		// A database from before administrator bindings: bind its admin group by id, once.
+		bound, err := st.EnsureAdminBinding(store.WithActor(ctx, store.Actor{Kind: store.ActorSystem, Name: "bootstrap"}), adminGroupName)
+		if bound {
+			log.Warn("bound the internal directory's administrator group by id: from now on only its members and the groups in CROWDGATE_ADMIN_ENTRA_GROUPS administer crowdgate", "group", adminGroupName)
+		}
+		return err
+	}
+	if adminGroupName == "" {
+		adminGroupName = adminGroup
 	}
 	generated := password == ""
 	if generated {
@@ -42,9 +50,9 @@ func bootstrap(ctx context.Context, st *store.Store, password string, log *slog.
 		if err != nil {
 			return err
 		}
-		g, err := tx.GroupByName(ctx, dir.ID, adminGroup) // made earlier with "crowdgate group add"?
+		g, err := tx.GroupByName(ctx, dir.ID, adminGroupName) // made earlier with "crowdgate group add"?
 		if errors.Is(err, store.ErrNotFound) {
-			g, err = tx.CreateGroup(ctx, store.NewGroup{DirectoryID: dir.ID, Name: adminGroup, Active: true,
+			g, err = tx.CreateGroup(ctx, store.NewGroup{DirectoryID: dir.ID, Name: adminGroupName, Active: true,
 				Description: "crowdgate administrators"})
 		}
 		if err != nil {
@@ -55,7 +63,10 @@ func bootstrap(ctx context.Context, st *store.Store, password string, log *slog.
 		if err != nil {
 			return err
 		}
-		return tx.AddUserToGroup(ctx, u.ID, g.ID)
+		if err := tx.AddUserToGroup(ctx, u.ID, g.ID); err != nil {
+			return err
+		}
+		return tx.BindAdminGroup(ctx, g.ID)
 	})
 	if errors.Is(err, store.ErrExists) {
 		// Another instance, started at the same moment on the same database, got there first.
@@ -66,17 +77,17 @@ func bootstrap(ctx context.Context, st *store.Store, password string, log *slog.
 		return fmt.Errorf("create the first administrator: %w", err)
 	}
 	if !generated {
-		log.Info("created the first administrator with the password from CROWDGATE_ADMIN_PASSWORD", "user", adminUser, "group", adminGroup)
+		log.Info("created the first administrator with the password from CROWDGATE_ADMIN_PASSWORD", "user", adminUser, "group", adminGroupName)
 		return nil
 	}
-	log.Warn("created the first administrator; its generated password is printed once on standard output", "user", adminUser, "group", adminGroup)
+	log.Warn("created the first administrator; its generated password is printed once on standard output", "user", adminUser, "group", adminGroupName)
 	fmt.Fprintf(out, "\n"+
 		"  ┌─ crowdgate: first administrator created ────────────────────────\n"+
 		"  │ user:     %s (group %s)\n"+
 		"  │ password: %s\n"+
 		"  │ This password is shown only this once. Store it now.\n"+
 		"  └──────────────────────────────────────────────────────────────────\n\n",
-		adminUser, adminGroup, password)
+		adminUser, adminGroupName, password)
 	return nil
 }
 

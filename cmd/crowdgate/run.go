@@ -50,7 +50,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := bootstrap(ctx, st, cfg.AdminPassword, log, c.stdout); err != nil {
+	if err := bootstrap(ctx, st, cfg.AdminPassword, cfg.AdminGroup, log, c.stdout); err != nil {
 		return err
 	}
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,9 @@ import (
 	"github.com/crowdgate/crowdgate/secretbox"
 	"github.com/crowdgate/crowdgate/store"
 )
+
+// objectID matches an Entra ID object id (a GUID).
+var objectID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // Config is everything crowdgate reads from flags and CROWDGATE_* variables. It only composes the
 // configurations of the packages it wires together; each of them keeps its own defaults and checks.
@@ -208,6 +212,23 @@ func Settings() []Setting {
 					return errors.New(strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error()))
 				}
 				c.AdminGroup = v
+				return nil
+			}},
+		{Flag: "admin-entra-groups", Env: "CROWDGATE_ADMIN_ENTRA_GROUPS", Default: "",
+			Usage:   "Object ids of Entra ID groups whose (nested) members also administer crowdgate, comma-separated. Groups are bound by object id, never by name: a group that only carries an administrator group's name grants nothing.",
+			Example: "3f2c0a5e-1b2d-4c3e-8f9a-0b1c2d3e4f50",
+			apply: func(c *Config, v string) error {
+				var list []string
+				for _, e := range strings.Split(v, ",") {
+					if e = strings.TrimSpace(e); e == "" {
+						continue
+					}
+					if !objectID.MatchString(e) {
+						return fmt.Errorf("%q is not an Entra object id (a GUID such as 3f2c0a5e-1b2d-4c3e-8f9a-0b1c2d3e4f50)", e)
+					}
+					list = append(list, e)
+				}
+				c.Store.AdminEntraGroups = list
 				return nil
 			}},
 		{Flag: "saml-idp-metadata-url", Env: "CROWDGATE_SAML_IDP_METADATA_URL", Default: "",
