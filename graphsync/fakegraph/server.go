@@ -36,7 +36,7 @@ type Server struct {
 	tenant *Tenant
 	opts   Options
 
-	mu     sync.Mutex
+	mu       sync.Mutex
 	faults   []Fault
 	eachOnce *Fault          // see ThrottleEachOnce
 	seenURLs map[string]bool // URLs already answered with eachOnce
