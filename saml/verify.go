@@ -2,6 +2,7 @@ package saml
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -109,8 +110,12 @@ func (sp *SP) checkSigned(idp *idpInfo, encoded string, raw []byte) (*assertion,
 	now := sp.now()
 	skew := sp.cfg.ClockSkew
 	// gosaml2 has no skew and fails hard on an expired SubjectConfirmationData: run it on a clock
-	// set back by the skew, and check NotBefore (a mere warning there) ourselves below.
+	// set back by the skew, and check NotBefore (a mere warning there) ourselves below. That
+	// clock also decides the signing certificate's validity, which the skew must not move: the
+	// trusted certificates go in with their validity shifted by the same amount (see
+	// shiftedCerts), so the certificate is judged against the real clock.
 	p := sp.provider(idp, dsig.NewFakeClockAt(now.Add(-skew)))
+	p.IDPCertificateStore = &dsig.MemoryX509CertificateStore{Roots: shiftedCerts(idp.Certs, -skew)}
 	ai, err := p.RetrieveAssertionInfo(encoded)
 	if err != nil {
 		return nil, describe(err)
@@ -214,6 +219,26 @@ func (sp *SP) scanEncrypted(raw []byte) error {
 	return nil
 }
 
+// CertNotBeforeAllowance is how early a signing certificate is accepted before its NotBefore:
+// an IdP whose clock runs a little ahead may sign with a certificate it issued seconds ago. There
+// is no allowance after NotAfter: an expired certificate is refused at once.
+const CertNotBeforeAllowance = time.Minute
+
+// shiftedCerts returns copies of certs whose validity window is moved by d, and whose NotBefore
+// is moved CertNotBeforeAllowance earlier. goxmldsig matches a signature's certificate by its
+// DER bytes (unchanged) and then checks the copy's NotBefore and NotAfter against its clock: on
+// a clock moved by d, that is the real certificate checked against the real clock.
+func shiftedCerts(certs []*x509.Certificate, d time.Duration) []*x509.Certificate {
+	out := make([]*x509.Certificate, len(certs))
+	for i, c := range certs {
+		cc := *c
+		cc.NotBefore = c.NotBefore.Add(d - CertNotBeforeAllowance)
+		cc.NotAfter = c.NotAfter.Add(d)
+		out[i] = &cc
+	}
+	return out
+}
+
 // describe turns gosaml2's errors into one line that says what failed.
 func describe(err error) error {
 	var ve saml2.ErrVerification
@@ -226,6 +251,9 @@ func describe(err error) error {
 			return fmt.Errorf("subject confirmation expired: %s %s is before %s (now less the allowed skew)", iv.Key, iv.Actual, iv.Expected)
 		}
 		return fmt.Errorf("%s %s: got %q, want %q", reasonWord(iv.Reason), iv.Key, iv.Actual, iv.Expected)
+	}
+	if strings.Contains(err.Error(), "Cert is not valid at this time") {
+		return errors.New("the IdP signing certificate is not valid now (before its NotBefore or after its NotAfter, by the real clock): Cert is not valid at this time")
 	}
 	return fmt.Errorf("response rejected: %w", err)
 }
