@@ -257,7 +257,7 @@ var attacks = []attack{
 	}},
 
 	// Who may sign in.
-	{name: "control: guest mapped like members (default rule)", accept: true, run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "control: guest mapped like members (default rule)", accept: true, user: guest.UPN, run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		return f.post(l.c, f.signedBy(l, guest, nil, f.key, nil, nil), l.relay)
 	}},
@@ -283,6 +283,30 @@ var attacks = []attack{
 	{name: "guest when guests are denied", preset: "guestdeny", status: 403, reason: "guest", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		return f.post(l.c, f.signedBy(l, guest, nil, f.key, nil, nil), l.relay)
+	}},
+	{name: "e-mail mapping: a guest's address", preset: "email", status: 403, reason: "is a guest", run: func(t *testing.T, f *fixture) *http.Response {
+		l := jiraLogin(f)
+		return f.post(l.c, f.signedBy(l, guest, nil, f.key, nil, nil), l.relay)
+	}},
+	{name: "e-mail mapping: two mail claims disagree", preset: "email", status: 403, reason: "disagree", run: send(func(r *samltest.Response) {
+		r.Attributes = append(r.Attributes, samltest.Attribute{Name: saml.ClaimOIDMail, Values: []string{bob.Email}})
+	}, nil)},
+	{name: "control: e-mail mapping by the standard mail attribute (urn:oid:0.9.2342.19200300.100.1.3)", preset: "email", accept: true, run: send(func(r *samltest.Response) {
+		for i, a := range r.Attributes {
+			if a.Name == samltest.ClaimEmail {
+				r.Attributes[i].Name = saml.ClaimOIDMail
+			}
+		}
+	}, nil)},
+	{name: "NameID mapping onto an internal user without the opt-in", preset: "nameid", status: 403, reason: "no active directory has a user with name \"root\"", run: send(func(r *samltest.Response) { r.NameID = "root" }, nil)},
+	{name: "control: NameID mapping onto an internal user with its directory named", preset: "internal", accept: true, user: "root", run: send(func(r *samltest.Response) { r.NameID = "root" }, nil)},
+	{name: "response-only signature under the default requirement", status: 400, reason: "the assertion is not signed (only the response is)", run: func(t *testing.T, f *fixture) *http.Response {
+		l := jiraLogin(f)
+		return f.post(l.c, f.signedBy(l, alice, nil, nil, f.key, nil), l.relay)
+	}},
+	{name: "control: response-only signature when either will do", preset: "either", accept: true, run: func(t *testing.T, f *fixture) *http.Response {
+		l := jiraLogin(f)
+		return f.post(l.c, f.signedBy(l, alice, nil, nil, f.key, nil), l.relay)
 	}},
 	{name: "plaintext assertion when encryption is required", preset: "encrypt", status: 400, reason: "not encrypted", run: send(nil, nil)},
 }

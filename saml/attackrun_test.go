@@ -26,6 +26,7 @@ type attack struct {
 	status int    // expected HTTP status
 	reason string // expected in the logged reason
 	accept bool   // a control case that must succeed
+	user   string // a control's session user (UPN or internal name); default alice
 }
 
 // presets are the SP configurations the suite needs besides the default.
@@ -37,6 +38,10 @@ var presets = map[string]func(*saml.Config){
 	"guestdeny": func(c *saml.Config) { c.GuestRule = saml.GuestDeny },
 	"email":     func(c *saml.Config) { c.UserMapping = saml.MapEmail },
 	"encrypt":   nil, // set up in fixtureFor: needs the SP key
+	"either":    func(c *saml.Config) { c.RequireSigned = saml.SignedEither },
+	"internal": func(c *saml.Config) {
+		c.UserMapping, c.Directories = saml.MapNameID, []string{"Entra", "Internal"}
+	},
 }
 
 // jiraLogin starts a sign-in to Jira in a fresh browser.
@@ -168,6 +173,13 @@ func TestAttacks(t *testing.T) {
 			if tc.accept {
 				if resp.StatusCode != http.StatusSeeOther || len(sessions) != 1 {
 					t.Fatalf("control case: status %d, %d sessions; want 303 and 1 session; logs:\n%s", resp.StatusCode, len(sessions), f.logs.all())
+				}
+				who := tc.user
+				if who == "" {
+					who = alice.UPN
+				}
+				if sessions[0].UserID != f.users[who].ID {
+					t.Fatalf("control case: the session is user %d's, want %s (%d)", sessions[0].UserID, who, f.users[who].ID)
 				}
 				return
 			}

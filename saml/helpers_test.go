@@ -75,7 +75,8 @@ func newStore(t *testing.T, f *fixture, dialect string) {
 	st := storetest.Open(t, dialect)
 	f.st = st
 	f.internal = storetest.Must(st.EnsureInternalDirectory(ctx))
-	f.entra = storetest.Must(st.CreateDirectory(ctx, store.Directory{Name: "Entra", Kind: store.DirectoryAzureAD, Active: true, NestedGroups: true}))
+	f.entra = storetest.Must(st.CreateDirectory(ctx, store.Directory{Name: "Entra", Kind: store.DirectoryAzureAD, Active: true, NestedGroups: true,
+		Config: `{"tenant_id":"` + tenant + `"}`}))
 	jiraUsers := storetest.Must(st.CreateGroup(ctx, store.NewGroup{DirectoryID: f.entra.ID, Name: "jira-users", Active: true}))
 	f.users = map[string]store.User{}
 	for _, u := range []samltest.EntraUser{alice, bob, guest} {
@@ -124,13 +125,19 @@ func newFixture(t *testing.T, e2e bool, opts ...func(*saml.Config)) *fixture {
 
 func newFixtureOn(t *testing.T, dialect string, e2e bool, opts ...func(*saml.Config)) *fixture {
 	t.Helper()
+	return newFixtureIdP(t, dialect, e2e, samltest.IdPOptions{}, opts...)
+}
+
+// newFixtureIdP is newFixtureOn with options for the crewjam IdP.
+func newFixtureIdP(t *testing.T, dialect string, e2e bool, io samltest.IdPOptions, opts ...func(*saml.Config)) *fixture {
+	t.Helper()
 	f := &fixture{t: t, logs: &logSink{}, clock: &clock{}}
 	newStore(t, f, dialect)
 	f.sso = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.handler.ServeHTTP(w, r) }))
 	t.Cleanup(f.sso.Close)
 	f.cfg = saml.Config{PublicURL: f.sso.URL, BreakGlass: true, BreakGlassGroup: "crowdgate-breakglass", Now: f.clock.now}
 	if e2e {
-		f.idp = samltest.NewIdP(t, samltest.IdPOptions{})
+		f.idp = samltest.NewIdP(t, io)
 		for _, u := range []samltest.EntraUser{alice, bob, guest} {
 			f.idp.AddUser(t, u, idpPassword)
 		}

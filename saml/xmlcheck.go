@@ -31,6 +31,9 @@ type scanRules struct {
 type scanInfo struct {
 	assertions int // Assertion and EncryptedAssertion elements anywhere in the document
 	encrypted  int // of which EncryptedAssertion
+	// assertionSigned: an Assertion has a Signature child. Whether it verifies is gosaml2's
+	// business; this only tells a signed assertion inside a signed response from an unsigned one.
+	assertionSigned bool
 }
 
 // scanXML checks a document before any SAML library sees it. It refuses what an IdP never sends
@@ -121,6 +124,9 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 				if t.Name.Local == "EncryptedAssertion" {
 					info.encrypted++
 				}
+			}
+			if (t.Name == xml.Name{Space: nsDSig, Local: "Signature"} && parent == xml.Name{Space: nsAssertion, Local: "Assertion"}) {
+				info.assertionSigned = true
 			}
 			if r.allowSHA1 || t.Name.Space != nsDSig {
 				continue
