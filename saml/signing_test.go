@@ -77,7 +77,9 @@ func TestMetadataMatchesBehaviour(t *testing.T) {
 		{saml.SignedAssertion, saml.MapNameID, "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", true, "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"},
 	}
 	for _, tc := range cases {
-		f := newFixture(t, false, func(c *saml.Config) { c.RequireSigned, c.UserMapping, c.NameIDFormat = tc.require, tc.mapping, tc.nameIDFormat })
+		f := newFixture(t, false, func(c *saml.Config) {
+			c.RequireSigned, c.UserMapping, c.NameIDFormat = tc.require, tc.mapping, tc.nameIDFormat
+		})
 		md, err := f.sp.Metadata()
 		if err != nil {
 			t.Fatal(err)

@@ -31,7 +31,7 @@ type IdPOptions struct {
 	// UnsignedAssertion leaves the assertion unsigned; with SignResponse that is Entra's "Sign
 	// SAML response". Not with an SP that asks for encryption (crewjam encrypts the signed one).
 	UnsignedAssertion bool
-	SHA1         bool   // sign with rsa-sha1 (Entra's legacy option)
+	SHA1              bool // sign with rsa-sha1 (Entra's legacy option)
 	// ExtraCertificates are announced in the metadata but never sign (rollover tests).
 	ExtraCertificates []*x509.Certificate
 	// Clock is the IdP's clock; nil is the real one.
