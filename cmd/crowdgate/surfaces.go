@@ -44,6 +44,19 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 			ConsoleCookie:   consoleCookie,
 			BreakGlass:      true,
 			BreakGlassGroup: cfg.AdminGroup,
+
+			RequireSigned:     cfg.SAML.RequireSigned,
+			ObjectIDClaims:    cfg.SAML.ObjectIDClaims,
+			EmailClaims:       cfg.SAML.EmailClaims,
+			Directories:       cfg.SAML.Directories,
+			GuestRule:         cfg.SAML.Guests,
+			SPKeyFile:         cfg.SAML.SPKeyFile,
+			SPCertFile:        cfg.SAML.SPCertFile,
+			SignRequests:      cfg.SAML.SignRequests,
+			RequireEncryption: cfg.SAML.RequireEncryption,
+			ConsoleForceAuthn: cfg.SAML.ConsoleForceAuthn,
+			// Only administrators get a console session at all (the console checks again).
+			ConsoleGroups: []string{cfg.AdminGroup},
 		}, st, log.With("surface", "saml"))
 		if err != nil {
 			return nil, fmt.Errorf("SAML: %w", err)
