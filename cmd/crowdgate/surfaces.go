@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -28,6 +29,9 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 	s := &surfaces{metrics: metrics.New(st)}
 	secure := strings.HasPrefix(cfg.BaseURL, "https://") || cfg.TLSCert != ""
 	loginURL := ""
+	if err := secureCookieDefault(context.Background(), st, cfg.BaseURL, cfg.SAML.Enabled(), log); err != nil {
+		return nil, err
+	}
 	if cfg.SAML.Enabled() {
 		if cfg.BaseURL == "" {
 			return nil, fmt.Errorf("SAML sign-in (CROWDGATE_SAML_IDP_METADATA_URL or _FILE) needs CROWDGATE_BASE_URL (--base-url), the URL Entra ID sends browsers back to")
