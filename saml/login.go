@@ -70,6 +70,7 @@ func (sp *SP) handleLogin(w http.ResponseWriter, r *http.Request) {
 		sp.refuse(w, r, &refusal{status: http.StatusInternalServerError, reason: "build redirect: " + err.Error()})
 		return
 	}
+	sp.pruneStates(w, r)
 	http.SetCookie(w, cookie)
 	http.Redirect(w, r, u, http.StatusFound)
 }
