@@ -223,6 +223,9 @@ func (c Config) withDefaults() Config {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	hc := *c.HTTPClient
+	hc.CheckRedirect = metadataRedirect
+	c.HTTPClient = &hc
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -356,6 +359,19 @@ func (c Config) spKeyPair() (*tls.Certificate, error) {
 		return nil, errors.New("SP key must be an RSA key")
 	}
 	return &pair, nil
+}
+
+// metadataRedirect holds a redirect of the metadata fetch to the rule of the URL itself: https,
+// or http to a loopback address. A redirect to plain http would let anyone on the path choose
+// the certificates crowdgate trusts.
+func metadataRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("saml: IdP metadata: too many redirects")
+	}
+	if u := req.URL; !(u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return fmt.Errorf("saml: IdP metadata: redirect to %q refused: not https", u.Redacted())
+	}
+	return nil
 }
 
 func isLoopback(host string) bool {

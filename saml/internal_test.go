@@ -133,7 +133,9 @@ func TestMetadataRollover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sp.installMetadata(m)
+		if err := sp.installMetadata(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	trusted := func() int { return len(sp.idp.current().Certs) }
 	load(old.Cert, next.Cert) // Entra announces the new (inactive) certificate

@@ -39,6 +39,8 @@ type Store interface {
 	RememberAssertion(ctx context.Context, id string, notOnOrAfter time.Time) error
 	PruneAssertions(ctx context.Context) (int64, error)
 	SAMLStateKey(ctx context.Context) ([]byte, error)
+	Setting(ctx context.Context, name string) (string, error)
+	SetSetting(ctx context.Context, name, value string) error
 }
 
 var _ Store = (*store.Store)(nil)
@@ -94,6 +96,9 @@ func New(cfg Config, st Store, log *slog.Logger) (*SP, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if err := sp.restoreTrust(ctx); err != nil {
+		return nil, err
+	}
 	if err := sp.loadMetadata(ctx); err != nil {
 		if cfg.IdPMetadataURL == "" {
 			return nil, err

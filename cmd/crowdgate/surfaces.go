@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/crowdgate/crowdgate/api"
 	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/metrics"
@@ -67,6 +69,11 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 		}
 		s.sp = sp
 		loginURL = "/sso/login?dest=/console/"
+		if err := s.metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "crowdgate_saml_metadata_rejected_total",
+			Help: "IdP metadata refused because its entityID changed (alert on any increase)."},
+			func() float64 { return float64(sp.MetadataRejections()) })); err != nil {
+			return nil, fmt.Errorf("SAML metrics: %w", err)
+		}
 	}
 	console, err := api.New(api.Config{
 		AdminGroup:     cfg.AdminGroup,
