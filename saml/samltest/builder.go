@@ -1,10 +1,16 @@
 package samltest
 
 import (
+	"bytes"
+	"compress/flate"
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/beevik/etree"
@@ -318,4 +324,35 @@ func Path(el *etree.Element, tags ...string) *etree.Element {
 		}
 	}
 	return el
+}
+
+// RedirectQuery returns the HTTP-Redirect binding query for an XML message in param
+// ("SAMLRequest" or "SAMLResponse"): base64 of raw DEFLATE, the RelayState when not empty, and
+// with a key the query signature (RSA-SHA256) over the parameters as sent.
+func RedirectQuery(param string, xmlMsg []byte, relay string, key *Key) string {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	w.Write(xmlMsg)
+	w.Close()
+	q := param + "=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes()))
+	if relay != "" {
+		q += "&RelayState=" + url.QueryEscape(relay)
+	}
+	if key == nil {
+		return q
+	}
+	q += "&SigAlg=" + url.QueryEscape(dsig.RSASHA256SignatureMethod)
+	sum := sha256.Sum256([]byte(q))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key.Private, crypto.SHA256, sum[:])
+	if err != nil {
+		panic(err) // an RSA key signs
+	}
+	return q + "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig))
+}
+
+// LogoutRequest returns an IdP's LogoutRequest for the SP.
+func LogoutRequest(id, issuer, destination, nameID string) []byte {
+	return []byte(`<samlp:LogoutRequest xmlns:samlp="` + NSProtocol + `" xmlns:saml="` + NSAssertion + `" ID="` + id +
+		`" Version="2.0" IssueInstant="` + ts(time.Now()) + `" Destination="` + destination + `"><saml:Issuer>` + issuer +
+		`</saml:Issuer><saml:NameID>` + nameID + `</saml:NameID></samlp:LogoutRequest>`)
 }
