@@ -124,8 +124,8 @@ func (sp *SP) routes() http.Handler {
 	mux.HandleFunc("POST /saml/logout", sp.handleLogout)
 	mux.HandleFunc("GET /sso/logout", sp.handleLogout)
 	mux.HandleFunc("POST /sso/logout", sp.handleLogout)
-	mux.HandleFunc("GET /sso/breakglass", sp.handleBreakGlass)
-	mux.HandleFunc("POST /sso/breakglass", sp.handleBreakGlass)
+	mux.Handle("GET /sso/breakglass", sp.formToApps(sp.handleBreakGlass))
+	mux.Handle("POST /sso/breakglass", sp.formToApps(sp.handleBreakGlass))
 	return securityHeaders(mux)
 }
 
@@ -201,6 +201,34 @@ func (sp *SP) secure() bool { return sp.public.Scheme == "https" }
 
 // consolePath is the path of the console below the public URL.
 func (sp *SP) consolePath() string { return strings.TrimRight(sp.public.Path, "/") + "/console" }
+
+// formToApps widens the page's CSP form-action to the applications' origins. A successful
+// break-glass sign-in answers the form's POST with a redirect to the application, and Chromium
+// holds every redirect after a form submission to the submitting page's form-action: with
+// 'self' alone the browser stops at crowdgate. Only configured applications are listed, which
+// are the only places the sign-in sends a browser to anyway.
+func (sp *SP) formToApps(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sources := []string{"'self'"}
+		if apps, err := sp.st.Applications(r.Context()); err == nil {
+			seen := map[string]bool{}
+			for _, a := range apps {
+				for _, b := range a.BaseURLs {
+					u, err := url.Parse(b)
+					if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(u.Host, " ;,'") {
+						continue
+					}
+					if o := u.Scheme + "://" + u.Host; !seen[o] {
+						seen[o] = true
+						sources = append(sources, o)
+					}
+				}
+			}
+		}
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+strings.Join(sources, " ")+"; frame-ancestors 'none'")
+		next(w, r)
+	})
+}
 
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
