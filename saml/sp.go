@@ -202,7 +202,7 @@ func (sp *SP) secure() bool { return sp.public.Scheme == "https" }
 // consolePath is the path of the console below the public URL.
 func (sp *SP) consolePath() string { return strings.TrimRight(sp.public.Path, "/") + "/console" }
 
-// formToApps widens the page's CSP form-action to the applications' origins. A successful
+// formToApps refuses a POST from another site, and widens the page's CSP form-action to the applications' origins. A successful
 // break-glass sign-in answers the form's POST with a redirect to the application, and Chromium
 // holds every redirect after a form submission to the submitting page's form-action: with
 // 'self' alone the browser stops at crowdgate. Only configured applications are listed, which
@@ -226,8 +226,24 @@ func (sp *SP) formToApps(next http.HandlerFunc) http.Handler {
 			}
 		}
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+strings.Join(sources, " ")+"; frame-ancestors 'none'")
+		if r.Method == http.MethodPost && sp.foreignPost(r) {
+			sp.refuse(w, r, &refusal{status: http.StatusForbidden, reason: fmt.Sprintf("cross-site form post refused (Origin %q, Sec-Fetch-Site %q)",
+				r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")), public: "The form was sent from another site. Please try again."})
+			return
+		}
 		next(w, r)
 	})
+}
+
+// foreignPost reports a form post that a browser says came from another origin. The form is
+// crowdgate's own page, so nothing but same-origin is genuine; a client that sends neither
+// Fetch Metadata nor Origin is no browser, and the form's CSRF token still applies to it.
+func (sp *SP) foreignPost(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site != "same-origin"
+	}
+	o := r.Header.Get("Origin")
+	return o != "" && o != sp.public.Scheme+"://"+sp.public.Host
 }
 
 func securityHeaders(h http.Handler) http.Handler {

@@ -66,6 +66,12 @@ func (sp *SP) resolveTarget(ctx context.Context, appName, dest string) (target, 
 	if err != nil {
 		return target{}, fmt.Errorf("%w: %v", errBadReturn, err)
 	}
+	if trickyPath(u.EscapedPath()) {
+		// Two applications on one origin differ by path alone; Tomcat reads "..;" and encoded
+		// dots and slashes differently from path.Clean, so such a path could pass the check for
+		// one application and land in the other.
+		return target{}, fmt.Errorf("%w: %q has a dot segment, an encoded dot or separator, or a ';' path parameter", errBadReturn, dest)
+	}
 	if !u.IsAbs() {
 		// Seraph's ${originalurl} is relative to the application's context path.
 		if u.Host != "" || !strings.HasPrefix(dest, "/") || strings.HasPrefix(dest, "//") {
@@ -144,4 +150,19 @@ func underPath(u *url.URL, prefix string) bool {
 	}
 	p = path.Clean(p)
 	return p == prefix || strings.HasPrefix(p, prefix+"/")
+}
+
+// trickyPath reports dot segments, percent-encoded dots, slashes and backslashes, and ';' path
+// parameters in an escaped path: nothing a genuine return URL of Jira or Confluence needs.
+func trickyPath(p string) bool {
+	l := strings.ToLower(p)
+	if strings.Contains(l, ";") || strings.Contains(l, "%2e") || strings.Contains(l, "%2f") || strings.Contains(l, "%5c") {
+		return true
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }

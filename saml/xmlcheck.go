@@ -101,6 +101,10 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 	d = xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
 	var names []xml.Name
+	var ids []string // the ID attribute of each open element
+	seenIDs := map[string]bool{}
+	references := 0 // in the open SignedInfo
+	confirmations := 0 // in the open Subject
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -119,6 +123,20 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 				parent = names[len(names)-1]
 			}
 			names = append(names, t.Name)
+			id := attrValue(t, "ID")
+			if id != "" {
+				if seenIDs[id] {
+					return info, fmt.Errorf("ID %q appears twice", id)
+				}
+				seenIDs[id] = true
+			}
+			ids = append(ids, id)
+			if err := checkSignatureShape(t, parent, names, ids, &references); err != nil {
+				return info, err
+			}
+			if err := checkSubject(t, parent, &confirmations); err != nil {
+				return info, err
+			}
 			if t.Name.Space == nsAssertion && (t.Name.Local == "Assertion" || t.Name.Local == "EncryptedAssertion") {
 				info.assertions++
 				if t.Name.Local == "EncryptedAssertion" {
@@ -143,10 +161,89 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 			}
 		case xml.EndElement:
 			names = names[:len(names)-1]
+			ids = ids[:len(ids)-1]
 		}
 	}
 	if err := rtvalidator.Validate(bytes.NewReader(b)); err != nil {
 		return info, fmt.Errorf("document does not survive an XML round trip: %w", err)
 	}
 	return info, nil
+}
+
+// Signature algorithms a SAML signature may name in its SignedInfo and Reference. XPath and XSLT
+// transforms, and canonicalisation with comments, are how signature-wrapping and comment
+// truncation tricks get past a verifier; no IdP needs them.
+var allowedTransforms = map[string]bool{
+	"http://www.w3.org/2000/09/xmldsig#enveloped-signature": true,
+	"http://www.w3.org/2001/10/xml-exc-c14n#":               true,
+	"http://www.w3.org/TR/2001/REC-xml-c14n-20010315":       true,
+	"http://www.w3.org/2006/12/xml-c14n11":                  true,
+}
+
+func attrValue(t xml.StartElement, local string) string {
+	for _, a := range t.Attr {
+		if a.Name.Space == "" && a.Name.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// checkSignatureShape holds every XML signature to the one shape IdPs produce: one Reference,
+// naming the element the Signature sits in by its ID, with only the enveloped-signature and
+// canonicalisation transforms, and canonicalisation without comments. names and ids are the open
+// elements (t last); references counts the References of the open SignedInfo.
+func checkSignatureShape(t xml.StartElement, parent xml.Name, names []xml.Name, ids []string, references *int) error {
+	if t.Name.Space != nsDSig {
+		return nil
+	}
+	switch t.Name.Local {
+	case "SignedInfo":
+		*references = 0
+	case "Reference":
+		if *references++; *references > 1 {
+			return errors.New("signature has more than one Reference")
+		}
+		// Signature/SignedInfo/Reference: the signed element is three levels up.
+		n := len(names)
+		if n < 4 || names[n-3] != (xml.Name{Space: nsDSig, Local: "Signature"}) {
+			return errors.New("signature Reference outside a Signature's SignedInfo")
+		}
+		uri, signed := attrValue(t, "URI"), ids[n-4]
+		if uri == "" || signed == "" || uri != "#"+signed {
+			return fmt.Errorf("signature Reference URI %q does not name the element it signs (ID %q)", uri, signed)
+		}
+	case "Transform", "CanonicalizationMethod":
+		alg := attrValue(t, "Algorithm")
+		if strings.HasSuffix(alg, "#WithComments") {
+			return fmt.Errorf("signature canonicalisation %q keeps comments, which is not allowed", alg)
+		}
+		if !allowedTransforms[alg] {
+			return fmt.Errorf("signature transform %q is not allowed", alg)
+		}
+	}
+	return nil
+}
+
+// checkSubject refuses subjects gosaml2 would read only in part: it keeps one
+// SubjectConfirmation (the last) of several, and a bearer SubjectConfirmationData must not carry
+// NotBefore (SAML profiles, 4.1.4.2), which gosaml2 ignores. confirmations counts the
+// SubjectConfirmations of the open Subject.
+func checkSubject(t xml.StartElement, parent xml.Name, confirmations *int) error {
+	if t.Name.Space != nsAssertion {
+		return nil
+	}
+	switch t.Name.Local {
+	case "Subject":
+		*confirmations = 0
+	case "SubjectConfirmation":
+		if *confirmations++; *confirmations > 1 {
+			return errors.New("assertion subject has more than one SubjectConfirmation")
+		}
+	case "SubjectConfirmationData":
+		if attrValue(t, "NotBefore") != "" {
+			return errors.New("SubjectConfirmationData carries NotBefore, which a bearer confirmation must not")
+		}
+	}
+	return nil
 }

@@ -43,10 +43,15 @@ func (b *Browser) Get(rawURL string) *Page {
 	return b.follow(p)
 }
 
-// Post submits form values to rawURL and follows on like Get.
+// Post submits form values to rawURL, as a form on a page of that origin does, and follows on
+// like Get.
 func (b *Browser) Post(rawURL string, form url.Values) *Page {
 	b.t.Helper()
-	return b.follow(b.do(http.MethodPost, rawURL, form, nil))
+	from, err := url.Parse(rawURL)
+	if err != nil {
+		b.t.Fatalf("samltest: browser: %v", err)
+	}
+	return b.follow(b.do(http.MethodPost, rawURL, form, from))
 }
 
 // Open fetches rawURL, following redirects but submitting no form.
