@@ -218,7 +218,7 @@ var attacks = []attack{
 	}},
 
 	// Size.
-	{name: "oversized SAMLResponse", status: 413, reason: "", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "oversized SAMLResponse", status: 413, reason: "more than the 524288 allowed", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		return f.post(l.c, strings.Repeat("A", saml.DefaultMaxResponseSize+8), l.relay)
 	}},

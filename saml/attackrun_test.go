@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -27,7 +29,15 @@ type attack struct {
 	reason string // expected in the logged reason
 	accept bool   // a control case that must succeed
 	user   string // a control's session user (UPN or internal name); default alice
+	// logged names the log message carrying the reason when the answer is no sign-in refusal
+	// (a logout that refuses its return URL): then no audited failure is expected.
+	logged string
 }
+
+const refusedMsg = "saml: sign-in refused"
+
+// suite is every case, in order.
+func suite() []attack { return append(append([]attack(nil), attacks...), moreAttacks...) }
 
 // presets are the SP configurations the suite needs besides the default.
 var presets = map[string]func(*saml.Config){
@@ -136,11 +146,29 @@ func fixtureFor(t *testing.T, cache map[string]*fixture, preset string) *fixture
 	if o := presets[preset]; o != nil {
 		opts = append(opts, o)
 	}
-	if preset == "encrypt" {
-		k := samltest.NewKey(t, "sp")
-		opts = append(opts, func(c *saml.Config) { c.SPKeyPEM, c.SPCertPEM, c.RequireEncryption = k.KeyPEM(), k.CertPEM(), true })
+	var spKey, idpKey *samltest.Key
+	switch preset {
+	case "encrypt":
+		spKey = samltest.NewKey(t, "sp")
+		opts = append(opts, func(c *saml.Config) { c.SPKeyPEM, c.SPCertPEM, c.RequireEncryption = spKey.KeyPEM(), spKey.CertPEM(), true })
+	case "expiredcert", "futurecert":
+		from, until := time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour)
+		if preset == "futurecert" {
+			from, until = time.Now().Add(10*time.Minute), time.Now().Add(48*time.Hour)
+		}
+		idpKey = samltest.NewKeyValid(t, "idp", from, until)
+		opts = append(opts, func(c *saml.Config) { c.IdPMetadataXML = entraMetadata(idpKey.Cert) })
+	case "rollover":
+		idpKey = samltest.NewKey(t, "idp")
+		path := filepath.Join(t.TempDir(), "idp.xml")
+		writeMetadata(t, path, "https://sts.windows.net/"+tenant+"/", idpKey.Cert, samltest.NewKey(t, "next").Cert)
+		opts = append(opts, func(c *saml.Config) { c.IdPMetadataXML, c.IdPMetadataFile = nil, path })
 	}
 	f := newFixture(t, false, opts...)
+	f.spKey = spKey
+	if idpKey != nil {
+		f.key = idpKey
+	}
 	cache[preset] = f
 	return f
 }
@@ -161,13 +189,17 @@ func TestAttacks(t *testing.T) {
 	t.Parallel()
 	cache := map[string]*fixture{}
 	refused := 0
-	for _, tc := range attacks {
+	for _, tc := range suite() {
 		f := fixtureFor(t, cache, tc.preset) // lives as long as the whole suite
 		t.Run(tc.name, func(t *testing.T) {
 			f.t = t
 			deleteSessions(t, f)
+			msg := refusedMsg
+			if tc.logged != "" {
+				msg = tc.logged
+			}
 			failures := len(f.failures())
-			reasons := len(f.logs.reasons("saml: sign-in refused"))
+			reasons := len(f.logs.reasons(msg))
 			resp := tc.run(t, f)
 			sessions := append(f.sessions(store.SessionSSO), f.sessions(store.SessionConsole)...)
 			if tc.accept {
@@ -183,7 +215,7 @@ func TestAttacks(t *testing.T) {
 				}
 				return
 			}
-			newReasons := f.logs.reasons("saml: sign-in refused")[reasons:]
+			newReasons := f.logs.reasons(msg)[reasons:]
 			if resp.StatusCode != tc.status {
 				t.Errorf("status %d, want %d (reasons %q)", resp.StatusCode, tc.status, newReasons)
 			}
@@ -195,8 +227,11 @@ func TestAttacks(t *testing.T) {
 			if len(sessions) != 0 {
 				t.Errorf("refused sign-in left %d sessions", len(sessions))
 			}
-			if got := len(f.failures()) - failures; got != 1 {
+			if got := len(f.failures()) - failures; got != 1 && tc.logged == "" {
 				t.Errorf("%d failures audited, want 1", got)
+			}
+			if tc.reason == "" {
+				t.Errorf("case without an expected reason")
 			}
 			if len(newReasons) != 1 || !strings.Contains(newReasons[0], tc.reason) {
 				t.Errorf("logged reasons %q, want one containing %q", newReasons, tc.reason)

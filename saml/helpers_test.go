@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"io"
 	"log/slog"
@@ -57,6 +58,7 @@ type fixture struct {
 	logs     *logSink
 	idp      *samltest.IdP // crewjam IdP (end-to-end), or
 	key      *samltest.Key // the IdP key for built responses
+	spKey    *samltest.Key // the SP key, when the preset has one
 	clock    *clock        // the SP's clock
 	metadata []byte        // static IdP metadata for built responses
 }
@@ -65,6 +67,12 @@ const tenant = samltest.DefaultTenant
 
 func (f *fixture) issuer() string { return "https://sts.windows.net/" + tenant + "/" }
 func (f *fixture) acsURL() string { return f.sso.URL + "/saml/acs" }
+
+// entraMetadata is the static metadata of the fixture's IdP with certs.
+func entraMetadata(certs ...*x509.Certificate) []byte {
+	return samltest.EntraMetadata("https://sts.windows.net/"+tenant+"/", "https://login.microsoftonline.com/"+tenant+"/saml2",
+		"https://login.microsoftonline.com/"+tenant+"/saml2", certs...)
+}
 
 // newStore builds the directory every test uses, on the dialect (empty: storetest's default).
 func newStore(t *testing.T, f *fixture, dialect string) {

@@ -174,7 +174,7 @@ func (sp *SP) logoutDone(w http.ResponseWriter, r *http.Request, app, dest strin
 		tgt, err := sp.resolveTarget(r.Context(), app, dest)
 		switch {
 		case err != nil:
-			sp.log.Warn("saml: logout return URL refused", "err", err)
+			sp.log.Warn("saml: logout return URL refused", "reason", err.Error(), "client", sp.clientAddress(r))
 		case dest != "":
 			http.Redirect(w, r, tgt.Return, http.StatusSeeOther)
 			return

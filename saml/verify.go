@@ -158,6 +158,13 @@ func (sp *SP) checkSigned(idp *idpInfo, encoded string, raw []byte, assertionSig
 	if len(c.AudienceRestrictions) == 0 {
 		return nil, errors.New("assertion has no AudienceRestriction")
 	}
+	// Each AudienceRestriction must be met on its own (SAML core, 2.5.1.4): a second one for
+	// another SP says the assertion is not for crowdgate alone.
+	for i, ar := range c.AudienceRestrictions {
+		if len(c.AudienceRestrictions) > 1 && !slices.ContainsFunc(ar.Audiences, func(au types.Audience) bool { return strings.TrimSpace(au.Value) == sp.cfg.EntityID }) {
+			return nil, fmt.Errorf("assertion has %d AudienceRestrictions and number %d does not name %q (each must)", len(c.AudienceRestrictions), i+1, sp.cfg.EntityID)
+		}
+	}
 	if ai.WarningInfo == nil || ai.WarningInfo.NotInAudience {
 		var got []string
 		for _, ar := range c.AudienceRestrictions {
@@ -166,13 +173,6 @@ func (sp *SP) checkSigned(idp *idpInfo, encoded string, raw []byte, assertionSig
 			}
 		}
 		return nil, fmt.Errorf("assertion is for audience %q, not %q", got, sp.cfg.EntityID)
-	}
-	// Each AudienceRestriction must be met on its own (SAML core, 2.5.1.4): a second one for
-	// another SP says the assertion is not for crowdgate alone.
-	for i, ar := range c.AudienceRestrictions {
-		if !slices.ContainsFunc(ar.Audiences, func(au types.Audience) bool { return strings.TrimSpace(au.Value) == sp.cfg.EntityID }) {
-			return nil, fmt.Errorf("assertion has %d AudienceRestrictions and number %d does not name %q (each must)", len(c.AudienceRestrictions), i+1, sp.cfg.EntityID)
-		}
 	}
 	if a.AuthnStatement == nil || a.AuthnStatement.AuthnInstant == nil {
 		return nil, errors.New("assertion has no AuthnStatement")

@@ -70,6 +70,9 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 				return info, fmt.Errorf("document contains the processing instruction %q", t.Target)
 			}
 		case xml.StartElement:
+			if err := wellFormedNames(t); err != nil {
+				return info, err
+			}
 			elements++
 			if elements > r.maxElements {
 				return info, fmt.Errorf("document has more than %d elements", r.maxElements)
@@ -243,6 +246,26 @@ func checkSubject(t xml.StartElement, parent xml.Name, confirmations *int) error
 	case "SubjectConfirmationData":
 		if attrValue(t, "NotBefore") != "" {
 			return errors.New("SubjectConfirmationData carries NotBefore, which a bearer confirmation must not")
+		}
+	}
+	return nil
+}
+
+// wellFormedNames refuses element and attribute names that are not namespace-well-formed (a
+// prefix or local part left empty, or more than one colon), which RawToken hands over as local
+// names containing a colon: encoding/xml and etree would read such a document differently.
+func wellFormedNames(t xml.StartElement) error {
+	names := []xml.Name{t.Name}
+	for _, a := range t.Attr {
+		names = append(names, a.Name)
+	}
+	for _, n := range names {
+		if strings.Contains(n.Local, ":") || (n.Space != "" && n.Local == "") {
+			full := n.Local
+			if n.Space != "" {
+				full = n.Space + ":" + n.Local
+			}
+			return fmt.Errorf("name %q is not namespace-well-formed (a round-trip mutation?)", full)
 		}
 	}
 	return nil
