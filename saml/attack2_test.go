@@ -115,7 +115,9 @@ var moreAttacks = []attack{
 	{name: "processing instruction inside the document", status: 400, reason: "processing instruction", run: rawXML(func(s string) string {
 		return strings.Replace(s, "</samlp:Response>", `<?xml-stylesheet href="x"?></samlp:Response>`, 1)
 	})},
-	{name: "second root element", status: 400, reason: "more than one root element", run: rawXML(func(s string) string { return s + `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>` })},
+	{name: "second root element", status: 400, reason: "more than one root element", run: rawXML(func(s string) string {
+		return s + `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>`
+	})},
 	{name: "text after the root element", status: 400, reason: "text outside its root element", run: rawXML(func(s string) string { return s + "alice" })},
 	{name: "LogoutResponse posted to the ACS", status: 400, reason: "root element is {urn:oasis:names:tc:SAML:2.0:protocol}LogoutResponse", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
@@ -153,7 +155,7 @@ var moreAttacks = []attack{
 	{name: "open redirect via logout: protocol-relative dest", status: 200, logged: logoutRefusedMsg, reason: "return URL refused", run: logoutTo("//evil.example/phish")},
 	{name: "open redirect via logout: look-alike host", status: 200, logged: logoutRefusedMsg, reason: "return URL refused", run: func(t *testing.T, f *fixture) *http.Response {
 		u, _ := url.Parse(f.jiraSrv.URL)
-		return logoutTo("http://" + u.Host + ".evil.example" + jiraPath + "/")(t, f)
+		return logoutTo("http://"+u.Host+".evil.example"+jiraPath+"/")(t, f)
 	}},
 	{name: "open redirect via break-glass dest", status: 400, logged: breakGlassRefusedMsg, reason: "return URL refused", run: breakGlassTo("", "https://evil.example/phish", nil)},
 	{name: "open redirect via break-glass: app with a foreign dest", status: 400, logged: breakGlassRefusedMsg, reason: "is not under a base URL of application jira", run: breakGlassTo("jira", "https://evil.example/phish", nil)},

@@ -150,7 +150,9 @@ func fixtureFor(t *testing.T, cache map[string]*fixture, preset string) *fixture
 	switch preset {
 	case "encrypt":
 		spKey = samltest.NewKey(t, "sp")
-		opts = append(opts, func(c *saml.Config) { c.SPKeyPEM, c.SPCertPEM, c.RequireEncryption = spKey.KeyPEM(), spKey.CertPEM(), true })
+		opts = append(opts, func(c *saml.Config) {
+			c.SPKeyPEM, c.SPCertPEM, c.RequireEncryption = spKey.KeyPEM(), spKey.CertPEM(), true
+		})
 	case "expiredcert", "futurecert":
 		from, until := time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour)
 		if preset == "futurecert" {

@@ -106,7 +106,7 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 	var names []xml.Name
 	var ids []string // the ID attribute of each open element
 	seenIDs := map[string]bool{}
-	references := 0 // in the open SignedInfo
+	references := 0    // in the open SignedInfo
 	confirmations := 0 // in the open Subject
 	for {
 		tok, err := d.Token()
