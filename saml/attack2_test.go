@@ -99,8 +99,8 @@ var moreAttacks = []attack{
 	{name: "several SubjectConfirmations", status: 400, reason: "more than one SubjectConfirmation", run: send(func(r *samltest.Response) { r.ExtraSubjectConfirmations = 1 }, nil)},
 	{name: "SubjectConfirmationData NotBefore", status: 400, reason: "SubjectConfirmationData carries NotBefore", run: send(func(r *samltest.Response) { r.SubjectNotBefore = time.Now() }, nil)},
 	{name: "assertion issued in the future", status: 400, reason: "issued in the future", run: send(func(r *samltest.Response) { r.IssueInstant = time.Now().Add(10 * time.Minute) }, nil)},
-	{name: "Conditions without NotOnOrAfter", status: 400, reason: "NotOnOrAfter", run: send(func(r *samltest.Response) { r.NotOnOrAfter = time.Time{} }, nil)},
-	{name: "SubjectConfirmationData without NotOnOrAfter", status: 400, reason: "NotOnOrAfter", run: send(func(r *samltest.Response) { r.SubjectNotOnOrAfter = time.Time{} }, nil)},
+	{name: "Conditions without NotOnOrAfter", status: 400, reason: "missing NotOnOrAfter attribute on Conditions", run: send(func(r *samltest.Response) { r.NotOnOrAfter = time.Time{} }, nil)},
+	{name: "SubjectConfirmationData without NotOnOrAfter", status: 400, reason: "missing NotOnOrAfter attribute on SubjectConfirmationData", run: send(func(r *samltest.Response) { r.SubjectNotOnOrAfter = time.Time{} }, nil)},
 	{name: "IdP-initiated: Response InResponseTo without the assertion's", preset: "idpinit", status: 400, reason: "but the assertion answers no request", run: send(func(r *samltest.Response) {
 		r.InResponseTo, r.ResponseInResponseTo = "", samltest.NewID()
 	}, nil)},
@@ -124,7 +124,7 @@ var moreAttacks = []attack{
 		lr := `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_lr" Version="2.0" InResponseTo="` + l.requestID + `"><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`
 		return f.post(l.c, samltest.EncodeBytes([]byte(lr)), l.relay)
 	}},
-	{name: "round-trip mutation: namespace prefix on an xmlns attribute", status: 400, reason: "malformed XML", run: rawXML(func(s string) string {
+	{name: "round-trip mutation: namespace prefix on an xmlns attribute", status: 400, reason: "malformed XML: XML syntax error on line 1: expected attribute name", run: rawXML(func(s string) string {
 		return strings.Replace(s, `<samlp:Response `, `<samlp:Response xmlns:a:b="urn:evil" `, 1)
 	})},
 	// encoding/xml reads these as names with a colon in them; other parsers (etree, which
@@ -151,21 +151,21 @@ var moreAttacks = []attack{
 	}},
 
 	// Where the browser goes: logout, break-glass, and two applications on one origin.
-	{name: "open redirect via logout dest", status: 200, logged: logoutRefusedMsg, reason: "return URL refused", run: logoutTo("https://evil.example/phish")},
-	{name: "open redirect via logout: protocol-relative dest", status: 200, logged: logoutRefusedMsg, reason: "return URL refused", run: logoutTo("//evil.example/phish")},
-	{name: "open redirect via logout: look-alike host", status: 200, logged: logoutRefusedMsg, reason: "return URL refused", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "open redirect via logout dest", status: 200, logged: logoutRefusedMsg, reason: "is not under a base URL of application jira", run: logoutTo("https://evil.example/phish")},
+	{name: "open redirect via logout: protocol-relative dest", status: 200, logged: logoutRefusedMsg, reason: "is neither absolute nor a path", run: logoutTo("//evil.example/phish")},
+	{name: "open redirect via logout: look-alike host", status: 200, logged: logoutRefusedMsg, reason: "invalid port", run: func(t *testing.T, f *fixture) *http.Response {
 		u, _ := url.Parse(f.jiraSrv.URL)
 		return logoutTo("http://"+u.Host+".evil.example"+jiraPath+"/")(t, f)
 	}},
-	{name: "open redirect via break-glass dest", status: 400, logged: breakGlassRefusedMsg, reason: "return URL refused", run: breakGlassTo("", "https://evil.example/phish", nil)},
+	{name: "open redirect via break-glass dest", status: 400, logged: breakGlassRefusedMsg, reason: "is not under a base URL of any application", run: breakGlassTo("", "https://evil.example/phish", nil)},
 	{name: "open redirect via break-glass: app with a foreign dest", status: 400, logged: breakGlassRefusedMsg, reason: "is not under a base URL of application jira", run: breakGlassTo("jira", "https://evil.example/phish", nil)},
 	{name: "break-glass form posted from another site (Origin)", status: 403, reason: "cross-site form post refused", run: breakGlassTo("jira", dashboardPath, map[string]string{"Origin": "https://evil.example"})},
 	{name: "break-glass form posted from another site (Fetch Metadata)", status: 403, reason: "cross-site form post refused", run: breakGlassTo("jira", dashboardPath, map[string]string{"Sec-Fetch-Site": "cross-site"})},
 	{name: "break-glass form posted from a sibling site", status: 403, reason: "cross-site form post refused", run: breakGlassTo("jira", dashboardPath, map[string]string{"Sec-Fetch-Site": "same-site"})},
-	{name: "path trick: dot segments into another application", status: 400, reason: "dot segment", run: loginTo("jira", jiraPath+"/../confluence/x")},
-	{name: "path trick: Tomcat's ..; segment", status: 400, reason: "';' path parameter", run: loginTo("jira", "/..;/confluence/x")},
-	{name: "path trick: encoded dots", status: 400, reason: "encoded dot", run: loginTo("jira", "/%2e%2e/confluence/x")},
-	{name: "path trick: encoded slash", status: 400, reason: "encoded dot or separator", run: loginTo("jira", "/..%2fconfluence/x")},
+	{name: "path trick: dot segments into another application", status: 400, reason: "has a dot segment in its path", run: loginTo("jira", jiraPath+"/../confluence/x")},
+	{name: "path trick: Tomcat's ..; segment", status: 400, reason: "has a ';' path parameter in its path", run: loginTo("jira", "/..;/confluence/x")},
+	{name: "path trick: encoded dots", status: 400, reason: "has an encoded dot in its path", run: loginTo("jira", "/%2e%2e/confluence/x")},
+	{name: "path trick: encoded slash", status: 400, reason: "has an encoded slash or backslash in its path", run: loginTo("jira", "/x%2f..%2f..%2fconfluence/x")},
 	{name: "path trick: the other application's absolute URL with app=jira", status: 400, reason: "is not under a base URL of application jira", run: func(t *testing.T, f *fixture) *http.Response {
 		ensureConfluence(t, f)
 		return get(t, f.sso.URL+"/sso/login?app=jira&dest="+url.QueryEscape(f.jiraSrv.URL+"/confluence/x"))

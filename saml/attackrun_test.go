@@ -244,8 +244,8 @@ func TestAttacks(t *testing.T) {
 			}
 		})
 	}
-	if refused < 30 {
-		t.Errorf("%d attacks refused as expected, want at least 30", refused)
+	if refused < 80 {
+		t.Errorf("%d attacks refused as expected, want at least 80", refused)
 	}
 	t.Logf("%d attacks refused", refused)
 }
