@@ -19,7 +19,7 @@ import (
 	"github.com/crowdgate/crowdgate/store"
 )
 
-// attack is one case of the negative suite (targets.md S1): run performs the attack and returns
+// attack is one case of the negative suite (listed in docs/saml-attacks.md): run performs the attack and returns
 // crowdgate's answer.
 type attack struct {
 	name   string

@@ -42,7 +42,7 @@ const (
 	SignedEither = "either"
 )
 
-// Claim names Entra sends (docs/saml-sso.md §3.4).
+// Claim names Entra sends (docs/saml-setup.md, Claims).
 const (
 	ClaimObjectID         = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 	ClaimTenantID         = "http://schemas.microsoft.com/identity/claims/tenantid"

@@ -76,7 +76,7 @@ func (sp *SP) handleLogout(w http.ResponseWriter, r *http.Request) {
 		msgID = msg.ID
 		if idp := sp.idp.current(); idp != nil {
 			err := sp.verifyRedirect(r, idp, "SAMLRequest")
-			if err == nil && msg.Issuer != idp.EntityID {
+			if err == nil && !sameIssuer(msg.Issuer, idp.EntityID) {
 				err = fmt.Errorf("issuer %q is not the IdP %q", msg.Issuer, idp.EntityID)
 			}
 			if verified = err == nil; !verified {
@@ -115,6 +115,17 @@ func (sp *SP) handleLogout(w http.ResponseWriter, r *http.Request) {
 		sp.log.Error("saml: single logout", "err", err)
 	}
 	sp.logoutDone(w, r, r.Form.Get("app"), returnParam(r.Form))
+}
+
+// sameIssuer compares a logout message's Issuer with the IdP's entity id. Entra signs its logout
+// messages as https://login.microsoftonline.com/{tenant}/, its assertions as
+// https://sts.windows.net/{tenant}/: the same tenant either way.
+func sameIssuer(issuer, entityID string) bool {
+	if issuer == entityID {
+		return true
+	}
+	tenant, ok := strings.CutPrefix(entityID, "https://sts.windows.net/")
+	return ok && tenant != "" && issuer == "https://login.microsoftonline.com/"+tenant
 }
 
 // sameSite reports whether the request comes from crowdgate's own site: by Fetch Metadata

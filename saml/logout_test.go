@@ -81,6 +81,14 @@ func TestLogoutNeedsSameSiteOrSignature(t *testing.T) {
 		})
 	}
 
+	t.Run("signed LogoutRequest with Entra's logout issuer", func(t *testing.T) {
+		l := jiraLogin(f)
+		f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), l.relay)
+		resp, _ := send(l.c, "GET", logoutRequest("https://login.microsoftonline.com/"+tenant+"/", f.key), nil, cross)
+		if n := len(f.sessions(store.SessionSSO)); resp.StatusCode != http.StatusFound || n != 0 {
+			t.Fatalf("%d, %d sessions; want the sessions ended at once", resp.StatusCode, n)
+		}
+	})
 	t.Run("signed LogoutRequest", func(t *testing.T) {
 		l := jiraLogin(f)
 		f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), l.relay)
