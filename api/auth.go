@@ -126,6 +126,16 @@ func (s *server) loginURL(dest string) string {
 	return u.String()
 }
 
+// reauthURL is loginURL asking the SAML sign-in to re-authenticate (reauth=1: the IdP gets
+// ForceAuthn and must not sign the administrator back in from its own session).
+func (s *server) reauthURL(dest string) string {
+	u := s.loginURL(dest)
+	if s.cfg.LoginURL == "" {
+		return u
+	}
+	return u + "&reauth=1"
+}
+
 // safeReturn accepts only console paths as places to go back to.
 func (s *server) safeReturn(dest string) bool {
 	return strings.HasPrefix(dest, s.cfg.PathPrefix+"/") && !strings.HasPrefix(dest, "//") &&
@@ -357,7 +367,7 @@ func (s *server) reauthPage(c echo.Context) error {
 		next = s.cfg.PathPrefix + "/"
 	}
 	p := s.newPage(c, "Confirm it is you", "")
-	p.Data = reauthData{Next: next, Internal: a.Internal(), SSO: s.loginURL(next), Fresh: s.fresh(a)}
+	p.Data = reauthData{Next: next, Internal: a.Internal(), SSO: s.reauthURL(next), Fresh: s.fresh(a)}
 	return s.render(c, http.StatusOK, "reauth", p)
 }
 
@@ -368,7 +378,7 @@ func (s *server) reauth(c echo.Context) error {
 		next = s.cfg.PathPrefix + "/"
 	}
 	if !a.Internal() {
-		return c.Redirect(http.StatusSeeOther, s.loginURL(next))
+		return c.Redirect(http.StatusSeeOther, s.reauthURL(next))
 	}
 	ok, err := s.reauthenticate(c, a, c.FormValue("password"))
 	if err != nil {

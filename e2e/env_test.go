@@ -51,6 +51,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with a change to the SAML configuration, made after the directory exists.
+func newEnvWith(t *testing.T, edit func(*saml.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	e := &env{hits: &hitLog{}, logs: &logBuffer{}, users: map[string]store.User{}}
 	t.Cleanup(func() {
@@ -87,7 +93,11 @@ func newEnv(t *testing.T) *env {
 	for _, u := range []samltest.EntraUser{alice, bob} {
 		e.idp.AddUser(t, u, idpPassword)
 	}
-	sp, err := saml.New(saml.Config{PublicURL: e.ssoURL, IdPMetadataURL: e.idp.MetadataURL()}, e.st, log.With("surface", "saml"))
+	samlCfg := saml.Config{PublicURL: e.ssoURL, IdPMetadataURL: e.idp.MetadataURL()}
+	if edit != nil {
+		edit(&samlCfg)
+	}
+	sp, err := saml.New(samlCfg, e.st, log.With("surface", "saml"))
 	if err != nil {
 		t.Fatalf("saml.New: %v", err)
 	}

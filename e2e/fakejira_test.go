@@ -16,7 +16,7 @@ import (
 )
 
 // fakeJira plays Jira with Seraph's Crowd SSO authenticator (SSOSeraphAuthenticator with
-// session.validationinterval=0, docs crowd-protocol.md §7.6 and saml-sso.md §4): every page
+// session.validationinterval=0): every page
 // but /logout needs a signed-in user. For each request it asks crowdgate for the cookie's name
 // (GET /config/cookie), reads that cookie, validates the token with POST /session/{token} and
 // the browser's address as the validation factor, takes session/user/@name as the principal,

@@ -118,6 +118,9 @@ func (m *Metrics) ObserveSync(mode string, ok bool, d time.Duration, changes map
 	}
 }
 
+// Register adds a collector of another package (the SAML sign-in's counters) to /metrics.
+func (m *Metrics) Register(c prometheus.Collector) error { return m.reg.Register(c) }
+
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

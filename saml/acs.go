@@ -53,7 +53,11 @@ func (sp *SP) handleACS(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := sp.readState(ctx, r, relay)
 	if err != nil {
-		sp.refuse(w, r, &refusal{status: http.StatusBadRequest, user: a.NameID, reason: err.Error()})
+		reason := err.Error()
+		if errors.Is(err, errNoState) && !sp.secure() {
+			reason += "; crowdgate is served over http, so the state cookie is SameSite=Lax and a browser drops it when an IdP on another site posts the response: serve crowdgate over https"
+		}
+		sp.refuse(w, r, &refusal{status: http.StatusBadRequest, user: a.NameID, reason: reason})
 		return
 	}
 	if st.ID != a.InResponseTo {

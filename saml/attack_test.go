@@ -21,21 +21,21 @@ var attacks = []attack{
 	{name: "control: genuine response", run: send(nil, nil), accept: true},
 
 	// Signature wrapping: the signed bytes stay intact, the identity moves to an unsigned copy.
-	{name: "XSW1 response clone inside Signature", run: xsw(1), status: 400, reason: "assertions, want exactly 1"},
-	{name: "XSW2 response clone before Signature", run: xsw(2), status: 400, reason: "assertions, want exactly 1"},
+	{name: "XSW1 response clone inside Signature", run: xsw(1), status: 400, reason: "does not name the element it signs"},
+	{name: "XSW2 response clone before Signature", run: xsw(2), status: 400, reason: "does not name the element it signs"},
 	{name: "XSW3 evil assertion before signed one", run: xsw(3), status: 400, reason: "assertions, want exactly 1"},
 	{name: "XSW4 evil assertion wraps signed one", run: xsw(4), status: 400, reason: "assertions, want exactly 1"},
-	{name: "XSW5 signed copy appended, evil keeps signature", run: xsw(5), status: 400, reason: "assertions, want exactly 1"},
-	{name: "XSW6 signed copy inside evil signature", run: xsw(6), status: 400, reason: "assertions, want exactly 1"},
-	{name: "XSW7 signed assertion hidden in Extensions", run: xsw(7), status: 400, reason: "assertions, want exactly 1"},
-	{name: "XSW8 signed copy in Signature Object", run: xsw(8), status: 400, reason: "assertions, want exactly 1"},
+	{name: "XSW5 signed copy appended, evil keeps signature", run: xsw(5), status: 400, reason: "appears twice"},
+	{name: "XSW6 signed copy inside evil signature", run: xsw(6), status: 400, reason: "appears twice"},
+	{name: "XSW7 signed assertion hidden in Extensions", run: xsw(7), status: 400, reason: "appears twice"},
+	{name: "XSW8 signed copy in Signature Object", run: xsw(8), status: 400, reason: "appears twice"},
 
 	// Signatures.
-	{name: "stripped signature", status: 400, reason: "Missing signature", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "stripped signature", status: 400, reason: "Missing signature referencing the top-level element", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		return f.post(l.c, f.signedBy(l, alice, nil, nil, nil, nil), l.relay)
 	}},
-	{name: "stripped SignatureValue", status: 400, reason: "response rejected", run: send(nil, removeFromAssertion("Signature", "SignatureValue"))},
+	{name: "stripped SignatureValue", status: 400, reason: "response rejected: Invalid Signature", run: send(nil, removeFromAssertion("Signature", "SignatureValue"))},
 	{name: "tampered after signing (bob becomes alice)", status: 400, reason: "Signature could not be verified", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		v := f.signedBy(l, bob, nil, f.key, nil, func(d *etree.Document) {
@@ -44,11 +44,11 @@ var attacks = []attack{
 		})
 		return f.post(l.c, v, l.relay)
 	}},
-	{name: "attacker certificate in KeyInfo", status: 400, reason: "Could not verify certificate", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "attacker certificate in KeyInfo", status: 400, reason: "Could not verify certificate against trusted certs", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		return f.post(l.c, f.signedBy(l, alice, nil, samltest.NewKey(t, "idp"), nil, nil), l.relay)
 	}},
-	{name: "attacker key without KeyInfo", status: 400, reason: "response rejected", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "attacker key without KeyInfo", status: 400, reason: "crypto/rsa: verification error", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		r := f.response(l, alice)
 		a, err := samltest.Sign(r.AssertionElement(), samltest.Signing{Key: samltest.NewKey(t, "evil"), NoKeyInfo: true})
@@ -59,7 +59,7 @@ var attacks = []attack{
 		doc.SetRoot(r.ResponseElement(a))
 		return f.post(l.c, samltest.Encode(doc), l.relay)
 	}},
-	{name: "SHA-1 signature when disabled", status: 400, reason: "SHA-1", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "SHA-1 signature when disabled", status: 400, reason: "signature uses SHA-1", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		r := f.response(l, alice)
 		a, err := samltest.Sign(r.AssertionElement(), samltest.Signing{Key: f.key, SHA1: true})
@@ -80,7 +80,7 @@ var attacks = []attack{
 	}},
 
 	// Structure.
-	{name: "comment inside NameID", preset: "nameid", status: 400, reason: "comment", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "comment inside NameID", preset: "nameid", status: 400, reason: "document contains a comment", run: func(t *testing.T, f *fixture) *http.Response {
 		// A genuine assertion for alice@example.com.evil.test; the comment leaves the signature
 		// valid (exclusive c14n drops comments) and a naive SP reads only "alice@example.com".
 		l := jiraLogin(f)
@@ -91,7 +91,7 @@ var attacks = []attack{
 		s := strings.Replace(string(x), "alice@example.com.evil.test</NameID>", "alice@example.com<!---->.evil.test</NameID>", 1)
 		return f.post(l.c, base64.StdEncoding.EncodeToString([]byte(s)), l.relay)
 	}},
-	{name: "two signed assertions", status: 400, reason: "2 assertions", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "two signed assertions", status: 400, reason: "response carries 2 assertions", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		v := f.signedBy(l, bob, nil, f.key, nil, func(d *etree.Document) {
 			second, _ := samltest.Sign(f.response(l, alice).AssertionElement(), samltest.Signing{Key: f.key})
@@ -101,18 +101,18 @@ var attacks = []attack{
 	}},
 	// The mutation of CVE-2020-29509: Go 1.26's encoding/xml already refuses the colon tricks,
 	// and scanXML runs the round-trip validator besides.
-	{name: "round-trip mutation (colon in element name)", status: 400, reason: "malformed XML", run: rawXML(func(s string) string {
+	{name: "round-trip mutation (colon in element name)", status: 400, reason: "malformed XML: XML syntax error", run: rawXML(func(s string) string {
 		return strings.Replace(s, "</samlp:Response>", `<x::Attack xmlns:x="urn:evil"/></samlp:Response>`, 1)
 	})},
-	{name: "DTD with external entity (XXE)", status: 400, reason: "DTD", run: rawXML(func(s string) string {
+	{name: "DTD with external entity (XXE)", status: 400, reason: "document contains a DTD", run: rawXML(func(s string) string {
 		s = strings.Replace(s, "alice@example.com</NameID>", "&xxe;</NameID>", 1)
 		return `<?xml version="1.0"?><!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>` + s
 	})},
-	{name: "entity expansion (billion laughs)", status: 400, reason: "DTD", run: rawXML(func(s string) string {
+	{name: "entity expansion (billion laughs)", status: 400, reason: "document contains a DTD", run: rawXML(func(s string) string {
 		return `<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>` + s
 	})},
-	{name: "status not Success", status: 400, reason: "StatusCode", run: send(func(r *samltest.Response) { r.StatusCode = samltest.StatusRequester }, nil)},
-	{name: "no AuthnStatement", status: 400, reason: "AuthnStatement", run: send(func(r *samltest.Response) { r.NoAuthnStatement = true }, nil)},
+	{name: "status not Success", status: 400, reason: "wrong StatusCode", run: send(func(r *samltest.Response) { r.StatusCode = samltest.StatusRequester }, nil)},
+	{name: "no AuthnStatement", status: 400, reason: "assertion has no AuthnStatement", run: send(func(r *samltest.Response) { r.NoAuthnStatement = true }, nil)},
 
 	// Time.
 	{name: "expired outside skew", status: 400, reason: "subject confirmation expired", run: send(func(r *samltest.Response) {
@@ -135,12 +135,12 @@ var attacks = []attack{
 	}, nil)},
 
 	// Who it is for, and from whom.
-	{name: "wrong Audience", status: 400, reason: "audience", run: send(func(r *samltest.Response) { r.Audiences = []string{"https://other.example/sp"} }, nil)},
+	{name: "wrong Audience", status: 400, reason: "assertion is for audience", run: send(func(r *samltest.Response) { r.Audiences = []string{"https://other.example/sp"} }, nil)},
 	{name: "no AudienceRestriction", status: 400, reason: "no AudienceRestriction", run: send(func(r *samltest.Response) { r.Audiences = nil }, nil)},
-	{name: "wrong Recipient", status: 400, reason: "Recipient", run: send(func(r *samltest.Response) { r.Recipient = "https://other.example/acs" }, nil)},
-	{name: "wrong Destination", status: 400, reason: "Destination", run: send(func(r *samltest.Response) { r.Destination = "https://other.example/acs" }, nil)},
-	{name: "wrong assertion Issuer", status: 400, reason: "Issuer", run: send(func(r *samltest.Response) { r.AssertionIssuer = "https://sts.windows.net/evil/" }, nil)},
-	{name: "wrong Response Issuer", status: 400, reason: "Issuer", run: send(func(r *samltest.Response) { r.Issuer = "https://sts.windows.net/evil/" }, nil)},
+	{name: "wrong Recipient", status: 400, reason: "wrong Recipient", run: send(func(r *samltest.Response) { r.Recipient = "https://other.example/acs" }, nil)},
+	{name: "wrong Destination", status: 400, reason: "wrong Destination", run: send(func(r *samltest.Response) { r.Destination = "https://other.example/acs" }, nil)},
+	{name: "wrong assertion Issuer", status: 400, reason: "wrong Issuer", run: send(func(r *samltest.Response) { r.AssertionIssuer = "https://sts.windows.net/evil/" }, nil)},
+	{name: "wrong Response Issuer", status: 400, reason: "wrong Issuer", run: send(func(r *samltest.Response) { r.Issuer = "https://sts.windows.net/evil/" }, nil)},
 
 	// Binding to the browser.
 	{name: "wrong InResponseTo", status: 400, reason: "but this browser started", run: send(func(r *samltest.Response) { r.InResponseTo = samltest.NewID() }, nil)},
@@ -218,11 +218,11 @@ var attacks = []attack{
 	}},
 
 	// Size.
-	{name: "oversized SAMLResponse", status: 413, reason: "", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "oversized SAMLResponse", status: 413, reason: "more than the 524288 allowed", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		return f.post(l.c, strings.Repeat("A", saml.DefaultMaxResponseSize+8), l.relay)
 	}},
-	{name: "decompression-bomb SAMLResponse at the ACS", status: 400, reason: "not XML", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "decompression-bomb SAMLResponse at the ACS", status: 400, reason: "SAMLResponse is not XML", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		bomb := deflate(bytes.Repeat([]byte("<a>"), 20<<20/3))
 		return f.post(l.c, base64.StdEncoding.EncodeToString(bomb), l.relay)
@@ -237,27 +237,27 @@ var attacks = []attack{
 	}},
 
 	// Where the browser goes.
-	{name: "open redirect in return URL", status: 400, reason: "return URL refused", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "open redirect in return URL", status: 400, reason: "is not under a base URL of any application", run: func(t *testing.T, f *fixture) *http.Response {
 		return get(t, f.sso.URL+"/sso/login?dest="+url.QueryEscape("https://evil.example/phish"))
 	}},
-	{name: "open redirect: protocol-relative return URL", status: 400, reason: "return URL refused", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "open redirect: protocol-relative return URL", status: 400, reason: "is neither absolute nor a path", run: func(t *testing.T, f *fixture) *http.Response {
 		return get(t, f.sso.URL+"/sso/login?app=jira&dest="+url.QueryEscape("//evil.example/phish"))
 	}},
-	{name: "open redirect: backslash trick", status: 400, reason: "return URL refused", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "open redirect: backslash trick", status: 400, reason: "contains a backslash", run: func(t *testing.T, f *fixture) *http.Response {
 		return get(t, f.sso.URL+"/sso/login?app=jira&os_destination="+url.QueryEscape("/\\evil.example/phish"))
 	}},
-	{name: "open redirect: look-alike host and user info", status: 400, reason: "return URL refused", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "open redirect: look-alike host and user info", status: 400, reason: "is not an http(s) URL of a host", run: func(t *testing.T, f *fixture) *http.Response {
 		u, _ := url.Parse(f.jiraSrv.URL)
 		return get(t, f.sso.URL+"/sso/login?returnTo="+url.QueryEscape("http://"+u.Host+"@evil.example"+jiraPath+"/"))
 	}},
-	{name: "open redirect in RelayState of an unsolicited response", preset: "idpinit", status: 400, reason: "RelayState", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "open redirect in RelayState of an unsolicited response", preset: "idpinit", status: 400, reason: "IdP-initiated RelayState: return URL refused", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		v := f.signedBy(l, alice, func(r *samltest.Response) { r.InResponseTo = "" }, f.key, nil, nil)
 		return f.post(l.c, v, "https://evil.example/phish")
 	}},
 
 	// Who may sign in.
-	{name: "control: guest mapped like members (default rule)", accept: true, run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "control: guest mapped like members (default rule)", accept: true, user: guest.UPN, run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		return f.post(l.c, f.signedBy(l, guest, nil, f.key, nil, nil), l.relay)
 	}},
@@ -280,9 +280,33 @@ var attacks = []attack{
 		mallory := samltest.EntraUser{UPN: "mallory@example.com", ObjectID: "00000000-dead-beef-0000-000000000000"}
 		return f.post(l.c, f.signedBy(l, mallory, nil, f.key, nil, nil), l.relay)
 	}},
-	{name: "guest when guests are denied", preset: "guestdeny", status: 403, reason: "guest", run: func(t *testing.T, f *fixture) *http.Response {
+	{name: "guest when guests are denied", preset: "guestdeny", status: 403, reason: "guest accounts may not sign in", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		return f.post(l.c, f.signedBy(l, guest, nil, f.key, nil, nil), l.relay)
 	}},
-	{name: "plaintext assertion when encryption is required", preset: "encrypt", status: 400, reason: "not encrypted", run: send(nil, nil)},
+	{name: "e-mail mapping: a guest's address", preset: "email", status: 403, reason: "is a guest", run: func(t *testing.T, f *fixture) *http.Response {
+		l := jiraLogin(f)
+		return f.post(l.c, f.signedBy(l, guest, nil, f.key, nil, nil), l.relay)
+	}},
+	{name: "e-mail mapping: two mail claims disagree", preset: "email", status: 403, reason: "disagree", run: send(func(r *samltest.Response) {
+		r.Attributes = append(r.Attributes, samltest.Attribute{Name: saml.ClaimOIDMail, Values: []string{bob.Email}})
+	}, nil)},
+	{name: "control: e-mail mapping by the standard mail attribute (urn:oid:0.9.2342.19200300.100.1.3)", preset: "email", accept: true, run: send(func(r *samltest.Response) {
+		for i, a := range r.Attributes {
+			if a.Name == samltest.ClaimEmail {
+				r.Attributes[i].Name = saml.ClaimOIDMail
+			}
+		}
+	}, nil)},
+	{name: "NameID mapping onto an internal user without the opt-in", preset: "nameid", status: 403, reason: "no active directory has a user with name \"root\"", run: send(func(r *samltest.Response) { r.NameID = "root" }, nil)},
+	{name: "control: NameID mapping onto an internal user with its directory named", preset: "internal", accept: true, user: "root", run: send(func(r *samltest.Response) { r.NameID = "root" }, nil)},
+	{name: "response-only signature under the default requirement", status: 400, reason: "the assertion is not signed (only the response is)", run: func(t *testing.T, f *fixture) *http.Response {
+		l := jiraLogin(f)
+		return f.post(l.c, f.signedBy(l, alice, nil, nil, f.key, nil), l.relay)
+	}},
+	{name: "control: response-only signature when either will do", preset: "either", accept: true, run: func(t *testing.T, f *fixture) *http.Response {
+		l := jiraLogin(f)
+		return f.post(l.c, f.signedBy(l, alice, nil, nil, f.key, nil), l.relay)
+	}},
+	{name: "plaintext assertion when encryption is required", preset: "encrypt", status: 400, reason: "assertion is not encrypted, and encryption is required", run: send(nil, nil)},
 }

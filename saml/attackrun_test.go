@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -17,7 +19,7 @@ import (
 	"github.com/crowdgate/crowdgate/store"
 )
 
-// attack is one case of the negative suite (targets.md S1): run performs the attack and returns
+// attack is one case of the negative suite (listed in docs/saml-attacks.md): run performs the attack and returns
 // crowdgate's answer.
 type attack struct {
 	name   string
@@ -26,7 +28,16 @@ type attack struct {
 	status int    // expected HTTP status
 	reason string // expected in the logged reason
 	accept bool   // a control case that must succeed
+	user   string // a control's session user (UPN or internal name); default alice
+	// logged names the log message carrying the reason when the answer is no sign-in refusal
+	// (a logout that refuses its return URL): then no audited failure is expected.
+	logged string
 }
+
+const refusedMsg = "saml: sign-in refused"
+
+// suite is every case, in order.
+func suite() []attack { return append(append([]attack(nil), attacks...), moreAttacks...) }
 
 // presets are the SP configurations the suite needs besides the default.
 var presets = map[string]func(*saml.Config){
@@ -37,6 +48,10 @@ var presets = map[string]func(*saml.Config){
 	"guestdeny": func(c *saml.Config) { c.GuestRule = saml.GuestDeny },
 	"email":     func(c *saml.Config) { c.UserMapping = saml.MapEmail },
 	"encrypt":   nil, // set up in fixtureFor: needs the SP key
+	"either":    func(c *saml.Config) { c.RequireSigned = saml.SignedEither },
+	"internal": func(c *saml.Config) {
+		c.UserMapping, c.Directories = saml.MapNameID, []string{"Entra", "Internal"}
+	},
 }
 
 // jiraLogin starts a sign-in to Jira in a fresh browser.
@@ -131,11 +146,31 @@ func fixtureFor(t *testing.T, cache map[string]*fixture, preset string) *fixture
 	if o := presets[preset]; o != nil {
 		opts = append(opts, o)
 	}
-	if preset == "encrypt" {
-		k := samltest.NewKey(t, "sp")
-		opts = append(opts, func(c *saml.Config) { c.SPKeyPEM, c.SPCertPEM, c.RequireEncryption = k.KeyPEM(), k.CertPEM(), true })
+	var spKey, idpKey *samltest.Key
+	switch preset {
+	case "encrypt":
+		spKey = samltest.NewKey(t, "sp")
+		opts = append(opts, func(c *saml.Config) {
+			c.SPKeyPEM, c.SPCertPEM, c.RequireEncryption = spKey.KeyPEM(), spKey.CertPEM(), true
+		})
+	case "expiredcert", "futurecert":
+		from, until := time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour)
+		if preset == "futurecert" {
+			from, until = time.Now().Add(10*time.Minute), time.Now().Add(48*time.Hour)
+		}
+		idpKey = samltest.NewKeyValid(t, "idp", from, until)
+		opts = append(opts, func(c *saml.Config) { c.IdPMetadataXML = entraMetadata(idpKey.Cert) })
+	case "rollover":
+		idpKey = samltest.NewKey(t, "idp")
+		path := filepath.Join(t.TempDir(), "idp.xml")
+		writeMetadata(t, path, "https://sts.windows.net/"+tenant+"/", idpKey.Cert, samltest.NewKey(t, "next").Cert)
+		opts = append(opts, func(c *saml.Config) { c.IdPMetadataXML, c.IdPMetadataFile = nil, path })
 	}
 	f := newFixture(t, false, opts...)
+	f.spKey = spKey
+	if idpKey != nil {
+		f.key = idpKey
+	}
 	cache[preset] = f
 	return f
 }
@@ -156,22 +191,33 @@ func TestAttacks(t *testing.T) {
 	t.Parallel()
 	cache := map[string]*fixture{}
 	refused := 0
-	for _, tc := range attacks {
+	for _, tc := range suite() {
 		f := fixtureFor(t, cache, tc.preset) // lives as long as the whole suite
 		t.Run(tc.name, func(t *testing.T) {
 			f.t = t
 			deleteSessions(t, f)
+			msg := refusedMsg
+			if tc.logged != "" {
+				msg = tc.logged
+			}
 			failures := len(f.failures())
-			reasons := len(f.logs.reasons("saml: sign-in refused"))
+			reasons := len(f.logs.reasons(msg))
 			resp := tc.run(t, f)
 			sessions := append(f.sessions(store.SessionSSO), f.sessions(store.SessionConsole)...)
 			if tc.accept {
 				if resp.StatusCode != http.StatusSeeOther || len(sessions) != 1 {
 					t.Fatalf("control case: status %d, %d sessions; want 303 and 1 session; logs:\n%s", resp.StatusCode, len(sessions), f.logs.all())
 				}
+				who := tc.user
+				if who == "" {
+					who = alice.UPN
+				}
+				if sessions[0].UserID != f.users[who].ID {
+					t.Fatalf("control case: the session is user %d's, want %s (%d)", sessions[0].UserID, who, f.users[who].ID)
+				}
 				return
 			}
-			newReasons := f.logs.reasons("saml: sign-in refused")[reasons:]
+			newReasons := f.logs.reasons(msg)[reasons:]
 			if resp.StatusCode != tc.status {
 				t.Errorf("status %d, want %d (reasons %q)", resp.StatusCode, tc.status, newReasons)
 			}
@@ -183,8 +229,11 @@ func TestAttacks(t *testing.T) {
 			if len(sessions) != 0 {
 				t.Errorf("refused sign-in left %d sessions", len(sessions))
 			}
-			if got := len(f.failures()) - failures; got != 1 {
+			if got := len(f.failures()) - failures; got != 1 && tc.logged == "" {
 				t.Errorf("%d failures audited, want 1", got)
+			}
+			if tc.reason == "" {
+				t.Errorf("case without an expected reason")
 			}
 			if len(newReasons) != 1 || !strings.Contains(newReasons[0], tc.reason) {
 				t.Errorf("logged reasons %q, want one containing %q", newReasons, tc.reason)
@@ -195,8 +244,8 @@ func TestAttacks(t *testing.T) {
 			}
 		})
 	}
-	if refused < 30 {
-		t.Errorf("%d attacks refused as expected, want at least 30", refused)
+	if refused < 80 {
+		t.Errorf("%d attacks refused as expected, want at least 80", refused)
 	}
 	t.Logf("%d attacks refused", refused)
 }

@@ -20,14 +20,29 @@ const (
 	MapEmail    = "email"    // the e-mail claim against users' e-mail addresses
 )
 
-// Guest rules: how Entra B2B guests (UPN with #EXT#, or another identity provider) are mapped.
+// Guest rules: whether Entra B2B guests (UPN with #EXT#, or another identity provider) may
+// sign in. They are mapped like members; the e-mail mapping never matches a guest (a guest's
+// address is whatever its home tenant says).
 const (
-	GuestSame  = "same"  // like members (default)
-	GuestEmail = "email" // by their e-mail claim, whatever UserMapping says
-	GuestDeny  = "deny"  // never
+	GuestSame = "same" // like members (default)
+	GuestDeny = "deny" // never
 )
 
-// Claim names Entra sends (docs/saml-sso.md §3.4).
+// Signature requirements: which part of a response must carry the IdP's signature.
+const (
+	// SignedAssertion (default) wants the assertion signed, as the SP metadata says
+	// (WantAssertionsSigned="true"); Entra's default "Sign SAML assertion", and "Sign SAML
+	// response and assertion", satisfy it. The signature then stays with the identity whatever
+	// wraps it.
+	SignedAssertion = "assertion"
+	// SignedResponse wants the Response signed (it covers an unsigned assertion inside it):
+	// Entra's "Sign SAML response", and IdPs that sign nothing else.
+	SignedResponse = "response"
+	// SignedEither accepts either signature.
+	SignedEither = "either"
+)
+
+// Claim names Entra sends (docs/saml-setup.md, Claims).
 const (
 	ClaimObjectID         = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 	ClaimTenantID         = "http://schemas.microsoft.com/identity/claims/tenantid"
@@ -38,6 +53,18 @@ const (
 	ClaimSurname          = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"
 	ClaimDisplayName      = "http://schemas.microsoft.com/identity/claims/displayname"
 	ClaimGroups           = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
+
+	// Standard attribute names other IdPs send (SimpleSAMLphp, Keycloak, Shibboleth, Okta):
+	// the LDAP/eduPerson OIDs of the SAML2 attribute profile, and their short names.
+	ClaimOIDMail = "urn:oid:0.9.2342.19200300.100.1.3"
+)
+
+// DefaultObjectIDClaims and DefaultEmailClaims are the claims read when none are configured,
+// first present wins. Other IdPs' object ids mean nothing to an Entra ID directory, so the
+// object id is Entra's claim only.
+var (
+	DefaultObjectIDClaims = []string{ClaimObjectID}
+	DefaultEmailClaims    = []string{ClaimEmail, ClaimOIDMail, "mail", "email"}
 )
 
 // Defaults applied by New for zero fields.
@@ -80,17 +107,23 @@ type Config struct {
 
 	// UserMapping is MapObjectID (default), MapNameID or MapEmail.
 	UserMapping string
-	// ObjectIDClaim and EmailClaim name the claims used; defaults ClaimObjectID, ClaimEmail.
-	ObjectIDClaim string
-	EmailClaim    string
-	// GuestRule is GuestSame (default), GuestEmail or GuestDeny.
+	// ObjectIDClaims and EmailClaims name the claims the mappings read, in order; defaults
+	// DefaultObjectIDClaims and DefaultEmailClaims. An assertion that carries two of them with
+	// different values is refused.
+	ObjectIDClaims []string
+	EmailClaims    []string
+	// GuestRule is GuestSame (default) or GuestDeny.
 	GuestRule string
-	// MapInternalUsers lets name and e-mail mappings match INTERNAL directory users as well.
-	// Off by default: a SAML identity then never becomes a local account.
-	MapInternalUsers bool
+	// Directories names the directories the mapping may match users in. Empty: every active
+	// Entra ID directory. Naming an INTERNAL directory is the only way SAML sign-in maps onto
+	// local accounts (after an import from Crowd with another IdP, say): off by default, so a
+	// SAML identity never becomes a local administrator.
+	Directories []string
 
 	// ClockSkew is the tolerance on every time check; default 3 min, at most 10 min.
 	ClockSkew time.Duration
+	// RequireSigned is SignedAssertion (default), SignedResponse or SignedEither.
+	RequireSigned string
 	// AllowSHA1 accepts SHA-1 signatures and digests (refused by default).
 	AllowSHA1 bool
 	// IdPInitiated accepts unsolicited responses (Entra "My Apps") as a trigger for an
@@ -169,11 +202,14 @@ func (c Config) withDefaults() Config {
 	if c.GuestRule == "" {
 		c.GuestRule = GuestSame
 	}
-	if c.ObjectIDClaim == "" {
-		c.ObjectIDClaim = ClaimObjectID
+	if c.RequireSigned == "" {
+		c.RequireSigned = SignedAssertion
 	}
-	if c.EmailClaim == "" {
-		c.EmailClaim = ClaimEmail
+	if len(c.ObjectIDClaims) == 0 {
+		c.ObjectIDClaims = DefaultObjectIDClaims
+	}
+	if len(c.EmailClaims) == 0 {
+		c.EmailClaims = DefaultEmailClaims
 	}
 	if c.MaxResponseSize == 0 {
 		c.MaxResponseSize = DefaultMaxResponseSize
@@ -187,6 +223,9 @@ func (c Config) withDefaults() Config {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	hc := *c.HTTPClient
+	hc.CheckRedirect = metadataRedirect
+	c.HTTPClient = &hc
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -240,9 +279,14 @@ func (c Config) Validate() error {
 		bad("saml: user mapping %q is not %s, %s or %s", c.UserMapping, MapObjectID, MapNameID, MapEmail)
 	}
 	switch c.GuestRule {
-	case GuestSame, GuestEmail, GuestDeny:
+	case GuestSame, GuestDeny:
 	default:
-		bad("saml: guest rule %q is not %s, %s or %s", c.GuestRule, GuestSame, GuestEmail, GuestDeny)
+		bad("saml: guest rule %q is not %s or %s", c.GuestRule, GuestSame, GuestDeny)
+	}
+	switch c.RequireSigned {
+	case SignedAssertion, SignedResponse, SignedEither:
+	default:
+		bad("saml: signature requirement %q is not %s, %s or %s", c.RequireSigned, SignedAssertion, SignedResponse, SignedEither)
 	}
 	if c.ClockSkew < 0 || c.ClockSkew > MaxClockSkew {
 		bad("saml: clock skew %v must be between 0 and %v", c.ClockSkew, MaxClockSkew)
@@ -315,6 +359,19 @@ func (c Config) spKeyPair() (*tls.Certificate, error) {
 		return nil, errors.New("SP key must be an RSA key")
 	}
 	return &pair, nil
+}
+
+// metadataRedirect holds a redirect of the metadata fetch to the rule of the URL itself: https,
+// or http to a loopback address. A redirect to plain http would let anyone on the path choose
+// the certificates crowdgate trusts.
+func metadataRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("saml: IdP metadata: too many redirects")
+	}
+	if u := req.URL; !(u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return fmt.Errorf("saml: IdP metadata: redirect to %q refused: not https", u.Redacted())
+	}
+	return nil
 }
 
 func isLoopback(host string) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"io"
 	"log/slog"
@@ -57,6 +58,7 @@ type fixture struct {
 	logs     *logSink
 	idp      *samltest.IdP // crewjam IdP (end-to-end), or
 	key      *samltest.Key // the IdP key for built responses
+	spKey    *samltest.Key // the SP key, when the preset has one
 	clock    *clock        // the SP's clock
 	metadata []byte        // static IdP metadata for built responses
 }
@@ -65,6 +67,12 @@ const tenant = samltest.DefaultTenant
 
 func (f *fixture) issuer() string { return "https://sts.windows.net/" + tenant + "/" }
 func (f *fixture) acsURL() string { return f.sso.URL + "/saml/acs" }
+
+// entraMetadata is the static metadata of the fixture's IdP with certs.
+func entraMetadata(certs ...*x509.Certificate) []byte {
+	return samltest.EntraMetadata("https://sts.windows.net/"+tenant+"/", "https://login.microsoftonline.com/"+tenant+"/saml2",
+		"https://login.microsoftonline.com/"+tenant+"/saml2", certs...)
+}
 
 // newStore builds the directory every test uses, on the dialect (empty: storetest's default).
 func newStore(t *testing.T, f *fixture, dialect string) {
@@ -75,7 +83,8 @@ func newStore(t *testing.T, f *fixture, dialect string) {
 	st := storetest.Open(t, dialect)
 	f.st = st
 	f.internal = storetest.Must(st.EnsureInternalDirectory(ctx))
-	f.entra = storetest.Must(st.CreateDirectory(ctx, store.Directory{Name: "Entra", Kind: store.DirectoryAzureAD, Active: true, NestedGroups: true}))
+	f.entra = storetest.Must(st.CreateDirectory(ctx, store.Directory{Name: "Entra", Kind: store.DirectoryAzureAD, Active: true, NestedGroups: true,
+		Config: `{"tenant_id":"` + tenant + `"}`}))
 	jiraUsers := storetest.Must(st.CreateGroup(ctx, store.NewGroup{DirectoryID: f.entra.ID, Name: "jira-users", Active: true}))
 	f.users = map[string]store.User{}
 	for _, u := range []samltest.EntraUser{alice, bob, guest} {
@@ -124,13 +133,19 @@ func newFixture(t *testing.T, e2e bool, opts ...func(*saml.Config)) *fixture {
 
 func newFixtureOn(t *testing.T, dialect string, e2e bool, opts ...func(*saml.Config)) *fixture {
 	t.Helper()
+	return newFixtureIdP(t, dialect, e2e, samltest.IdPOptions{}, opts...)
+}
+
+// newFixtureIdP is newFixtureOn with options for the crewjam IdP.
+func newFixtureIdP(t *testing.T, dialect string, e2e bool, io samltest.IdPOptions, opts ...func(*saml.Config)) *fixture {
+	t.Helper()
 	f := &fixture{t: t, logs: &logSink{}, clock: &clock{}}
 	newStore(t, f, dialect)
 	f.sso = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.handler.ServeHTTP(w, r) }))
 	t.Cleanup(f.sso.Close)
 	f.cfg = saml.Config{PublicURL: f.sso.URL, BreakGlass: true, BreakGlassGroup: "crowdgate-breakglass", Now: f.clock.now}
 	if e2e {
-		f.idp = samltest.NewIdP(t, samltest.IdPOptions{})
+		f.idp = samltest.NewIdP(t, io)
 		for _, u := range []samltest.EntraUser{alice, bob, guest} {
 			f.idp.AddUser(t, u, idpPassword)
 		}

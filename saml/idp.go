@@ -7,17 +7,22 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/russellhaering/gosaml2/types"
+
+	"github.com/crowdgate/crowdgate/store"
 )
 
 const (
@@ -50,17 +55,22 @@ type metadata struct {
 
 // idpSource loads and refreshes the IdP metadata and keeps the certificates trusted across a
 // rollover: every certificate the metadata lists (Entra lists active and inactive ones), plus
-// those it listed within the retention period.
+// those it listed within the retention period. The entity id is pinned: a refresh that names
+// another IdP is refused. Both survive a restart (persistTrust).
 type idpSource struct {
-	mu      sync.Mutex
-	cur     *idpInfo
-	seen    map[string]seenCert // by SHA-256 of the DER
-	lastTry time.Time
+	mu       sync.Mutex
+	cur      *idpInfo
+	seen     map[string]seenCert // by SHA-256 of the DER
+	entityID string              // pinned by the first metadata ever loaded from this source
+	lastTry  time.Time
+	rejected atomic.Uint64 // metadata refused because its entityID changed
 }
 
+// seenCert is a certificate the metadata listed; gone is when it was first found missing (zero
+// while listed). Retention counts from then.
 type seenCert struct {
 	cert *x509.Certificate
-	last time.Time
+	gone time.Time
 }
 
 func (s *idpSource) current() *idpInfo {
@@ -102,9 +112,11 @@ func (sp *SP) loadMetadata(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sp.installMetadata(m)
-	return nil
+	return sp.installMetadata(ctx, m)
 }
+
+// errEntityChanged refuses metadata that names another IdP than the one first trusted.
+var errEntityChanged = errors.New("saml: IdP metadata refused: its entityID changed")
 
 func (sp *SP) readMetadata(ctx context.Context) ([]byte, error) {
 	switch {
@@ -198,13 +210,24 @@ func parseMetadata(raw []byte) (metadata, error) {
 	return m, nil
 }
 
-// installMetadata makes m current, keeping recently seen certificates trusted.
-func (sp *SP) installMetadata(m metadata) {
+// installMetadata makes m current, keeping recently seen certificates trusted. Metadata for
+// another entityID than the pinned one is refused and alerted: a metadata URL that now serves
+// another IdP (a hijacked DNS name, a mistyped tenant) must not silently change who may sign
+// users in.
+func (sp *SP) installMetadata(ctx context.Context, m metadata) error {
 	now := sp.now()
 	s := &sp.idp
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.entityID != "" && m.EntityID != s.entityID {
+		s.rejected.Add(1)
+		sp.log.Error("saml: ALERT: IdP metadata refused, its entityID changed; keeping the trusted IdP",
+			"trusted", s.entityID, "offered", m.EntityID, "source", sp.metadataSource())
+		return fmt.Errorf("%w from %q to %q", errEntityChanged, s.entityID, m.EntityID)
+	}
 	first := s.cur == nil
+	changed := s.entityID == ""
+	s.entityID = m.EntityID
 	if s.seen == nil {
 		s.seen = map[string]seenCert{}
 	}
@@ -212,10 +235,13 @@ func (sp *SP) installMetadata(m metadata) {
 	for _, c := range m.Certs {
 		fp := fingerprint(c)
 		current[fp] = true
-		if _, ok := s.seen[fp]; !ok && !first {
-			sp.log.Info("saml: new IdP signing certificate", "subject", c.Subject.String(), "sha256", fp, "not_after", c.NotAfter)
+		if sc, ok := s.seen[fp]; !ok || !sc.gone.IsZero() {
+			changed = true
+			if !first {
+				sp.log.Info("saml: new IdP signing certificate", "subject", c.Subject.String(), "sha256", fp, "not_after", c.NotAfter)
+			}
 		}
-		s.seen[fp] = seenCert{cert: c, last: now}
+		s.seen[fp] = seenCert{cert: c}
 		if left := c.NotAfter.Sub(now); left < 30*24*time.Hour {
 			sp.log.Warn("saml: IdP signing certificate expires soon", "subject", c.Subject.String(), "sha256", fp, "not_after", c.NotAfter)
 		}
@@ -225,9 +251,14 @@ func (sp *SP) installMetadata(m metadata) {
 		if current[fp] {
 			continue
 		}
-		if now.Sub(sc.last) > sp.cfg.CertRetention {
+		if sc.gone.IsZero() {
+			sc.gone, changed = now, true
+			s.seen[fp] = sc
+		}
+		if now.Sub(sc.gone) > sp.cfg.CertRetention {
 			sp.log.Info("saml: IdP signing certificate no longer trusted", "subject", sc.cert.Subject.String(), "sha256", fp)
 			delete(s.seen, fp)
+			changed = true
 			continue
 		}
 		certs = append(certs, sc.cert)
@@ -240,6 +271,96 @@ func (sp *SP) installMetadata(m metadata) {
 		sp.log.Info("saml: IdP metadata loaded", "entity_id", info.EntityID, "sso_url", info.SSOURL, "certificates", len(certs))
 	}
 	s.cur = info
+	if changed {
+		sp.persistTrust(ctx)
+	}
+	return nil
+}
+
+// MetadataRejections counts IdP metadata refused because its entityID changed (a metric).
+func (sp *SP) MetadataRejections() uint64 { return sp.idp.rejected.Load() }
+
+// trustRecord is the trust that survives a restart, kept in the store's settings: the pinned
+// entityID and the certificates with when they left the metadata. It belongs to one metadata
+// source: pointing crowdgate at another URL or file starts afresh.
+type trustRecord struct {
+	Source   string        `json:"source"`
+	EntityID string        `json:"entity_id"`
+	Certs    []trustedCert `json:"certs"`
+}
+
+type trustedCert struct {
+	DER  []byte    `json:"der"`
+	Gone time.Time `json:"gone,omitzero"`
+}
+
+const trustSetting = "saml_idp_trust"
+
+func (sp *SP) metadataSource() string {
+	switch {
+	case sp.cfg.IdPMetadataURL != "":
+		return "url:" + sp.cfg.IdPMetadataURL
+	case sp.cfg.IdPMetadataFile != "":
+		return "file:" + sp.cfg.IdPMetadataFile
+	}
+	h := sha256.Sum256(sp.cfg.IdPMetadataXML)
+	return "xml:" + hex.EncodeToString(h[:8])
+}
+
+// persistTrust saves the trust; s.mu is held. A failure is logged: the trust in memory stands,
+// and a restart would only forget the rollover certificates and the pin.
+func (sp *SP) persistTrust(ctx context.Context) {
+	if sp.st == nil {
+		return
+	}
+	rec := trustRecord{Source: sp.metadataSource(), EntityID: sp.idp.entityID}
+	for _, sc := range sp.idp.seen {
+		rec.Certs = append(rec.Certs, trustedCert{DER: sc.cert.Raw, Gone: sc.gone})
+	}
+	slices.SortFunc(rec.Certs, func(a, b trustedCert) int { return bytes.Compare(a.DER, b.DER) })
+	b, err := json.Marshal(rec)
+	if err == nil {
+		ctx = store.WithActor(context.WithoutCancel(ctx), store.Actor{Kind: store.ActorSystem, Name: "saml"})
+		err = sp.st.SetSetting(ctx, trustSetting, string(b))
+	}
+	if err != nil {
+		sp.log.Error("saml: save the IdP trust (rollover certificates, entityID)", "err", err)
+	}
+}
+
+// restoreTrust loads the trust saved by an earlier run from the same metadata source.
+func (sp *SP) restoreTrust(ctx context.Context) error {
+	if sp.st == nil {
+		return nil
+	}
+	v, err := sp.st.Setting(ctx, trustSetting)
+	if store.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("saml: IdP trust: %w", err)
+	}
+	var rec trustRecord
+	if err := json.Unmarshal([]byte(v), &rec); err != nil {
+		return fmt.Errorf("saml: IdP trust: %w", err)
+	}
+	if rec.Source != sp.metadataSource() {
+		sp.log.Info("saml: the IdP metadata source changed; the trust of the previous one is dropped", "previous", rec.Source)
+		return nil
+	}
+	s := &sp.idp
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entityID = rec.EntityID
+	s.seen = map[string]seenCert{}
+	for _, tc := range rec.Certs {
+		c, err := x509.ParseCertificate(tc.DER)
+		if err != nil {
+			return fmt.Errorf("saml: IdP trust: %w", err)
+		}
+		s.seen[fingerprint(c)] = seenCert{cert: c, gone: tc.Gone}
+	}
+	return nil
 }
 
 func fingerprint(c *x509.Certificate) string {

@@ -8,7 +8,8 @@ import (
 )
 
 // handleLogin starts a sign-in: /sso/login?app=jira&dest=<url> (Seraph's login.url, with
-// os_destination and returnTo accepted too). It validates the return URL, remembers the
+// os_destination and returnTo accepted too); reauth=1 on a console sign-in asks the IdP to
+// authenticate again (ForceAuthn). It validates the return URL, remembers the
 // request in a signed cookie and redirects to the IdP at once (HTTP-Redirect binding), without
 // a page to click through.
 func (sp *SP) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -42,7 +43,9 @@ func (sp *SP) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := sp.provider(idp, nil)
-	force := tgt.Kind == targetConsole && sp.cfg.ConsoleForceAuthn
+	// reauth=1 is the console's re-authentication for a sensitive action: without ForceAuthn the
+	// IdP would sign the administrator back in from its own session, proving nothing.
+	force := tgt.Kind == targetConsole && (sp.cfg.ConsoleForceAuthn || q.Get("reauth") == "1")
 	p.ForceAuthn = force
 	doc, err := p.BuildAuthRequestDocumentNoSig()
 	if err != nil {
@@ -67,6 +70,7 @@ func (sp *SP) handleLogin(w http.ResponseWriter, r *http.Request) {
 		sp.refuse(w, r, &refusal{status: http.StatusInternalServerError, reason: "build redirect: " + err.Error()})
 		return
 	}
+	sp.pruneStates(w, r)
 	http.SetCookie(w, cookie)
 	http.Redirect(w, r, u, http.StatusFound)
 }

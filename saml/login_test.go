@@ -140,11 +140,7 @@ func TestSingleLogout(t *testing.T) {
 	if r := f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), l.relay); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-in: %d", r.StatusCode)
 	}
-	resp, err := l.c.Get(f.sso.URL + "/sso/logout?app=jira&dest=" + url.QueryEscape(dashboardPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := sameSiteGet(t, l.c, f.sso.URL+"/sso/logout?app=jira&dest="+url.QueryEscape(dashboardPath))
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || loc.Host != "login.microsoftonline.com" || loc.Query().Get("SAMLRequest") == "" {
 		t.Fatalf("logout: %d to %s, want the IdP's logout", resp.StatusCode, loc)
@@ -153,7 +149,7 @@ func TestSingleLogout(t *testing.T) {
 		t.Errorf("%d sessions after logout", n)
 	}
 	// Entra answers with a LogoutResponse; crowdgate then sends the browser on.
-	resp, err = l.c.Get(f.sso.URL + "/saml/logout?SAMLResponse=" + url.QueryEscape(deflated(`<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r" Version="2.0"/>`)))
+	resp, err := l.c.Get(f.sso.URL + "/saml/logout?SAMLResponse=" + url.QueryEscape(deflated(`<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r" Version="2.0"/>`)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +161,11 @@ func TestSingleLogout(t *testing.T) {
 	// IdP-initiated logout.
 	l = jiraLogin(f)
 	f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), l.relay)
-	resp, err = l.c.Get(f.sso.URL + "/saml/logout?SAMLRequest=" + url.QueryEscape(deflated(`<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_idp1" Version="2.0"/>`)))
+	// A signed LogoutRequest from the IdP's site (cross-site): verified, so no confirmation.
+	req, _ := http.NewRequest(http.MethodGet, f.sso.URL+"/saml/logout?"+samltest.RedirectQuery("SAMLRequest",
+		samltest.LogoutRequest("_idp1", f.issuer(), f.sso.URL+"/saml/logout", alice.UPN), "", f.key), nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err = l.c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,12 +240,24 @@ func TestLogoutAllSessions(t *testing.T) {
 	if n := len(f.sessions(store.SessionSSO)); n != 2 {
 		t.Fatalf("%d sessions, want 2", n)
 	}
-	resp, err := first.c.Get(f.sso.URL + "/sso/logout")
+	sameSiteGet(t, first.c, f.sso.URL+"/sso/logout")
+	if n := len(f.sessions(store.SessionSSO)); n != 0 {
+		t.Errorf("%d sessions after logout everywhere, want 0", n)
+	}
+}
+
+// sameSiteGet is a GET as a browser sends it from a page of the same site (Jira's logout link).
+func sameSiteGet(t *testing.T, c *http.Client, rawURL string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Sec-Fetch-Site", "same-site")
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if n := len(f.sessions(store.SessionSSO)); n != 0 {
-		t.Errorf("%d sessions after logout everywhere, want 0", n)
-	}
+	return resp
 }

@@ -3,9 +3,14 @@ package saml
 import (
 	"bytes"
 	"compress/flate"
+	"crypto"
+	"crypto/rsa"
+	_ "crypto/sha512" // RSA-SHA512 redirect signatures
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,7 +18,17 @@ import (
 
 	"github.com/beevik/etree"
 	saml2 "github.com/russellhaering/gosaml2"
+	dsig "github.com/russellhaering/goxmldsig"
 )
+
+// The confirmation page joins the package's pages.
+func init() {
+	template.Must(pages.Parse(`{{define "confirmlogout"}}{{template "head" .}}<h1>{{.Title}}</h1><p>{{.Message}}</p>
+<form method="post" action="{{.Action}}">{{range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">{{end}}
+<button type="submit">Sign out</button></form>{{template "foot" .}}{{end}}`))
+}
+
+type hiddenField struct{ Name, Value string }
 
 const (
 	// maxRedirectParam bounds a SAMLRequest/SAMLResponse in a URL (browsers cap URLs near 8 KiB
@@ -28,6 +43,13 @@ const (
 // optionally continues to the IdP's logout. With a LogoutRequest from the IdP (front-channel
 // single logout) it does the same and answers with a LogoutResponse; with the IdP's
 // LogoutResponse it finishes an SP-initiated logout.
+//
+// Sessions end only on a request crowdgate can trust to come from the user: a LogoutRequest
+// whose redirect-binding signature verifies against the IdP's certificates, or a request from
+// crowdgate's own site (Fetch Metadata, or Origin). Anything else (a link or an unsigned
+// LogoutRequest on another site) gets a confirmation page first, so a foreign page cannot sign
+// users out at will. Only a verified LogoutRequest gets a signed LogoutResponse: crowdgate's
+// signature must not vouch for a message an attacker wrote.
 func (sp *SP) handleLogout(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxRedirectParam*2)
 	if err := r.ParseForm(); err != nil {
@@ -35,12 +57,13 @@ func (sp *SP) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var msgID string
+	verified := false
 	if m, param := r.Form.Get("SAMLRequest"), r.Form.Get("SAMLResponse"); m != "" || param != "" {
 		kind, root := "SAMLRequest", "LogoutRequest"
 		if m == "" {
 			m, kind, root = param, "SAMLResponse", "LogoutResponse"
 		}
-		id, err := decodeLogoutMessage(m, root)
+		msg, err := decodeLogoutMessage(m, root)
 		if err != nil {
 			sp.refuse(w, r, &refusal{status: http.StatusBadRequest, action: "LOGOUT_FAILED", reason: kind + ": " + err.Error()})
 			return
@@ -50,7 +73,20 @@ func (sp *SP) handleLogout(w http.ResponseWriter, r *http.Request) {
 			sp.finishLogout(w, r)
 			return
 		}
-		msgID = id
+		msgID = msg.ID
+		if idp := sp.idp.current(); idp != nil {
+			err := sp.verifyRedirect(r, idp, "SAMLRequest")
+			if err == nil && !sameIssuer(msg.Issuer, idp.EntityID) {
+				err = fmt.Errorf("issuer %q is not the IdP %q", msg.Issuer, idp.EntityID)
+			}
+			if verified = err == nil; !verified {
+				sp.log.Info("saml: LogoutRequest not verified; asking the user to confirm", "err", err)
+			}
+		}
+	}
+	if !verified && !sp.sameSite(r) {
+		sp.confirmLogout(w, r)
+		return
 	}
 	who, _ := sp.endSessions(w, r, true)
 	idp := sp.idp.current()
@@ -58,17 +94,17 @@ func (sp *SP) handleLogout(w http.ResponseWriter, r *http.Request) {
 		p := sp.provider(idp, nil)
 		var doc *etree.Document
 		var err error
-		param := "SAMLRequest"
+		param, sign := "SAMLRequest", true
 		if msgID != "" {
 			doc, err = p.BuildLogoutResponseDocumentNoSig(saml2.StatusCodeSuccess, msgID)
-			param = "SAMLResponse"
+			param, sign = "SAMLResponse", verified
 		} else {
 			// Entra ignores the NameID (it asks which account when several are signed in).
 			doc, err = p.BuildLogoutRequestDocumentNoSig(who.Name, "")
 		}
 		if err == nil {
 			var u string
-			if u, err = sp.redirectURL(p, idp.SLOURL, param, doc, r.Form.Get("RelayState")); err == nil {
+			if u, err = sp.redirectURL(p, idp.SLOURL, param, doc, r.Form.Get("RelayState"), sign); err == nil {
 				if msgID == "" {
 					sp.rememberLogoutReturn(w, r)
 				}
@@ -79,6 +115,45 @@ func (sp *SP) handleLogout(w http.ResponseWriter, r *http.Request) {
 		sp.log.Error("saml: single logout", "err", err)
 	}
 	sp.logoutDone(w, r, r.Form.Get("app"), returnParam(r.Form))
+}
+
+// sameIssuer compares a logout message's Issuer with the IdP's entity id. Entra signs its logout
+// messages as https://login.microsoftonline.com/{tenant}/, its assertions as
+// https://sts.windows.net/{tenant}/: the same tenant either way.
+func sameIssuer(issuer, entityID string) bool {
+	if issuer == entityID {
+		return true
+	}
+	tenant, ok := strings.CutPrefix(entityID, "https://sts.windows.net/")
+	return ok && tenant != "" && issuer == "https://login.microsoftonline.com/"+tenant
+}
+
+// sameSite reports whether the request comes from crowdgate's own site: by Fetch Metadata
+// (a navigation the user typed or bookmarked counts), or else by an Origin of our own.
+func (sp *SP) sameSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "same-site":
+		return true
+	case "none":
+		return r.Method == http.MethodGet
+	case "cross-site":
+		return false
+	}
+	o := r.Header.Get("Origin")
+	return o != "" && o == sp.public.Scheme+"://"+sp.public.Host
+}
+
+// confirmLogout shows a page whose button posts the same logout from crowdgate's own site.
+func (sp *SP) confirmLogout(w http.ResponseWriter, r *http.Request) {
+	var fields []hiddenField
+	for _, k := range []string{"SAMLRequest", "RelayState", "app", "dest", "os_destination", "returnTo"} {
+		if v := r.Form.Get(k); v != "" {
+			fields = append(fields, hiddenField{Name: k, Value: v})
+		}
+	}
+	sp.log.Info("saml: logout from another site; asking the user to confirm", "client", sp.clientAddress(r), "path", r.URL.Path)
+	render(w, http.StatusOK, "confirmlogout", pageData{Title: "Sign out?", Action: r.URL.Path, Fields: fields,
+		Message: "Another site asked to sign you out of Jira, Confluence and the other applications that use this sign-in."})
 }
 
 // finishLogout ends an SP-initiated logout when the IdP sends the browser back.
@@ -110,7 +185,7 @@ func (sp *SP) logoutDone(w http.ResponseWriter, r *http.Request, app, dest strin
 		tgt, err := sp.resolveTarget(r.Context(), app, dest)
 		switch {
 		case err != nil:
-			sp.log.Warn("saml: logout return URL refused", "err", err)
+			sp.log.Warn("saml: logout return URL refused", "reason", err.Error(), "client", sp.clientAddress(r))
 		case dest != "":
 			http.Redirect(w, r, tgt.Return, http.StatusSeeOther)
 			return
@@ -130,39 +205,100 @@ func returnParam(v url.Values) string {
 	return ""
 }
 
+// logoutMessage is what crowdgate reads of a logout message before trusting it.
+type logoutMessage struct {
+	ID     string `xml:"ID,attr"`
+	Issuer string `xml:"urn:oasis:names:tc:SAML:2.0:assertion Issuer"`
+}
+
 // decodeLogoutMessage decodes an HTTP-Redirect SAML message (base64 of raw DEFLATE) within
-// bounds and returns its ID. Its signature is not checked: it only ever ends this browser's
-// own sessions, which any page can do by linking to /sso/logout.
-func decodeLogoutMessage(m, root string) (string, error) {
+// bounds and returns its ID and Issuer. It proves nothing about the sender: verifyRedirect does.
+func decodeLogoutMessage(m, root string) (logoutMessage, error) {
+	var msg logoutMessage
 	if len(m) > maxRedirectParam {
-		return "", fmt.Errorf("message has %d characters, more than the %d allowed", len(m), maxRedirectParam)
+		return msg, fmt.Errorf("message has %d characters, more than the %d allowed", len(m), maxRedirectParam)
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(m), ""))
 	if err != nil {
-		return "", fmt.Errorf("not base64: %w", err)
+		return msg, fmt.Errorf("not base64: %w", err)
 	}
 	xmlb, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(raw)), maxInflated+1))
 	if err != nil {
-		return "", fmt.Errorf("not DEFLATE: %w", err)
+		return msg, fmt.Errorf("not DEFLATE: %w", err)
 	}
 	if len(xmlb) > maxInflated {
-		return "", fmt.Errorf("decompresses to more than %d bytes (decompression bomb?)", maxInflated)
+		return msg, fmt.Errorf("decompresses to more than %d bytes (decompression bomb?)", maxInflated)
 	}
 	if _, err := scanXML(xmlb, scanRules{root: xml.Name{Space: nsProtocol, Local: root}, maxElements: 200}); err != nil {
-		return "", err
-	}
-	var msg struct {
-		ID string `xml:"ID,attr"`
+		return msg, err
 	}
 	if err := xml.Unmarshal(xmlb, &msg); err != nil || msg.ID == "" || len(msg.ID) > 256 {
-		return "", fmt.Errorf("no usable ID (%v)", err)
+		return msg, fmt.Errorf("no usable ID (%v)", err)
 	}
-	return msg.ID, nil
+	msg.Issuer = strings.TrimSpace(msg.Issuer)
+	return msg, nil
+}
+
+// verifyRedirect checks the HTTP-Redirect binding signature of the message in param: the
+// signed octets are the parameters exactly as sent, in the order param, RelayState, SigAlg;
+// the key is one of the IdP's certificates, valid now.
+func (sp *SP) verifyRedirect(r *http.Request, idp *idpInfo, param string) error {
+	raw := map[string]string{}
+	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, dup := raw[k]; dup {
+			return fmt.Errorf("parameter %s appears twice", k)
+		}
+		raw[k] = v
+	}
+	if raw[param] == "" || raw["Signature"] == "" {
+		return errors.New("not signed")
+	}
+	alg, err := url.QueryUnescape(raw["SigAlg"])
+	if err != nil {
+		return fmt.Errorf("SigAlg: %w", err)
+	}
+	var h crypto.Hash
+	switch alg {
+	case dsig.RSASHA256SignatureMethod:
+		h = crypto.SHA256
+	case dsig.RSASHA512SignatureMethod:
+		h = crypto.SHA512
+	default:
+		return fmt.Errorf("signature algorithm %q is not allowed", alg)
+	}
+	signed := param + "=" + raw[param]
+	if v, ok := raw["RelayState"]; ok {
+		signed += "&RelayState=" + v
+	}
+	signed += "&SigAlg=" + raw["SigAlg"]
+	b64, err := url.QueryUnescape(raw["Signature"])
+	if err != nil {
+		return fmt.Errorf("Signature: %w", err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return fmt.Errorf("Signature: %w", err)
+	}
+	hh := h.New()
+	hh.Write([]byte(signed))
+	digest := hh.Sum(nil)
+	now := sp.now()
+	for _, c := range idp.Certs {
+		pub, ok := c.PublicKey.(*rsa.PublicKey)
+		if !ok || now.Before(c.NotBefore.Add(-CertNotBeforeAllowance)) || now.After(c.NotAfter) {
+			continue
+		}
+		if rsa.VerifyPKCS1v15(pub, h, digest, sig) == nil {
+			return nil
+		}
+	}
+	return errors.New("the signature does not verify with any IdP certificate valid now")
 }
 
 // redirectURL encodes doc for the HTTP-Redirect binding to base, signing the query (RSA-SHA256)
-// when the SP signs requests.
-func (sp *SP) redirectURL(p *saml2.SAMLServiceProvider, base, param string, doc *etree.Document, relay string) (string, error) {
+// when sign is set and the SP signs requests.
+func (sp *SP) redirectURL(p *saml2.SAMLServiceProvider, base, param string, doc *etree.Document, relay string, sign bool) (string, error) {
 	x, err := doc.WriteToBytes()
 	if err != nil {
 		return "", err
@@ -182,7 +318,7 @@ func (sp *SP) redirectURL(p *saml2.SAMLServiceProvider, base, param string, doc 
 	if relay != "" && len(relay) <= 80 {
 		q += "&RelayState=" + url.QueryEscape(relay)
 	}
-	if sp.spKey != nil && sp.cfg.SignRequests {
+	if sign && sp.spKey != nil && sp.cfg.SignRequests {
 		ctx := p.SigningContext()
 		q += "&SigAlg=" + url.QueryEscape(ctx.GetSignatureMethodIdentifier())
 		sig, err := ctx.SignString(q)

@@ -2,6 +2,7 @@ package saml
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -34,28 +35,46 @@ func isGuest(a *assertion) bool {
 // identity returns how the assertion names its user under the configured mapping and guest rule.
 func (sp *SP) identity(a *assertion) (by, value string, f *refusal) {
 	mapping := sp.cfg.UserMapping
-	if isGuest(a) {
-		switch sp.cfg.GuestRule {
-		case GuestDeny:
-			return "", "", &refusal{status: http.StatusForbidden, user: a.NameID,
-				reason: "guest accounts may not sign in (guest rule deny)", public: "Guest accounts cannot sign in here."}
-		case GuestEmail:
-			mapping = MapEmail
-		}
+	if isGuest(a) && sp.cfg.GuestRule == GuestDeny {
+		return "", "", &refusal{status: http.StatusForbidden, user: a.NameID,
+			reason: "guest accounts may not sign in (guest rule deny)", public: "Guest accounts cannot sign in here."}
 	}
 	switch mapping {
 	case MapObjectID:
-		by, value = store.SAMLByObjectID, a.attr(sp.cfg.ObjectIDClaim)
+		by = store.SAMLByObjectID
+		value, f = claim(a, sp.cfg.ObjectIDClaims)
 	case MapEmail:
-		by, value = store.SAMLByEmail, a.attr(sp.cfg.EmailClaim)
+		by = store.SAMLByEmail
+		value, f = claim(a, sp.cfg.EmailClaims)
 	default:
 		by, value = store.SAMLByName, a.NameID
+	}
+	if f != nil {
+		return "", "", f
 	}
 	if value == "" {
 		return "", "", &refusal{status: http.StatusForbidden, user: a.NameID,
 			reason: fmt.Sprintf("assertion has no value to map the user by (%s)", mapping)}
 	}
 	return by, value, nil
+}
+
+// claim returns the value of the first of names the assertion carries. Two of them with
+// different values make the identity ambiguous: refused rather than guessed.
+func claim(a *assertion, names []string) (string, *refusal) {
+	first, value := "", ""
+	for _, n := range names {
+		v := a.attr(n)
+		switch {
+		case v == "":
+		case value == "":
+			first, value = n, v
+		case !strings.EqualFold(v, value):
+			return "", &refusal{status: http.StatusForbidden, user: a.NameID,
+				reason: fmt.Sprintf("claims %s (%q) and %s (%q) disagree", first, value, n, v)}
+		}
+	}
+	return value, nil
 }
 
 // findUser maps the assertion to the one directory user it names and checks that user may use
@@ -65,9 +84,20 @@ func (sp *SP) findUser(ctx context.Context, a *assertion, tgt target) (store.Use
 	if f != nil {
 		return store.User{}, f
 	}
-	users, err := sp.st.UsersForAssertion(ctx, by, value, sp.cfg.MapInternalUsers)
+	dirs, err := sp.mappedDirectories(ctx)
 	if err != nil {
 		return store.User{}, &refusal{status: http.StatusServiceUnavailable, user: a.NameID, reason: "user lookup: " + err.Error()}
+	}
+	internal := false
+	for _, d := range dirs {
+		internal = internal || d.Kind == store.DirectoryInternal
+	}
+	users, err := sp.st.UsersForAssertion(ctx, by, value, internal)
+	if err != nil {
+		return store.User{}, &refusal{status: http.StatusServiceUnavailable, user: a.NameID, reason: "user lookup: " + err.Error()}
+	}
+	if users, f = sp.eligible(a, by, users, dirs); f != nil {
+		return store.User{}, f
 	}
 	unknown := &refusal{status: http.StatusForbidden, user: a.NameID,
 		reason: fmt.Sprintf("no active directory has a user with %s %q", by, value),
@@ -150,4 +180,82 @@ func (sp *SP) mayUseConsole(ctx context.Context, u store.User) *refusal {
 	return &refusal{status: http.StatusForbidden, user: u.Name,
 		reason: fmt.Sprintf("user %q is in none of the console groups %s", u.Name, strings.Join(sp.cfg.ConsoleGroups, ", ")),
 		public: notAllowed(u.Name, "the crowdgate console")}
+}
+
+// mappedDirectories returns the directories the mapping may match users in, by id: the
+// configured ones, or every active Entra ID directory.
+func (sp *SP) mappedDirectories(ctx context.Context) (map[int64]store.Directory, error) {
+	all, err := sp.st.Directories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]store.Directory{}
+	for _, d := range all {
+		if !d.Active {
+			continue
+		}
+		if len(sp.cfg.Directories) == 0 && d.Kind == store.DirectoryAzureAD {
+			out[d.ID] = d
+		}
+		for _, n := range sp.cfg.Directories {
+			if strings.EqualFold(n, d.Name) {
+				out[d.ID] = d
+			}
+		}
+	}
+	return out, nil
+}
+
+// eligible keeps the users the mapping may sign in as: in a mapped directory and, for the
+// e-mail mapping, synchronised (an external id), not a guest, and in a directory bound to this
+// IdP. An e-mail address is only as trustworthy as whoever can set it: a guest's comes from its
+// home tenant, and another tenant or IdP may assert any address it likes. When none is left the
+// refusal says why the first candidate was dropped.
+func (sp *SP) eligible(a *assertion, by string, users []store.User, dirs map[int64]store.Directory) ([]store.User, *refusal) {
+	var out []store.User
+	why := ""
+	for _, u := range users {
+		d, ok := dirs[u.DirectoryID]
+		reason := ""
+		switch {
+		case !ok:
+			reason = fmt.Sprintf("user %q is in directory %d, which SAML sign-in does not map to", u.Name, u.DirectoryID)
+		case by != store.SAMLByEmail || d.Kind == store.DirectoryInternal:
+			// Internal users are reached only by naming their directory: an explicit opt-in.
+		case u.ExternalID == "":
+			reason = fmt.Sprintf("e-mail mapping: user %q of directory %q is not synchronised from Entra ID", u.Name, d.Name)
+		case strings.Contains(strings.ToUpper(u.Name), "#EXT#"):
+			reason = fmt.Sprintf("e-mail mapping: user %q of directory %q is a guest", u.Name, d.Name)
+		case !sp.boundTo(d, a.Issuer):
+			reason = fmt.Sprintf("e-mail mapping: directory %q is not bound to IdP %q (its tenant differs and it is not named in the SAML directories)", d.Name, a.Issuer)
+		}
+		if reason == "" {
+			out = append(out, u)
+		} else if why == "" {
+			why = reason
+		}
+	}
+	if len(out) == 0 && why != "" {
+		return nil, &refusal{status: http.StatusForbidden, user: a.NameID, reason: why,
+			public: "Your account " + a.NameID + " is not known here. Ask your administrator for access."}
+	}
+	return out, nil
+}
+
+// boundTo reports whether the Entra ID directory d belongs to the IdP issuer: it is named in
+// Directories, or its tenant is the tenant of an Entra issuer (https://sts.windows.net/{tenant}/).
+func (sp *SP) boundTo(d store.Directory, issuer string) bool {
+	for _, n := range sp.cfg.Directories {
+		if strings.EqualFold(n, d.Name) {
+			return true
+		}
+	}
+	var c struct {
+		TenantID string `json:"tenant_id"`
+	}
+	if json.Unmarshal([]byte(d.Config), &c) != nil || c.TenantID == "" {
+		return false
+	}
+	tenant, ok := strings.CutPrefix(issuer, "https://sts.windows.net/")
+	return ok && strings.EqualFold(strings.TrimSuffix(tenant, "/"), c.TenantID)
 }

@@ -37,6 +37,8 @@ type pageData struct {
 	CSRF   string
 	App    string
 	Dest   string
+	// logout confirmation
+	Fields []hiddenField
 }
 
 // render writes a page; a template failure is a programming error and answers 500.

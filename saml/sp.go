@@ -39,6 +39,8 @@ type Store interface {
 	RememberAssertion(ctx context.Context, id string, notOnOrAfter time.Time) error
 	PruneAssertions(ctx context.Context) (int64, error)
 	SAMLStateKey(ctx context.Context) ([]byte, error)
+	Setting(ctx context.Context, name string) (string, error)
+	SetSetting(ctx context.Context, name, value string) error
 }
 
 var _ Store = (*store.Store)(nil)
@@ -94,6 +96,9 @@ func New(cfg Config, st Store, log *slog.Logger) (*SP, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if err := sp.restoreTrust(ctx); err != nil {
+		return nil, err
+	}
 	if err := sp.loadMetadata(ctx); err != nil {
 		if cfg.IdPMetadataURL == "" {
 			return nil, err
@@ -119,8 +124,8 @@ func (sp *SP) routes() http.Handler {
 	mux.HandleFunc("POST /saml/logout", sp.handleLogout)
 	mux.HandleFunc("GET /sso/logout", sp.handleLogout)
 	mux.HandleFunc("POST /sso/logout", sp.handleLogout)
-	mux.HandleFunc("GET /sso/breakglass", sp.handleBreakGlass)
-	mux.HandleFunc("POST /sso/breakglass", sp.handleBreakGlass)
+	mux.Handle("GET /sso/breakglass", sp.formToApps(sp.handleBreakGlass))
+	mux.Handle("POST /sso/breakglass", sp.formToApps(sp.handleBreakGlass))
 	return securityHeaders(mux)
 }
 
@@ -173,7 +178,7 @@ func (sp *SP) provider(idp *idpInfo, clock *dsig.Clock) *saml2.SAMLServiceProvid
 	}
 	if sp.spKey != nil {
 		// Decryption reads only this (deprecated) field: a key given through SetSPKeyStore cannot
-		// decrypt (docs/saml-sso.md §1.2).
+		// decrypt (docs/saml-setup.md, Library notes).
 		p.SPKeyStore = dsig.TLSCertKeyStore(*sp.spKey)
 		p.SignAuthnRequests = sp.cfg.SignRequests
 		p.SignAuthnRequestsAlgorithm = dsig.RSASHA256SignatureMethod
@@ -196,6 +201,50 @@ func (sp *SP) secure() bool { return sp.public.Scheme == "https" }
 
 // consolePath is the path of the console below the public URL.
 func (sp *SP) consolePath() string { return strings.TrimRight(sp.public.Path, "/") + "/console" }
+
+// formToApps refuses a POST from another site, and widens the page's CSP form-action to the applications' origins. A successful
+// break-glass sign-in answers the form's POST with a redirect to the application, and Chromium
+// holds every redirect after a form submission to the submitting page's form-action: with
+// 'self' alone the browser stops at crowdgate. Only configured applications are listed, which
+// are the only places the sign-in sends a browser to anyway.
+func (sp *SP) formToApps(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sources := []string{"'self'"}
+		if apps, err := sp.st.Applications(r.Context()); err == nil {
+			seen := map[string]bool{}
+			for _, a := range apps {
+				for _, b := range a.BaseURLs {
+					u, err := url.Parse(b)
+					if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(u.Host, " ;,'") {
+						continue
+					}
+					if o := u.Scheme + "://" + u.Host; !seen[o] {
+						seen[o] = true
+						sources = append(sources, o)
+					}
+				}
+			}
+		}
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+strings.Join(sources, " ")+"; frame-ancestors 'none'")
+		if r.Method == http.MethodPost && sp.foreignPost(r) {
+			sp.refuse(w, r, &refusal{status: http.StatusForbidden, reason: fmt.Sprintf("cross-site form post refused (Origin %q, Sec-Fetch-Site %q)",
+				r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")), public: "The form was sent from another site. Please try again."})
+			return
+		}
+		next(w, r)
+	})
+}
+
+// foreignPost reports a form post that a browser says came from another origin. The form is
+// crowdgate's own page, so nothing but same-origin is genuine; a client that sends neither
+// Fetch Metadata nor Origin is no browser, and the form's CSRF token still applies to it.
+func (sp *SP) foreignPost(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site != "same-origin"
+	}
+	o := r.Header.Get("Origin")
+	return o != "" && o != sp.public.Scheme+"://"+sp.public.Host
+}
 
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

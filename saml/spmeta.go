@@ -20,7 +20,9 @@ func (sp *SP) Metadata() ([]byte, error) {
 	ed.CreateAttr("entityID", sp.cfg.EntityID)
 	d := ed.CreateElement("md:SPSSODescriptor")
 	d.CreateAttr("AuthnRequestsSigned", strconv.FormatBool(sp.spKey != nil && sp.cfg.SignRequests))
-	d.CreateAttr("WantAssertionsSigned", "true")
+	// Says what checkSignedParts enforces: only the default requirement wants the assertion
+	// itself signed.
+	d.CreateAttr("WantAssertionsSigned", strconv.FormatBool(sp.cfg.RequireSigned == SignedAssertion))
 	d.CreateAttr("protocolSupportEnumeration", nsProtocol)
 	if sp.spKey != nil && len(sp.spKey.Certificate) > 0 {
 		cert := base64.StdEncoding.EncodeToString(sp.spKey.Certificate[0])
@@ -42,9 +44,7 @@ func (sp *SP) Metadata() ([]byte, error) {
 	slo := d.CreateElement("md:SingleLogoutService")
 	slo.CreateAttr("Binding", bindingRedirect)
 	slo.CreateAttr("Location", sp.sloURL)
-	if sp.cfg.NameIDFormat != "" {
-		d.CreateElement("md:NameIDFormat").SetText(sp.cfg.NameIDFormat)
-	}
+	d.CreateElement("md:NameIDFormat").SetText(sp.nameIDFormat())
 	acs := d.CreateElement("md:AssertionConsumerService")
 	acs.CreateAttr("Binding", bindingPOST)
 	acs.CreateAttr("Location", sp.acsURL)
@@ -63,4 +63,26 @@ func (sp *SP) handleMetadata(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/samlmetadata+xml")
 	w.Write(b)
+}
+
+// NameID formats declared in the metadata.
+const (
+	NameIDFormatEmail       = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+	NameIDFormatUnspecified = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+)
+
+// nameIDFormat is the NameID format the metadata declares: the configured one, else what the
+// mapping needs. The nameid mapping compares the NameID with user names, which Entra sends as
+// the UPN in the emailAddress format; an IdP that reads the metadata (SimpleSAMLphp, Keycloak)
+// would otherwise send a transient id that matches nobody. The other mappings read claims and
+// take whatever NameID comes.
+func (sp *SP) nameIDFormat() string {
+	switch {
+	case sp.cfg.NameIDFormat != "":
+		return sp.cfg.NameIDFormat
+	case sp.cfg.UserMapping == MapNameID:
+		return NameIDFormatEmail
+	default:
+		return NameIDFormatUnspecified
+	}
 }

@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,6 +37,10 @@ type pending struct {
 const (
 	relayLen   = 22 // base64url of 16 random bytes
 	maxStateOK = 3000
+	// MaxStateCookies is how many sign-ins one browser may have under way (tabs); a new one
+	// replaces the oldest, so that a page loading /sso/login over and over cannot push the
+	// browser's cookies past the size servers accept.
+	MaxStateCookies = 4
 )
 
 // newRelay returns a fresh RelayState: opaque, short (SAML asks for at most 80 bytes) and the
@@ -59,8 +65,8 @@ func validRelay(relay string) bool {
 }
 
 // stateCookieName: on https a __Host- cookie with SameSite=None, because Entra posts the
-// response from another site and a Lax cookie would not come with it (docs/saml-sso.md §5.2
-// item 6); browsers accept SameSite=None only with Secure, so plain-http setups (tests, local
+// response from another site and a Lax cookie would not come with it (docs/saml-setup.md,
+// HTTPS and cookies); browsers accept SameSite=None only with Secure, so plain-http setups (tests, local
 // trials) use Lax, which works when the IdP is same-site.
 func (sp *SP) stateCookieName(relay string) string {
 	if sp.secure() {
@@ -160,6 +166,35 @@ func decodeState(key []byte, relay, value string) (pending, bool) {
 		return pending{}, false
 	}
 	return p, true
+}
+
+// pruneStates expires the browser's oldest state cookies so that, with the one about to be set,
+// at most MaxStateCookies remain. Unreadable ones go first; the MAC is not needed to order them.
+func (sp *SP) pruneStates(w http.ResponseWriter, r *http.Request) {
+	prefix := sp.stateCookieName("")
+	type state struct {
+		relay   string
+		created int64
+	}
+	var states []state
+	for _, c := range r.Cookies() {
+		relay, ok := strings.CutPrefix(c.Name, prefix)
+		if !ok {
+			continue
+		}
+		st := state{relay: relay, created: -1}
+		if payload, _, ok := strings.Cut(c.Value, "."); ok {
+			var p pending
+			if b, err := base64.RawURLEncoding.DecodeString(payload); err == nil && json.Unmarshal(b, &p) == nil {
+				st.created = p.Created
+			}
+		}
+		states = append(states, st)
+	}
+	slices.SortStableFunc(states, func(a, b state) int { return cmp.Compare(a.created, b.created) })
+	for i := 0; i < len(states)-(MaxStateCookies-1); i++ {
+		sp.clearState(w, states[i].relay)
+	}
 }
 
 // clearState removes the state cookie of relay.

@@ -66,6 +66,12 @@ func (sp *SP) resolveTarget(ctx context.Context, appName, dest string) (target, 
 	if err != nil {
 		return target{}, fmt.Errorf("%w: %v", errBadReturn, err)
 	}
+	if what := trickyPath(u.EscapedPath()); what != "" {
+		// Two applications on one origin differ by path alone; Tomcat reads "..;" and encoded
+		// dots and slashes differently from path.Clean, so such a path could pass the check for
+		// one application and land in the other.
+		return target{}, fmt.Errorf("%w: %q has %s in its path", errBadReturn, dest, what)
+	}
 	if !u.IsAbs() {
 		// Seraph's ${originalurl} is relative to the application's context path.
 		if u.Host != "" || !strings.HasPrefix(dest, "/") || strings.HasPrefix(dest, "//") {
@@ -144,4 +150,25 @@ func underPath(u *url.URL, prefix string) bool {
 	}
 	p = path.Clean(p)
 	return p == prefix || strings.HasPrefix(p, prefix+"/")
+}
+
+// trickyPath names what makes an escaped path ambiguous: dot segments, percent-encoded dots,
+// slashes and backslashes, and ';' path parameters. A genuine return URL of Jira or Confluence
+// has none of them. Empty: none.
+func trickyPath(p string) string {
+	l := strings.ToLower(p)
+	switch {
+	case strings.Contains(l, ";"):
+		return "a ';' path parameter"
+	case strings.Contains(l, "%2e"):
+		return "an encoded dot"
+	case strings.Contains(l, "%2f") || strings.Contains(l, "%5c"):
+		return "an encoded slash or backslash"
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return "a dot segment"
+		}
+	}
+	return ""
 }

@@ -2,10 +2,12 @@ package saml
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,11 +63,11 @@ func (sp *SP) verify(idp *idpInfo, encoded string) (*assertion, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SAMLResponse is not base64: %w", err)
 	}
-	encrypted, err := sp.checkStructure(raw)
+	encrypted, assertionSigned, err := sp.checkStructure(raw)
 	if err != nil {
 		return nil, err
 	}
-	a, err := sp.checkSigned(idp, encoded, raw)
+	a, err := sp.checkSigned(idp, encoded, raw, assertionSigned)
 	if err != nil {
 		return nil, err
 	}
@@ -74,33 +76,34 @@ func (sp *SP) verify(idp *idpInfo, encoded string) (*assertion, error) {
 }
 
 // checkStructure applies scanXML's rules to the response and to the content of an encrypted
-// assertion, and reports whether the assertion was encrypted.
-func (sp *SP) checkStructure(raw []byte) (bool, error) {
+// assertion, and reports whether the assertion was encrypted and carries its own signature.
+func (sp *SP) checkStructure(raw []byte) (encrypted, assertionSigned bool, err error) {
 	// The POST binding is never compressed: refusing anything that is not XML here also keeps
 	// gosaml2 from trying to inflate it.
 	if t := bytes.TrimLeft(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")), " \t\r\n"); len(t) == 0 || t[0] != '<' {
-		return false, errors.New("SAMLResponse is not XML (a deflated or binary message?)")
+		return false, false, errors.New("SAMLResponse is not XML (a deflated or binary message?)")
 	}
 	rules := scanRules{root: xml.Name{Space: nsProtocol, Local: "Response"}, allowSHA1: sp.cfg.AllowSHA1, maxElements: maxElements}
 	info, err := scanXML(raw, rules)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if info.assertions != 1 {
-		return false, fmt.Errorf("response carries %d assertions, want exactly 1", info.assertions)
+		return false, false, fmt.Errorf("response carries %d assertions, want exactly 1", info.assertions)
 	}
 	if info.encrypted == 1 {
-		return true, sp.scanEncrypted(raw)
+		signed, err := sp.scanEncrypted(raw)
+		return true, signed, err
 	}
 	if sp.cfg.RequireEncryption {
-		return false, errors.New("assertion is not encrypted, and encryption is required")
+		return false, false, errors.New("assertion is not encrypted, and encryption is required")
 	}
-	return false, nil
+	return false, info.assertionSigned, nil
 }
 
 // checkSigned has gosaml2 verify the response and then checks what it only warns about or
 // leaves out. Everything it returns comes from signed XML except ResponseInResponseTo.
-func (sp *SP) checkSigned(idp *idpInfo, encoded string, raw []byte) (*assertion, error) {
+func (sp *SP) checkSigned(idp *idpInfo, encoded string, raw []byte, assertionSigned bool) (*assertion, error) {
 	var base types.UnverifiedBaseResponse
 	if err := xml.Unmarshal(raw, &base); err != nil {
 		return nil, fmt.Errorf("malformed response: %w", err)
@@ -109,8 +112,12 @@ func (sp *SP) checkSigned(idp *idpInfo, encoded string, raw []byte) (*assertion,
 	now := sp.now()
 	skew := sp.cfg.ClockSkew
 	// gosaml2 has no skew and fails hard on an expired SubjectConfirmationData: run it on a clock
-	// set back by the skew, and check NotBefore (a mere warning there) ourselves below.
+	// set back by the skew, and check NotBefore (a mere warning there) ourselves below. That
+	// clock also decides the signing certificate's validity, which the skew must not move: the
+	// trusted certificates go in with their validity shifted by the same amount (see
+	// shiftedCerts), so the certificate is judged against the real clock.
 	p := sp.provider(idp, dsig.NewFakeClockAt(now.Add(-skew)))
+	p.IDPCertificateStore = &dsig.MemoryX509CertificateStore{Roots: shiftedCerts(idp.Certs, -skew)}
 	ai, err := p.RetrieveAssertionInfo(encoded)
 	if err != nil {
 		return nil, describe(err)
@@ -121,6 +128,11 @@ func (sp *SP) checkSigned(idp *idpInfo, encoded string, raw []byte) (*assertion,
 	a := ai.Assertions[0]
 	if !ai.ResponseSignatureValidated && !a.SignatureValidated {
 		return nil, errors.New("neither the response nor the assertion is signed")
+	}
+	// gosaml2 verifies an assertion's own signature inside a signed response too (or fails), but
+	// marks only the response as validated then.
+	if err := sp.checkSignedParts(ai.ResponseSignatureValidated, a.SignatureValidated || ai.ResponseSignatureValidated && assertionSigned); err != nil {
+		return nil, err
 	}
 	if a.ID == "" {
 		return nil, errors.New("assertion has no ID")
@@ -145,6 +157,13 @@ func (sp *SP) checkSigned(idp *idpInfo, encoded string, raw []byte) (*assertion,
 	}
 	if len(c.AudienceRestrictions) == 0 {
 		return nil, errors.New("assertion has no AudienceRestriction")
+	}
+	// Each AudienceRestriction must be met on its own (SAML core, 2.5.1.4): a second one for
+	// another SP says the assertion is not for crowdgate alone.
+	for i, ar := range c.AudienceRestrictions {
+		if len(c.AudienceRestrictions) > 1 && !slices.ContainsFunc(ar.Audiences, func(au types.Audience) bool { return strings.TrimSpace(au.Value) == sp.cfg.EntityID }) {
+			return nil, fmt.Errorf("assertion has %d AudienceRestrictions and number %d does not name %q (each must)", len(c.AudienceRestrictions), i+1, sp.cfg.EntityID)
+		}
 	}
 	if ai.WarningInfo == nil || ai.WarningInfo.NotInAudience {
 		var got []string
@@ -182,36 +201,71 @@ func (sp *SP) checkSigned(idp *idpInfo, encoded string, raw []byte) (*assertion,
 	return out, nil
 }
 
+// checkSignedParts applies RequireSigned to what was signed.
+func (sp *SP) checkSignedParts(response, assertion bool) error {
+	switch sp.cfg.RequireSigned {
+	case SignedAssertion:
+		if !assertion {
+			return errors.New("the assertion is not signed (only the response is), and the SP requires a signed assertion (require signed = assertion): have the IdP sign the assertion (Entra: Signing option \"Sign SAML assertion\")")
+		}
+	case SignedResponse:
+		if !response {
+			return errors.New("the response is not signed (only the assertion is), and the SP requires a signed response (require signed = response): have the IdP sign the response (Entra: Signing option \"Sign SAML response\")")
+		}
+	}
+	return nil
+}
+
 // scanEncrypted decrypts the EncryptedAssertion to apply scanXML's rules to its content too;
 // gosaml2 decrypts again when it verifies. Only ciphertext for our own key gets this far.
-func (sp *SP) scanEncrypted(raw []byte) error {
+func (sp *SP) scanEncrypted(raw []byte) (assertionSigned bool, err error) {
 	if sp.spKey == nil {
-		return errors.New("assertion is encrypted, but no SP key is configured")
+		return false, errors.New("assertion is encrypted, but no SP key is configured")
 	}
 	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil {
-		return fmt.Errorf("malformed response: %w", err)
+	if err = doc.ReadFromBytes(raw); err != nil {
+		return false, fmt.Errorf("malformed response: %w", err)
 	}
 	var ea *types.EncryptedAssertion
-	err := etreeutils.NSFindIterate(doc.Root(), nsAssertion, "EncryptedAssertion", func(ctx etreeutils.NSContext, el *etree.Element) error {
+	err = etreeutils.NSFindIterate(doc.Root(), nsAssertion, "EncryptedAssertion", func(ctx etreeutils.NSContext, el *etree.Element) error {
 		ea = &types.EncryptedAssertion{}
 		return etreeutils.NSUnmarshalElement(ctx, el, ea)
 	})
 	if err != nil || ea == nil {
-		return fmt.Errorf("malformed encrypted assertion: %v", err)
+		return false, fmt.Errorf("malformed encrypted assertion: %v", err)
 	}
 	plain, err := ea.DecryptBytes(sp.spKey)
 	if err != nil {
-		return fmt.Errorf("cannot decrypt the assertion: %w", err)
+		return false, fmt.Errorf("cannot decrypt the assertion: %w", err)
 	}
 	info, err := scanXML(plain, scanRules{root: xml.Name{Space: nsAssertion, Local: "Assertion"}, allowSHA1: sp.cfg.AllowSHA1, maxElements: maxElements})
 	if err != nil {
-		return fmt.Errorf("encrypted assertion: %w", err)
+		return false, fmt.Errorf("encrypted assertion: %w", err)
 	}
 	if info.assertions != 1 {
-		return fmt.Errorf("encrypted assertion carries %d assertions, want exactly 1", info.assertions)
+		return false, fmt.Errorf("encrypted assertion carries %d assertions, want exactly 1", info.assertions)
 	}
-	return nil
+	return info.assertionSigned, nil
+}
+
+// CertNotBeforeAllowance is how early a signing certificate is accepted before its NotBefore:
+// an IdP whose clock runs a little ahead may sign with a certificate it issued seconds ago. There
+// is no allowance after NotAfter: an expired certificate is refused at once.
+const CertNotBeforeAllowance = time.Minute
+
+// shiftedCerts returns copies of certs whose validity window is moved by d, and whose NotBefore
+// is moved CertNotBeforeAllowance earlier. goxmldsig matches a signature's certificate by its
+// DER bytes (unchanged) and then checks the copy's NotBefore and NotAfter against its clock: on
+// a clock moved by d, that is the real certificate checked against the real clock.
+func shiftedCerts(certs []*x509.Certificate, d time.Duration) []*x509.Certificate {
+	out := make([]*x509.Certificate, len(certs))
+	for i, c := range certs {
+		cc := *c
+		cc.NotBefore = c.NotBefore.Add(d - CertNotBeforeAllowance)
+		cc.NotAfter = c.NotAfter.Add(d)
+		out[i] = &cc
+	}
+	return out
 }
 
 // describe turns gosaml2's errors into one line that says what failed.
@@ -226,6 +280,9 @@ func describe(err error) error {
 			return fmt.Errorf("subject confirmation expired: %s %s is before %s (now less the allowed skew)", iv.Key, iv.Actual, iv.Expected)
 		}
 		return fmt.Errorf("%s %s: got %q, want %q", reasonWord(iv.Reason), iv.Key, iv.Actual, iv.Expected)
+	}
+	if strings.Contains(err.Error(), "Cert is not valid at this time") {
+		return errors.New("the IdP signing certificate is not valid now (before its NotBefore or after its NotAfter, by the real clock): Cert is not valid at this time")
 	}
 	return fmt.Errorf("response rejected: %w", err)
 }

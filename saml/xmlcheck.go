@@ -31,6 +31,9 @@ type scanRules struct {
 type scanInfo struct {
 	assertions int // Assertion and EncryptedAssertion elements anywhere in the document
 	encrypted  int // of which EncryptedAssertion
+	// assertionSigned: an Assertion has a Signature child. Whether it verifies is gosaml2's
+	// business; this only tells a signed assertion inside a signed response from an unsigned one.
+	assertionSigned bool
 }
 
 // scanXML checks a document before any SAML library sees it. It refuses what an IdP never sends
@@ -67,6 +70,9 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 				return info, fmt.Errorf("document contains the processing instruction %q", t.Target)
 			}
 		case xml.StartElement:
+			if err := wellFormedNames(t); err != nil {
+				return info, err
+			}
 			elements++
 			if elements > r.maxElements {
 				return info, fmt.Errorf("document has more than %d elements", r.maxElements)
@@ -98,6 +104,10 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 	d = xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
 	var names []xml.Name
+	var ids []string // the ID attribute of each open element
+	seenIDs := map[string]bool{}
+	references := 0    // in the open SignedInfo
+	confirmations := 0 // in the open Subject
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -116,11 +126,28 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 				parent = names[len(names)-1]
 			}
 			names = append(names, t.Name)
+			id := attrValue(t, "ID")
+			if id != "" {
+				if seenIDs[id] {
+					return info, fmt.Errorf("ID %q appears twice", id)
+				}
+				seenIDs[id] = true
+			}
+			ids = append(ids, id)
+			if err := checkSignatureShape(t, parent, names, ids, &references); err != nil {
+				return info, err
+			}
+			if err := checkSubject(t, parent, &confirmations); err != nil {
+				return info, err
+			}
 			if t.Name.Space == nsAssertion && (t.Name.Local == "Assertion" || t.Name.Local == "EncryptedAssertion") {
 				info.assertions++
 				if t.Name.Local == "EncryptedAssertion" {
 					info.encrypted++
 				}
+			}
+			if (t.Name == xml.Name{Space: nsDSig, Local: "Signature"} && parent == xml.Name{Space: nsAssertion, Local: "Assertion"}) {
+				info.assertionSigned = true
 			}
 			if r.allowSHA1 || t.Name.Space != nsDSig {
 				continue
@@ -137,10 +164,109 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 			}
 		case xml.EndElement:
 			names = names[:len(names)-1]
+			ids = ids[:len(ids)-1]
 		}
 	}
 	if err := rtvalidator.Validate(bytes.NewReader(b)); err != nil {
 		return info, fmt.Errorf("document does not survive an XML round trip: %w", err)
 	}
 	return info, nil
+}
+
+// Signature algorithms a SAML signature may name in its SignedInfo and Reference. XPath and XSLT
+// transforms, and canonicalisation with comments, are how signature-wrapping and comment
+// truncation tricks get past a verifier; no IdP needs them.
+var allowedTransforms = map[string]bool{
+	"http://www.w3.org/2000/09/xmldsig#enveloped-signature": true,
+	"http://www.w3.org/2001/10/xml-exc-c14n#":               true,
+	"http://www.w3.org/TR/2001/REC-xml-c14n-20010315":       true,
+	"http://www.w3.org/2006/12/xml-c14n11":                  true,
+}
+
+func attrValue(t xml.StartElement, local string) string {
+	for _, a := range t.Attr {
+		if a.Name.Space == "" && a.Name.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// checkSignatureShape holds every XML signature to the one shape IdPs produce: one Reference,
+// naming the element the Signature sits in by its ID, with only the enveloped-signature and
+// canonicalisation transforms, and canonicalisation without comments. names and ids are the open
+// elements (t last); references counts the References of the open SignedInfo.
+func checkSignatureShape(t xml.StartElement, parent xml.Name, names []xml.Name, ids []string, references *int) error {
+	if t.Name.Space != nsDSig {
+		return nil
+	}
+	switch t.Name.Local {
+	case "SignedInfo":
+		*references = 0
+	case "Reference":
+		if *references++; *references > 1 {
+			return errors.New("signature has more than one Reference")
+		}
+		// Signature/SignedInfo/Reference: the signed element is three levels up.
+		n := len(names)
+		if n < 4 || names[n-3] != (xml.Name{Space: nsDSig, Local: "Signature"}) {
+			return errors.New("signature Reference outside a Signature's SignedInfo")
+		}
+		uri, signed := attrValue(t, "URI"), ids[n-4]
+		if uri == "" || signed == "" || uri != "#"+signed {
+			return fmt.Errorf("signature Reference URI %q does not name the element it signs (ID %q)", uri, signed)
+		}
+	case "Transform", "CanonicalizationMethod":
+		alg := attrValue(t, "Algorithm")
+		if strings.HasSuffix(alg, "#WithComments") {
+			return fmt.Errorf("signature canonicalisation %q keeps comments, which is not allowed", alg)
+		}
+		if !allowedTransforms[alg] {
+			return fmt.Errorf("signature transform %q is not allowed", alg)
+		}
+	}
+	return nil
+}
+
+// checkSubject refuses subjects gosaml2 would read only in part: it keeps one
+// SubjectConfirmation (the last) of several, and a bearer SubjectConfirmationData must not carry
+// NotBefore (SAML profiles, 4.1.4.2), which gosaml2 ignores. confirmations counts the
+// SubjectConfirmations of the open Subject.
+func checkSubject(t xml.StartElement, parent xml.Name, confirmations *int) error {
+	if t.Name.Space != nsAssertion {
+		return nil
+	}
+	switch t.Name.Local {
+	case "Subject":
+		*confirmations = 0
+	case "SubjectConfirmation":
+		if *confirmations++; *confirmations > 1 {
+			return errors.New("assertion subject has more than one SubjectConfirmation")
+		}
+	case "SubjectConfirmationData":
+		if attrValue(t, "NotBefore") != "" {
+			return errors.New("SubjectConfirmationData carries NotBefore, which a bearer confirmation must not")
+		}
+	}
+	return nil
+}
+
+// wellFormedNames refuses element and attribute names that are not namespace-well-formed (a
+// prefix or local part left empty, or more than one colon), which RawToken hands over as local
+// names containing a colon: encoding/xml and etree would read such a document differently.
+func wellFormedNames(t xml.StartElement) error {
+	names := []xml.Name{t.Name}
+	for _, a := range t.Attr {
+		names = append(names, a.Name)
+	}
+	for _, n := range names {
+		if strings.Contains(n.Local, ":") || (n.Space != "" && n.Local == "") {
+			full := n.Local
+			if n.Space != "" {
+				full = n.Space + ":" + n.Local
+			}
+			return fmt.Errorf("name %q is not namespace-well-formed (a round-trip mutation?)", full)
+		}
+	}
+	return nil
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crowdgate/crowdgate/api"
 	"github.com/crowdgate/crowdgate/internal/config"
@@ -28,6 +31,9 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 	s := &surfaces{metrics: metrics.New(st)}
 	secure := strings.HasPrefix(cfg.BaseURL, "https://") || cfg.TLSCert != ""
 	loginURL := ""
+	if err := secureCookieDefault(context.Background(), st, cfg.BaseURL, cfg.SAML.Enabled(), log); err != nil {
+		return nil, err
+	}
 	if cfg.SAML.Enabled() {
 		if cfg.BaseURL == "" {
 			return nil, fmt.Errorf("SAML sign-in (CROWDGATE_SAML_IDP_METADATA_URL or _FILE) needs CROWDGATE_BASE_URL (--base-url), the URL Entra ID sends browsers back to")
@@ -44,12 +50,30 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 			ConsoleCookie:   consoleCookie,
 			BreakGlass:      true,
 			BreakGlassGroup: cfg.AdminGroup,
+
+			RequireSigned:     cfg.SAML.RequireSigned,
+			ObjectIDClaims:    cfg.SAML.ObjectIDClaims,
+			EmailClaims:       cfg.SAML.EmailClaims,
+			Directories:       cfg.SAML.Directories,
+			GuestRule:         cfg.SAML.Guests,
+			SPKeyFile:         cfg.SAML.SPKeyFile,
+			SPCertFile:        cfg.SAML.SPCertFile,
+			SignRequests:      cfg.SAML.SignRequests,
+			RequireEncryption: cfg.SAML.RequireEncryption,
+			ConsoleForceAuthn: cfg.SAML.ConsoleForceAuthn,
+			// Only administrators get a console session at all (the console checks again).
+			ConsoleGroups: []string{cfg.AdminGroup},
 		}, st, log.With("surface", "saml"))
 		if err != nil {
 			return nil, fmt.Errorf("SAML: %w", err)
 		}
 		s.sp = sp
 		loginURL = "/sso/login?dest=/console/"
+		if err := s.metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "crowdgate_saml_metadata_rejected_total",
+			Help: "IdP metadata refused because its entityID changed (alert on any increase)."},
+			func() float64 { return float64(sp.MetadataRejections()) })); err != nil {
+			return nil, fmt.Errorf("SAML metrics: %w", err)
+		}
 	}
 	console, err := api.New(api.Config{
 		AdminGroup:     cfg.AdminGroup,

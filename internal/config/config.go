@@ -81,6 +81,17 @@ type SAMLConfig struct {
 	IdPInitiated bool
 	SingleLogout bool
 	ClockSkew    time.Duration
+
+	RequireSigned     string   // assertion, response or either
+	ObjectIDClaims    []string // empty: the SP's defaults
+	EmailClaims       []string
+	Directories       []string // empty: every Entra ID directory
+	Guests            string   // same or deny
+	SPKeyFile         string
+	SPCertFile        string
+	SignRequests      bool
+	RequireEncryption bool
+	ConsoleForceAuthn bool
 }
 
 // Enabled reports whether an identity provider is configured.
@@ -347,6 +358,60 @@ func Settings() []Setting {
 			Usage:   "On SIGTERM or SIGINT, how long in-flight requests may take to finish before connections are closed.",
 			Example: "5s",
 			apply:   durationSetting(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0)},
+		{Flag: "saml-require-signed", Env: "CROWDGATE_SAML_REQUIRE_SIGNED", Default: "assertion",
+			Usage:   "Which part of a SAML response the IdP must sign: `assertion` (Entra's default \"Sign SAML assertion\"; what the SP metadata's WantAssertionsSigned says), `response` (Entra's \"Sign SAML response\") or `either`.",
+			Example: "either",
+			apply:   oneOfSetting(func(c *Config) *string { return &c.SAML.RequireSigned }, "assertion", "response", "either")},
+		{Flag: "saml-objectid-claims", Env: "CROWDGATE_SAML_OBJECTID_CLAIMS", Default: "",
+			Usage:   "Comma-separated claim names the `objectid` mapping reads, first present wins. Empty: Entra's `http://schemas.microsoft.com/identity/claims/objectidentifier`.",
+			Example: "http://schemas.microsoft.com/identity/claims/objectidentifier",
+			apply:   listSetting(func(c *Config) *[]string { return &c.SAML.ObjectIDClaims })},
+		{Flag: "saml-email-claims", Env: "CROWDGATE_SAML_EMAIL_CLAIMS", Default: "",
+			Usage:   "Comma-separated claim names the `email` mapping reads; two present with different values refuse the sign-in. Empty: Entra's `http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress`, the standard `urn:oid:0.9.2342.19200300.100.1.3`, `mail` and `email`.",
+			Example: "urn:oid:0.9.2342.19200300.100.1.3",
+			apply:   listSetting(func(c *Config) *[]string { return &c.SAML.EmailClaims })},
+		{Flag: "saml-directories", Env: "CROWDGATE_SAML_DIRECTORIES", Default: "",
+			Usage:   "Comma-separated names of the directories SAML sign-in maps users onto. Empty: every Entra ID directory. Naming an internal directory (e.g. `Internal`) lets `nameid` and `email` sign local accounts in: an opt-in, for users imported from Crowd with another IdP.",
+			Example: "Entra,Internal",
+			apply:   listSetting(func(c *Config) *[]string { return &c.SAML.Directories })},
+		{Flag: "saml-guests", Env: "CROWDGATE_SAML_GUESTS", Default: "same",
+			Usage:   "Entra B2B guests (`#EXT#` user names, or another identity provider): `same` signs them in like members, `deny` never. The `email` mapping never matches a guest.",
+			Example: "deny",
+			apply:   oneOfSetting(func(c *Config) *string { return &c.SAML.Guests }, "same", "deny")},
+		{Flag: "saml-sp-key-file", Env: "CROWDGATE_SAML_SP_KEY_FILE", Default: "",
+			Usage:   "PEM RSA private key of crowdgate as a service provider, with CROWDGATE_SAML_SP_CERT_FILE: decrypts encrypted assertions and signs requests; its certificate appears in /saml/metadata (upload it to Entra as the token encryption certificate).",
+			Example: "/etc/crowdgate/saml-sp.key",
+			apply:   func(c *Config, v string) error { c.SAML.SPKeyFile = v; return nil }},
+		{Flag: "saml-sp-cert-file", Env: "CROWDGATE_SAML_SP_CERT_FILE", Default: "",
+			Usage:   "PEM certificate of the service provider key.",
+			Example: "/etc/crowdgate/saml-sp.crt",
+			apply:   func(c *Config, v string) error { c.SAML.SPCertFile = v; return nil }},
+		{Flag: "saml-sign-requests", Env: "CROWDGATE_SAML_SIGN_REQUESTS", Default: "false", IsBool: true,
+			Usage:   "Sign AuthnRequests and LogoutRequests with the SP key (RSA-SHA256), for IdPs that require it (Entra: \"Verification certificates\").",
+			Example: "true",
+			apply:   boolSetting(func(c *Config) *bool { return &c.SAML.SignRequests })},
+		{Flag: "saml-require-encryption", Env: "CROWDGATE_SAML_REQUIRE_ENCRYPTION", Default: "false", IsBool: true,
+			Usage:   "Refuse assertions not encrypted to the SP key (Entra: \"Token encryption\").",
+			Example: "true",
+			apply:   boolSetting(func(c *Config) *bool { return &c.SAML.RequireEncryption })},
+		{Flag: "saml-console-force-authn", Env: "CROWDGATE_SAML_CONSOLE_FORCE_AUTHN", Default: "false", IsBool: true,
+			Usage:   "Every console sign-in makes the IdP ask for credentials again (ForceAuthn). Re-authentication for sensitive console actions always does.",
+			Example: "true",
+			apply:   boolSetting(func(c *Config) *bool { return &c.SAML.ConsoleForceAuthn })},
+	}
+}
+
+// listSetting reads a comma-separated list, dropping empty items.
+func listSetting(field func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var out []string
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				out = append(out, e)
+			}
+		}
+		*field(c) = out
+		return nil
 	}
 }
 

@@ -39,20 +39,25 @@ func NewBrowser(t testing.TB) *Browser {
 // Get navigates to rawURL and on through redirects and forms, at most 10 form submissions.
 func (b *Browser) Get(rawURL string) *Page {
 	b.t.Helper()
-	p := b.do(http.MethodGet, rawURL, nil)
+	p := b.do(http.MethodGet, rawURL, nil, nil)
 	return b.follow(p)
 }
 
-// Post submits form values to rawURL and follows on like Get.
+// Post submits form values to rawURL, as a form on a page of that origin does, and follows on
+// like Get.
 func (b *Browser) Post(rawURL string, form url.Values) *Page {
 	b.t.Helper()
-	return b.follow(b.do(http.MethodPost, rawURL, form))
+	from, err := url.Parse(rawURL)
+	if err != nil {
+		b.t.Fatalf("samltest: browser: %v", err)
+	}
+	return b.follow(b.do(http.MethodPost, rawURL, form, from))
 }
 
 // Open fetches rawURL, following redirects but submitting no form.
 func (b *Browser) Open(rawURL string) *Page {
 	b.t.Helper()
-	return b.do(http.MethodGet, rawURL, nil)
+	return b.do(http.MethodGet, rawURL, nil, nil)
 }
 
 func (b *Browser) follow(p *Page) *Page {
@@ -75,13 +80,15 @@ func (b *Browser) follow(p *Page) *Page {
 		default:
 			return p
 		}
-		p = b.do(f.Method, f.Action, f.Values)
+		p = b.do(f.Method, f.Action, f.Values, p.URL)
 	}
 	b.t.Fatalf("samltest: browser: too many forms, last at %s", p.URL)
 	return nil
 }
 
-func (b *Browser) do(method, rawURL string, form url.Values) *Page {
+// do sends one request and follows its redirects. from is the page that submitted a form (nil:
+// the user navigated), which sets Sec-Fetch-Site as a browser would.
+func (b *Browser) do(method, rawURL string, form url.Values, from *url.URL) *Page {
 	b.t.Helper()
 	var body io.Reader
 	if form != nil && method == http.MethodPost {
@@ -94,6 +101,7 @@ func (b *Browser) do(method, rawURL string, form url.Values) *Page {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	req.Header.Set("Sec-Fetch-Site", fetchSite(from, req.URL))
 	resp, err := b.Client.Do(req)
 	if err != nil {
 		b.t.Fatalf("samltest: browser: %s %s: %v", method, rawURL, err)
@@ -189,4 +197,19 @@ func attr(n *html.Node, key string) string {
 		}
 	}
 	return ""
+}
+
+// fetchSite is the Sec-Fetch-Site of a request to u from a page at from: same-origin, same-site
+// (same host, another port: every test server is on 127.0.0.1), cross-site, or none for a
+// navigation the user started.
+func fetchSite(from, u *url.URL) string {
+	switch {
+	case from == nil:
+		return "none"
+	case from.Scheme == u.Scheme && from.Host == u.Host:
+		return "same-origin"
+	case from.Hostname() == u.Hostname():
+		return "same-site"
+	}
+	return "cross-site"
 }

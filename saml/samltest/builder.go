@@ -1,13 +1,21 @@
 package samltest
 
 import (
+	"bytes"
+	"compress/flate"
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/crewjam/saml/xmlenc"
 	dsig "github.com/russellhaering/goxmldsig"
 )
 
@@ -62,6 +70,11 @@ type Response struct {
 	SessionIndex         string
 	StatusCode           string // default Success
 	NoAuthnStatement     bool
+	// Attack knobs: more AudienceRestrictions after the first, more SubjectConfirmations like
+	// the first, and a NotBefore on the SubjectConfirmationData.
+	ExtraAudienceRestrictions [][]string
+	ExtraSubjectConfirmations int
+	SubjectNotBefore          time.Time
 }
 
 // EntraUser is who an Entra-shaped response is about.
@@ -148,6 +161,12 @@ func (r Response) AssertionElement() *etree.Element {
 		scd.CreateAttr("NotOnOrAfter", ts(r.SubjectNotOnOrAfter))
 	}
 	scd.CreateAttr("Recipient", r.Recipient)
+	if !r.SubjectNotBefore.IsZero() {
+		scd.CreateAttr("NotBefore", ts(r.SubjectNotBefore))
+	}
+	for range r.ExtraSubjectConfirmations {
+		subj.AddChild(sc.Copy())
+	}
 	cond := a.CreateElement("Conditions")
 	if !r.NotBefore.IsZero() {
 		cond.CreateAttr("NotBefore", ts(r.NotBefore))
@@ -155,9 +174,12 @@ func (r Response) AssertionElement() *etree.Element {
 	if !r.NotOnOrAfter.IsZero() {
 		cond.CreateAttr("NotOnOrAfter", ts(r.NotOnOrAfter))
 	}
-	if len(r.Audiences) > 0 {
+	for i, auds := range append([][]string{r.Audiences}, r.ExtraAudienceRestrictions...) {
+		if i == 0 && len(auds) == 0 {
+			continue
+		}
 		ar := cond.CreateElement("AudienceRestriction")
-		for _, au := range r.Audiences {
+		for _, au := range auds {
 			ar.CreateElement("Audience").SetText(au)
 		}
 	}
@@ -318,4 +340,58 @@ func Path(el *etree.Element, tags ...string) *etree.Element {
 		}
 	}
 	return el
+}
+
+// RedirectQuery returns the HTTP-Redirect binding query for an XML message in param
+// ("SAMLRequest" or "SAMLResponse"): base64 of raw DEFLATE, the RelayState when not empty, and
+// with a key the query signature (RSA-SHA256) over the parameters as sent.
+func RedirectQuery(param string, xmlMsg []byte, relay string, key *Key) string {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	w.Write(xmlMsg)
+	w.Close()
+	q := param + "=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes()))
+	if relay != "" {
+		q += "&RelayState=" + url.QueryEscape(relay)
+	}
+	if key == nil {
+		return q
+	}
+	q += "&SigAlg=" + url.QueryEscape(dsig.RSASHA256SignatureMethod)
+	sum := sha256.Sum256([]byte(q))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key.Private, crypto.SHA256, sum[:])
+	if err != nil {
+		panic(err) // an RSA key signs
+	}
+	return q + "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig))
+}
+
+// LogoutRequest returns an IdP's LogoutRequest for the SP.
+func LogoutRequest(id, issuer, destination, nameID string) []byte {
+	return []byte(`<samlp:LogoutRequest xmlns:samlp="` + NSProtocol + `" xmlns:saml="` + NSAssertion + `" ID="` + id +
+		`" Version="2.0" IssueInstant="` + ts(time.Now()) + `" Destination="` + destination + `"><saml:Issuer>` + issuer +
+		`</saml:Issuer><saml:NameID>` + nameID + `</saml:NameID></samlp:LogoutRequest>`)
+}
+
+// EncryptAssertion returns an EncryptedAssertion holding el, encrypted to cert (RSA-OAEP with
+// SHA-1 and AES-256-GCM), as an IdP encrypts to the SP's certificate from its metadata.
+func EncryptAssertion(el *etree.Element, cert *x509.Certificate) (*etree.Element, error) {
+	doc := etree.NewDocument()
+	doc.SetRoot(el.Copy())
+	plain, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	e := xmlenc.OAEP()
+	e.BlockCipher = xmlenc.AES256GCM
+	e.DigestMethod = &xmlenc.SHA1 // the OAEP digest gosaml2 can decrypt (and Entra uses)
+	data, err := e.Encrypt(cert, plain, nil)
+	if err != nil {
+		return nil, fmt.Errorf("samltest: encrypt: %w", err)
+	}
+	data.CreateAttr("Type", "http://www.w3.org/2001/04/xmlenc#Element")
+	ea := etree.NewElement("EncryptedAssertion")
+	ea.CreateAttr("xmlns", NSAssertion)
+	ea.AddChild(data)
+	return ea, nil
 }

@@ -28,14 +28,17 @@ type IdPOptions struct {
 	TenantID     string // default DefaultTenant
 	Key          *Key   // signing key; default a new one
 	SignResponse bool   // sign the Response too (Entra's "Sign SAML response and assertion")
-	SHA1         bool   // sign with rsa-sha1 (Entra's legacy option)
+	// UnsignedAssertion leaves the assertion unsigned; with SignResponse that is Entra's "Sign
+	// SAML response". Not with an SP that asks for encryption (crewjam encrypts the signed one).
+	UnsignedAssertion bool
+	SHA1              bool // sign with rsa-sha1 (Entra's legacy option)
 	// ExtraCertificates are announced in the metadata but never sign (rollover tests).
 	ExtraCertificates []*x509.Certificate
 	// Clock is the IdP's clock; nil is the real one.
 	Clock *dsig.Clock
 }
 
-// IdP is crewjam/saml's samlidp bent into Entra's shape (docs/saml-sso.md §2.2): issuer and
+// IdP is crewjam/saml's samlidp bent into Entra's shape (docs/saml-setup.md, Entra ID): issuer and
 // entity id https://sts.windows.net/{tenant}/, NameID = UPN in emailAddress format, Entra's
 // claim URIs, and by default only the assertion signed. It listens on 127.0.0.1; its metadata
 // is at MetadataURL. Users sign in at its login form with their UPN and password.
@@ -75,7 +78,7 @@ func NewIdP(t testing.TB, o IdPOptions) *IdP {
 	entity, _ := url.Parse(i.EntityID())
 	srv.IDP.MetadataURL = *entity
 	srv.IDP.AssertionMaker = entraAssertions{i}
-	srv.IDP.ResponseWriter = entraWriter{signResponse: o.SignResponse}
+	srv.IDP.ResponseWriter = entraWriter{signResponse: o.SignResponse, unsignedAssertion: o.UnsignedAssertion}
 	if o.SHA1 {
 		srv.IDP.SignatureMethod = dsig.RSASHA1SignatureMethod
 	}
@@ -180,10 +183,14 @@ func (m entraAssertions) MakeAssertion(req *saml.IdpAuthnRequest, session *saml.
 }
 
 // entraWriter drops the Response signature unless asked to keep it: Entra signs only the
-// assertion by default, and an SP must cope.
-type entraWriter struct{ signResponse bool }
+// assertion by default, and an SP must cope. It can leave the assertion unsigned as well.
+type entraWriter struct{ signResponse, unsignedAssertion bool }
 
 func (e entraWriter) WriteResponse(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
+	if e.unsignedAssertion && req.ResponseEl == nil && req.Assertion != nil {
+		req.Assertion.Signature = nil
+		req.AssertionEl = req.Assertion.Element()
+	}
 	if req.ResponseEl == nil {
 		if err := req.MakeResponse(); err != nil {
 			return err
