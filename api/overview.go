@@ -17,6 +17,7 @@ type overviewData struct {
 	CanSync         bool
 	TotalUsers      int64
 	ActiveUsers     int64
+	Seats           []seatSummary
 }
 
 // overview is the console's home: directory health, sessions, licence use and recent changes.
@@ -32,6 +33,13 @@ func (s *server) overview(c echo.Context) error {
 		d.ActiveUsers += r.Stats.ActiveUsers
 	}
 	if d.Apps, err = s.appRows(ctx); err != nil {
+		return err
+	}
+	apps := make([]store.Application, len(d.Apps))
+	for i, r := range d.Apps {
+		apps[i] = r.App
+	}
+	if d.Seats, err = s.seatSummaries(ctx, apps); err != nil {
 		return err
 	}
 	if d.SSOSessions, err = s.st.CountSessions(ctx, store.SessionSSO); err != nil {

@@ -100,6 +100,8 @@ func (s *server) routes(e *echo.Echo) {
 	g.POST("/applications", s.createApplication)
 	g.POST("/applications/cookie", s.setCookieConfig)
 	g.GET("/applications/:id", s.application)
+	g.GET("/applications/:id/seats", s.seats)
+	g.GET("/applications/:id/seats.csv", s.seatsCSV)
 	g.POST("/applications/:id", s.updateApplication)
 	g.POST("/applications/:id/mappings", s.updateMappings)
 	g.POST("/applications/:id/rotate", s.rotateCredential)

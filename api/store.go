@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/crowdgate/crowdgate/store"
 )
@@ -58,6 +59,8 @@ type Store interface {
 	UpdateApplication(ctx context.Context, id int64, ch store.ApplicationChange) (store.Application, error)
 	SetApplicationPassword(ctx context.Context, id int64, pw string) error
 	View(ctx context.Context, app store.Application) (*store.View, error)
+	Seats(ctx context.Context, app store.Application, inactiveDays int) (store.SeatReport, error)
+	SignIns(ctx context.Context, userID int64) (*time.Time, []store.AppSignIn, error)
 	AccessReport(ctx context.Context, fn func(store.Access) error) error
 	CookieConfig(ctx context.Context) (store.CookieConfig, error)
 	SetCookieConfig(ctx context.Context, c store.CookieConfig) error

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -86,6 +87,10 @@ type userData struct {
 	Self      bool
 	// Admin is set when the user administers crowdgate: the bound group that makes it one.
 	Admin *store.AdminBinding
+	// LastSignIn is the last sign-in to anything, SignIns the last to each application (this
+	// instance's unflushed ones included).
+	LastSignIn *time.Time
+	SignIns    []store.AppSignIn
 }
 
 func (s *server) user(c echo.Context) error {
@@ -141,6 +146,9 @@ func (s *server) user(c echo.Context) error {
 		d.Access = append(d.Access, a)
 	}
 	if d.Sessions, err = s.sessionRows(ctx, store.SessionFilter{UserID: u.ID}); err != nil {
+		return err
+	}
+	if d.LastSignIn, d.SignIns, err = s.st.SignIns(ctx, u.ID); err != nil {
 		return err
 	}
 	p := s.newPage(c, u.Name, "users")

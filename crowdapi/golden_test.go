@@ -25,7 +25,7 @@ func goldenEnv(t *testing.T) (*env, store.User) {
 	ctx := context.Background()
 	u := storetest.Must(e.st.CreateUser(ctx, store.NewUser{DirectoryID: e.dir.ID, Name: "jdoe", FirstName: "John", LastName: "Doe",
 		Email: "jdoe@example.com", Active: true, Password: "s3cret-pw",
-		Attributes: map[string][]string{"synch.homeDir": {"/home/jdoe"}, "requiresPasswordChange": {"false"}}}))
+		Attributes: map[string][]string{"synch.homeDir": {"/home/jdoe"}, "requiresPasswordChange": {"true"}}})) // stored by a client: not Crowd's own
 	g := storetest.Must(e.st.CreateGroup(ctx, store.NewGroup{DirectoryID: e.dir.ID, Name: "jira-software-users", Description: "Jira Software users", Active: true}))
 	team := storetest.Must(e.st.CreateGroup(ctx, store.NewGroup{DirectoryID: e.dir.ID, Name: "team", Active: true}))
 	if err := e.st.AddUserToGroup(ctx, u.ID, g.ID); err != nil {

@@ -65,6 +65,7 @@ type req struct {
 	contentType  string // default application/xml when there is a body
 	accept       string // default application/xml; "-" for none
 	user, pass   string // default jira / jira-secret
+	latest       bool   // under usermanagement/latest instead of usermanagement/1
 }
 
 type resp struct {
@@ -79,7 +80,11 @@ func (e *env) do(r req) resp {
 	if r.body != "" {
 		body = strings.NewReader(r.body)
 	}
-	hr, err := http.NewRequest(r.method, e.base+r.path, body)
+	base := e.base
+	if r.latest {
+		base = strings.TrimSuffix(base, "/1") + "/latest"
+	}
+	hr, err := http.NewRequest(r.method, base+r.path, body)
 	if err != nil {
 		e.t.Fatal(err)
 	}

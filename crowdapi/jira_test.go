@@ -83,7 +83,8 @@ func TestJiraSequences(t *testing.T) {
 		var us xUsers
 		parse(t, r.body, &us)
 		if len(us.Users) != 3 || us.Users[0].Name != "alice" || us.Users[1].Name != "Bob" || us.Users[0].Key == "" ||
-			us.Users[0].Active == nil || len(us.Users[0].Attrs) != 1 || us.Users[0].Attrs[0].Name != "synch.lang" {
+			us.Users[0].Active == nil || len(us.Users[0].Attrs) != 4 || us.Users[0].Attrs[3].Name != "synch.lang" ||
+			us.Users[0].Attrs[0].Name != "invalidPasswordAttempts" { // Crowd's own attributes first, by name
 			t.Errorf("users: %+v", us)
 		}
 		r = e.must(req{method: "POST", path: "/search?entity-type=group&start-index=0&max-results=-1&expand=group", body: xmlDoc(`<null-search-restriction/>`)}, 200)

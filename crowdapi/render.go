@@ -13,7 +13,9 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-const xmlProlog = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\n"
+// xmlProlog is JAXB's declaration; the root element follows it on the same line, as in Crowd's
+// answers (docs/crowd-wire-fidelity.md, XML bytes).
+const xmlProlog = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`
 
 // wantsJSON applies Crowd's negotiation: XML unless the client asked for JSON (no Accept, */* or
 // anything listing XML first means XML).

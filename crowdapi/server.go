@@ -71,6 +71,8 @@ type Store interface {
 	RegisterWebhook(ctx context.Context, appID int64, endpoint, token string) (store.Webhook, error)
 	Webhook(ctx context.Context, appID, id int64) (store.Webhook, error)
 	DeleteWebhook(ctx context.Context, appID, id int64) error
+
+	CrowdAttributes(ctx context.Context, userID int64) (map[string][]string, error)
 }
 
 type server struct {
@@ -104,7 +106,7 @@ func New(cfg Config, st Store, log *slog.Logger) (http.Handler, error) {
 	for _, ver := range []string{"1", "latest"} {
 		s.routes(e.Group(cfg.Prefix() + "/" + ver))
 	}
-	return e, nil
+	return handler{Echo: e, prefix: cfg.Prefix()}, nil
 }
 
 // Routes lists every method and path the API serves, for the route-pinning test.

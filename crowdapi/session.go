@@ -93,10 +93,11 @@ func (s *server) factorsIn(c echo.Context, in *validationFactorsEntity) ([]store
 	return out, store.ClientAddress(c.Request().Context(), addr, xff, s.st.TrustedProxies())
 }
 
-func (s *server) sessionOut(c echo.Context, token string, sess store.Session, u store.User) (sessionEntity, error) {
+// sessionOut renders a session; its user is full when full or expand=user, else minimal.
+func (s *server) sessionOut(c echo.Context, token string, sess store.Session, u store.User, full bool) (sessionEntity, error) {
 	base, n := baseOf(c), namerOf(c)
 	var user userEntity
-	if expandOf(c).user {
+	if full || expandOf(c).user {
 		var err error
 		if user, err = s.userOut(c, u, false); err != nil {
 			return sessionEntity{}, err
@@ -178,7 +179,7 @@ func (s *server) createSession(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.sessionOut(c, token, sess, u)
+	out, err := s.sessionOut(c, token, sess, u, false)
 	if err != nil {
 		return err
 	}
@@ -227,7 +228,7 @@ func (s *server) validateSession(c echo.Context) error {
 			return tokenError(err)
 		}
 	}
-	out, err := s.sessionOut(c, token, sess, u)
+	out, err := s.sessionOut(c, token, sess, u, false)
 	if err != nil {
 		return err
 	}
@@ -236,7 +237,8 @@ func (s *server) validateSession(c echo.Context) error {
 
 // getSession is GET /session/{token}: no factors, no extension, but the same access rule as a
 // validation, so a token cannot be turned into a user's details by an application that user may
-// not use.
+// not use. The user is always the full one, with or without expand=user, as Crowd 2.x answered
+// (docs/crowd-wire-fidelity.md, Session lookup).
 func (s *server) getSession(c echo.Context) error {
 	ctx := c.Request().Context()
 	token := c.Param("token")
@@ -254,7 +256,7 @@ func (s *server) getSession(c echo.Context) error {
 	if err := viewOf(c).MayAuthenticate(ctx, u); err != nil {
 		return tokenError(err)
 	}
-	out, err := s.sessionOut(c, token, sess, u)
+	out, err := s.sessionOut(c, token, sess, u, true)
 	if err != nil {
 		return err
 	}

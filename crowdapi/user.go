@@ -34,7 +34,7 @@ func (s *server) userOut(c echo.Context, u store.User, withAttrs bool) (userEnti
 	var attrs map[string][]string
 	if withAttrs {
 		var err error
-		if attrs, err = s.st.UserAttributes(c.Request().Context(), u.ID); err != nil {
+		if attrs, err = s.userAttributes(c.Request().Context(), u.ID); err != nil {
 			return userEntity{}, err
 		}
 	}
@@ -100,6 +100,9 @@ func (s *server) createUser(c echo.Context) error {
 	nu := store.NewUser{DirectoryID: dir, Name: in.Name, FirstName: deref(in.FirstName), LastName: deref(in.LastName),
 		DisplayName: deref(in.DisplayName), Email: deref(in.Email), Active: in.Active == nil || bool(*in.Active),
 		Attributes: attributesIn(in.Attributes)}
+	if err := refuseCrowdAttributes(nu.Attributes); err != nil {
+		return err
+	}
 	if in.Password != nil && in.Password.Value != nil {
 		nu.Password = *in.Password.Value
 	} else if in.EncryptedPassword != nil && in.EncryptedPassword.Value != nil {
@@ -171,7 +174,7 @@ func (s *server) getUserAttributes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	attrs, err := s.st.UserAttributes(c.Request().Context(), u.ID)
+	attrs, err := s.userAttributes(c.Request().Context(), u.ID)
 	if err != nil {
 		return err
 	}
@@ -191,8 +194,12 @@ func (s *server) storeUserAttributes(c echo.Context) error {
 	if err := bind(c, &in, false); err != nil {
 		return err
 	}
+	attrs := attributesIn(&in)
+	if err := refuseCrowdAttributes(attrs); err != nil {
+		return err
+	}
 	return s.change(c, u.DirectoryID, store.OpUpdateUserAttribute, InvalidUser, func(ctx context.Context) error {
-		return s.st.StoreUserAttributes(ctx, u.ID, attributesIn(&in))
+		return s.st.StoreUserAttributes(ctx, u.ID, attrs)
 	})
 }
 
@@ -206,6 +213,9 @@ func (s *server) deleteUserAttribute(c echo.Context) error {
 	}
 	attr, err := required(c, "attributename")
 	if err != nil {
+		return err
+	}
+	if err := refuseCrowdAttribute(attr); err != nil {
 		return err
 	}
 	return s.change(c, u.DirectoryID, store.OpUpdateUserAttribute, InvalidUser, func(ctx context.Context) error {

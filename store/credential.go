@@ -122,6 +122,7 @@ func (v *View) Authenticate(ctx context.Context, name, pw string) (User, error) 
 			_ = v.s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "not allowed into "+v.App.Name)
 			return User{}, err
 		}
+		v.s.recordLogin(u.ID, v.App.ID)
 		return u, nil
 	}
 	_ = v.s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", name, "no such user in "+v.App.Name+"'s directories")

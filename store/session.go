@@ -107,6 +107,9 @@ func (s *Store) CreateSession(ctx context.Context, ns NewSession) (Session, stri
 		}
 		return tx.audit(ctx, "SESSION_CREATED", "USER", u.Name, ns.Kind)
 	})
+	if err == nil {
+		s.recordLogin(ns.UserID, ns.ApplicationID) // every session starts with a sign-in
+	}
 	return sess, token, err
 }
 

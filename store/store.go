@@ -89,6 +89,7 @@ type shared struct {
 	apps     *appAuthCache
 	views    *viewCache
 	counters counters
+	logins   *loginLog // sign-ins not yet written (lastauth.go)
 
 	url            string
 	sessionTimeout time.Duration
@@ -195,6 +196,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			retain:   retain,
 			apps:     newAppAuthCache(),
 			views:    newViewCache(),
+			logins:   newLoginLog(),
 
 			url:            cfg.URL,
 			sessionTimeout: cfg.SessionTimeout,

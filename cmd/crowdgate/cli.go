@@ -62,6 +62,7 @@ func commands() []command {
 		{"group list", "", "list groups", (*cli).groupList},
 		{"import crowd-backup", "FILE", "import an Atlassian Crowd XML backup: directories, users with their password hashes, groups, memberships, applications", (*cli).importBackup},
 		{"import crowd-rest", "URL", "import users, groups and memberships from a live Crowd over its REST API (application password on standard input)", (*cli).importREST},
+		{"report seats", "APP", "print an application's seats as CSV: each licensed user, the group the seat is held through, the last sign-in and whether it is inactive (--inactive 90d)", (*cli).reportSeats},
 	}
 }
 

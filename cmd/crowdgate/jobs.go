@@ -28,6 +28,12 @@ func jobs(st *store.Store) []job {
 		{name: "load sessions into memory", every: time.Second, atStart: true, logCount: "sessions", run: st.WarmSessions},
 		{name: "expire sessions", every: time.Minute, atStart: true, logCount: "expired", run: st.ExpireSessions},
 		{name: "prune events", every: time.Hour, atStart: true, logCount: "pruned", run: st.PruneEvents},
+		// Sign-ins are written behind: a login reaches the database within a minute (and at shutdown).
+		{name: "flush last authentications", every: time.Minute, logCount: "sign-ins",
+			run: func(ctx context.Context) (int64, error) {
+				n, err := st.FlushAuthentications(ctx)
+				return int64(n), err
+			}},
 	}
 }
 

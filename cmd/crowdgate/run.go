@@ -114,6 +114,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	} else {
 		log.Info("stopped", "flushed_sessions", n)
 	}
+	if n, ferr := st.FlushAuthentications(fctx); ferr != nil {
+		log.Error("final flush of last authentications failed", "err", ferr)
+		err = errors.Join(err, ferr)
+	} else {
+		log.Info("flushed last authentications", "sign_ins", n)
+	}
 	return err
 }
 
