@@ -225,6 +225,9 @@ func TestSustainedThrottling(t *testing.T) {
 		t.Errorf("users %v, statuses %v", got, statuses)
 	}
 	srv.ThrottleEvery(0, fakegraph.Fault{})
+	srv.ThrottleEachOnce(fakegraph.Throttle("0"))
+	srv.FailNext(3, fakegraph.InternalError())
+	srv.ClearFaults()
 	if status, _, _ := get(t, srv.BaseURL()+"/users/delta", "test-token"); status != 200 {
 		t.Errorf("after switching off: %d", status)
 	}

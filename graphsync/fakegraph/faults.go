@@ -78,6 +78,13 @@ func (s *Server) ThrottleEvery(n int, f Fault) {
 	s.every, s.everyF, s.served = n, f, 0
 }
 
+// ClearFaults drops queued faults and ends ThrottleEachOnce and ThrottleEvery.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults, s.eachOnce, s.seenURLs, s.every = nil, nil, nil, 0
+}
+
 // PendingFaults is the number of queued faults not yet served.
 func (s *Server) PendingFaults() int {
 	s.mu.Lock()
