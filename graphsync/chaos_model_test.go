@@ -3,6 +3,7 @@ package graphsync_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -30,6 +31,23 @@ const (
 	// nestingOffHasNoEdges: with nested groups off no round writes group-in-group edges. false: this
 	// branch's delta rounds write them (TestKnownBugNestingOffDeltaWritesEdges).
 	nestingOffHasNoEdges = false
+	// syncerFinishesResumedRound: a run that resumes a delta round an earlier run left half-way (its
+	// committed link is a next link) also reads the changes made since that round began. false: they
+	// come one run later (TestKnownBugResumedDeltaRoundIsStale), so after a failed run the test syncs
+	// twice before it holds the replica against the tenant.
+	syncerFinishesResumedRound = false
+	// syncerPersistsFullRoundDecision: when a delta run finds it needs a full round (a clash loser
+	// became live, ...), that decision is stored with the page that caused it. false: it is held in
+	// memory only, and if the full round then fails the next run is a delta round that never learns
+	// the revived group's members (TestKnownBugFullRoundDecisionLost); the test then asks for a
+	// full round itself.
+	syncerPersistsFullRoundDecision = false
+	// syncerReconsidersClashLosers: with this branch's clash rule, a group that lost its name is given
+	// it when the name is free or held by a larger id, in delta rounds as in full ones. false: a delta
+	// round lets a newcomer take a freed name ahead of the waiting loser, and only a full round
+	// corrects it, deleting the newcomer (TestKnownBugDeltaAndFullDisagreeOnClash); the test then
+	// accepts either of the clashing groups as the holder.
+	syncerReconsidersClashLosers = false
 )
 
 // privilegedNames are the names an ordinary user's group must not get to carry.
@@ -132,9 +150,12 @@ func tenantView(tn *fakegraph.Tenant, excludeGuests, nested bool) view {
 	return v
 }
 
-// settleClashes applies the name-clash rule to want (groups only: user names are UPNs, unique in a
-// tenant) given the replica before the run, and returns the ids of groups that lost their name.
-func settleClashes(want view, prev view) []string {
+// settleClashes returns want with the name-clash rule applied (groups only: user names are UPNs,
+// unique in a tenant) given the replica before the run, and the ids of groups that lost their name.
+// got, the replica after the run, is consulted only where a known bug makes the holder uncertain.
+func settleClashes(want, prev, got view) (view, []string) {
+	want.Groups = maps.Clone(want.Groups) // the caller's view stays as it was
+	want.Members = maps.Clone(want.Members)
 	byName := map[string][]string{}
 	for id, g := range want.Groups {
 		byName[store.Lower(g.Name)] = append(byName[store.Lower(g.Name)], id)
@@ -146,6 +167,13 @@ func settleClashes(want view, prev view) []string {
 		}
 		slices.Sort(ids)
 		keep := ids[0]
+		if !clashIncumbentKeeps && !syncerReconsidersClashLosers {
+			for _, id := range ids {
+				if g, ok := got.Groups[id]; ok && store.Lower(g.Name) == name {
+					keep = id
+				}
+			}
+		}
 		if clashIncumbentKeeps {
 			for _, id := range ids {
 				if p, ok := prev.Groups[id]; ok && store.Lower(p.Name) == name {
@@ -177,7 +205,7 @@ func settleClashes(want view, prev view) []string {
 		}
 	}
 	slices.Sort(losers)
-	return losers
+	return want, losers
 }
 
 // diffViews lists every difference between want and got, at most limit lines.
@@ -274,9 +302,10 @@ func grants(v view, nested bool) map[[2]string]bool {
 }
 
 // checkSafety is what must hold after any run, failed or not, faults or not: compared with the
-// replica before the run (prev) and the tenant now (want, clashes settled), nothing that exists in
-// the tenant went missing or inactive, and nothing was granted that neither grants. exempt are
-// ids whose absence the clash rule allows.
+// replica before the run (prev) and the tenant now (want, clashes not settled: which object wins a
+// name depends on what the syncer has seen), nothing that exists in the tenant went missing or
+// inactive, and nothing was granted that neither grants. exempt are ids whose absence the clash
+// rule allows.
 func checkSafety(prev, got, want view, exempt []string, nested bool, limit int) []string {
 	var out []string
 	add := func(format string, args ...any) {
@@ -328,7 +357,7 @@ func checkSafety(prev, got, want view, exempt []string, nested bool, limit int) 
 	}
 	for id, g := range got.Groups {
 		w, p := want.Groups[id], prev.Groups[id]
-		if g.Name != w.Name && g.Name != p.Name {
+		if g.Name != w.Name && g.Name != p.Name && !(clashIncumbentKeeps && g.Name == w.Name+"#"+id[:8]) {
 			add("granted: group %s is named %q; the tenant says %q, the replica before %q", id, g.Name, w.Name, p.Name)
 		}
 	}
