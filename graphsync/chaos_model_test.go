@@ -19,8 +19,8 @@ const (
 	// smallest external id takes the name and the other groups leave the replica (OUTSIDE CLASH).
 	clashIncumbentKeeps = false
 	// syncerKeepsPendingMembers: a membership whose user users delta has not returned yet (replication
-	// lag) is kept and applied on a later round. false: this branch loses it (see
-	// TestKnownBugLaggedMemberLost), so the chaos test does not inject lag.
+	// lag) is kept and applied on a later round. false: this branch drops it
+	// (TestKnownBugLaggedMemberLost), so after lag the test asks for a full round, which repairs it.
 	syncerKeepsPendingMembers = false
 	// syncerRefreshesExpiredToken: a 401 in the middle of a run gets a fresh token and one retry. false:
 	// the run fails (no harm, the next run recovers), so the test only checks safety for such runs.

@@ -122,6 +122,7 @@ type chaos struct {
 	runs, failed, clean   int
 	lastFailed            bool
 	lastMode              string
+	lagged                bool // users lagged since the last fault-free run
 }
 
 func newChaos(t *testing.T, dialect string, seed uint64) *chaos {
@@ -221,7 +222,8 @@ func (c *chaos) run(rounds int) {
 		c.ops = c.ops[:0]
 		c.fake.ResetRequests()
 		faulty := round > 1 && c.rng.IntN(5) < 3
-		if faulty && syncerKeepsPendingMembers && c.rng.IntN(3) == 0 {
+		if faulty && c.rng.IntN(4) == 0 {
+			c.lagged = true
 			c.tn.LagNewUsers(true)
 			c.faults["replication lag"]++
 			c.note("fault replication lag")
@@ -241,12 +243,19 @@ func (c *chaos) run(rounds int) {
 			full = true
 			c.note("full round asked for (TestKnownBugFullRoundDecisionLost)")
 		}
+		if !faulty && c.lagged && !syncerKeepsPendingMembers {
+			full = true
+			c.note("full round asked for (TestKnownBugLaggedMemberLost)")
+		}
 		rep, err := c.syncOnce(full)
 		if !faulty && err == nil && c.lastFailed && !syncerFinishesResumedRound {
 			c.note("second run (TestKnownBugResumedDeltaRoundIsStale)")
 			rep, err = c.syncOnce(false)
 		}
 		c.lastFailed, c.lastMode = err != nil, rep.Mode
+		if !faulty {
+			c.lagged = false
+		}
 		if !faulty && err != nil {
 			c.fail(round, []string{"a fault-free run failed: " + err.Error()})
 		}
