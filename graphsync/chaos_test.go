@@ -36,7 +36,7 @@ var (
 
 var ciChaosSeeds = []uint64{1, 2, 3}
 
-const ciChaosRounds = 20
+const ciChaosRounds = 40
 
 func TestChaos(t *testing.T) {
 	seeds, rounds := ciChaosSeeds, ciChaosRounds
@@ -118,7 +118,7 @@ type chaos struct {
 	freeUPNs              []string // UPNs of users deleted for good, free for a new user
 	byUsers               []string // groups ordinary users created
 	ops                   []string // this round's mutations and faults
-	faults                map[string]int
+	faults, failures      map[string]int
 	runs, failed, clean   int
 	lastFailed            bool
 	lastMode              string
@@ -126,7 +126,7 @@ type chaos struct {
 }
 
 func newChaos(t *testing.T, dialect string, seed uint64) *chaos {
-	c := &chaos{dialect: dialect, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x63_68_61_6f_73)), faults: map[string]int{}}
+	c := &chaos{dialect: dialect, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x63_68_61_6f_73)), faults: map[string]int{}, failures: map[string]int{}}
 	c.excludeGuests, c.nested = c.rng.IntN(4) == 0, c.rng.IntN(3) != 0
 	opts := fakegraph.Options{PageSize: 2 + c.rng.IntN(6), MemberChunk: 2 + c.rng.IntN(4),
 		RepeatObjects: c.rng.IntN(2) == 0, SpreadChunks: c.rng.IntN(2) == 0, RemovedInFullRounds: c.rng.IntN(2) == 0}
@@ -176,18 +176,31 @@ func (c *chaosCredential) GetToken(context.Context, policy.TokenRequestOptions) 
 }
 
 // chaosSource counts the pages asked for and expires the token before page rotateAt; a test may
-// also fail groups pages through failGroups.
+// also fail groups pages through failGroups. A full round reads users and groups at once, so
+// where in it a fault lands can differ between replays of a seed; the tenant and the faults chosen
+// do not.
 type chaosSource struct {
 	graphsync.Source
 	fake       *fakegraph.Server
 	cred       *chaosCredential
-	calls      int
-	rotateAt   int
-	tokens     int
 	failGroups func(link string) error
+
+	mu       sync.Mutex
+	calls    int
+	rotateAt int
+	tokens   int
+}
+
+// expireTokenWithin makes the token expire before one of the next n pages.
+func (s *chaosSource) expireTokenWithin(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rotateAt = s.calls + n
 }
 
 func (s *chaosSource) before() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.calls++
 	if s.calls != s.rotateAt {
 		return
@@ -282,14 +295,16 @@ func (c *chaos) run(rounds int) {
 		}
 		prev = got
 	}
-	keys := sortedKeys(c.faults)
-	var fs []string
-	for _, k := range keys {
+	var fs, causes []string
+	for _, k := range sortedKeys(c.faults) {
 		fs = append(fs, fmt.Sprintf("%s %d", k, c.faults[k]))
 	}
+	for _, k := range sortedKeys(c.failures) {
+		causes = append(causes, fmt.Sprintf("%s %d", k, c.failures[k]))
+	}
 	users, groups, members := c.tn.Counts()
-	c.t.Logf("chaos seed %d: %d rounds, %d runs failed, %d fault-free runs matched the tenant exactly; tenant now %d users, %d groups, %d memberships; faults: %s",
-		c.seed, rounds, c.failed, c.clean, users, groups, members, strings.Join(fs, ", "))
+	c.t.Logf("chaos seed %d: %d rounds, %d runs, %d failed (%s), %d fault-free runs matched the tenant exactly; tenant now %d users, %d groups, %d memberships; faults: %s",
+		c.seed, rounds, c.runs, c.failed, strings.Join(causes, ", "), c.clean, users, groups, members, strings.Join(fs, ", "))
 }
 
 func (c *chaos) syncOnce(full bool) (graphsync.Report, error) {
@@ -297,13 +312,26 @@ func (c *chaos) syncOnce(full bool) (graphsync.Report, error) {
 	defer cancel()
 	rep, err := c.syncer.SyncOnce(ctx, full)
 	c.fake.ClearFaults()
-	c.src.rotateAt = 0
+	c.src.expireTokenWithin(-1)
 	c.runs++
 	if err != nil {
 		c.failed++
+		c.failures[failureCause(err)]++
 		c.note("run failed: %v", err)
 	}
 	return rep, err
+}
+
+// failureCause names why a run failed, for the summary of a long run.
+func failureCause(err error) string {
+	msg := err.Error()
+	for _, cause := range []string{"still throttled", "HTTP 401", "HTTP 403", "HTTP 500", "decode HTTP 200", "unexpected EOF",
+		"EOF", "context deadline exceeded", "injected"} {
+		if strings.Contains(msg, cause) {
+			return cause
+		}
+	}
+	return msg
 }
 
 func dropGroupEdges(v view) {
@@ -376,7 +404,7 @@ func (c *chaos) injectFaults() {
 			c.fake.FailNext(1+c.rng.IntN(3), fakegraph.Fault{Delay: time.Duration(1+c.rng.IntN(3)) * time.Millisecond, Path: path})
 		case 7:
 			kind = "token expiry"
-			c.src.rotateAt = c.src.calls + 1 + c.rng.IntN(8)
+			c.src.expireTokenWithin(1 + c.rng.IntN(8))
 		case 8:
 			kind = "malformed page"
 			c.fake.FailNext(1, fakegraph.Fault{Malformed: true, Path: path})
