@@ -185,3 +185,36 @@ func TestKnownBugDeltaAndFullDisagreeOnClash(t *testing.T) {
 }
 
 func diffViewsCount(a, b view) int { return len(diffViews(a, b, 1)) }
+
+// TestKnownBugResetMidBodyNotRetried: a connection cut in the middle of a page's body is a
+// transient fault like a 503, but the source returns it as a decode error at once.
+func TestKnownBugResetMidBodyNotRetried(t *testing.T) {
+	t.Skip("known: a connection reset in the middle of a page's body is not retried; the run fails with \"decode HTTP 200 response\" (SDK source retry loop)")
+	fake := fakegraph.New(bugTenant(t, []string{"u1", "u2"}, nil, nil), fakegraph.Options{})
+	defer fake.Close()
+	src := chaosSDKSource(t, fake, &chaosCredential{fake: fake})
+	fake.FailNext(1, fakegraph.ResetMidBody())
+	p, err := src.UsersDelta(t.Context(), "")
+	if err != nil || len(p.Items) != 2 {
+		t.Fatalf("UsersDelta after a reset: %d users, %v; want the page, read again", len(p.Items), err)
+	}
+}
+
+// TestKnownBugExpiredTokenNotRefreshed: the access token expires between two pages; Graph answers
+// 401 and the credential would now hand out a fresh token, but the source does not ask for one.
+func TestKnownBugExpiredTokenNotRefreshed(t *testing.T) {
+	t.Skip("known: a 401 in the middle of a run is not answered with a fresh token and one retry; the run fails (SDK source)")
+	fake := fakegraph.New(bugTenant(t, []string{"u1", "u2"}, nil, nil), fakegraph.Options{})
+	defer fake.Close()
+	cred := &chaosCredential{fake: fake}
+	src := chaosSDKSource(t, fake, cred)
+	cred.old, cred.stale = fake.Token(), 1
+	fake.SetToken("token-2")
+	p, err := src.UsersDelta(t.Context(), "")
+	if err != nil || len(p.Items) != 2 {
+		t.Fatalf("UsersDelta with an expired token: %d users, %v; want the page after one fresh token", len(p.Items), err)
+	}
+	if got := len(fake.Requests()); got != 2 {
+		t.Errorf("fake saw %d requests, want 2 (the 401, then the retry)", got)
+	}
+}

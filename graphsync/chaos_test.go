@@ -123,6 +123,7 @@ type chaos struct {
 	lastFailed            bool
 	lastMode              string
 	lagged                bool // users lagged since the last fault-free run
+	permanentFault        bool // this round has a fault no retry overcomes (500, 403, malformed page)
 }
 
 func newChaos(t *testing.T, dialect string, seed uint64) *chaos {
@@ -232,7 +233,7 @@ func (s *chaosSource) GroupsDelta(ctx context.Context, link string) (graphsync.P
 func (c *chaos) run(rounds int) {
 	prev := view{Users: map[string]store.SyncUser{}, Groups: map[string]store.SyncGroup{}, Members: map[string]bool{}}
 	for round := 1; round <= rounds; round++ {
-		c.ops = c.ops[:0]
+		c.ops, c.permanentFault = c.ops[:0], false
 		c.fake.ResetRequests()
 		faulty := round > 1 && c.rng.IntN(5) < 3
 		if faulty && c.rng.IntN(4) == 0 {
@@ -271,6 +272,9 @@ func (c *chaos) run(rounds int) {
 		}
 		if !faulty && err != nil {
 			c.fail(round, []string{"a fault-free run failed: " + err.Error()})
+		}
+		if syncerRetriesTransientFaults && !c.permanentFault && err != nil {
+			c.fail(round, []string{"a run with transient faults only failed: " + err.Error()})
 		}
 		got := c.replica()
 		want := tenantView(c.tn, c.excludeGuests, c.nested)
@@ -406,16 +410,16 @@ func (c *chaos) injectFaults() {
 			kind = "token expiry"
 			c.src.expireTokenWithin(1 + c.rng.IntN(8))
 		case 8:
-			kind = "malformed page"
+			kind, c.permanentFault = "malformed page", true
 			c.fake.FailNext(1, fakegraph.Fault{Malformed: true, Path: path})
 		case 9:
-			kind = "500"
+			kind, c.permanentFault = "500", true
 			c.fake.FailNext(1, fakegraph.Fault{Status: 500, Path: path})
 		case 10:
 			kind = "delta token expired (410)"
 			c.tn.ExpireDeltaTokens()
 		case 11:
-			kind = "403"
+			kind, c.permanentFault = "403", true
 			c.fake.FailNext(1, fakegraph.Fault{Status: 403, Path: path})
 		}
 		c.faults[kind]++
