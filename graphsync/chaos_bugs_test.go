@@ -218,3 +218,27 @@ func TestKnownBugExpiredTokenNotRefreshed(t *testing.T) {
 		t.Errorf("fake saw %d requests, want 2 (the 401, then the retry)", got)
 	}
 }
+
+// TestKnownBugFilterScopeWithNestingOff: with a group filter and nested groups off, a full round
+// takes the groups nested in a chosen group (and their users) into scope, as Config.Groups says;
+// a delta round that removes a membership recomputes the scope from the replica, which holds no
+// group-in-group edges, and drops them with their users. The next full round brings them back.
+func TestKnownBugFilterScopeWithNestingOff(t *testing.T) {
+	t.Skip("known: with a group filter and nested groups off, the delta round's scope pass drops groups nested in a chosen group and their users, which the full round took in (syncer: scopePass builds nesting from the replica)")
+	for _, d := range storetest.Dialects(t) {
+		t.Run("dialect="+d, func(t *testing.T) {
+			tn := bugTenant(t, []string{"u1", "u2", "u3"}, map[string]string{"g1": "chosen", "g2": "nested"},
+				[][2]string{{"g1", "g2"}, {"g1", "u2"}, {"g1", "u3"}, {"g2", "u1"}})
+			w := newWorld(t, d, tn, fakegraph.Options{}, graphsync.Config{Groups: []string{"g1"}}, false, nil)
+			w.sync(false)
+			if r := w.replica(); r.Groups["g2"].Name != "nested" || !r.Users["u1"].Active {
+				t.Fatalf("full round: g2 %+v, u1 %+v; want both in scope", r.Groups["g2"], r.Users["u1"])
+			}
+			w.must(tn.RemoveMember("g1", "u3"))
+			w.sync(false)
+			if r := w.replica(); r.Groups["g2"].Name != "nested" || !r.Users["u1"].Active || !r.Members["g2 > u1"] {
+				t.Errorf("after a delta round: g2 %+v, u1 %+v, g2 > u1 %t; want all still there", r.Groups["g2"], r.Users["u1"], r.Members["g2 > u1"])
+			}
+		})
+	}
+}

@@ -51,6 +51,15 @@ const (
 	// corrects it, deleting the newcomer (TestKnownBugDeltaAndFullDisagreeOnClash); the test then
 	// accepts either of the clashing groups as the holder.
 	syncerReconsidersClashLosers = false
+	// syncerKeepsFilterScopeWithNestingOff: with a group filter and nesting off, groups nested in a
+	// chosen group stay in scope in delta rounds as in full ones. false: they flip in and out
+	// (TestKnownBugFilterScopeWithNestingOff), so the test uses a group filter only with nesting on.
+	syncerKeepsFilterScopeWithNestingOff = false
+	// filterWithClashingNames: seeds with a group filter also draw clashing group names. false: with
+	// this branch's clash rule a chosen group can lose its name to a group nested in it and the
+	// replica then keeps the chosen group out after the tenant no longer clashes (seed 9, round 81,
+	// when this is true; not yet reduced to a minimal test), so filtered seeds use unique names.
+	filterWithClashingNames = false
 )
 
 // privilegedNames are the names an ordinary user's group must not get to carry.
@@ -110,13 +119,40 @@ func replicaView(ctx context.Context, st *store.Store, dirID int64) (view, error
 }
 
 // tenantView is what the replica must be for the tenant's true state, independently of graphsync's
-// mapping code: user names from the UPN, the documented field fallbacks, guests, nesting. Names
-// are as in the tenant; clashes are settled by settleClashes.
-func tenantView(tn *fakegraph.Tenant, excludeGuests, nested bool) view {
+// mapping code: user names from the UPN, the documented field fallbacks, guests, nesting, and the
+// group filter (object ids; groups nested in a chosen one come along, users come with the groups
+// in scope). Names are as in the tenant; clashes are settled by settleClashes.
+func tenantView(tn *fakegraph.Tenant, excludeGuests, nested bool, filter []string) view {
 	v := view{Users: map[string]store.SyncUser{}, Groups: map[string]store.SyncGroup{}, Members: map[string]bool{}}
+	var queue []string
+	for _, id := range tn.GroupIDs() {
+		if g, _ := tn.Group(id); groupInScope(g) && (len(filter) == 0 || slices.Contains(filter, id)) {
+			v.Groups[id] = store.SyncGroup{ExternalID: id, Name: g.DisplayName, Description: g.Description}
+			queue = append(queue, id)
+		}
+	}
+	for len(filter) > 0 && len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, m := range tn.Members(id) {
+			if _, in := v.Groups[m.ID]; m.Kind == fakegraph.KindGroup && !in {
+				g, _ := tn.Group(m.ID)
+				v.Groups[m.ID] = store.SyncGroup{ExternalID: m.ID, Name: g.DisplayName, Description: g.Description}
+				queue = append(queue, m.ID)
+			}
+		}
+	}
+	inScope := map[string]bool{}
+	for gid := range v.Groups {
+		for _, m := range tn.Members(gid) {
+			if m.Kind == fakegraph.KindUser {
+				inScope[m.ID] = true
+			}
+		}
+	}
 	for _, id := range tn.UserIDs() {
 		u, _ := tn.User(id)
-		if excludeGuests && u.UserType == "Guest" {
+		if (excludeGuests && u.UserType == "Guest") || (len(filter) > 0 && !inScope[id]) {
 			continue
 		}
 		su := store.SyncUser{ExternalID: id, Name: u.UserPrincipalName, FirstName: u.GivenName, LastName: u.Surname,
@@ -134,11 +170,6 @@ func tenantView(tn *fakegraph.Tenant, excludeGuests, nested bool) view {
 			su.DisplayName = su.Name
 		}
 		v.Users[id] = su
-	}
-	for _, id := range tn.GroupIDs() {
-		if g, _ := tn.Group(id); groupInScope(g) {
-			v.Groups[id] = store.SyncGroup{ExternalID: id, Name: g.DisplayName, Description: g.Description}
-		}
 	}
 	for gid := range v.Groups {
 		for _, m := range tn.Members(gid) {

@@ -62,11 +62,21 @@ func (c *chaos) newUser() fakegraph.User {
 	return u
 }
 
+// groupName is a name from groupNames, or a unique one when names must not clash.
+func (c *chaos) groupName() string {
+	name := c.pick(groupNames)
+	if c.filtered && !filterWithClashingNames {
+		c.n++
+		name = fmt.Sprintf("%s-%d", name, c.n)
+	}
+	return name
+}
+
 func (c *chaos) newGroup() fakegraph.Group {
 	id := c.newID()
 	g := fakegraph.Group{ID: id, DisplayName: fmt.Sprintf("group-%d", c.n), SecurityEnabled: true}
 	if c.rng.IntN(2) == 0 {
-		g.DisplayName = c.pick(groupNames)
+		g.DisplayName = c.groupName()
 	}
 	if c.rng.IntN(4) == 0 { // a Microsoft 365 group
 		g.SecurityEnabled, g.MailEnabled, g.GroupTypes = false, true, []string{"Unified"}
@@ -179,11 +189,14 @@ func (c *chaos) mutate(n int) {
 			c.check(fmt.Sprintf("add group %s %q", ng.ID, ng.DisplayName), c.tn.AddGroup(ng))
 		case r < 45 && u != "":
 			name := c.pick(privilegedNames)
+			if c.filtered && !filterWithClashingNames {
+				name = c.groupName()
+			}
 			id, err := c.tn.CreateGroupAsUser(u, name)
 			c.byUsers = append(c.byUsers, id)
 			c.check(fmt.Sprintf("user %s creates group %s %q", u, id, name), err)
 		case r < 50 && g != "":
-			name := c.pick(groupNames)
+			name := c.groupName()
 			c.check(fmt.Sprintf("rename group %s to %q", g, name), c.tn.UpdateGroup(g, func(x *fakegraph.Group) { x.DisplayName = name }))
 		case r < 53 && g != "":
 			c.softGroups = append(c.softGroups, g)

@@ -113,6 +113,8 @@ type chaos struct {
 	rng     *rand.Rand
 
 	excludeGuests, nested bool
+	filtered              bool
+	filter                []string // the group filter, object ids; empty for the whole tenant
 	n                     int      // ids and names handed out
 	softUsers, softGroups []string // soft-deleted, restorable
 	freeUPNs              []string // UPNs of users deleted for good, free for a new user
@@ -139,10 +141,17 @@ func newChaos(t *testing.T, dialect string, seed uint64) *chaos {
 	if *chaosSeed != 0 {
 		log = testLogger(t)
 	}
-	c.world = newWorld(t, dialect, fakegraph.NewTenant(), opts,
-		graphsync.Config{ExcludeGuests: c.excludeGuests, UserRemoval: removal}, c.nested, log)
-	t.Logf("chaos seed %d: %+v, exclude guests %t, nested %t, removal %s", seed, opts, c.excludeGuests, c.nested, removal)
+	c.filtered = c.rng.IntN(3) == 0 && (c.nested || syncerKeepsFilterScopeWithNestingOff)
+	tn := fakegraph.NewTenant()
+	c.world = &world{t: t, tn: tn} // populate needs only the tenant
 	c.populate()
+	if c.filtered { // a group filter of one or two groups, by object id
+		ids := tn.GroupIDs()
+		c.filter = []string{ids[c.rng.IntN(len(ids))], ids[c.rng.IntN(len(ids))]}[:1+c.rng.IntN(2)]
+	}
+	c.world = newWorld(t, dialect, tn, opts,
+		graphsync.Config{ExcludeGuests: c.excludeGuests, UserRemoval: removal, Groups: c.filter}, c.nested, log)
+	t.Logf("chaos seed %d: %+v, exclude guests %t, nested %t, removal %s, group filter %q", seed, opts, c.excludeGuests, c.nested, removal, c.filter)
 	return c
 }
 
@@ -277,7 +286,7 @@ func (c *chaos) run(rounds int) {
 			c.fail(round, []string{"a run with transient faults only failed: " + err.Error()})
 		}
 		got := c.replica()
-		want := tenantView(c.tn, c.excludeGuests, c.nested)
+		want := tenantView(c.tn, c.excludeGuests, c.nested, c.filter)
 		settled, losers := settleClashes(want, prev, got)
 		if problems := checkSafety(prev, got, want, losers, c.nested, 20); len(problems) > 0 {
 			c.fail(round, problems)
