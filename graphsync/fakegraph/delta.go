@@ -80,12 +80,13 @@ type cursor struct {
 	since uint64 // delta rounds: report changes with a sequence number above this
 	start uint64 // sequence number when the round started: the next round's since
 	mask  uint32 // selected properties
+	pass  int    // groups with SpreadChunks: 0 first chunks, 1 the rest of big groups' members
 	off   int    // >0: resume object `at` at this member offset; 0: resume after `at`
 	at    string
 }
 
 func (c cursor) encode() string {
-	s := fmt.Sprintf("%c.%d.%t.%d.%d.%d.%d.%s", c.kind, c.epoch, c.full, c.since, c.start, c.mask, c.off, c.at)
+	s := fmt.Sprintf("%c.%d.%t.%d.%d.%d.%d.%d.%s", c.kind, c.epoch, c.full, c.since, c.start, c.mask, c.pass, c.off, c.at)
 	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
@@ -96,12 +97,12 @@ func decodeCursor(tok string, kind byte) (cursor, error) {
 	if err != nil {
 		return cursor{}, errBadToken
 	}
-	f := strings.SplitN(string(raw), ".", 8)
-	if len(f) != 8 || len(f[0]) != 1 || f[0][0] != kind {
+	f := strings.SplitN(string(raw), ".", 9)
+	if len(f) != 9 || len(f[0]) != 1 || f[0][0] != kind {
 		return cursor{}, errBadToken
 	}
-	c := cursor{kind: kind, at: f[7]}
-	var errs [6]error
+	c := cursor{kind: kind, at: f[8]}
+	var errs [7]error
 	c.epoch, errs[0] = strconv.ParseUint(f[1], 10, 64)
 	c.full, errs[1] = strconv.ParseBool(f[2])
 	c.since, errs[2] = strconv.ParseUint(f[3], 10, 64)
@@ -109,8 +110,9 @@ func decodeCursor(tok string, kind byte) (cursor, error) {
 	var m uint64
 	m, errs[4] = strconv.ParseUint(f[5], 10, 32)
 	c.mask = uint32(m)
-	c.off, errs[5] = strconv.Atoi(f[6])
-	if errors.Join(errs[:]...) != nil || c.off < 0 {
+	c.pass, errs[5] = strconv.Atoi(f[6])
+	c.off, errs[6] = strconv.Atoi(f[7])
+	if errors.Join(errs[:]...) != nil || c.off < 0 || c.pass < 0 || c.pass > 1 {
 		return cursor{}, errBadToken
 	}
 	return c, nil
@@ -125,25 +127,49 @@ func resume(order []string, c cursor) int {
 	return i
 }
 
+// pageOpts are the Options that shape a round's pages.
+type pageOpts struct {
+	chunk         int
+	repeat        bool // RepeatObjects
+	spread        bool // SpreadChunks
+	removedInFull bool // RemovedInFullRounds
+}
+
+// inRound reports whether an object with this state belongs in round c.
+func inRound(c cursor, o pageOpts, seq uint64, removed string, changed bool) bool {
+	if c.full {
+		return removed == "" || o.removedInFull
+	}
+	return seq > c.since || changed
+}
+
 // usersPage appends up to n user objects of round c to b and returns the cursor that continues the
 // round, or nil when the round is complete. The caller holds t.mu for reading.
-func (t *Tenant) usersPage(b []byte, c cursor, n int) ([]byte, *cursor) {
+func (t *Tenant) usersPage(b []byte, c cursor, n int, o pageOpts) ([]byte, *cursor) {
 	count, i := 0, resume(t.userOrder, c)
-	for ; i < len(t.userOrder) && count < n; i++ {
-		r := t.users[t.userOrder[i]]
-		if (c.full && r.removed != "") || (!c.full && r.seq <= c.since) {
-			continue
-		}
-		if count > 0 {
+	put := func(r *userRec) {
+		if len(b) > 0 {
 			b = append(b, ',')
 		}
-		count++
 		if r.removed != "" {
 			b = appendRemoved(b, r.ID, r.removed)
-			continue
+			return
 		}
 		b = appendObject(b, &r.User, userProps, c.mask)
 		b = append(b, '}')
+	}
+	if o.repeat && c.at != "" && i > 0 { // Graph may return an object again on the next page
+		if r := t.users[t.userOrder[i-1]]; !r.lagging && inRound(c, o, r.seq, r.removed, false) {
+			put(r)
+		}
+	}
+	for ; i < len(t.userOrder) && count < n; i++ {
+		r := t.users[t.userOrder[i]]
+		if r.lagging || !inRound(c, o, r.seq, r.removed, false) {
+			continue
+		}
+		put(r)
+		count++
 	}
 	if i >= len(t.userOrder) {
 		return b, nil
@@ -153,37 +179,61 @@ func (t *Tenant) usersPage(b []byte, c cursor, n int) ([]byte, *cursor) {
 	return b, &next
 }
 
-// groupsPage is usersPage for groups. A group with more than chunk members in this round is written
-// several times, each time with the next chunk of members@delta, as Graph does for big groups.
-func (t *Tenant) groupsPage(b []byte, c cursor, n, chunk int) ([]byte, *cursor) {
-	count, i, off := 0, resume(t.groupOrder, c), c.off
-	for i < len(t.groupOrder) && count < n {
-		id := t.groupOrder[i]
-		r := t.groups[id]
+// groupsPage is usersPage for groups. A group with more than o.chunk members in this round is
+// written several times, each time with the next chunk of members@delta, as Graph does for big
+// groups: on consecutive objects, or with o.spread the first chunk in the group's place and the
+// others in a second pass after every group (spread across the round).
+func (t *Tenant) groupsPage(b []byte, c cursor, n int, o pageOpts) ([]byte, *cursor) {
+	count, i, off, pass := 0, resume(t.groupOrder, c), c.off, c.pass
+	withMembers := c.mask&membersBit != 0
+	sep := func() {
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+	}
+	if o.repeat && pass == 0 && off == 0 && c.at != "" && i > 0 { // the previous page's last group again, without members
+		if r := t.groups[t.groupOrder[i-1]]; inRound(c, o, r.seq, r.removed, false) {
+			sep()
+			if r.removed != "" {
+				b = appendRemoved(b, r.ID, r.removed)
+			} else {
+				b = append(appendObject(b, &r.Group, groupProps, c.mask), '}')
+			}
+		}
+	}
+	for count < n {
+		if i >= len(t.groupOrder) {
+			if pass == 0 && o.spread {
+				pass, i, off = 1, 0, 0
+				continue
+			}
+			break
+		}
+		r := t.groups[t.groupOrder[i]]
 		var changes []memberEvent
-		withMembers := c.mask&membersBit != 0
 		if !c.full && withMembers && r.removed == "" {
 			changes = r.changesSince(c.since)
 		}
-		if (c.full && r.removed != "") || (!c.full && r.seq <= c.since && len(changes) == 0) {
+		total := len(changes)
+		if c.full && withMembers && r.removed == "" {
+			total = len(r.members)
+		}
+		if !inRound(c, o, r.seq, r.removed, len(changes) > 0) || (pass == 1 && total <= o.chunk) {
 			i, off = i+1, 0
 			continue
 		}
-		if count > 0 {
-			b = append(b, ',')
+		if pass == 1 && off == 0 {
+			off = o.chunk
 		}
+		sep()
 		count++
 		if r.removed != "" {
-			b = appendRemoved(b, id, r.removed)
+			b = appendRemoved(b, r.ID, r.removed)
 			i, off = i+1, 0
 			continue
 		}
 		b = appendObject(b, &r.Group, groupProps, c.mask)
-		total := len(changes)
-		if c.full && withMembers {
-			total = len(r.members)
-		}
-		end := min(off+chunk, total)
+		end := min(off+o.chunk, total)
 		if end > off {
 			b = append(b, `,"members@delta":[`...)
 			for j := off; j < end; j++ {
@@ -199,19 +249,25 @@ func (t *Tenant) groupsPage(b []byte, c cursor, n, chunk int) ([]byte, *cursor) 
 			b = append(b, ']')
 		}
 		b = append(b, '}')
-		if end < total {
+		if end < total && (pass == 1 || !o.spread) {
 			off = end
 		} else {
 			i, off = i+1, 0
 		}
 	}
-	if i >= len(t.groupOrder) {
+	if i >= len(t.groupOrder) && (pass == 1 || !o.spread) {
 		return b, nil
 	}
 	next := c
-	if off > 0 {
+	next.pass = pass
+	switch {
+	case i >= len(t.groupOrder): // the first pass ended exactly here
+		next.pass, next.at, next.off = 1, "", 0
+	case off > 0:
 		next.at, next.off = t.groupOrder[i], off
-	} else {
+	case i == 0:
+		next.at, next.off = "", 0
+	default:
 		next.at, next.off = t.groupOrder[i-1], 0
 	}
 	return b, &next

@@ -2,7 +2,10 @@ package fakegraph
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Fault is a canned failure for the next matching request (see Server.FailNext). Faults are
@@ -15,6 +18,12 @@ type Fault struct {
 	Malformed  bool   // answer 200 with a truncated JSON page
 	HTMLBody   bool   // answer Status with an HTML body instead of Graph's envelope (a gateway)
 	Path       string // only requests whose path contains this, e.g. "/users/"; "" matches any
+	// Delay holds the answer back this long (or until the client gives up): a slow page. With
+	// Status 0 the page itself follows.
+	Delay time.Duration
+	// ResetMidBody sends the status line, the headers and half of the real page, then cuts the
+	// connection: the client sees an unexpected EOF while reading the body.
+	ResetMidBody bool
 }
 
 // Throttle is a 429 TooManyRequests with the given Retry-After ("" for none).
@@ -36,6 +45,12 @@ func SyncStateNotFound(status int) Fault { return Fault{Status: status, Code: "s
 // MalformedPage is a 200 answer whose JSON is cut off.
 func MalformedPage() Fault { return Fault{Malformed: true} }
 
+// SlowPage answers with the real page after d.
+func SlowPage(d time.Duration) Fault { return Fault{Delay: d} }
+
+// ResetMidBody answers 200 with half of the real page and cuts the connection.
+func ResetMidBody() Fault { return Fault{ResetMidBody: true} }
+
 // FailNext makes the next n requests that match f.Path fail with f.
 func (s *Server) FailNext(n int, f Fault) {
 	s.mu.Lock()
@@ -52,6 +67,22 @@ func (s *Server) ThrottleEachOnce(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.eachOnce, s.seenURLs = &f, map[string]bool{}
+}
+
+// ThrottleEvery answers every n-th request that carries a valid token with f, until called with
+// n 0: sustained throttling over a long round, such as Graph applies to a busy tenant. Faults
+// queued with FailNext and ThrottleEachOnce come first.
+func (s *Server) ThrottleEvery(n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.every, s.everyF, s.served = n, f, 0
+}
+
+// ClearFaults drops queued faults and ends ThrottleEachOnce and ThrottleEvery.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults, s.eachOnce, s.seenURLs, s.every = nil, nil, nil, 0
 }
 
 // PendingFaults is the number of queued faults not yet served.
@@ -74,6 +105,12 @@ func (s *Server) takeFault(path, rawQuery string) (Fault, bool) {
 			return f, true
 		}
 	}
+	if s.every > 0 {
+		s.served++
+		if s.served%s.every == 0 && strings.Contains(path, s.everyF.Path) {
+			return s.everyF, true
+		}
+	}
 	return Fault{}, false
 }
 
@@ -89,10 +126,27 @@ var defaultCodes = map[int]string{
 	http.StatusGatewayTimeout:      "UnknownError",
 }
 
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) {
-	if f.Malformed {
+// applyFault answers r with f; it returns true when the real answer is still to be written (a
+// slow page).
+func (s *Server) applyFault(w *statusWriter, r *http.Request, f Fault) bool {
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return false
+		}
+	}
+	switch {
+	case f.ResetMidBody:
+		s.resetMidBody(w, r)
+		return false
+	case f.Malformed:
 		writeJSON(w, http.StatusOK, []byte(`{"@odata.context":"x","value":[{"id":"8f1c","displayName":"cut off`))
-		return
+		return false
+	case f.Status == 0:
+		return true
 	}
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)
@@ -101,7 +155,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(f.Status)
 		_, _ = w.Write([]byte("<html><body><h1>" + http.StatusText(f.Status) + "</h1></body></html>"))
-		return
+		return false
 	}
 	code, msg := f.Code, f.Message
 	if code == "" {
@@ -125,4 +179,24 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) {
 		w.Header().Set("Location", scheme+"://"+r.Host+"/v1.0/"+name+"/delta?$deltatoken=")
 	}
 	writeError(w, f.Status, code, msg)
+	return false
+}
+
+// resetMidBody writes the status, headers and first half of the real answer, then aborts the
+// connection.
+func (s *Server) resetMidBody(w *statusWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	s.route(rec, r)
+	body := rec.Body.Bytes()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body[:len(body)/2])
+	if fl, ok := w.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
+	w.reset = true
+	panic(http.ErrAbortHandler) // net/http closes the connection without logging
 }

@@ -3,6 +3,7 @@ package fakegraph
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // delta serves one page of a users ('u') or groups ('g') delta round.
@@ -19,11 +20,7 @@ func (s *Server) delta(w http.ResponseWriter, r *http.Request, kind byte) {
 			return
 		}
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	base := scheme + "://" + r.Host + "/v1.0"
+	base := s.linkBase(r)
 	n, preferred := s.pageSize(r)
 
 	t := s.tenant
@@ -66,10 +63,12 @@ func (s *Server) delta(w http.ResponseWriter, r *http.Request, kind byte) {
 	}
 	var items []byte
 	var next *cursor
+	o := pageOpts{chunk: s.opts.MemberChunk, repeat: s.opts.RepeatObjects, spread: s.opts.SpreadChunks,
+		removedInFull: s.opts.RemovedInFullRounds}
 	if kind == 'u' {
-		items, next = t.usersPage(make([]byte, 0, 256*n), c, n)
+		items, next = t.usersPage(make([]byte, 0, 256*n), c, n, o)
 	} else {
-		items, next = t.groupsPage(make([]byte, 0, 256*n), c, n, s.opts.MemberChunk)
+		items, next = t.groupsPage(make([]byte, 0, 256*n), c, n, o)
 	}
 	s.writePage(w, base, name, items, next, cursor{kind: kind, epoch: c.epoch, start: c.start, mask: c.mask}, preferred, n)
 }
@@ -79,6 +78,21 @@ func (s *Server) selectMask(raw string, kind byte, typ string) (uint32, error) {
 		return parseSelect(raw, userProps, defaultUserMask, typ)
 	}
 	return parseSelect(raw, groupProps, defaultGroupMask, typ)
+}
+
+// linkBase is the service root for the links of a page: the host the request came to, or
+// Options.LinkHostname on the same port (another host the client must accept).
+func (s *Server) linkBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host := r.Host
+	if s.opts.LinkHostname != "" {
+		_, port, _ := strings.Cut(r.Host, ":")
+		host = s.opts.LinkHostname + ":" + port
+	}
+	return scheme + "://" + host + "/v1.0"
 }
 
 // writePage writes {"@odata.context", "@odata.nextLink" or "@odata.deltaLink", "value"}.

@@ -14,6 +14,12 @@ type Options struct {
 	Token       string // bearer token every request must carry; default "test-token"
 	PageSize    int    // objects per delta page unless the request says "Prefer: odata.maxpagesize=N"; default 100
 	MemberChunk int    // members@delta entries per group object on one page; default 100
+
+	// Switchable behaviours of the real service (all off by default):
+	RepeatObjects       bool   // every page after the first starts with the previous page's last object again
+	SpreadChunks        bool   // a big group's member chunks after the first come at the end of the round
+	RemovedInFullRounds bool   // a round without a token also reports deleted objects, with "@removed"
+	LinkHostname        string // next and delta links name this host (same port), e.g. "localhost"
 }
 
 // Request is one request as the server saw it.
@@ -23,7 +29,8 @@ type Request struct {
 	Query         string // raw query
 	Authorization string
 	Prefer        string
-	Status        int // status answered
+	Status        int  // status answered
+	Reset         bool // the connection was cut in the middle of the body
 }
 
 // Server is a fake Microsoft Graph v1.0 on 127.0.0.1 serving users and groups delta queries from a
@@ -37,9 +44,14 @@ type Server struct {
 	opts   Options
 
 	mu       sync.Mutex
+	token    string          // the bearer token accepted now (SetToken)
+	expired  map[string]bool // tokens accepted before: answered as expired
 	faults   []Fault
 	eachOnce *Fault          // see ThrottleEachOnce
 	seenURLs map[string]bool // URLs already answered with eachOnce
+	every    int             // see ThrottleEvery
+	everyF   Fault
+	served   int // requests with a valid token, for ThrottleEvery
 	reqs     []Request
 }
 
@@ -57,7 +69,7 @@ func New(tenant *Tenant, opts Options) *Server {
 	if opts.MemberChunk <= 0 {
 		opts.MemberChunk = 100
 	}
-	s := &Server{tenant: tenant, opts: opts}
+	s := &Server{tenant: tenant, opts: opts, token: opts.Token, expired: map[string]bool{}}
 	s.srv = httptest.NewServer(s)
 	return s
 }
@@ -65,8 +77,23 @@ func New(tenant *Tenant, opts Options) *Server {
 // BaseURL is the service root to configure a client with, e.g. http://127.0.0.1:41234/v1.0.
 func (s *Server) BaseURL() string { return s.srv.URL + "/v1.0" }
 
-// Token is the bearer token the server expects.
-func (s *Server) Token() string { return s.opts.Token }
+// Token is the bearer token the server expects now.
+func (s *Server) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// SetToken makes the server expect a new bearer token, as when an access token expires in the
+// middle of a run: the old one is answered 401 InvalidAuthenticationToken "Lifetime validation
+// failed, the token is expired." until the client fetches a new one.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if token != s.token {
+		s.expired[s.token], s.token = true, token
+	}
+}
 
 // Tenant is the directory the server serves; mutate it between (or during) rounds.
 func (s *Server) Tenant() *Tenant { return s.tenant }
@@ -91,6 +118,7 @@ func (s *Server) ResetRequests() {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	reset  bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -103,26 +131,41 @@ func (w *statusWriter) WriteHeader(code int) {
 // ServeHTTP answers one Graph request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
+	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		Authorization: r.Header.Get("Authorization"), Prefer: r.Header.Get("Prefer")}
+	defer func() { // also when a fault cuts the connection (a panic with http.ErrAbortHandler)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rec.Status, rec.Reset = sw.status, sw.reset
+		s.reqs = append(s.reqs, rec)
+	}()
 	s.serve(sw, r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-		Authorization: r.Header.Get("Authorization"), Prefer: r.Header.Get("Prefer"), Status: sw.status})
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	switch auth := r.Header.Get("Authorization"); {
-	case auth == "":
+func (s *Server) serve(w *statusWriter, r *http.Request) {
+	auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	token, expired := s.token, s.expired[auth]
+	s.mu.Unlock()
+	switch {
+	case !ok || auth == "":
 		writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
 		return
-	case auth != "Bearer "+s.opts.Token:
+	case auth != token && expired:
+		writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
+		return
+	case auth != token:
 		writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure.")
 		return
 	}
-	if f, ok := s.takeFault(r.URL.Path, r.URL.RawQuery); ok {
-		s.applyFault(w, r, f)
+	if f, ok := s.takeFault(r.URL.Path, r.URL.RawQuery); ok && !s.applyFault(w, r, f) {
 		return
 	}
+	s.route(w, r)
+}
+
+// route answers a request that carries a valid token and no fault.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1.0"), "()")
 	var kind byte
 	switch p {

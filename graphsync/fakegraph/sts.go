@@ -127,8 +127,19 @@ func (s *STS) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *STS) issue(w http.ResponseWriter) {
+	s.mu.Lock()
+	tok := s.opts.AccessToken
+	s.mu.Unlock()
 	writeJSONValue(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": s.opts.ExpiresIn,
-		"ext_expires_in": s.opts.ExpiresIn, "access_token": s.opts.AccessToken})
+		"ext_expires_in": s.opts.ExpiresIn, "access_token": tok})
+}
+
+// SetAccessToken changes the token handed out from now on; with Server.SetToken it models a token
+// that expires in the middle of a run.
+func (s *STS) SetAccessToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.AccessToken = token
 }
 
 func stsError(w http.ResponseWriter, status int, code string, aadsts int, desc string) {

@@ -8,10 +8,14 @@ import (
 	"sync"
 )
 
-// Member kinds, as in graphsync.
+// Member kinds, as in graphsync and Graph's @odata.type (#microsoft.graph.<kind>).
 const (
 	KindUser  = "user"
 	KindGroup = "group"
+	// Directory objects other than users and groups that Entra ID lets into a group.
+	KindServicePrincipal = "servicePrincipal"
+	KindDevice           = "device"
+	KindOrgContact       = "orgContact"
 )
 
 // User is a user of the fake tenant. Empty strings are served as JSON null.
@@ -58,6 +62,7 @@ type Tenant struct {
 	mu         sync.RWMutex
 	seq        uint64
 	epoch      uint64 // bumped by ExpireDeltaTokens: older tokens are refused
+	lag        bool   // LagNewUsers: new users stay out of users delta until CatchUp
 	users      map[string]*userRec
 	userOrder  []string // all user ids, tombstones included, sorted: the paging order
 	groups     map[string]*groupRec
@@ -66,21 +71,26 @@ type Tenant struct {
 
 type userRec struct {
 	User
-	seq     uint64
-	removed string // "", "changed" (soft delete) or "deleted" (permanent)
+	seq      uint64
+	removed  string   // "", "changed" (soft delete) or "deleted" (permanent)
+	memberOf []string // soft-deleted: the groups it left, rejoined on restore
+	lagging  bool     // created while LagNewUsers was on: not yet in users delta
 }
 
 type groupRec struct {
 	Group
-	seq     uint64
-	removed string
-	members []member      // current direct members, sorted by id
-	events  []memberEvent // membership changes in sequence order
+	seq      uint64
+	removed  string
+	members  []member      // current direct members, sorted by id
+	events   []memberEvent // membership changes in sequence order
+	saved    []member      // soft-deleted: its members, restored with it
+	memberOf []string      // soft-deleted: its parent groups, rejoined on restore
 }
 
 type member struct {
 	id    string
 	group bool
+	typ   string // another directory object type (servicePrincipal, device, orgContact); "" for users and groups
 }
 
 type memberEvent struct {
@@ -90,6 +100,9 @@ type memberEvent struct {
 }
 
 func (m member) kind() string {
+	if m.typ != "" {
+		return m.typ
+	}
 	if m.group {
 		return KindGroup
 	}
@@ -125,7 +138,7 @@ func (t *Tenant) AddUser(u User) error {
 		return fmt.Errorf("fakegraph: AddUser: %s is a group id", u.ID)
 	}
 	u.OtherMails = slices.Clone(u.OtherMails)
-	t.users[u.ID] = &userRec{User: u, seq: t.next()}
+	t.users[u.ID] = &userRec{User: u, seq: t.next(), lagging: t.lag}
 	t.userOrder = insertSorted(t.userOrder, u.ID)
 	return nil
 }
@@ -152,7 +165,8 @@ func (t *Tenant) RenameUser(id, upn string) error {
 }
 
 // DeleteUser deletes a user: soft (delta reports "@removed" reason "changed") or permanent
-// ("deleted"). The user leaves every group it was a direct member of.
+// ("deleted"). The user leaves every group it was a direct member of; a soft-deleted user rejoins
+// them when restored, as in Entra ID.
 func (t *Tenant) DeleteUser(id string, permanent bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -160,13 +174,19 @@ func (t *Tenant) DeleteUser(id string, permanent bool) error {
 	if !ok || (r.removed != "" && !permanent) || r.removed == "deleted" {
 		return fmt.Errorf("fakegraph: DeleteUser %s: %w", id, ErrNotFound)
 	}
+	left := t.dropMemberEverywhere(id)
+	if r.removed == "" {
+		r.memberOf = left
+	}
+	if permanent {
+		r.memberOf = nil
+	}
 	r.removed, r.seq = removedReason(permanent), t.next()
-	t.dropMemberEverywhere(member{id: id})
 	return nil
 }
 
-// RestoreUser brings back a soft-deleted user; delta reports it as a normal object again. Its group
-// memberships are not restored.
+// RestoreUser brings back a soft-deleted user; delta reports it as a normal object again, and it
+// rejoins the groups it was a direct member of that still exist (Entra ID restores memberships).
 func (t *Tenant) RestoreUser(id string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -175,6 +195,8 @@ func (t *Tenant) RestoreUser(id string) error {
 		return fmt.Errorf("fakegraph: RestoreUser %s: %w", id, ErrNotFound)
 	}
 	r.removed, r.seq = "", t.next()
+	t.rejoin(member{id: id}, r.memberOf)
+	r.memberOf = nil
 	return nil
 }
 
@@ -220,7 +242,8 @@ func (t *Tenant) UpdateGroup(id string, fn func(*Group)) error {
 	return nil
 }
 
-// DeleteGroup deletes a group (soft or permanent, as DeleteUser); it leaves its parent groups.
+// DeleteGroup deletes a group (soft or permanent, as DeleteUser); it loses its members and leaves
+// its parent groups. A soft-deleted group gets both back when restored (RestoreGroup).
 func (t *Tenant) DeleteGroup(id string, permanent bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -228,8 +251,17 @@ func (t *Tenant) DeleteGroup(id string, permanent bool) error {
 	if !ok || (r.removed != "" && !permanent) || r.removed == "deleted" {
 		return fmt.Errorf("fakegraph: DeleteGroup %s: %w", id, ErrNotFound)
 	}
-	r.removed, r.seq, r.members = removedReason(permanent), t.next(), nil
-	t.dropMemberEverywhere(member{id: id, group: true})
+	if r.removed == "" {
+		r.saved = slices.Clone(r.members)
+		for _, m := range r.saved {
+			t.dropMember(r, m.id)
+		}
+		r.memberOf = t.dropMemberEverywhere(id)
+	}
+	if permanent {
+		r.saved, r.memberOf = nil, nil
+	}
+	r.removed, r.seq = removedReason(permanent), t.next()
 	return nil
 }
 
@@ -249,13 +281,17 @@ func (t *Tenant) AddMember(groupID, memberID string) error {
 	} else {
 		return fmt.Errorf("fakegraph: AddMember: member %s: %w", memberID, ErrNotFound)
 	}
-	i, found := slices.BinarySearchFunc(g.members, memberID, cmpMember)
+	t.addMember(g, m)
+	return nil
+}
+
+func (t *Tenant) addMember(g *groupRec, m member) {
+	i, found := slices.BinarySearchFunc(g.members, m.id, cmpMember)
 	if found {
-		return nil
+		return
 	}
 	g.members = slices.Insert(g.members, i, m)
 	g.events = append(g.events, memberEvent{seq: t.next(), m: m})
-	return nil
 }
 
 // RemoveMember ends memberID's direct membership of groupID.
@@ -285,12 +321,15 @@ func (t *Tenant) dropMember(g *groupRec, id string) bool {
 	return true
 }
 
-func (t *Tenant) dropMemberEverywhere(m member) {
+// dropMemberEverywhere removes id from every live group and returns those groups' ids.
+func (t *Tenant) dropMemberEverywhere(id string) []string {
+	var left []string
 	for _, gid := range t.groupOrder {
-		if g := t.groups[gid]; g.removed == "" {
-			t.dropMember(g, m.id)
+		if g := t.groups[gid]; g.removed == "" && t.dropMember(g, id) {
+			left = append(left, gid)
 		}
 	}
+	return left
 }
 
 // ExpireDeltaTokens makes every delta and skip token issued so far stale: following one gives

@@ -1,0 +1,399 @@
+package graphsync_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// Rules of the syncer that other work changes. Each is one named switch, so the chaos test can be
+// adapted in one place when that work is merged.
+const (
+	// clashIncumbentKeeps: when two groups want one name, the one already holding it keeps it and the
+	// newcomer is synced as "name#<first 8 characters of its id>". false: this branch's rule, the
+	// smallest external id takes the name and the other groups leave the replica (OUTSIDE CLASH).
+	clashIncumbentKeeps = false
+	// syncerKeepsPendingMembers: a membership whose user users delta has not returned yet (replication
+	// lag) is kept and applied on a later round. false: this branch drops it
+	// (TestKnownBugLaggedMemberLost), so after lag the test asks for a full round, which repairs it.
+	syncerKeepsPendingMembers = false
+	// syncerRetriesTransientFaults: throttling, 503/504, connection resets and slow pages are retried
+	// within a time budget, and a 401 in the middle of a run gets a fresh token and one retry, so a
+	// run with only such faults succeeds. false: on this branch such runs may fail (retries are
+	// bounded by a count; resets and 401s are not retried: TestKnownBugResetMidBodyNotRetried,
+	// TestKnownBugExpiredTokenNotRefreshed), so the test only checks safety for them.
+	syncerRetriesTransientFaults = false
+	// protectedNamesEnforced: a group an ordinary user created never carries a privileged name in the
+	// replica (it is synced under a suffixed name unless bound by id). false on this branch.
+	protectedNamesEnforced = false
+	// nestingOffHasNoEdges: with nested groups off no round writes group-in-group edges. false: this
+	// branch's delta rounds write them (TestKnownBugNestingOffDeltaWritesEdges).
+	nestingOffHasNoEdges = false
+	// syncerFinishesResumedRound: a run that resumes a delta round an earlier run left half-way (its
+	// committed link is a next link) also reads the changes made since that round began. false: they
+	// come one run later (TestKnownBugResumedDeltaRoundIsStale), so after a failed run the test syncs
+	// twice before it holds the replica against the tenant.
+	syncerFinishesResumedRound = false
+	// syncerPersistsFullRoundDecision: when a delta run finds it needs a full round (a clash loser
+	// became live, ...), that decision is stored with the page that caused it. false: it is held in
+	// memory only, and if the full round then fails the next run is a delta round that never learns
+	// the revived group's members (TestKnownBugFullRoundDecisionLost); the test then asks for a
+	// full round itself.
+	syncerPersistsFullRoundDecision = false
+	// syncerReconsidersClashLosers: with this branch's clash rule, a group that lost its name is given
+	// it when the name is free or held by a larger id, in delta rounds as in full ones. false: a delta
+	// round lets a newcomer take a freed name ahead of the waiting loser, and only a full round
+	// corrects it, deleting the newcomer (TestKnownBugDeltaAndFullDisagreeOnClash); the test then
+	// accepts either of the clashing groups as the holder.
+	syncerReconsidersClashLosers = false
+	// syncerKeepsFilterScopeWithNestingOff: with a group filter and nesting off, groups nested in a
+	// chosen group stay in scope in delta rounds as in full ones. false: they flip in and out
+	// (TestKnownBugFilterScopeWithNestingOff), so the test uses a group filter only with nesting on.
+	syncerKeepsFilterScopeWithNestingOff = false
+	// filterWithClashingNames: seeds with a group filter also draw clashing group names. false: with
+	// this branch's clash rule a chosen group can lose its name to a group nested in it and the
+	// replica then keeps the chosen group out after the tenant no longer clashes (seed 9, round 81,
+	// when this is true; not yet reduced to a minimal test), so filtered seeds use unique names.
+	filterWithClashingNames = false
+)
+
+// privilegedNames are the names an ordinary user's group must not get to carry.
+var privilegedNames = []string{"jira-administrators", "jira-system-administrators", "confluence-administrators",
+	"system-administrators", "crowd-administrators"}
+
+// groupInScope is the group scope of a directory without a group filter: every group, Microsoft 365
+// groups included, on this branch.
+func groupInScope(fakegraph.Group) bool { return true }
+
+// view is a directory's live replica, or what it should be: users and groups by external id (not
+// those listed outside), and direct memberships as "group > user" and "group >> group".
+type view struct {
+	Users   map[string]store.SyncUser
+	Groups  map[string]store.SyncGroup
+	Members map[string]bool
+}
+
+func memberKey(group, member string, isGroup bool) string {
+	if isGroup {
+		return group + " >> " + member
+	}
+	return group + " > " + member
+}
+
+// replicaView reads the live replica through the store.
+func replicaView(ctx context.Context, st *store.Store, dirID int64) (view, error) {
+	snap, err := st.SyncSnapshot(ctx, dirID)
+	if err != nil {
+		return view{}, err
+	}
+	listed := map[string]bool{}
+	for _, o := range snap.Outside {
+		listed[o.ExternalID] = true
+	}
+	v := view{Users: map[string]store.SyncUser{}, Groups: map[string]store.SyncGroup{}, Members: map[string]bool{}}
+	uext, gext := map[int64]string{}, map[int64]string{}
+	for _, u := range snap.Users {
+		uext[u.ID] = u.ExternalID
+		if !listed[u.ExternalID] {
+			v.Users[u.ExternalID] = u.SyncUser
+		}
+	}
+	for _, g := range snap.Groups {
+		gext[g.ID] = g.ExternalID
+		if !listed[g.ExternalID] {
+			v.Groups[g.ExternalID] = g.SyncGroup
+		}
+	}
+	for _, m := range snap.UserMemberships {
+		v.Members[memberKey(gext[m[0]], uext[m[1]], false)] = true
+	}
+	for _, m := range snap.GroupMemberships {
+		v.Members[memberKey(gext[m[0]], gext[m[1]], true)] = true
+	}
+	return v, nil
+}
+
+// tenantView is what the replica must be for the tenant's true state, independently of graphsync's
+// mapping code: user names from the UPN, the documented field fallbacks, guests, nesting, and the
+// group filter (object ids; groups nested in a chosen one come along, users come with the groups
+// in scope). Names are as in the tenant; clashes are settled by settleClashes.
+func tenantView(tn *fakegraph.Tenant, excludeGuests, nested bool, filter []string) view {
+	v := view{Users: map[string]store.SyncUser{}, Groups: map[string]store.SyncGroup{}, Members: map[string]bool{}}
+	var queue []string
+	for _, id := range tn.GroupIDs() {
+		if g, _ := tn.Group(id); groupInScope(g) && (len(filter) == 0 || slices.Contains(filter, id)) {
+			v.Groups[id] = store.SyncGroup{ExternalID: id, Name: g.DisplayName, Description: g.Description}
+			queue = append(queue, id)
+		}
+	}
+	for len(filter) > 0 && len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, m := range tn.Members(id) {
+			if _, in := v.Groups[m.ID]; m.Kind == fakegraph.KindGroup && !in {
+				g, _ := tn.Group(m.ID)
+				v.Groups[m.ID] = store.SyncGroup{ExternalID: m.ID, Name: g.DisplayName, Description: g.Description}
+				queue = append(queue, m.ID)
+			}
+		}
+	}
+	inScope := map[string]bool{}
+	for gid := range v.Groups {
+		for _, m := range tn.Members(gid) {
+			if m.Kind == fakegraph.KindUser {
+				inScope[m.ID] = true
+			}
+		}
+	}
+	for _, id := range tn.UserIDs() {
+		u, _ := tn.User(id)
+		if (excludeGuests && u.UserType == "Guest") || (len(filter) > 0 && !inScope[id]) {
+			continue
+		}
+		su := store.SyncUser{ExternalID: id, Name: u.UserPrincipalName, FirstName: u.GivenName, LastName: u.Surname,
+			DisplayName: u.DisplayName, Email: u.Mail, Active: u.AccountEnabled}
+		if su.Email == "" && len(u.OtherMails) > 0 {
+			su.Email = u.OtherMails[0]
+		}
+		if su.Email == "" {
+			su.Email = u.UserPrincipalName
+		}
+		if su.DisplayName == "" {
+			su.DisplayName = strings.TrimSpace(su.FirstName + " " + su.LastName)
+		}
+		if su.DisplayName == "" {
+			su.DisplayName = su.Name
+		}
+		v.Users[id] = su
+	}
+	for gid := range v.Groups {
+		for _, m := range tn.Members(gid) {
+			switch {
+			case m.Kind == fakegraph.KindUser && v.Users[m.ID].ExternalID != "":
+				v.Members[memberKey(gid, m.ID, false)] = true
+			case m.Kind == fakegraph.KindGroup && nested && v.Groups[m.ID].ExternalID != "":
+				v.Members[memberKey(gid, m.ID, true)] = true
+			}
+		}
+	}
+	return v
+}
+
+// settleClashes returns want with the name-clash rule applied (groups only: user names are UPNs,
+// unique in a tenant) given the replica before the run, and the ids of groups that lost their name.
+// got, the replica after the run, is consulted only where a known bug makes the holder uncertain.
+func settleClashes(want, prev, got view) (view, []string) {
+	want.Groups = maps.Clone(want.Groups) // the caller's view stays as it was
+	want.Members = maps.Clone(want.Members)
+	byName := map[string][]string{}
+	for id, g := range want.Groups {
+		byName[store.Lower(g.Name)] = append(byName[store.Lower(g.Name)], id)
+	}
+	var losers []string
+	for name, ids := range byName {
+		if len(ids) < 2 {
+			continue
+		}
+		slices.Sort(ids)
+		keep := ids[0]
+		if !clashIncumbentKeeps && !syncerReconsidersClashLosers {
+			for _, id := range ids {
+				if g, ok := got.Groups[id]; ok && store.Lower(g.Name) == name {
+					keep = id
+				}
+			}
+		}
+		if clashIncumbentKeeps {
+			for _, id := range ids {
+				if p, ok := prev.Groups[id]; ok && store.Lower(p.Name) == name {
+					keep = id
+				}
+			}
+		}
+		for _, id := range ids {
+			if id == keep {
+				continue
+			}
+			losers = append(losers, id)
+			if clashIncumbentKeeps {
+				g := want.Groups[id]
+				g.Name += "#" + id[:8]
+				want.Groups[id] = g
+			} else {
+				delete(want.Groups, id)
+			}
+		}
+	}
+	if !clashIncumbentKeeps {
+		for k := range want.Members {
+			for _, id := range losers {
+				if strings.HasPrefix(k, id+" ") || strings.HasSuffix(k, " "+id) {
+					delete(want.Members, k)
+				}
+			}
+		}
+	}
+	slices.Sort(losers)
+	return want, losers
+}
+
+// diffViews lists every difference between want and got, at most limit lines.
+func diffViews(want, got view, limit int) []string {
+	var out []string
+	add := func(format string, args ...any) {
+		if len(out) < limit {
+			out = append(out, fmt.Sprintf(format, args...))
+		}
+	}
+	for _, id := range sortedKeys(want.Users) {
+		g, ok := got.Users[id]
+		switch {
+		case !ok:
+			add("user %s missing, want %+v", id, want.Users[id])
+		case g != want.Users[id]:
+			add("user %s is %+v, want %+v", id, g, want.Users[id])
+		}
+	}
+	for _, id := range sortedKeys(got.Users) {
+		if _, ok := want.Users[id]; !ok {
+			add("user %s %+v should not be live", id, got.Users[id])
+		}
+	}
+	for _, id := range sortedKeys(want.Groups) {
+		g, ok := got.Groups[id]
+		switch {
+		case !ok:
+			add("group %s missing, want %+v", id, want.Groups[id])
+		case g != want.Groups[id]:
+			add("group %s is %+v, want %+v", id, g, want.Groups[id])
+		}
+	}
+	for _, id := range sortedKeys(got.Groups) {
+		if _, ok := want.Groups[id]; !ok {
+			add("group %s %+v should not be live", id, got.Groups[id])
+		}
+	}
+	for _, k := range sortedKeys(want.Members) {
+		if !got.Members[k] {
+			add("membership %s missing", k)
+		}
+	}
+	for _, k := range sortedKeys(got.Members) {
+		if !want.Members[k] {
+			add("membership %s should not exist", k)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// grants are the (user, group) pairs through which an active user has a group, transitively when
+// nesting is on: what Jira and Confluence see.
+func grants(v view, nested bool) map[[2]string]bool {
+	children := map[string][]string{}
+	direct := map[string][]string{}
+	for k := range v.Members {
+		if g, c, ok := strings.Cut(k, " >> "); ok {
+			children[g] = append(children[g], c)
+		} else if g, u, ok := strings.Cut(k, " > "); ok {
+			direct[g] = append(direct[g], u)
+		}
+	}
+	out := map[[2]string]bool{}
+	for gid := range v.Groups {
+		seen, queue := map[string]bool{gid: true}, []string{gid}
+		for len(queue) > 0 {
+			g := queue[0]
+			queue = queue[1:]
+			for _, u := range direct[g] {
+				if v.Users[u].Active {
+					out[[2]string{u, gid}] = true
+				}
+			}
+			if nested {
+				for _, c := range children[g] {
+					if !seen[c] && v.Groups[c].ExternalID != "" {
+						seen[c], queue = true, append(queue, c)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// checkSafety is what must hold after any run, failed or not, faults or not: compared with the
+// replica before the run (prev) and the tenant now (want, clashes not settled: which object wins a
+// name depends on what the syncer has seen), nothing that exists in the tenant went missing or
+// inactive, and nothing was granted that neither grants. exempt are ids whose absence the clash
+// rule allows.
+func checkSafety(prev, got, want view, exempt []string, nested bool, limit int) []string {
+	var out []string
+	add := func(format string, args ...any) {
+		if len(out) < limit {
+			out = append(out, fmt.Sprintf(format, args...))
+		}
+	}
+	for id, p := range prev.Users {
+		w, inTenant := want.Users[id]
+		g, ok := got.Users[id]
+		switch {
+		case !inTenant:
+		case !ok:
+			add("lost: user %s (%s) exists in the tenant but left the replica", id, p.Name)
+		case p.Active && w.Active && !g.Active:
+			add("lost: user %s (%s) is enabled in the tenant but was deactivated", id, p.Name)
+		}
+	}
+	for id, g := range got.Users {
+		if g.Active && !want.Users[id].Active && !prev.Users[id].Active {
+			add("granted: user %s (%s) is active but neither the tenant nor the replica before had it active", id, g.Name)
+		}
+	}
+	for id, p := range prev.Groups {
+		if _, inTenant := want.Groups[id]; inTenant && !slices.Contains(exempt, id) {
+			if _, ok := got.Groups[id]; !ok {
+				add("lost: group %s (%s) exists in the tenant but left the replica", id, p.Name)
+			}
+		}
+	}
+	for k := range prev.Members {
+		g, m, _ := strings.Cut(k, " ")
+		m = m[strings.LastIndexByte(m, ' ')+1:]
+		if want.Members[k] && !got.Members[k] && !slices.Contains(exempt, g) && !slices.Contains(exempt, m) {
+			add("lost: membership %s exists in the tenant but left the replica", k)
+		}
+	}
+	wantG, prevG := grants(want, nested), grants(prev, nested)
+	for pair := range grants(got, nested) {
+		if !wantG[pair] && !prevG[pair] {
+			add("granted: user %s (%s) has group %s (%s), which neither the tenant nor the replica before grants",
+				pair[0], got.Users[pair[0]].Name, pair[1], got.Groups[pair[1]].Name)
+		}
+	}
+	for id, g := range got.Users {
+		if w, p := want.Users[id], prev.Users[id]; g.Name != w.Name && g.Name != p.Name {
+			add("granted: user %s is named %q; the tenant says %q, the replica before %q", id, g.Name, w.Name, p.Name)
+		}
+	}
+	for id, g := range got.Groups {
+		w, p := want.Groups[id], prev.Groups[id]
+		if g.Name != w.Name && g.Name != p.Name && !(clashIncumbentKeeps && g.Name == w.Name+"#"+id[:8]) {
+			add("granted: group %s is named %q; the tenant says %q, the replica before %q", id, g.Name, w.Name, p.Name)
+		}
+	}
+	return out
+}
