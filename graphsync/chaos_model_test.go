@@ -55,10 +55,10 @@ const (
 	// chosen group stay in scope in delta rounds as in full ones. false: they flip in and out
 	// (TestKnownBugFilterScopeWithNestingOff), so the test uses a group filter only with nesting on.
 	syncerKeepsFilterScopeWithNestingOff = false
-	// filterWithClashingNames: seeds with a group filter also draw clashing group names. false: with
-	// this branch's clash rule a chosen group can lose its name to a group nested in it and the
-	// replica then keeps the chosen group out after the tenant no longer clashes (seed 9, round 81,
-	// when this is true; not yet reduced to a minimal test), so filtered seeds use unique names.
+	// filterWithClashingNames: seeds with a group filter also draw clashing group names. false: the
+	// scope is not recomputed when a clash-losing group's members change, so objects in scope only
+	// through it stay (TestKnownBugUserKeptByClashLoser; with this true, seed 9 fails in round 56),
+	// and filtered seeds use unique names.
 	filterWithClashingNames = false
 )
 

@@ -65,6 +65,7 @@ func parseSelect[T any](raw string, props []prop[T], def uint32, typ string) (ui
 		name = strings.TrimSpace(name)
 		i := slices.IndexFunc(props, func(p prop[T]) bool { return strings.EqualFold(p.name, name) })
 		if i < 0 {
+			//lint:ignore ST1005 Graph's own wording, sent to the client as is
 			return 0, fmt.Errorf("Could not find a property named '%s' on type 'microsoft.graph.%s'.", name, typ)
 		}
 		mask |= 1 << i
