@@ -114,8 +114,10 @@ func (s *Store) flushLogins(ctx context.Context, pending map[loginKey]int64, ove
 	for u, at := range overall {
 		byTime[at] = append(byTime[at], u)
 	}
+	// Rows are named in id order, so two instances flushing at once lock them in the same order.
 	for _, at := range slices.Sorted(maps.Keys(byTime)) {
 		t := time.Unix(at, 0).UTC()
+		slices.Sort(byTime[at])
 		for c := range slices.Chunk(byTime[at], loginChunk) {
 			err := s.InTx(ctx, func(tx *Store) error {
 				return tx.q(ctx).Exec("UPDATE users SET last_login_at = ? WHERE id IN ? AND (last_login_at IS NULL OR last_login_at < ?)",
@@ -133,6 +135,7 @@ func (s *Store) flushLogins(ctx context.Context, pending map[loginKey]int64, ove
 	}
 	for b, users := range byAppTime {
 		t := time.Unix(b.at, 0).UTC()
+		slices.Sort(users)
 		for c := range slices.Chunk(users, loginChunk) {
 			err := s.InTx(ctx, func(tx *Store) error {
 				return tx.q(ctx).Exec("INSERT INTO user_app_logins (user_id, application_id, last_at) "+
