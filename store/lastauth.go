@@ -89,6 +89,20 @@ func (s *Store) recordLogin(user, app int64) {
 	s.shared.logins.record(user, app, s.now())
 }
 
+// RecordSignIn notes a sign-in the application made by its own means (Crowd's
+// /authentication/notify), when the user may authenticate to it; otherwise it returns why not and
+// records nothing.
+func (v *View) RecordSignIn(ctx context.Context, u User) error {
+	if !u.Active {
+		return fmt.Errorf("user %q: %w", u.Name, ErrInactive)
+	}
+	if err := v.MayAuthenticate(ctx, u); err != nil {
+		return err
+	}
+	v.s.recordLogin(u.ID, v.App.ID)
+	return nil
+}
+
 // loginChunk is how many users one write-behind statement names.
 const loginChunk = 500
 
