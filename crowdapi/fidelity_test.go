@@ -155,4 +155,3 @@ func TestNotifyRecordsSignIn(t *testing.T) {
 		t.Errorf("no lastAuthenticated after notify: %s", r.body)
 	}
 }
-
