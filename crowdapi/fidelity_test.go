@@ -137,3 +137,21 @@ func TestCrowdAttributesAfterLogin(t *testing.T) {
 	get("own-attributes-after-login")
 	e.must(req{method: "GET", path: "/user?username=kim"}, 404)
 }
+
+// TestNotifyRecordsSignIn: POST /authentication/notify (the application signed the user in itself)
+// counts as a sign-in to the application, as in Crowd.
+func TestNotifyRecordsSignIn(t *testing.T) {
+	e, u := goldenEnv(t)
+	ctx := context.Background()
+	if _, apps := storetest.Must2(e.st.SignIns(ctx, u.ID)); len(apps) != 0 {
+		t.Fatalf("sign-ins before: %+v", apps)
+	}
+	e.must(req{method: "POST", path: "/authentication/notify?username=jdoe"}, 200)
+	last, apps := storetest.Must2(e.st.SignIns(ctx, u.ID))
+	if last == nil || len(apps) != 1 || apps[0].Application.Name != "jira" || !apps[0].At.Equal(*last) {
+		t.Errorf("after notify: %v %+v", last, apps)
+	}
+	if r := e.must(req{method: "GET", path: "/user/attribute?username=jdoe"}, 200); !strings.Contains(r.body, `<attribute name="lastAuthenticated">`) {
+		t.Errorf("no lastAuthenticated after notify: %s", r.body)
+	}
+}

@@ -63,6 +63,11 @@ func (s *server) notifyAuthenticated(c echo.Context) error {
 	if !u.Active {
 		return newError(http.StatusBadRequest, InactiveAccount, "Account with name <"+u.Name+"> is inactive", nil)
 	}
+	// Crowd records the sign-in (lastAuthenticated); one the application may not make is not
+	// recorded, and the answer stays as it was.
+	if err := viewOf(c).RecordSignIn(c.Request().Context(), u); err != nil && !errors.Is(err, store.ErrNotAllowed) {
+		return err
+	}
 	out, err := s.userOut(c, u, false)
 	if err != nil {
 		return err

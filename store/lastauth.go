@@ -89,6 +89,20 @@ func (s *Store) recordLogin(user, app int64) {
 	s.shared.logins.record(user, app, s.now())
 }
 
+// RecordSignIn notes a sign-in the application made by its own means (Crowd's
+// /authentication/notify), when the user may authenticate to it; otherwise it returns why not and
+// records nothing.
+func (v *View) RecordSignIn(ctx context.Context, u User) error {
+	if !u.Active {
+		return fmt.Errorf("user %q: %w", u.Name, ErrInactive)
+	}
+	if err := v.MayAuthenticate(ctx, u); err != nil {
+		return err
+	}
+	v.s.recordLogin(u.ID, v.App.ID)
+	return nil
+}
+
 // loginChunk is how many users one write-behind statement names.
 const loginChunk = 500
 
@@ -114,8 +128,10 @@ func (s *Store) flushLogins(ctx context.Context, pending map[loginKey]int64, ove
 	for u, at := range overall {
 		byTime[at] = append(byTime[at], u)
 	}
+	// Rows are named in id order, so two instances flushing at once lock them in the same order.
 	for _, at := range slices.Sorted(maps.Keys(byTime)) {
 		t := time.Unix(at, 0).UTC()
+		slices.Sort(byTime[at])
 		for c := range slices.Chunk(byTime[at], loginChunk) {
 			err := s.InTx(ctx, func(tx *Store) error {
 				return tx.q(ctx).Exec("UPDATE users SET last_login_at = ? WHERE id IN ? AND (last_login_at IS NULL OR last_login_at < ?)",
@@ -133,6 +149,7 @@ func (s *Store) flushLogins(ctx context.Context, pending map[loginKey]int64, ove
 	}
 	for b, users := range byAppTime {
 		t := time.Unix(b.at, 0).UTC()
+		slices.Sort(users)
 		for c := range slices.Chunk(users, loginChunk) {
 			err := s.InTx(ctx, func(tx *Store) error {
 				return tx.q(ctx).Exec("INSERT INTO user_app_logins (user_id, application_id, last_at) "+
@@ -226,15 +243,20 @@ func IsCrowdAttribute(name string) bool {
 // ones once the user signed in (this instance's unflushed sign-ins included), and lastActive, the
 // later of the last sign-in and the last recorded use of one of the user's sessions.
 func (s *Store) CrowdAttributes(ctx context.Context, userID int64) (map[string][]string, error) {
+	// One statement (lists with expand=user,attributes ask for every user): the user's row with its
+	// most recently used session, if any. A joined column, not MAX(): SQLite returns an aggregate
+	// of a datetime column as text.
 	var rows []struct {
 		HasPassword       bool
 		FailedLogins      int
 		PasswordExpired   bool
 		PasswordChangedAt *time.Time
 		LastLoginAt       *time.Time
+		LastAccessAt      *time.Time
 	}
-	err := s.q(ctx).Raw("SELECT credential <> '' AS has_password, failed_logins, password_expired, password_changed_at, last_login_at "+
-		"FROM users WHERE id = ?", userID).Scan(&rows).Error
+	err := s.q(ctx).Raw("SELECT u.credential <> '' AS has_password, u.failed_logins, u.password_expired, u.password_changed_at, "+
+		"u.last_login_at, s.last_access_at FROM users u LEFT JOIN sessions s ON s.user_id = u.id WHERE u.id = ? "+
+		"ORDER BY s.last_access_at DESC LIMIT 1", userID).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("crowd attributes of user %d: %w", userID, err)
 	}
@@ -242,12 +264,6 @@ func (s *Store) CrowdAttributes(ctx context.Context, userID int64) (map[string][
 		return nil, fmt.Errorf("user %d: %w", userID, ErrNotFound)
 	}
 	r := rows[0]
-	// A plain column, not MAX(): SQLite returns an aggregate of a datetime column as text.
-	var used []time.Time
-	err = s.q(ctx).Raw("SELECT last_access_at FROM sessions WHERE user_id = ? ORDER BY last_access_at DESC LIMIT 1", userID).Scan(&used).Error
-	if err != nil {
-		return nil, fmt.Errorf("last session use of user %d: %w", userID, err)
-	}
 	out := map[string][]string{}
 	millis := func(t time.Time) []string { return []string{strconv.FormatInt(t.UnixMilli(), 10)} }
 	if r.HasPassword {
@@ -265,8 +281,8 @@ func (s *Store) CrowdAttributes(ctx context.Context, userID int64) (map[string][
 	if !last.IsZero() {
 		out[AttrLastAuthenticated] = millis(last)
 		active := last
-		if len(used) > 0 && used[0].After(active) {
-			active = used[0]
+		if r.LastAccessAt != nil && r.LastAccessAt.After(active) {
+			active = *r.LastAccessAt
 		}
 		out[AttrLastActive] = millis(active)
 	}
