@@ -22,6 +22,8 @@ type Store interface {
 	CountSessions(ctx context.Context, kind string) (int64, error)
 	Ping(ctx context.Context) error
 	SyncHealth(ctx context.Context) ([]store.SyncHealth, error)
+	Applications(ctx context.Context) ([]store.Application, error)
+	View(ctx context.Context, app store.Application) (*store.View, error)
 }
 
 // Metrics holds crowdgate's collectors in a registry of its own (no global state).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,10 @@ var (
 		"1 when the database answered a ping during this scrape (what /readyz checks).", nil, nil)
 	workersDesc = prometheus.NewDesc("crowdgate_password_workers",
 		"Password checks that may run at once (compare with crowdgate_password_queue).", nil, nil)
+	seatsUsedDesc = prometheus.NewDesc("crowdgate_licence_seats_used",
+		"Users allowed to authenticate to the application (its licensed users), refreshed every few minutes.", []string{"application"}, nil)
+	seatsLimitDesc = prometheus.NewDesc("crowdgate_licence_seats_limit",
+		"The application's licence limit (only for applications that have one).", []string{"application"}, nil)
 	certDesc = prometheus.NewDesc("crowdgate_certificate_expiry_timestamp_seconds",
 		"When a watched certificate or credential expires (Unix time).", []string{"role", "subject"}, nil)
 )
@@ -56,10 +61,54 @@ var (
 type opsCollector struct {
 	st    Store
 	certs func() []Certificate
+
+	mu         sync.Mutex
+	seats      []seats   // the last count
+	seatsUntil time.Time // when to count again
+}
+
+// seats is one application's licence use.
+type seats struct {
+	app         string
+	used, limit int64
+}
+
+// seatsTTL bounds how often licence use is counted: a count walks every allowed group's members.
+const seatsTTL = 5 * time.Minute
+
+// licences returns the applications' licence use, counted at most every seatsTTL.
+func (c *opsCollector) licences(ctx context.Context) []seats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Now().Before(c.seatsUntil) {
+		return c.seats
+	}
+	apps, err := c.st.Applications(ctx)
+	if err != nil {
+		return c.seats
+	}
+	var out []seats
+	for _, a := range apps {
+		if !a.Active {
+			continue
+		}
+		v, err := c.st.View(ctx, a)
+		if err != nil {
+			return c.seats
+		}
+		n, err := v.CountLicensed(ctx)
+		if err != nil {
+			return c.seats
+		}
+		out = append(out, seats{app: a.Name, used: n, limit: int64(a.LicenceLimit)})
+	}
+	c.seats, c.seatsUntil = out, time.Now().Add(seatsTTL)
+	return out
 }
 
 func (c *opsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{syncLastSuccessDesc, syncIntervalDesc, syncHeldDesc, auditDesc, dbUpDesc, workersDesc, certDesc} {
+	for _, d := range []*prometheus.Desc{syncLastSuccessDesc, syncIntervalDesc, syncHeldDesc, auditDesc, dbUpDesc, workersDesc,
+		seatsUsedDesc, seatsLimitDesc, certDesc} {
 		ch <- d
 	}
 }
@@ -96,6 +145,14 @@ func (c *opsCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(syncLastSuccessDesc, prometheus.GaugeValue, last, h.Directory)
 				ch <- prometheus.MustNewConstMetric(syncIntervalDesc, prometheus.GaugeValue, syncInterval(h.Config).Seconds(), h.Directory)
 				ch <- prometheus.MustNewConstMetric(syncHeldDesc, prometheus.GaugeValue, held, h.Directory)
+			}
+		}
+	}
+	if up == 1 {
+		for _, l := range c.licences(ctx) {
+			ch <- prometheus.MustNewConstMetric(seatsUsedDesc, prometheus.GaugeValue, float64(l.used), l.app)
+			if l.limit > 0 {
+				ch <- prometheus.MustNewConstMetric(seatsLimitDesc, prometheus.GaugeValue, float64(l.limit), l.app)
 			}
 		}
 	}

@@ -50,6 +50,10 @@ func TestAlertAndDashboardMetricsExist(t *testing.T) {
 		Config: `{"sync_interval":"30m"}`}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.CreateApplication(ctx, store.NewApplication{Name: "jira", Kind: "JIRA", Password: "jira-password-1", Active: true,
+		LicenceLimit: 10, Mappings: []store.Mapping{{DirectoryID: 1, AllowAll: true}}}); err != nil {
+		t.Fatal(err)
+	}
 	if r := crowdCall(t, "http://"+srv.addrs.Main, "nobody", "wrong", http.MethodGet, "/user?username=x", nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("unauthenticated Crowd call = %d, want 401", r.status)
 	}
