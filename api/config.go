@@ -1,11 +1,14 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/crowdgate/crowdgate/internal/doctor"
 )
 
 // Defaults applied by New to zero fields of Config.
@@ -55,6 +58,8 @@ type Config struct {
 	// SyncController runs and tests Entra ID synchronisation; nil hides "sync now" and "test
 	// connection" (cmd/crowdgate wires it to graphsync).
 	SyncController SyncController
+	// Doctor runs the setup checks of `crowdgate doctor` for the console; nil hides them.
+	Doctor func(ctx context.Context) []doctor.Result
 	// Secrets encrypts the Entra ID client secret before it is stored; nil stores it as entered
 	// (tests of the console alone; cmd/crowdgate always sets it).
 	Secrets SecretSealer

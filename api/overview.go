@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crowdgate/crowdgate/internal/doctor"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -18,6 +19,9 @@ type overviewData struct {
 	TotalUsers      int64
 	ActiveUsers     int64
 	Seats           []seatSummary
+	// The last run of the setup checks (zero when none ran since the start), and whether they can run.
+	Doctor    doctorData
+	CanDoctor bool
 }
 
 // overview is the console's home: directory health, sessions, licence use and recent changes.
@@ -52,6 +56,9 @@ func (s *server) overview(c echo.Context) error {
 		return err
 	}
 	d.CanSync = s.cfg.SyncController != nil
+	d.CanDoctor = s.cfg.Doctor != nil
+	d.Doctor.At, d.Doctor.Results = s.doctor.last()
+	d.Doctor.Failed = doctor.Failed(d.Doctor.Results)
 	p := s.newPage(c, "Overview", "overview")
 	p.Data = d
 	return s.render(c, http.StatusOK, "overview", p)

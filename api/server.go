@@ -28,6 +28,7 @@ type server struct {
 	pages    map[string]*template.Template
 	static   http.Handler
 	throttle *throttle.Throttle
+	doctor   doctorRun
 }
 
 // New returns the console handler for paths under cfg.PathPrefix.
@@ -75,6 +76,7 @@ func (s *server) routes(e *echo.Echo) {
 	g.POST("/reauth", s.reauth)
 
 	g.GET("/", s.overview)
+	g.GET("/doctor", s.doctorPage)
 
 	g.GET("/users", s.users)
 	g.GET("/users/new", s.newUserPage)

@@ -20,6 +20,10 @@ import (
 type Store interface {
 	Stats() store.Stats
 	CountSessions(ctx context.Context, kind string) (int64, error)
+	Ping(ctx context.Context) error
+	SyncHealth(ctx context.Context) ([]store.SyncHealth, error)
+	Applications(ctx context.Context) ([]store.Application, error)
+	View(ctx context.Context, app store.Application) (*store.View, error)
 }
 
 // Metrics holds crowdgate's collectors in a registry of its own (no global state).
@@ -30,6 +34,7 @@ type Metrics struct {
 	syncRuns *prometheus.CounterVec
 	syncDur  *prometheus.HistogramVec
 	syncObj  *prometheus.CounterVec
+	ops      *opsCollector
 }
 
 // hotRoutes get a latency histogram each; other routes share one series ("other") so the number of
@@ -63,8 +68,21 @@ func New(st Store) *Metrics {
 	m.syncObj = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "crowdgate_sync_changes_total", Help: "Objects changed by synchronisation, by kind and change.",
 	}, []string{"kind", "change"})
+	// Every mode and result exists from the start, so rates and alerts have series to work on.
+	for _, mode := range []string{"full", "delta"} {
+		for _, result := range []string{"success", "failure"} {
+			m.syncRuns.WithLabelValues(mode, result)
+		}
+		m.syncDur.WithLabelValues(mode)
+	}
+	for _, kind := range []string{"user", "group", "membership"} {
+		for _, change := range []string{"added", "updated", "removed"} {
+			m.syncObj.WithLabelValues(kind, change)
+		}
+	}
+	m.ops = &opsCollector{st: st}
 	stat := func(f func(store.Stats) float64) func() float64 { return func() float64 { return f(st.Stats()) } }
-	m.reg.MustRegister(m.requests, m.latency, m.syncRuns, m.syncDur, m.syncObj,
+	m.reg.MustRegister(m.requests, m.latency, m.syncRuns, m.syncDur, m.syncObj, m.ops,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "crowdgate_session_cache_hits_total",
 			Help: "Session validations answered from memory."}, stat(func(s store.Stats) float64 { return float64(s.SessionCacheHits) })),
@@ -91,6 +109,11 @@ func New(st Store) *Metrics {
 	)
 	return m
 }
+
+// WatchCertificates makes each scrape report the expiry of the certificates certs returns (the
+// SAML identity provider's signing certificates, the SP's, Entra ID client certificates). Call it
+// before serving.
+func (m *Metrics) WatchCertificates(certs func() []Certificate) { m.ops.certs = certs }
 
 // ObserveRequest records one Crowd REST request (crowdapi.Observer).
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {

@@ -70,6 +70,7 @@ func (s *Store) writeAudit(ctx context.Context, outcome, action, objectKind, obj
 	if err := s.q(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
+	s.afterCommit(func() { s.shared.counters.countAudit(AuditKey{Action: action, Outcome: outcome}) })
 	return nil
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"sync"
 	"sync/atomic"
 )
 
@@ -11,12 +12,28 @@ type Stats struct {
 	SessionCacheMisses uint64 // session validations that read the database
 	SessionsCached     int    // SSO sessions held in memory
 	PasswordQueue      int    // password checks waiting for a hashing slot
+	PasswordWorkers    int    // concurrent password checks at most
 	DB                 sql.DBStats
+	// AuditEvents counts the audit entries this process wrote (committed), by action and outcome.
+	AuditEvents map[AuditKey]uint64
 }
+
+// AuditKey is an audit entry's action and outcome.
+type AuditKey struct{ Action, Outcome string }
 
 // counters are updated on hot paths without locks.
 type counters struct {
 	sessionHits, sessionMisses atomic.Uint64
+	audit                      sync.Map // AuditKey → *atomic.Uint64
+}
+
+// countAudit counts one committed audit entry.
+func (c *counters) countAudit(k AuditKey) {
+	v, ok := c.audit.Load(k)
+	if !ok {
+		v, _ = c.audit.LoadOrStore(k, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
 }
 
 // Stats returns the current counters.
@@ -26,7 +43,13 @@ func (s *Store) Stats() Stats {
 		SessionCacheMisses: s.shared.counters.sessionMisses.Load(),
 		PasswordQueue:      s.pw.Waiting(),
 		SessionsCached:     s.shared.sessions.len(),
+		PasswordWorkers:    s.pw.Workers(),
+		AuditEvents:        map[AuditKey]uint64{},
 	}
+	s.shared.counters.audit.Range(func(k, v any) bool {
+		st.AuditEvents[k.(AuditKey)] = v.(*atomic.Uint64).Load()
+		return true
+	})
 	if db, err := s.db.DB(); err == nil {
 		st.DB = db.Stats()
 	}

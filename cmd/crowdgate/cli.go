@@ -52,6 +52,7 @@ func commands() []command {
 		{"serve", "", "run the server (the default command)", (*cli).serve},
 		{"migrate", "[up|down|status]", "apply (up, the default), roll back one (down) or list (status) schema migrations", (*cli).migrate},
 		{"backup", "FILE", "write a consistent copy of the SQLite database to FILE while the server runs (PostgreSQL: use pg_dump)", (*cli).backup},
+		{"doctor", "", "check the setup end to end (database, URLs, cookie domain, applications, identity provider, Entra ID credentials); exits 1 on a FAIL", (*cli).doctor},
 		{"healthcheck", "[URL]", "exit 0 when the server's /readyz answers 200 (for container health checks)", (*cli).healthcheck},
 		{"version", "", "print the version and exit", (*cli).version},
 		{"app add", "NAME", "add an application (a Crowd REST client such as Jira) and print its password once", (*cli).appAdd},

@@ -18,6 +18,14 @@ type noStats struct{}
 
 func (noStats) Stats() store.Stats                                   { return store.Stats{} }
 func (noStats) CountSessions(context.Context, string) (int64, error) { return 0, nil }
+func (noStats) Ping(context.Context) error                           { return nil }
+func (noStats) SyncHealth(context.Context) ([]store.SyncHealth, error) {
+	return nil, nil
+}
+func (noStats) Applications(context.Context) ([]store.Application, error) { return nil, nil }
+func (noStats) View(context.Context, store.Application) (*store.View, error) {
+	return nil, errors.New("no views")
+}
 
 // TestObserveSyncFeedsMetrics checks the mapping of graphsync's run reports to the sync metrics,
 // failures included (the end-to-end wiring is in TestEntraSecretEncryptedEndToEnd).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/api"
 	"github.com/crowdgate/crowdgate/internal/config"
+	"github.com/crowdgate/crowdgate/internal/doctor"
 	"github.com/crowdgate/crowdgate/metrics"
 	"github.com/crowdgate/crowdgate/saml"
 	"github.com/crowdgate/crowdgate/store"
@@ -84,6 +85,9 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 		CrowdURL:       crowdURL(cfg),
 		SyncController: sync,
 		Secrets:        secrets,
+		Doctor: func(ctx context.Context) []doctor.Result {
+			return doctor.Run(ctx, doctorConfig(cfg, st, sync), st)
+		},
 	}, st, log.With("surface", "console"))
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)

@@ -80,6 +80,9 @@ func (p *Pool) Waiting() int {
 	return int(p.waiting.Load())
 }
 
+// Workers returns how many hashes may run at once, for metrics.
+func (p *Pool) Workers() int { return cap(p.slots) }
+
 // acquire takes a slot, waiting until one is free or ctx is done. A request
 // whose context is already done does no hashing even if a slot is free:
 // its client has gone, and the CPU is better spent on live ones.

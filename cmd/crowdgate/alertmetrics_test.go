@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// metricName finds the crowdgate metric names an alert rule or a dashboard query uses.
+var metricName = regexp.MustCompile(`\bcrowdgate_[a-z0-9_]+`)
+
+// TestAlertAndDashboardMetricsExist checks that every crowdgate metric named in the alert rules
+// and the Grafana dashboard is served by a running server's /metrics, so a renamed or removed
+// metric cannot silently disable an alert or empty a panel.
+func TestAlertAndDashboardMetricsExist(t *testing.T) {
+	want := map[string][]string{}
+	for _, f := range []string{"deploy/prometheus/crowdgate-rules.yml", "deploy/grafana/crowdgate.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range metricName.FindAllString(string(b), -1) {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if strings.HasSuffix(m, suffix) && m != "crowdgate_sync_changes_total" {
+					m = strings.TrimSuffix(m, suffix)
+				}
+			}
+			if !slices.Contains(want[m], f) {
+				want[m] = append(want[m], f)
+			}
+		}
+	}
+	if len(want) < 15 {
+		t.Fatalf("found only %d metric names in the rules and the dashboard: %v", len(want), want)
+	}
+
+	e := dbEnv(t, "sqlite").with("CROWDGATE_LISTEN", "127.0.0.1:0", "CROWDGATE_HEALTH_LISTEN", "127.0.0.1:0")
+	srv := startServer(t, e)
+	// An Entra ID directory, for the per-directory families, and one request, for the request families.
+	st := openStore(t, e)
+	ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorSystem, Name: "test"})
+	if _, err := st.CreateDirectory(ctx, store.Directory{Name: "Contoso", Kind: store.DirectoryAzureAD, Active: true,
+		Config: `{"sync_interval":"30m"}`}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateApplication(ctx, store.NewApplication{Name: "jira", Kind: "JIRA", Password: "jira-password-1", Active: true,
+		LicenceLimit: 10, Mappings: []store.Mapping{{DirectoryID: 1, AllowAll: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := crowdCall(t, "http://"+srv.addrs.Main, "nobody", "wrong", http.MethodGet, "/user?username=x", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("unauthenticated Crowd call = %d, want 401", r.status)
+	}
+	body := scrapeMetrics(t, "http://"+srv.addrs.Health+"/metrics")
+	// Families that have series only when their feature is configured.
+	onlyWith := map[string]string{"crowdgate_certificate_expiry_timestamp_seconds": "SAML sign-in"}
+	for name, files := range want {
+		if onlyWith[name] != "" {
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^` + name + `(_bucket|_sum|_count)?[{ ]`).MatchString(body) {
+			t.Errorf("%s (used in %s) is not in /metrics", name, strings.Join(files, ", "))
+		}
+	}
+	if !strings.Contains(body, `crowdgate_sync_interval_seconds{directory="Contoso"} 1800`) {
+		t.Error("crowdgate_sync_interval_seconds does not report Contoso's 30 minutes")
+	}
+}
