@@ -1,4 +1,5 @@
-// Package saml makes crowdgate a SAML 2.0 service provider for Microsoft Entra ID and turns a
+// Package saml makes crowdgate a SAML 2.0 service provider for Microsoft Entra ID (or any
+// standard IdP) and turns a
 // successful sign-in into a Crowd SSO session and cookie (or, for crowdgate's own console, a
 // console session and cookie).
 //
