@@ -28,22 +28,23 @@ func withIdPKey(t *testing.T, key *samltest.Key, opts ...func(*saml.Config)) *fi
 func TestCertificateValidityIgnoresSkew(t *testing.T) {
 	t.Parallel()
 	const refused = "the IdP signing certificate is not valid now"
-	now := time.Now()
+	// Offsets from the moment each case runs: parallel cases may start long after the test.
 	cases := []struct {
 		name                string
-		notBefore, notAfter time.Time
+		notBefore, notAfter time.Duration
 		reason              string // empty: accepted
 	}{
-		{"issued ten seconds ago", now.Add(-10 * time.Second), now.Add(time.Hour), ""},
-		{"issued 30 s in the future (IdP clock ahead, inside the allowance)", now.Add(30 * time.Second), now.Add(time.Hour), ""},
-		{"issued 2 min in the future (outside the allowance, inside the skew)", now.Add(2 * time.Minute), now.Add(time.Hour), refused},
-		{"expired a minute ago (inside the skew)", now.Add(-time.Hour), now.Add(-time.Minute), refused},
-		{"expires in a minute", now.Add(-time.Hour), now.Add(time.Minute), ""},
+		{"issued ten seconds ago", -10 * time.Second, time.Hour, ""},
+		{"issued 30 s in the future (IdP clock ahead, inside the allowance)", 30 * time.Second, time.Hour, ""},
+		{"issued 2 min in the future (outside the allowance, inside the skew)", 2 * time.Minute, time.Hour, refused},
+		{"expired a minute ago (inside the skew)", -time.Hour, -time.Minute, refused},
+		{"expires in a minute", -time.Hour, time.Minute, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := withIdPKey(t, samltest.NewKeyValid(t, "idp", tc.notBefore, tc.notAfter))
+			now := time.Now()
+			f := withIdPKey(t, samltest.NewKeyValid(t, "idp", now.Add(tc.notBefore), now.Add(tc.notAfter)))
 			l := jiraLogin(f)
 			resp := f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), l.relay)
 			reasons := f.logs.reasons("saml: sign-in refused")

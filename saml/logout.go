@@ -274,11 +274,11 @@ func (sp *SP) verifyRedirect(r *http.Request, idp *idpInfo, param string) error 
 	signed += "&SigAlg=" + raw["SigAlg"]
 	b64, err := url.QueryUnescape(raw["Signature"])
 	if err != nil {
-		return fmt.Errorf("Signature: %w", err)
+		return fmt.Errorf("signature parameter: %w", err)
 	}
 	sig, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return fmt.Errorf("Signature: %w", err)
+		return fmt.Errorf("signature parameter: %w", err)
 	}
 	hh := h.New()
 	hh.Write([]byte(signed))
