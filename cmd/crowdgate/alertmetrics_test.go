@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crowdgate/crowdgate/saml/samltest"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -41,7 +42,15 @@ func TestAlertAndDashboardMetricsExist(t *testing.T) {
 		t.Fatalf("found only %d metric names in the rules and the dashboard: %v", len(want), want)
 	}
 
-	e := dbEnv(t, "sqlite").with("CROWDGATE_LISTEN", "127.0.0.1:0", "CROWDGATE_HEALTH_LISTEN", "127.0.0.1:0")
+	// SAML sign-in configured from a metadata file, for the certificate and metadata families.
+	metadata := filepath.Join(t.TempDir(), "idp.xml")
+	idpCert := samltest.NewKey(t, "Microsoft Azure Federated SSO Certificate").Cert
+	if err := os.WriteFile(metadata, samltest.EntraMetadata("https://sts.windows.net/tenant/", "https://login.example/saml2",
+		"https://login.example/saml2", idpCert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := dbEnv(t, "sqlite").with("CROWDGATE_LISTEN", "127.0.0.1:0", "CROWDGATE_HEALTH_LISTEN", "127.0.0.1:0",
+		"CROWDGATE_BASE_URL", "http://127.0.0.1:8095", "CROWDGATE_SAML_IDP_METADATA_FILE", metadata)
 	srv := startServer(t, e)
 	// An Entra ID directory, for the per-directory families, and one request, for the request families.
 	st := openStore(t, e)
@@ -58,15 +67,13 @@ func TestAlertAndDashboardMetricsExist(t *testing.T) {
 		t.Fatalf("unauthenticated Crowd call = %d, want 401", r.status)
 	}
 	body := scrapeMetrics(t, "http://"+srv.addrs.Health+"/metrics")
-	// Families that have series only when their feature is configured.
-	onlyWith := map[string]string{"crowdgate_certificate_expiry_timestamp_seconds": "SAML sign-in"}
 	for name, files := range want {
-		if onlyWith[name] != "" {
-			continue
-		}
 		if !regexp.MustCompile(`(?m)^` + name + `(_bucket|_sum|_count)?[{ ]`).MatchString(body) {
 			t.Errorf("%s (used in %s) is not in /metrics", name, strings.Join(files, ", "))
 		}
+	}
+	if want := `crowdgate_certificate_expiry_timestamp_seconds{role="saml_idp_signing",subject="CN=Microsoft Azure Federated SSO Certificate"}`; metricValue(body, want) != float64(idpCert.NotAfter.Unix()) {
+		t.Errorf("/metrics lacks %s:\n%s", want, regexp.MustCompile(`(?m)^crowdgate_cert.*$`).FindAllString(body, -1))
 	}
 	if !strings.Contains(body, `crowdgate_sync_interval_seconds{directory="Contoso"} 1800`) {
 		t.Error("crowdgate_sync_interval_seconds does not report Contoso's 30 minutes")

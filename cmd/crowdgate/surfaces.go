@@ -75,6 +75,13 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 			func() float64 { return float64(sp.MetadataRejections()) })); err != nil {
 			return nil, fmt.Errorf("SAML metrics: %w", err)
 		}
+		s.metrics.WatchCertificates(func() []metrics.Certificate {
+			var out []metrics.Certificate
+			for _, c := range sp.Certificates() {
+				out = append(out, metrics.Certificate{Role: c.Role, Subject: c.Subject, NotAfter: c.NotAfter})
+			}
+			return out
+		})
 	}
 	console, err := api.New(api.Config{
 		AdminGroup:     cfg.AdminGroup,
