@@ -17,8 +17,8 @@ import (
 	"github.com/crowdgate/crowdgate/store"
 )
 
-// attack is one case of the negative suite (targets.md S1): run performs the attack and returns
-// crowdgate's answer.
+// attack is one case of the negative suite (S1 in docs/performance-targets.md, "Security targets
+// S1-S10"): run performs the attack and returns crowdgate's answer.
 type attack struct {
 	name   string
 	preset string // SP configuration, see presets

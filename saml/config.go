@@ -27,7 +27,7 @@ const (
 	GuestDeny  = "deny"  // never
 )
 
-// Claim names Entra sends (docs/saml-sso.md §3.4).
+// Claim names Entra sends (docs/saml.md, "Claims").
 const (
 	ClaimObjectID         = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 	ClaimTenantID         = "http://schemas.microsoft.com/identity/claims/tenantid"

@@ -3,7 +3,7 @@
 // console session and cookie).
 //
 // gosaml2 checks signatures and the basic shape of a response; this package adds what it
-// leaves to the caller (docs/saml-sso.md §1.8): the response must answer a login started by the
+// leaves to the caller (docs/saml.md, "What the ACS adds"): the response must answer a login started by the
 // same browser (a signed state cookie), assertion and request ids are single-use across every
 // instance (the store's replay cache), time checks allow a configured clock skew and nothing
 // more, audience and time warnings are errors, SHA-1, DTDs, comments and second assertions are

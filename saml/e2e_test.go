@@ -217,7 +217,7 @@ func TestEncryptedAssertions(t *testing.T) {
 		c.SPKeyPEM, c.SPCertPEM, c.RequireEncryption, c.SignRequests = sp.KeyPEM(), sp.CertPEM(), true, true
 	})
 	b, _ := browser(t, alice)
-	// crewjam's login form drops a query-string signature (docs/saml-sso.md §2.1 #13): open the
+	// crewjam's login form drops a query-string signature (docs/saml.md, "Test IdP"): open the
 	// IdP session first, then the signed request is verified on its own.
 	b.Post(f.idp.LoginURL(), url.Values{"user": {alice.UPN}, "password": {idpPassword}})
 	p := b.Get(f.sso.URL + "/sso/login?app=jira&dest=" + url.QueryEscape(dashboardPath))

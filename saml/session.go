@@ -47,7 +47,7 @@ func (sp *SP) startSession(w http.ResponseWriter, r *http.Request, u store.User,
 	http.Redirect(w, r, tgt.Return, http.StatusSeeOther)
 }
 
-// crowdCookie is the Crowd SSO cookie as the Crowd client writes it (docs/saml-sso.md §4.2):
+// crowdCookie is the Crowd SSO cookie as the Crowd client writes it (docs/saml.md, "The Crowd cookie"):
 // name, domain and Secure from the shared cookie configuration, Path=/, HttpOnly, no Max-Age;
 // SameSite=Lax, the browsers' default, stated explicitly. An empty value with maxAge<0 clears it.
 func (sp *SP) crowdCookie(cc store.CookieConfig, value string) *http.Cookie {

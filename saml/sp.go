@@ -173,7 +173,7 @@ func (sp *SP) provider(idp *idpInfo, clock *dsig.Clock) *saml2.SAMLServiceProvid
 	}
 	if sp.spKey != nil {
 		// Decryption reads only this (deprecated) field: a key given through SetSPKeyStore cannot
-		// decrypt (docs/saml-sso.md §1.2).
+		// decrypt (docs/saml.md, "Library pitfalls").
 		p.SPKeyStore = dsig.TLSCertKeyStore(*sp.spKey)
 		p.SignAuthnRequests = sp.cfg.SignRequests
 		p.SignAuthnRequestsAlgorithm = dsig.RSASHA256SignatureMethod

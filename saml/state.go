@@ -59,8 +59,8 @@ func validRelay(relay string) bool {
 }
 
 // stateCookieName: on https a __Host- cookie with SameSite=None, because Entra posts the
-// response from another site and a Lax cookie would not come with it (docs/saml-sso.md §5.2
-// item 6); browsers accept SameSite=None only with Secure, so plain-http setups (tests, local
+// response from another site and a Lax cookie would not come with it (docs/saml.md,
+// "SameSite and the state cookie"); browsers accept SameSite=None only with Secure, so plain-http setups (tests, local
 // trials) use Lax, which works when the IdP is same-site.
 func (sp *SP) stateCookieName(relay string) string {
 	if sp.secure() {

@@ -35,7 +35,7 @@ type IdPOptions struct {
 	Clock *dsig.Clock
 }
 
-// IdP is crewjam/saml's samlidp bent into Entra's shape (docs/saml-sso.md §2.2): issuer and
+// IdP is crewjam/saml's samlidp bent into Entra's shape (docs/saml.md, "Test IdP"): issuer and
 // entity id https://sts.windows.net/{tenant}/, NameID = UPN in emailAddress format, Entra's
 // claim URIs, and by default only the assertion signed. It listens on 127.0.0.1; its metadata
 // is at MetadataURL. Users sign in at its login form with their UPN and password.
