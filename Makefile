@@ -21,7 +21,7 @@ run: ## run the server with SQLite in ./data
 test: ## tests on SQLite
 	$(GO) test -count=1 ./...
 
-test-postgres: ## tests on SQLite and PostgreSQL (POSTGRES=url of a server where the user may create databases)
+test-postgres: ## tests on PostgreSQL only (POSTGRES=url of a server where the user may create databases); make test runs SQLite
 	CROWDGATE_TEST_POSTGRES='$(POSTGRES)' CROWDGATE_TEST_DIALECT=postgres $(GO) test -count=1 ./...
 
 race: ## the CI's test command, on SQLite
@@ -45,7 +45,7 @@ vuln: ## govulncheck against the offline database (built by .ci/run into .vulndb
 cover: ## coverage report in cover.html
 	$(GO) test -count=1 -coverprofile=cover.out ./... && $(GO) tool cover -html=cover.out -o cover.html
 
-docs: ## regenerate README.md's configuration reference
+docs: ## regenerate docs/configuration.md, the configuration reference
 	$(GO) test ./cmd/crowdgate -run TestConfigDocs -update
 
 ci: ## the whole CI
