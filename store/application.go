@@ -384,6 +384,12 @@ func (s *Store) SetApplicationPassword(ctx context.Context, id int64, pw string)
 	if err != nil {
 		return fmt.Errorf("application password: %w", err)
 	}
+	return s.writeApplicationCredential(ctx, id, cred, "APPLICATION_CREDENTIAL_CHANGED")
+}
+
+// writeApplicationCredential stores an encoded credential and makes every instance forget the
+// verdicts it cached for the old one, in the transaction that audits the change as action.
+func (s *Store) writeApplicationCredential(ctx context.Context, id int64, cred, action string) error {
 	return s.InTx(ctx, func(tx *Store) error {
 		a, err := tx.Application(ctx, id)
 		if err != nil {
@@ -395,7 +401,7 @@ func (s *Store) SetApplicationPassword(ctx context.Context, id int64, pw string)
 		if err := tx.invalidate(ctx, invForgetApp+a.LowerName); err != nil {
 			return err
 		}
-		return tx.audit(ctx, "APPLICATION_CREDENTIAL_CHANGED", "APPLICATION", a.Name, "")
+		return tx.audit(ctx, action, "APPLICATION", a.Name, "")
 	})
 }
 
