@@ -22,19 +22,8 @@ func TestTwoInstancesInvalidate(t *testing.T) {
 			continue
 		}
 		t.Run("dialect="+d, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			url := storetest.URL(t, d)
-			open := func() *store.Store {
-				s, err := store.Open(ctx, store.Config{URL: url, SessionCacheTTL: time.Hour, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				go s.Listen(ctx)
-				return s
-			}
-			a, b := open(), open()
+			ctx := t.Context()
+			a, b := twoInstances(t, d)
 			f := setup(t, a)
 			lic := addGroup(t, a, f.dir.ID, "lic")
 			u := addUser(t, a, f.dir.ID, "alice", lic.ID)
@@ -77,6 +66,23 @@ func TestTwoInstancesInvalidate(t *testing.T) {
 	}
 }
 
+// twoInstances opens two stores on one fresh database of the dialect, as two crowdgate instances
+// would, each listening for the other's invalidations, with session verdicts cached for an hour.
+func twoInstances(t *testing.T, dialect string) (a, b *store.Store) {
+	t.Helper()
+	url := storetest.URL(t, dialect)
+	open := func() *store.Store {
+		s, err := store.Open(t.Context(), store.Config{URL: url, SessionCacheTTL: time.Hour, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		go s.Listen(t.Context())
+		return s
+	}
+	return open(), open()
+}
+
 // waitListening waits until n invalidation listeners of the test's database have issued LISTEN, so
 // that what a test changes next reaches them.
 func waitListening(t *testing.T, s *store.Store, n int) {
@@ -108,19 +114,8 @@ func TestTwoInstancesApplicationCredential(t *testing.T) {
 			continue
 		}
 		t.Run("dialect="+d, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			url := storetest.URL(t, d)
-			open := func() *store.Store {
-				s, err := store.Open(ctx, store.Config{URL: url, SessionCacheTTL: time.Hour, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				go s.Listen(ctx)
-				return s
-			}
-			a, b := open(), open()
+			ctx := t.Context()
+			a, b := twoInstances(t, d)
 			f := setup(t, a)
 			waitListening(t, a, 2)
 			accepts := func(pw string) bool {
