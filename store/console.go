@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -397,11 +398,7 @@ func (s *Store) groupGrants(ctx context.Context, d int64, allowed []string) (map
 		}
 		frontier = next
 	}
-	ids := make([]int64, 0, len(t.chains))
-	for id := range t.chains {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(t.chains))
 	users := map[int64]userGrant{}
 	for c := range slices.Chunk(ids, 500) {
 		var ms []struct{ UserID, GroupID int64 }

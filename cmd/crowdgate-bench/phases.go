@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -1032,7 +1033,7 @@ func (e *env) p8(ctx context.Context) error {
 	if e.o.soak <= 0 || e.dr.P1Max <= 0 {
 		return nil
 	}
-	if e.dr.Dialect != "postgres" && contains(e.o.dialects, "postgres") {
+	if e.dr.Dialect != "postgres" && slices.Contains(e.o.dialects, "postgres") {
 		return nil // soak once, on PostgreSQL
 	}
 	rate := e.dr.P1Max / 2
@@ -1071,13 +1072,4 @@ func (e *env) p8(ctx context.Context) error {
 	}
 	e.dr.P8 = r
 	return nil
-}
-
-func contains(l []string, s string) bool {
-	for _, v := range l {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
