@@ -51,7 +51,7 @@ type (
 
 func newBrowser(t *testing.T, base string) *browser { return consoletest.New(t, base) }
 
-// crowd calls the Crowd REST API as an application.
+// crowdCall calls the Crowd REST API as an application.
 func crowdCall(t *testing.T, base, app, pw, method, path string, body any) reply {
 	t.Helper()
 	var rd io.Reader
