@@ -57,7 +57,15 @@ func TestTwoInstancesInvalidate(t *testing.T) {
 			if err := a.AddUserToGroup(ctx, u.ID, lic.ID); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(100 * time.Millisecond)
+			// B accepts the session again once the re-added membership reached it.
+			for deadline := time.Now().Add(time.Second); ; {
+				if _, _, err := vb.ValidateSession(ctx, tok, store.SessionCheck{}); err == nil {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("membership restored on A, still refused on B after 1s: %v", err)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			refused("revocation", func() error { return a.DeleteSession(ctx, tok) })
 			_, tok, _ = a.CreateSession(ctx, store.NewSession{UserID: u.ID, ApplicationID: app.ID})
 			off := false
