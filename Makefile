@@ -7,7 +7,7 @@ COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 POSTGRES ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: help build run test test-postgres race vet fmt fmt-check tidy-check vuln cover docs ci
+.PHONY: help build run test test-postgres race vet fmt fmt-check tidy-check staticcheck vuln cover docs ci
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ run: ## run the server with SQLite in ./data
 test: ## tests on SQLite
 	$(GO) test -count=1 ./...
 
-test-postgres: ## tests on SQLite and PostgreSQL (POSTGRES=url of a server where the user may create databases)
+test-postgres: ## tests on PostgreSQL only (POSTGRES=url of a server where the user may create databases); make test runs SQLite
 	CROWDGATE_TEST_POSTGRES='$(POSTGRES)' CROWDGATE_TEST_DIALECT=postgres $(GO) test -count=1 ./...
 
 race: ## the CI's test command, on SQLite
@@ -39,13 +39,16 @@ fmt-check: ## fail if any file is not gofmt-formatted
 tidy-check: ## show what go mod tidy would change, without changing anything
 	$(GO) mod tidy -diff
 
+staticcheck: ## staticcheck, the version .ci/run pins
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$$(sed -n 's/^STATICCHECK_VERSION=//p' .ci/run) ./...
+
 vuln: ## govulncheck against the offline database (built by .ci/run into .vulndb/)
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 -db file://$(CURDIR)/.vulndb/db ./...
 
 cover: ## coverage report in cover.html
 	$(GO) test -count=1 -coverprofile=cover.out ./... && $(GO) tool cover -html=cover.out -o cover.html
 
-docs: ## regenerate README.md's configuration reference
+docs: ## regenerate docs/configuration.md, the configuration reference
 	$(GO) test ./cmd/crowdgate -run TestConfigDocs -update
 
 ci: ## the whole CI

@@ -17,7 +17,7 @@ func TestSecurityHeaders(t *testing.T) {
 	h := newHarness(t)
 	c := h.client()
 	for _, path := range []string{"/console/login", "/console/static/console.css", "/console/nope"} {
-		r := c.get(path)
+		r := c.Get(path)
 		for k, want := range map[string]string{
 			"X-Content-Type-Options": "nosniff",
 			"Referrer-Policy":        "same-origin",
@@ -32,7 +32,7 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("%s: CSP %q", path, csp)
 		}
 	}
-	if cc := c.get("/console/login").Header.Get("Cache-Control"); cc != "no-store" {
+	if cc := c.Get("/console/login").Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("login page Cache-Control %q", cc)
 	}
 }
@@ -40,7 +40,7 @@ func TestSecurityHeaders(t *testing.T) {
 func TestUnauthenticated(t *testing.T) {
 	t.Run("break-glass page", func(t *testing.T) {
 		h := newHarness(t)
-		r := h.client().get("/console/users?q=x")
+		r := h.client().Get("/console/users?q=x")
 		wantStatus(t, r, http.StatusFound)
 		if loc := r.Header.Get("Location"); loc != "/console/login?next="+url.QueryEscape("/console/users?q=x") {
 			t.Errorf("redirect to %q", loc)
@@ -49,20 +49,20 @@ func TestUnauthenticated(t *testing.T) {
 	t.Run("SAML login URL", func(t *testing.T) {
 		h := newHarness(t, func(c *api.Config) { c.LoginURL = "/sso/login?dest=/console/" })
 		c := h.client()
-		r := c.get("/console/groups")
+		r := c.Get("/console/groups")
 		wantStatus(t, r, http.StatusFound)
 		if loc := r.Header.Get("Location"); loc != "/sso/login?dest="+url.QueryEscape("/console/groups") {
 			t.Errorf("redirect to %q", loc)
 		}
 		// The break-glass page stays reachable and links to the IdP sign-in.
-		wantContains(t, c.get("/console/login").Body, "Sign in with Microsoft Entra ID", `href="/sso/login?dest=%2Fconsole%2F"`)
+		wantContains(t, c.Get("/console/login").Body, "Sign in with Microsoft Entra ID", `href="/sso/login?dest=%2Fconsole%2F"`)
 	})
 	t.Run("posts and JSON get 401", func(t *testing.T) {
 		h := newHarness(t)
 		c := h.client()
-		wantStatus(t, c.post("/console/users", url.Values{"name": {"x"}}), http.StatusUnauthorized)
+		wantStatus(t, c.Post("/console/users", url.Values{"name": {"x"}}), http.StatusUnauthorized)
 		req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/console/directories/1/progress", nil)
-		r := c.do(req)
+		r := c.Do(req)
 		wantStatus(t, r, http.StatusUnauthorized)
 		if !strings.Contains(r.Body, `"error"`) {
 			t.Errorf("JSON error body: %s", r.Body)
@@ -76,15 +76,15 @@ func TestUnauthenticated(t *testing.T) {
 		}
 		c := h.client()
 		u, _ := url.Parse(h.srv.URL + "/console/")
-		c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "crowdgate_console", Value: token, Path: "/console"}})
-		wantStatus(t, c.get("/console/"), http.StatusFound)
+		c.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: "crowdgate_console", Value: token, Path: "/console"}})
+		wantStatus(t, c.Get("/console/"), http.StatusFound)
 	})
 }
 
 func TestLoginLogout(t *testing.T) {
 	h := newHarness(t)
 	c := h.client()
-	r := c.login("admin", adminPassword)
+	r := c.Login("admin", adminPassword)
 	wantStatus(t, r, http.StatusSeeOther)
 	if loc := r.Header.Get("Location"); loc != "/console/" {
 		t.Errorf("after sign-in: %q", loc)
@@ -105,14 +105,14 @@ func TestLoginLogout(t *testing.T) {
 	if e := h.lastAudit("LOGIN"); e.Actor != "admin" || e.ActorKind != store.ActorAdmin || e.Source != "127.0.0.1" || e.Outcome != "SUCCESS" {
 		t.Errorf("login audit %+v", e)
 	}
-	wantContains(t, c.get("/console/").Body, "Overview", "Ada Admin")
-	r = c.post("/console/logout", nil)
+	wantContains(t, c.Get("/console/").Body, "Overview", "Ada Admin")
+	r = c.Post("/console/logout", nil)
 	wantStatus(t, r, http.StatusSeeOther)
 	if _, err := h.st.SessionByToken(context.Background(), cookie.Value); !store.IsNotFound(err) {
 		t.Errorf("session after sign-out: %v", err)
 	}
-	wantContains(t, c.follow(r).Body, "You have signed out")
-	wantStatus(t, c.get("/console/"), http.StatusFound)
+	wantContains(t, c.Follow(r).Body, "You have signed out")
+	wantStatus(t, c.Get("/console/"), http.StatusFound)
 	if e := h.lastAudit("LOGOUT"); e.Actor != "admin" {
 		t.Errorf("logout audit %+v", e)
 	}
@@ -130,7 +130,7 @@ func TestLoginRefusals(t *testing.T) {
 		{"nobody", "x", "no such user"},
 		{"mallory", "mallory-password", "not a member of a bound administrator group"},
 	} {
-		r := c.login(tc.user, tc.pw)
+		r := c.Login(tc.user, tc.pw)
 		wantStatus(t, r, http.StatusUnauthorized)
 		wantContains(t, r.Body, "Sign-in failed")
 		e := h.lastAudit("CONSOLE_LOGIN")
@@ -153,16 +153,16 @@ func TestLoginThrottle(t *testing.T) {
 	h := newHarness(t, func(c *api.Config) { c.LoginFailures = 3 })
 	c := h.client()
 	for i := 0; i < 3; i++ {
-		wantStatus(t, c.login("nobody", "guess"), http.StatusUnauthorized)
+		wantStatus(t, c.Login("nobody", "guess"), http.StatusUnauthorized)
 	}
-	r := c.login("admin", adminPassword)
+	r := c.Login("admin", adminPassword)
 	wantStatus(t, r, http.StatusTooManyRequests)
 	wantContains(t, r.Body, "Too many failed attempts")
 	if e := h.lastAudit("CONSOLE_LOGIN"); !strings.Contains(e.Details, "too many") {
 		t.Errorf("throttle audit %+v", e)
 	}
 	h.age(api.DefaultLoginWindow)
-	wantStatus(t, c.login("admin", adminPassword), http.StatusSeeOther)
+	wantStatus(t, c.Login("admin", adminPassword), http.StatusSeeOther)
 }
 
 func TestNonAdminForbidden(t *testing.T) {
@@ -175,15 +175,15 @@ func TestNonAdminForbidden(t *testing.T) {
 	}
 	c := h.client()
 	u, _ := url.Parse(h.srv.URL + "/console/")
-	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "crowdgate_console", Value: token, Path: "/console"}})
+	c.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: "crowdgate_console", Value: token, Path: "/console"}})
 	for _, path := range []string{"/console/", "/console/users", "/console/audit.csv"} {
-		r := c.get(path)
+		r := c.Get(path)
 		wantStatus(t, r, http.StatusForbidden)
 		if path == "/console/" {
 			wantContains(t, r.Body, "Not an administrator", "crowdgate-admins")
 		}
 	}
-	wantStatus(t, c.post("/console/users", url.Values{"name": {"x"}}), http.StatusForbidden)
+	wantStatus(t, c.Post("/console/users", url.Values{"name": {"x"}}), http.StatusForbidden)
 	// A group that merely carries the admin group's name, as any tenant user can create one in
 	// Entra, grants nothing.
 	ctx := h.ctx()
@@ -195,18 +195,18 @@ func TestNonAdminForbidden(t *testing.T) {
 	if err := h.st.AddUserToGroup(ctx, bob.ID, team.ID); err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, c.get("/console/"), http.StatusForbidden)
+	wantStatus(t, c.Get("/console/"), http.StatusForbidden)
 	// A nested member of the Entra group bound by object id is an administrator, and its page says why.
 	bound := storetest.Must(h.st.CreateGroup(ctx, store.NewGroup{DirectoryID: h.entra.ID, Name: "IT operations",
 		ExternalID: adminsObjectID, Active: true}))
 	if err := h.st.AddGroupToGroup(ctx, team.ID, bound.ID); err != nil {
 		t.Fatal(err)
 	}
-	wantStatus(t, c.get("/console/"), http.StatusOK)
-	r := c.get(fmt.Sprintf("/console/users/%d", bob.ID))
+	wantStatus(t, c.Get("/console/"), http.StatusOK)
+	r := c.Get(fmt.Sprintf("/console/users/%d", bob.ID))
 	wantContains(t, r.Body, "Administrator", "member of IT operations (Contoso Entra ID, bound by Entra object id) through it-team")
 	// Signing out works for everyone.
-	wantStatus(t, c.post("/console/logout", nil), http.StatusSeeOther)
+	wantStatus(t, c.Post("/console/logout", nil), http.StatusSeeOther)
 }
 
 func TestCSRF(t *testing.T) {
@@ -222,11 +222,11 @@ func TestCSRF(t *testing.T) {
 	}{
 		{"missing token", url.Values{"name": {"eve"}}, nil},
 		{"wrong token", form("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), nil},
-		{"foreign origin", form(c.csrf()), http.Header{"Origin": {"https://evil.example"}}},
-		{"cross-site fetch", form(c.csrf()), http.Header{"Sec-Fetch-Site": {"cross-site"}}},
+		{"foreign origin", form(c.CSRF()), http.Header{"Origin": {"https://evil.example"}}},
+		{"cross-site fetch", form(c.CSRF()), http.Header{"Sec-Fetch-Site": {"cross-site"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := c.postRaw("/console/users", tc.form, tc.header)
+			r := c.PostRaw("/console/users", tc.form, tc.header)
 			wantStatus(t, r, http.StatusForbidden)
 		})
 	}
@@ -235,10 +235,10 @@ func TestCSRF(t *testing.T) {
 	}
 	// The sign-in form is protected too.
 	fresh := h.client()
-	r := fresh.postRaw("/console/login", url.Values{"username": {"admin"}, "password": {adminPassword}}, nil)
+	r := fresh.PostRaw("/console/login", url.Values{"username": {"admin"}, "password": {adminPassword}}, nil)
 	wantStatus(t, r, http.StatusForbidden)
 	// The same form with the token and a same-origin Origin works.
-	r = c.postRaw("/console/users", form(c.csrf()), http.Header{"Origin": {h.srv.URL}, "Sec-Fetch-Site": {"same-origin"}})
+	r = c.PostRaw("/console/users", form(c.CSRF()), http.Header{"Origin": {h.srv.URL}, "Sec-Fetch-Site": {"same-origin"}})
 	wantStatus(t, r, http.StatusSeeOther)
 }
 
@@ -248,28 +248,28 @@ func TestReauthentication(t *testing.T) {
 	app := createApp(t, h, c, "jira", "JIRA")
 	h.age(api.DefaultReauthAge + 1)
 	// Stale sign-in: the rotation is refused and sends the administrator to confirm.
-	r := c.post("/console/applications/"+itoa(app.ID)+"/rotate", nil)
+	r := c.Post("/console/applications/"+itoa(app.ID)+"/rotate", nil)
 	wantStatus(t, r, http.StatusSeeOther)
 	if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, "/console/reauth?next=") {
 		t.Fatalf("redirect %q", loc)
 	}
-	page := c.follow(r)
+	page := c.Follow(r)
 	wantContains(t, page.Body, "Confirm it is you", "needs a recent sign-in")
 	// A wrong password changes nothing.
-	wantStatus(t, c.post("/console/reauth", url.Values{"password": {"nope"}, "next": {"/console/applications"}}), http.StatusUnauthorized)
+	wantStatus(t, c.Post("/console/reauth", url.Values{"password": {"nope"}, "next": {"/console/applications"}}), http.StatusUnauthorized)
 	// The right one renews the session, audited.
-	r = c.post("/console/reauth", url.Values{"password": {adminPassword}, "next": {"/console/applications/" + itoa(app.ID)}})
+	r = c.Post("/console/reauth", url.Values{"password": {adminPassword}, "next": {"/console/applications/" + itoa(app.ID)}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if e := h.lastAudit("CONSOLE_REAUTH"); e.Outcome != "SUCCESS" || e.Actor != "admin" {
 		t.Errorf("audit %+v", e)
 	}
 	h.age(-api.DefaultReauthAge - 1)
-	r = c.post("/console/applications/"+itoa(app.ID)+"/rotate", nil)
+	r = c.Post("/console/applications/"+itoa(app.ID)+"/rotate", nil)
 	wantStatus(t, r, http.StatusOK)
 	wantContains(t, r.Body, "Credential rotated", "shown <b>only now</b>")
 	// Inline: the password field of the form re-authenticates in one step.
 	h.age(api.DefaultReauthAge + 1)
-	r = c.post("/console/applications/"+itoa(app.ID)+"/rotate", url.Values{"reauth_password": {adminPassword}})
+	r = c.Post("/console/applications/"+itoa(app.ID)+"/rotate", url.Values{"reauth_password": {adminPassword}})
 	wantStatus(t, r, http.StatusOK)
 	wantContains(t, r.Body, "Credential rotated")
 }

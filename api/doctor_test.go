@@ -24,24 +24,24 @@ func TestDoctorPage(t *testing.T) {
 		}
 	})
 	c := h.loggedIn()
-	over := c.get("/console/")
+	over := c.Get("/console/")
 	wantStatus(t, over, http.StatusOK)
 	wantContains(t, over.Body, `id="setup-checks"`, "Run the checks")
 	if runs != 0 {
 		t.Fatalf("the overview ran the checks (%d times); they run on request only", runs)
 	}
-	r := c.get("/console/doctor")
+	r := c.Get("/console/doctor")
 	wantStatus(t, r, http.StatusOK)
 	wantContains(t, r.Body, `data-check="cookie domain"`, "the SSO cookie is not sent to wiki (wiki.example.org)", `badge error">FAIL`)
-	over = c.get("/console/")
+	over = c.Get("/console/")
 	wantContains(t, over.Body, "a check failed", `data-check="database"`, "Run again")
 	if runs != 1 {
 		t.Errorf("checks ran %d times, want 1", runs)
 	}
 
 	plain := newHarness(t).loggedIn()
-	wantStatus(t, plain.get("/console/doctor"), http.StatusNotFound)
-	if strings.Contains(plain.get("/console/").Body, "setup-checks") {
+	wantStatus(t, plain.Get("/console/doctor"), http.StatusNotFound)
+	if strings.Contains(plain.Get("/console/").Body, "setup-checks") {
 		t.Error("the overview offers setup checks without a checker")
 	}
 }

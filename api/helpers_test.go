@@ -4,18 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/crowdgate/crowdgate/api"
+	"github.com/crowdgate/crowdgate/internal/consoletest"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
@@ -128,112 +126,23 @@ func displayName(name string) string {
 	return strings.Join(words, " ")
 }
 
-// client is a browser: a cookie jar, no automatic redirects.
-type client struct {
-	h    *harness
-	http *http.Client
-}
+// client is a browser of the console; response is what it answered.
+type (
+	client   = consoletest.Client
+	response = consoletest.Response
+)
 
-func (h *harness) client() *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{h: h, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
+func (h *harness) client() *client { return consoletest.New(h.t, h.srv.URL) }
 
 // loggedIn returns a client signed in as the administrator through the break-glass page.
 func (h *harness) loggedIn() *client {
 	h.t.Helper()
 	c := h.client()
-	res := c.login("admin", adminPassword)
+	res := c.Login("admin", adminPassword)
 	if res.Status != http.StatusSeeOther {
 		h.t.Fatalf("sign-in: %d %s", res.Status, res.Body)
 	}
 	return c
-}
-
-type response struct {
-	Status int
-	Header http.Header
-	Body   string
-}
-
-func (c *client) do(req *http.Request) response {
-	c.h.t.Helper()
-	res, err := c.http.Do(req)
-	if err != nil {
-		c.h.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		c.h.t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: string(b)}
-}
-
-func (c *client) get(path string) response {
-	c.h.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, c.h.srv.URL+path, nil)
-	if err != nil {
-		c.h.t.Fatal(err)
-	}
-	return c.do(req)
-}
-
-// csrf is the token of the client's CSRF cookie (fetching a page first when there is none).
-func (c *client) csrf() string {
-	u, _ := url.Parse(c.h.srv.URL + "/console/")
-	for _, ck := range c.http.Jar.Cookies(u) {
-		if ck.Name == "crowdgate_console_csrf" {
-			return ck.Value
-		}
-	}
-	c.get("/console/login")
-	for _, ck := range c.http.Jar.Cookies(u) {
-		if ck.Name == "crowdgate_console_csrf" {
-			return ck.Value
-		}
-	}
-	c.h.t.Fatal("no CSRF cookie")
-	return ""
-}
-
-// post submits a form with the client's CSRF token.
-func (c *client) post(path string, form url.Values) response {
-	c.h.t.Helper()
-	if form == nil {
-		form = url.Values{}
-	}
-	if _, ok := form["_csrf"]; !ok {
-		form.Set("_csrf", c.csrf())
-	}
-	return c.postRaw(path, form, nil)
-}
-
-func (c *client) postRaw(path string, form url.Values, header http.Header) response {
-	c.h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, c.h.srv.URL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		c.h.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	return c.do(req)
-}
-
-func (c *client) login(user, pw string) response {
-	c.h.t.Helper()
-	return c.post("/console/login", url.Values{"username": {user}, "password": {pw}, "next": {"/console/"}})
-}
-
-// follow fetches where a redirect points.
-func (c *client) follow(r response) response {
-	c.h.t.Helper()
-	if r.Status/100 != 3 {
-		c.h.t.Fatalf("want a redirect, got %d: %s", r.Status, r.Body)
-	}
-	return c.get(r.Header.Get("Location"))
 }
 
 func wantStatus(t *testing.T, r response, want int) {

@@ -29,7 +29,7 @@ func createApp(t *testing.T, h *harness, c *client, name, kind string) store.App
 	t.Helper()
 	form := url.Values{"name": {name}, "kind": {kind}, "description": {"issue tracker"}, "base_url": {"https://jira.example.com"},
 		"addresses": {"10.0.0.0/8\n192.0.2.7"}, "groups": {"jira-software-users"}, "dir_" + itoa(h.dir.ID): {"on"}, "dir_" + itoa(h.entra.ID): {"on"}}
-	r := c.post("/console/applications", form)
+	r := c.Post("/console/applications", form)
 	wantStatus(t, r, http.StatusOK)
 	wantContains(t, r.Body, "Application created", "application.name", "crowd.server.url")
 	m := credentialRE.FindStringSubmatch(r.Body)
@@ -98,7 +98,7 @@ func TestPages(t *testing.T) {
 		{"/console/applications/new", []string{"Add application", "Confluence"}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			r := c.get(tc.path)
+			r := c.Get(tc.path)
 			wantStatus(t, r, http.StatusOK)
 			wantContains(t, r.Body, tc.wants...)
 			if strings.Contains(r.Body, "s3cr3t-value") {
@@ -107,7 +107,7 @@ func TestPages(t *testing.T) {
 		})
 	}
 	for _, path := range []string{"/console/users/99999", "/console/groups/abc", "/console/applications/99999", "/console/directories/0"} {
-		wantStatus(t, c.get(path), http.StatusNotFound)
+		wantStatus(t, c.Get(path), http.StatusNotFound)
 	}
 }
 
@@ -129,7 +129,7 @@ func TestXSSEscaped(t *testing.T) {
 	for _, path := range []string{"/console/users?q=script", "/console/users/" + itoa(u.ID), "/console/groups?q=script",
 		"/console/groups/" + itoa(g.ID), "/console/access", "/console/audit", "/console/", "/console/applications/" + itoa(app.ID),
 		"/console/sessions?user=" + url.QueryEscape(evil)} {
-		r := c.get(path)
+		r := c.Get(path)
 		wantStatus(t, r, http.StatusOK)
 		if strings.Contains(r.Body, "<script>alert") {
 			t.Errorf("%s: unescaped script", path)
@@ -158,24 +158,24 @@ func TestInternalUserLifecycle(t *testing.T) {
 	h := newHarness(t)
 	c := h.loggedIn()
 	staff := h.addGroup(h.dir.ID, "staff")
-	r := c.post("/console/users", url.Values{"directory": {itoa(h.dir.ID)}, "name": {"svc-backup"}, "first": {"Backup"}, "last": {"Service"},
+	r := c.Post("/console/users", url.Values{"directory": {itoa(h.dir.ID)}, "name": {"svc-backup"}, "first": {"Backup"}, "last": {"Service"},
 		"email": {"backup@example.com"}, "password": {"a long service password"}, "password2": {"a long service password"}, "active": {"on"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	u, err := h.st.UserByName(context.Background(), h.dir.ID, "svc-backup")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantContains(t, c.follow(r).Body, "User svc-backup created", "Backup Service")
+	wantContains(t, c.Follow(r).Body, "User svc-backup created", "Backup Service")
 	if e := h.lastAudit("USER_CREATED"); e.Actor != "admin" || e.ActorKind != store.ActorAdmin || e.Source != "127.0.0.1" || e.Object != "svc-backup" {
 		t.Errorf("audit %+v", e)
 	}
 	// A duplicate shows the form again with the store's message.
-	r = c.post("/console/users", url.Values{"directory": {itoa(h.dir.ID)}, "name": {"SVC-backup"}, "active": {"on"}})
+	r = c.Post("/console/users", url.Values{"directory": {itoa(h.dir.ID)}, "name": {"SVC-backup"}, "active": {"on"}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)
 	wantContains(t, r.Body, "already exists", `value="SVC-backup"`)
 
 	base := "/console/users/" + itoa(u.ID)
-	wantStatus(t, c.post(base, url.Values{"name": {"svc-backup2"}, "first": {"Nightly"}, "last": {"Backup"}, "display": {""}, "email": {"nightly@example.com"}}), http.StatusSeeOther)
+	wantStatus(t, c.Post(base, url.Values{"name": {"svc-backup2"}, "first": {"Nightly"}, "last": {"Backup"}, "display": {""}, "email": {"nightly@example.com"}}), http.StatusSeeOther)
 	u2, _ := h.st.User(context.Background(), u.ID)
 	if u2.Name != "svc-backup2" || u2.DisplayName != "Nightly Backup" || u2.Key() != u.Key() {
 		t.Errorf("after edit: %+v", u2)
@@ -185,16 +185,16 @@ func TestInternalUserLifecycle(t *testing.T) {
 	if _, err := h.st.UpdateDirectory(h.ctx(), dir); err != nil {
 		t.Fatal(err)
 	}
-	r = c.post(base+"/password", url.Values{"password": {"short"}, "password2": {"short"}})
-	wantContains(t, c.follow(r).Body, "at least")
-	wantStatus(t, c.post(base+"/password", url.Values{"password": {"another long password"}, "password2": {"another long password"}}), http.StatusSeeOther)
+	r = c.Post(base+"/password", url.Values{"password": {"short"}, "password2": {"short"}})
+	wantContains(t, c.Follow(r).Body, "at least")
+	wantStatus(t, c.Post(base+"/password", url.Values{"password": {"another long password"}, "password2": {"another long password"}}), http.StatusSeeOther)
 	if err := h.st.CheckPassword(context.Background(), u2, "another long password"); err != nil {
 		t.Errorf("new password: %v", err)
 	}
-	wantStatus(t, c.post(base+"/groups", url.Values{"group": {"STAFF"}}), http.StatusSeeOther)
-	wantContains(t, c.get(base).Body, `href="/console/groups/`+itoa(staff.ID)+`"`)
-	wantStatus(t, c.post(base+"/groups/remove", url.Values{"group": {itoa(staff.ID)}}), http.StatusSeeOther)
-	wantStatus(t, c.post(base+"/active", url.Values{"active": {"false"}}), http.StatusSeeOther)
+	wantStatus(t, c.Post(base+"/groups", url.Values{"group": {"STAFF"}}), http.StatusSeeOther)
+	wantContains(t, c.Get(base).Body, `href="/console/groups/`+itoa(staff.ID)+`"`)
+	wantStatus(t, c.Post(base+"/groups/remove", url.Values{"group": {itoa(staff.ID)}}), http.StatusSeeOther)
+	wantStatus(t, c.Post(base+"/active", url.Values{"active": {"false"}}), http.StatusSeeOther)
 	if u3, _ := h.st.User(context.Background(), u.ID); u3.Active {
 		t.Error("still active")
 	}
@@ -202,20 +202,20 @@ func TestInternalUserLifecycle(t *testing.T) {
 		t.Errorf("audit %+v", e)
 	}
 	// Self-deactivation is refused.
-	r = c.post("/console/users/"+itoa(h.admin.ID)+"/active", url.Values{"active": {"false"}})
-	wantContains(t, c.follow(r).Body, "cannot deactivate your own account")
+	r = c.Post("/console/users/"+itoa(h.admin.ID)+"/active", url.Values{"active": {"false"}})
+	wantContains(t, c.Follow(r).Body, "cannot deactivate your own account")
 	// Entra ID users are read-only.
 	ext := h.addUser(h.entra.ID, "carol@contoso.com")
-	r = c.post("/console/users/"+itoa(ext.ID), url.Values{"first": {"X"}})
-	wantContains(t, c.follow(r).Body, "read-only")
-	r = c.post("/console/users/"+itoa(ext.ID)+"/password", url.Values{"password": {"whatever long"}, "password2": {"whatever long"}})
-	wantContains(t, c.follow(r).Body, "read-only")
+	r = c.Post("/console/users/"+itoa(ext.ID), url.Values{"first": {"X"}})
+	wantContains(t, c.Follow(r).Body, "read-only")
+	r = c.Post("/console/users/"+itoa(ext.ID)+"/password", url.Values{"password": {"whatever long"}, "password2": {"whatever long"}})
+	wantContains(t, c.Follow(r).Body, "read-only")
 }
 
 func TestGroupEditing(t *testing.T) {
 	h := newHarness(t)
 	c := h.loggedIn()
-	r := c.post("/console/groups", url.Values{"directory": {itoa(h.dir.ID)}, "name": {"ops"}, "description": {"operations"}})
+	r := c.Post("/console/groups", url.Values{"directory": {itoa(h.dir.ID)}, "name": {"ops"}, "description": {"operations"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	ops, err := h.st.GroupByName(context.Background(), h.dir.ID, "ops")
 	if err != nil {
@@ -224,15 +224,15 @@ func TestGroupEditing(t *testing.T) {
 	oncall := h.addGroup(h.dir.ID, "oncall")
 	dave := h.addUser(h.dir.ID, "dave")
 	base := "/console/groups/" + itoa(ops.ID)
-	wantStatus(t, c.post(base+"/members", url.Values{"kind": {"user"}, "name": {"dave"}}), http.StatusSeeOther)
-	wantStatus(t, c.post(base+"/members", url.Values{"kind": {"group"}, "name": {"oncall"}}), http.StatusSeeOther)
-	r = c.post(base+"/members", url.Values{"kind": {"user"}, "name": {"nobody"}})
-	wantContains(t, c.follow(r).Body, "not found")
-	page := c.get(base).Body
+	wantStatus(t, c.Post(base+"/members", url.Values{"kind": {"user"}, "name": {"dave"}}), http.StatusSeeOther)
+	wantStatus(t, c.Post(base+"/members", url.Values{"kind": {"group"}, "name": {"oncall"}}), http.StatusSeeOther)
+	r = c.Post(base+"/members", url.Values{"kind": {"user"}, "name": {"nobody"}})
+	wantContains(t, c.Follow(r).Body, "not found")
+	page := c.Get(base).Body
 	wantContains(t, page, "dave", "oncall")
-	wantStatus(t, c.post(base, url.Values{"description": {"ops team"}, "active": {"on"}}), http.StatusSeeOther)
-	wantStatus(t, c.post(base+"/members/remove", url.Values{"user": {itoa(dave.ID)}}), http.StatusSeeOther)
-	wantStatus(t, c.post(base+"/members/remove", url.Values{"child": {itoa(oncall.ID)}}), http.StatusSeeOther)
+	wantStatus(t, c.Post(base, url.Values{"description": {"ops team"}, "active": {"on"}}), http.StatusSeeOther)
+	wantStatus(t, c.Post(base+"/members/remove", url.Values{"user": {itoa(dave.ID)}}), http.StatusSeeOther)
+	wantStatus(t, c.Post(base+"/members/remove", url.Values{"child": {itoa(oncall.ID)}}), http.StatusSeeOther)
 	g, _ := h.st.Group(context.Background(), ops.ID)
 	if g.Description != "ops team" {
 		t.Errorf("description %q", g.Description)
@@ -242,8 +242,8 @@ func TestGroupEditing(t *testing.T) {
 	}
 	// Entra ID groups are read-only.
 	eg := h.addGroup(h.entra.ID, "entra-group")
-	r = c.post("/console/groups/"+itoa(eg.ID)+"/members", url.Values{"kind": {"user"}, "name": {"x"}})
-	wantContains(t, c.follow(r).Body, "read-only")
+	r = c.Post("/console/groups/"+itoa(eg.ID)+"/members", url.Values{"kind": {"user"}, "name": {"x"}})
+	wantContains(t, c.Follow(r).Body, "read-only")
 }
 
 func TestApplicationSettings(t *testing.T) {
@@ -253,7 +253,7 @@ func TestApplicationSettings(t *testing.T) {
 	app := createApp(t, h, c, "confluence", "CONFLUENCE")
 	base := "/console/applications/" + itoa(app.ID)
 	// Map only the Entra directory, first, with an allowed group.
-	r := c.post(base+"/mappings", url.Values{"map_" + itoa(h.entra.ID): {"on"}, "pos_" + itoa(h.entra.ID): {"1"},
+	r := c.Post(base+"/mappings", url.Values{"map_" + itoa(h.entra.ID): {"on"}, "pos_" + itoa(h.entra.ID): {"1"},
 		"groups_" + itoa(h.entra.ID): {"team-a\n"}, "map_" + itoa(h.dir.ID): {"on"}, "pos_" + itoa(h.dir.ID): {"2"}, "all_" + itoa(h.dir.ID): {"on"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	got, _ := h.st.Application(context.Background(), app.ID)
@@ -265,26 +265,26 @@ func TestApplicationSettings(t *testing.T) {
 	if err := v.MayAuthenticate(context.Background(), f.alice); err != nil {
 		t.Errorf("alice: %v", err)
 	}
-	r = c.post(base, url.Values{"description": {"wiki"}, "kind": {"CONFLUENCE"}, "active": {"on"}, "licence_limit": {"1"},
+	r = c.Post(base, url.Values{"description": {"wiki"}, "kind": {"CONFLUENCE"}, "active": {"on"}, "licence_limit": {"1"},
 		"addresses": {"bad address!"}, "base_urls": {""}})
-	wantContains(t, c.follow(r).Body, "is not an IP address")
-	r = c.post(base, url.Values{"description": {"wiki"}, "kind": {"CONFLUENCE"}, "active": {"on"}, "licence_limit": {"1"},
+	wantContains(t, c.Follow(r).Body, "is not an IP address")
+	r = c.Post(base, url.Values{"description": {"wiki"}, "kind": {"CONFLUENCE"}, "active": {"on"}, "licence_limit": {"1"},
 		"addresses": {"10.1.0.0/16"}, "base_urls": {"https://wiki.example.com"}})
-	page := c.follow(r).Body
+	page := c.Follow(r).Body
 	// alice (team-a) and admin (every user of Internal): 2 of 1.
 	wantContains(t, page, "Settings saved", "Licence limit reached", "2 / 1", "ConfluenceCrowdSSOAuthenticator")
 	if e := h.lastAudit("APPLICATION_UPDATED"); e.Actor != "admin" || e.Object != "confluence" {
 		t.Errorf("audit %+v", e)
 	}
-	r = c.post("/console/applications/cookie", url.Values{"name": {"crowd.token_key"}, "domain": {".example.com"}, "secure": {"on"}})
+	r = c.Post("/console/applications/cookie", url.Values{"name": {"crowd.token_key"}, "domain": {".example.com"}, "secure": {"on"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	cc, _ := h.st.CookieConfig(context.Background())
 	if cc != (store.CookieConfig{Name: "crowd.token_key", Domain: ".example.com", Secure: true}) {
 		t.Errorf("cookie %+v", cc)
 	}
-	wantContains(t, c.get(base).Body, "cookie.domain")
+	wantContains(t, c.Get(base).Body, "cookie.domain")
 	// A duplicate name shows the form again.
-	r = c.post("/console/applications", url.Values{"name": {"Confluence"}, "kind": {"CONFLUENCE"}})
+	r = c.Post("/console/applications", url.Values{"name": {"Confluence"}, "kind": {"CONFLUENCE"}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)
 	wantContains(t, r.Body, "already exists")
 }
@@ -293,7 +293,7 @@ func TestDirectorySettingsAndSync(t *testing.T) {
 	h := newHarness(t)
 	c := h.loggedIn()
 	base := "/console/directories/" + itoa(h.entra.ID)
-	r := c.post(base+"/entra", url.Values{"tenant_id": {"fabrikam.onmicrosoft.com"}, "client_id": {"11111111-2222-3333-4444-555555555555"},
+	r := c.Post(base+"/entra", url.Values{"tenant_id": {"fabrikam.onmicrosoft.com"}, "client_id": {"11111111-2222-3333-4444-555555555555"},
 		"client_secret": {""}, "sync_interval": {"30m"}, "group_filter": {"Jira Users, Confluence Users"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	d, _ := h.st.Directory(context.Background(), h.entra.ID)
@@ -310,20 +310,20 @@ func TestDirectorySettingsAndSync(t *testing.T) {
 		t.Errorf("audit %+v", e)
 	}
 	// A new secret replaces the old; it never comes back in a page.
-	wantStatus(t, c.post(base+"/entra", url.Values{"tenant_id": {"fabrikam.onmicrosoft.com"}, "client_secret": {"n3w-s3cr3t"}}), http.StatusSeeOther)
+	wantStatus(t, c.Post(base+"/entra", url.Values{"tenant_id": {"fabrikam.onmicrosoft.com"}, "client_secret": {"n3w-s3cr3t"}}), http.StatusSeeOther)
 	d, _ = h.st.Directory(context.Background(), h.entra.ID)
 	if !strings.Contains(d.Config, "n3w-s3cr3t") {
 		t.Error("secret not stored")
 	}
-	page := c.get(base).Body
+	page := c.Get(base).Body
 	if strings.Contains(page, "n3w-s3cr3t") {
 		t.Error("the secret is shown")
 	}
-	r = c.post(base+"/entra", url.Values{"sync_interval": {"soon"}})
-	wantContains(t, c.follow(r).Body, "sync interval must be a duration")
+	r = c.Post(base+"/entra", url.Values{"sync_interval": {"soon"}})
+	wantContains(t, c.Follow(r).Body, "sync interval must be a duration")
 	// Stale sign-in: IdP settings need re-authentication.
 	h.age(11 * time.Minute)
-	r = c.post(base+"/entra", url.Values{"tenant_id": {"evil"}})
+	r = c.Post(base+"/entra", url.Values{"tenant_id": {"evil"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if !strings.HasPrefix(r.Header.Get("Location"), "/console/reauth") {
 		t.Errorf("stale change went to %q", r.Header.Get("Location"))
@@ -331,19 +331,19 @@ func TestDirectorySettingsAndSync(t *testing.T) {
 	h.age(-11 * time.Minute)
 
 	// Test connection, both outcomes.
-	r = c.post(base+"/test", nil)
-	wantContains(t, c.follow(r).Body, "Connection test succeeded")
+	r = c.Post(base+"/test", nil)
+	wantContains(t, c.Follow(r).Body, "Connection test succeeded")
 	h.sync.failTests(errUnauthorizedClient)
-	r = c.post(base+"/test", nil)
-	wantContains(t, c.follow(r).Body, "Connection test failed", "AADSTS7000215")
+	r = c.Post(base+"/test", nil)
+	wantContains(t, c.Follow(r).Body, "Connection test failed", "AADSTS7000215")
 	if e := h.lastAudit("DIRECTORY_CONNECTION_TESTED"); e.Outcome != "FAILURE" {
 		t.Errorf("audit %+v", e)
 	}
 
 	// Sync now, progress, finish, history.
-	wantStatus(t, c.post(base+"/sync", nil), http.StatusSeeOther)
-	r = c.post(base+"/sync", nil)
-	wantContains(t, c.follow(r).Body, "already running", `data-running="true"`)
+	wantStatus(t, c.Post(base+"/sync", nil), http.StatusSeeOther)
+	r = c.Post(base+"/sync", nil)
+	wantContains(t, c.Follow(r).Body, "already running", `data-running="true"`)
 	h.sync.step()
 	var p struct {
 		Running bool   `json:"running"`
@@ -352,24 +352,24 @@ func TestDirectorySettingsAndSync(t *testing.T) {
 		Total   int    `json:"total"`
 		Percent int    `json:"percent"`
 	}
-	r = c.get(base + "/progress")
+	r = c.Get(base + "/progress")
 	wantStatus(t, r, http.StatusOK)
 	if err := json.Unmarshal([]byte(r.Body), &p); err != nil || !p.Running || p.Percent != 25 || p.Phase != "users" {
 		t.Errorf("progress %s (%v)", r.Body, err)
 	}
 	for h.sync.step() {
 	}
-	r = c.get(base + "/progress")
+	r = c.Get(base + "/progress")
 	if err := json.Unmarshal([]byte(r.Body), &p); err != nil || p.Running {
 		t.Errorf("progress after the run %s", r.Body)
 	}
-	wantContains(t, c.get(base).Body, "success", "3 / 0 / 0", "Healthy")
+	wantContains(t, c.Get(base).Body, "success", "3 / 0 / 0", "Healthy")
 	if e := h.lastAudit("SYNC_REQUESTED"); e.Actor != "admin" || e.Object != "Contoso Entra ID" {
 		t.Errorf("audit %+v", e)
 	}
 
 	// Internal directory policy.
-	r = c.post("/console/directories/"+itoa(h.dir.ID), url.Values{"name": {"Internal"}, "active": {"on"}, "nested": {"on"},
+	r = c.Post("/console/directories/"+itoa(h.dir.ID), url.Values{"name": {"Internal"}, "active": {"on"}, "nested": {"on"},
 		"min_password_len": {"14"}, "lockout_threshold": {"3"}, "lockout_seconds": {"600"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	d, _ = h.st.Directory(context.Background(), h.dir.ID)
@@ -377,23 +377,23 @@ func TestDirectorySettingsAndSync(t *testing.T) {
 		t.Errorf("internal policy %+v", d)
 	}
 	// The administrator's own directory cannot be switched off from here.
-	r = c.post("/console/directories/"+itoa(h.dir.ID), url.Values{"name": {"Internal"}})
-	wantContains(t, c.follow(r).Body, "cannot deactivate the directory of your own account")
+	r = c.Post("/console/directories/"+itoa(h.dir.ID), url.Values{"name": {"Internal"}})
+	wantContains(t, c.Follow(r).Body, "cannot deactivate the directory of your own account")
 
 	// A new directory.
-	r = c.post("/console/directories", url.Values{"name": {"Partners"}, "kind": {"INTERNAL"}})
+	r = c.Post("/console/directories", url.Values{"name": {"Partners"}, "kind": {"INTERNAL"}})
 	wantStatus(t, r, http.StatusSeeOther)
-	wantContains(t, c.follow(r).Body, "Directory Partners created", "Password policy")
+	wantContains(t, c.Follow(r).Body, "Directory Partners created", "Password policy")
 }
 
 func TestSyncUnavailable(t *testing.T) {
 	h := newHarness(t, func(c *api.Config) { c.SyncController = nil })
 	c := h.loggedIn()
 	base := "/console/directories/" + itoa(h.entra.ID)
-	wantContains(t, c.get(base).Body, "Synchronisation is not wired")
-	r := c.post(base+"/sync", nil)
-	wantContains(t, c.follow(r).Body, "not available")
-	r = c.get(base + "/progress")
+	wantContains(t, c.Get(base).Body, "Synchronisation is not wired")
+	r := c.Post(base+"/sync", nil)
+	wantContains(t, c.Follow(r).Body, "not available")
+	r = c.Get(base + "/progress")
 	wantStatus(t, r, http.StatusOK)
 }
 
@@ -403,9 +403,9 @@ func TestSessionRevocation(t *testing.T) {
 	c := h.loggedIn()
 	s1, tok1, _ := h.st.CreateSession(h.ctx(), store.NewSession{Kind: store.SessionSSO, UserID: f.alice.ID})
 	_, tok2, _ := h.st.CreateSession(h.ctx(), store.NewSession{Kind: store.SessionSSO, UserID: f.alice.ID})
-	page := c.get("/console/sessions?user=ALICE@contoso.com").Body
+	page := c.Get("/console/sessions?user=ALICE@contoso.com").Body
 	wantContains(t, page, `data-session="`+itoa(s1.ID)+`"`, "Revoke all sessions of alice@contoso.com")
-	r := c.post("/console/sessions/"+itoa(s1.ID)+"/revoke", url.Values{"back": {"/console/sessions"}})
+	r := c.Post("/console/sessions/"+itoa(s1.ID)+"/revoke", url.Values{"back": {"/console/sessions"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if _, err := h.st.SessionByToken(context.Background(), tok1); !store.IsNotFound(err) {
 		t.Errorf("revoked session: %v", err)
@@ -413,7 +413,7 @@ func TestSessionRevocation(t *testing.T) {
 	if e := h.lastAudit("SESSION_DELETED"); e.Actor != "admin" || e.Object != "alice@contoso.com" {
 		t.Errorf("audit %+v", e)
 	}
-	r = c.post("/console/users/"+itoa(f.alice.ID)+"/sessions/revoke", url.Values{"back": {"https://evil.example/"}})
+	r = c.Post("/console/users/"+itoa(f.alice.ID)+"/sessions/revoke", url.Values{"back": {"https://evil.example/"}})
 	if loc := r.Header.Get("Location"); loc != "/console/users/"+itoa(f.alice.ID) {
 		t.Errorf("redirect after revoke-all: %q", loc)
 	}
@@ -421,8 +421,8 @@ func TestSessionRevocation(t *testing.T) {
 		t.Errorf("session after revoke-all: %v", err)
 	}
 	// Revoking all of one's own sessions keeps the current console session.
-	wantStatus(t, c.post("/console/users/"+itoa(h.admin.ID)+"/sessions/revoke", nil), http.StatusSeeOther)
-	wantStatus(t, c.get("/console/"), http.StatusOK)
+	wantStatus(t, c.Post("/console/users/"+itoa(h.admin.ID)+"/sessions/revoke", nil), http.StatusSeeOther)
+	wantStatus(t, c.Get("/console/"), http.StatusOK)
 }
 
 func TestCSVExports(t *testing.T) {
@@ -431,7 +431,7 @@ func TestCSVExports(t *testing.T) {
 	h.addUser(h.entra.ID, "=HYPERLINK(1)", f.licensed.ID)
 	c := h.loggedIn()
 	createApp(t, h, c, "jira", "JIRA")
-	r := c.get("/console/access.csv")
+	r := c.Get("/console/access.csv")
 	wantStatus(t, r, http.StatusOK)
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
 		t.Errorf("content type %q", ct)
@@ -448,7 +448,7 @@ func TestCSVExports(t *testing.T) {
 	if diff := cmp.Diff(wantRows, rows); diff != "" {
 		t.Errorf("access CSV (-want +got):\n%s", diff)
 	}
-	r = c.get("/console/audit.csv?kind=application")
+	r = c.Get("/console/audit.csv?kind=application")
 	wantStatus(t, r, http.StatusOK)
 	rows, err = csv.NewReader(strings.NewReader(r.Body)).ReadAll()
 	if err != nil {
@@ -461,9 +461,9 @@ func TestCSVExports(t *testing.T) {
 	for i := 0; i < 1500; i++ {
 		_ = h.st.Audit(h.ctx(), "SUCCESS", "BULK_TEST", "SETTING", "x", nil)
 	}
-	rows, err = csv.NewReader(strings.NewReader(c.get("/console/audit.csv?action=bulk_test").Body)).ReadAll()
+	rows, err = csv.NewReader(strings.NewReader(c.Get("/console/audit.csv?action=bulk_test").Body)).ReadAll()
 	if err != nil || len(rows) != 1501 {
 		t.Errorf("bulk export: %d rows, %v", len(rows), err)
 	}
-	wantStatus(t, c.get("/console/audit.csv?since=yesterday"), http.StatusBadRequest)
+	wantStatus(t, c.Get("/console/audit.csv?since=yesterday"), http.StatusBadRequest)
 }

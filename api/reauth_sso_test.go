@@ -29,15 +29,15 @@ func TestReauthenticationAsksTheIdP(t *testing.T) {
 	}
 	c := h.client()
 	su, _ := url.Parse(h.srv.URL + "/console/")
-	c.http.Jar.SetCookies(su, []*http.Cookie{{Name: api.DefaultSessionCookie, Value: token, Path: "/console"}})
+	c.HTTP.Jar.SetCookies(su, []*http.Cookie{{Name: api.DefaultSessionCookie, Value: token, Path: "/console"}})
 	h.age(api.DefaultReauthAge + 1)
 
 	want := "/sso/login?dest=" + url.QueryEscape("/console/applications") + "&reauth=1"
-	page := c.get("/console/reauth?next=" + url.QueryEscape("/console/applications"))
+	page := c.Get("/console/reauth?next=" + url.QueryEscape("/console/applications"))
 	if page.Status != http.StatusOK || !strings.Contains(page.Body, strings.ReplaceAll(want, "&", "&amp;")) {
 		t.Errorf("reauth page %d does not link to %s:\n%s", page.Status, want, page.Body)
 	}
-	r := c.post("/console/reauth", url.Values{"next": {"/console/applications"}})
+	r := c.Post("/console/reauth", url.Values{"next": {"/console/applications"}})
 	if loc := r.Header.Get("Location"); r.Status != http.StatusSeeOther || loc != want {
 		t.Errorf("POST /console/reauth: %d to %q, want 303 to %q", r.Status, loc, want)
 	}

@@ -60,11 +60,11 @@ func TestRejectedFormsChangeNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := storetest.Dump(t, h.st, ignore...)
-			r := c.post(tc.path, tc.form)
+			r := c.Post(tc.path, tc.form)
 			text := r.Body
 			switch {
 			case r.Status == http.StatusSeeOther:
-				text = c.follow(r).Body
+				text = c.Follow(r).Body
 			case r.Status < 400:
 				t.Fatalf("status %d, want a refusal", r.Status)
 			}
@@ -78,7 +78,7 @@ func TestRejectedFormsChangeNothing(t *testing.T) {
 	}
 	// Without the CSRF token nothing is done either.
 	before := storetest.Dump(t, h.st, ignore...)
-	r := c.postRaw("/console/users", url.Values{"directory": {itoa(h.dir.ID)}, "name": {"mallory"}}, nil)
+	r := c.PostRaw("/console/users", url.Values{"directory": {itoa(h.dir.ID)}, "name": {"mallory"}}, nil)
 	if r.Status != http.StatusForbidden {
 		t.Errorf("form without CSRF token: %d", r.Status)
 	}

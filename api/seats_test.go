@@ -59,7 +59,7 @@ func TestSeatsCSV(t *testing.T) {
 	c := h.loggedIn()
 	rows := func(query string) [][]string {
 		t.Helper()
-		r := c.get("/console/applications/" + itoa(f.app.ID) + "/seats.csv" + query)
+		r := c.Get("/console/applications/" + itoa(f.app.ID) + "/seats.csv" + query)
 		wantStatus(t, r, http.StatusOK)
 		if ct := r.Header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
 			t.Errorf("Content-Type %q", ct)
@@ -88,7 +88,7 @@ func TestSeatsCSV(t *testing.T) {
 	if got := rows("?only=inactive&inactive=200"); len(got) != 2 || got[1][1] != "mallory@contoso.com" {
 		t.Errorf("inactive for 200 days: %q", got)
 	}
-	wantStatus(t, c.get("/console/applications/"+itoa(f.app.ID)+"/seats.csv?inactive=0"), http.StatusBadRequest)
+	wantStatus(t, c.Get("/console/applications/"+itoa(f.app.ID)+"/seats.csv?inactive=0"), http.StatusBadRequest)
 }
 
 func flat(recs [][]string) []string {

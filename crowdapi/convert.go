@@ -11,7 +11,7 @@ import (
 	"github.com/crowdgate/crowdgate/store"
 )
 
-// expansion is what the client asked to expand (crowd-protocol.md §3.6).
+// expansion is what the client asked to expand (docs/crowd-wire.md, "Expand").
 type expansion struct {
 	user, group, attributes bool
 }

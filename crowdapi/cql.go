@@ -10,7 +10,7 @@ import (
 	"github.com/crowdgate/crowdgate/store"
 )
 
-// parseCQL parses Crowd Query Language (crowd-protocol.md §9) into a restriction:
+// parseCQL parses Crowd Query Language (docs/crowd-wire.md, "Search and CQL") into a restriction:
 //
 //	restriction := orExpr
 //	orExpr      := andExpr ( OR andExpr )*

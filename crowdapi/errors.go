@@ -9,7 +9,7 @@ import (
 	"github.com/crowdgate/crowdgate/store"
 )
 
-// Reason is Crowd's error reason enum (crowd-protocol.md §5).
+// Reason is Crowd's error reason enum (docs/crowd-wire.md, "Errors").
 type Reason string
 
 // Reasons emitted on the usermanagement API. Only these: the Java client's enum lacks others.

@@ -11,7 +11,7 @@ import (
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
-// The Java client's exact request documents (crowd-protocol.md §8), with its prolog.
+// The Java client's exact request documents (docs/crowd-wire.md, "Request documents"), with its prolog.
 const prolog = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`
 
 func xmlDoc(body string) string { return prolog + body }
@@ -54,7 +54,7 @@ type xGroups struct {
 	} `xml:"group"`
 }
 
-// TestJiraSequences replays what Jira and Confluence do (crowd-protocol.md §7) over real HTTP.
+// TestJiraSequences replays what Jira and Confluence do (docs/crowd-wire.md, "Jira's call sequences") over real HTTP.
 func TestJiraSequences(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

@@ -235,7 +235,7 @@ const (
 	baseKey = "crowdgate.base"
 )
 
-// authenticate checks the application's Basic credentials and remote address (crowd-protocol.md §2).
+// authenticate checks the application's Basic credentials and remote address (docs/crowd-wire.md, "Application authentication").
 // Unknown applications and wrong passwords are 401 in plain text; an inactive application or a
 // disallowed address is 403. The password is always required, whatever the address.
 func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {

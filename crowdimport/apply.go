@@ -19,8 +19,8 @@ import (
 
 const kindKeptPassword = "kept (already set in crowdgate)"
 
-// notFound stands for a lookup skipped in a directory this run created: nothing can be there yet.
-var notFound = fmt.Errorf("created in this run: %w", store.ErrNotFound)
+// errCreatedHere stands for a lookup skipped in a directory this run created: nothing can be there yet.
+var errCreatedHere = fmt.Errorf("created in this run: %w", store.ErrNotFound)
 
 type importer struct {
 	opts *Options
@@ -208,7 +208,7 @@ func (im *importer) user(ctx context.Context, o ops, r *userRec) error {
 		im.rep.Passwords[cp.kind]++
 		return nil
 	}
-	u, err := store.User{}, error(notFound)
+	u, err := store.User{}, error(errCreatedHere)
 	if !t.fresh {
 		u, err = o.UserByName(ctx, t.dir.ID, r.Name)
 	}
@@ -387,7 +387,7 @@ func (im *importer) group(ctx context.Context, o ops, r *groupRec) error {
 		im.rep.Groups.Created++
 		return nil
 	}
-	g, err := store.Group{}, error(notFound)
+	g, err := store.Group{}, error(errCreatedHere)
 	if !t.fresh {
 		g, err = o.GroupByName(ctx, t.dir.ID, r.Name)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -147,11 +148,7 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	}
 	tw.Flush()
 	if len(r.Passwords) > 0 {
-		keys := make([]string, 0, len(r.Passwords))
-		for k := range r.Passwords {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+		keys := slices.Sorted(maps.Keys(r.Passwords))
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = fmt.Sprintf("%s %d", k, r.Passwords[k])

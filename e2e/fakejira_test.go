@@ -16,8 +16,8 @@ import (
 )
 
 // fakeJira plays Jira with Seraph's Crowd SSO authenticator (SSOSeraphAuthenticator with
-// session.validationinterval=0): every page
-// but /logout needs a signed-in user. For each request it asks crowdgate for the cookie's name
+// session.validationinterval=0; docs/crowd-wire.md, "Jira's call sequences", and docs/saml.md,
+// "The Crowd cookie"): every page but /logout needs a signed-in user. For each request it asks crowdgate for the cookie's name
 // (GET /config/cookie), reads that cookie, validates the token with POST /session/{token} and
 // the browser's address as the validation factor, takes session/user/@name as the principal,
 // loads the user with GET /session/{token}?expand=user and, the first time it sees a token,

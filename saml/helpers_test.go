@@ -25,11 +25,8 @@ import (
 
 // The cast of every test: alice may use Jira, bob may not, root is a break-glass admin.
 var (
-	alice = samltest.EntraUser{UPN: "alice@example.com", ObjectID: "6b3f4a2e-0c1d-4e5f-8a9b-0c1d2e3f4a5b", Email: "alice@example.com",
-		GivenName: "Alice", Surname: "Adams", DisplayName: "Alice Adams"}
-	bob = samltest.EntraUser{UPN: "bob@example.com", ObjectID: "7c4e5b3f-1d2e-4f6a-9b0c-1d2e3f4a5b6c", Email: "bob@example.com",
-		GivenName: "Bob", Surname: "Brown", DisplayName: "Bob Brown"}
-	guest = samltest.EntraUser{UPN: "gina_partner.example#EXT#@contoso.onmicrosoft.com", ObjectID: "8d5f6c4a-2e3f-4a7b-8c1d-2e3f4a5b6c7d",
+	alice, bob = samltest.Alice, samltest.Bob
+	guest      = samltest.EntraUser{UPN: "gina_partner.example#EXT#@contoso.onmicrosoft.com", ObjectID: "8d5f6c4a-2e3f-4a7b-8c1d-2e3f4a5b6c7d",
 		Email: "gina@partner.example", GivenName: "Gina", Surname: "Guest", DisplayName: "Gina Guest", IdentityProvider: "live.com"}
 )
 

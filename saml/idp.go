@@ -368,7 +368,8 @@ func fingerprint(c *x509.Certificate) string {
 	return hex.EncodeToString(h[:])
 }
 
-// refreshLoop is the metadata part of Run.
+// refreshMetadata is the metadata part of Run: it reloads the metadata from its URL or file and
+// returns how long to wait before the next refresh (0: the metadata was given inline, never refresh).
 func (sp *SP) refreshMetadata(ctx context.Context) time.Duration {
 	if sp.cfg.IdPMetadataURL == "" && sp.cfg.IdPMetadataFile == "" {
 		return 0

@@ -3,7 +3,6 @@ package saml
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -64,37 +63,6 @@ func (sp *SP) crowdCookie(cc store.CookieConfig, value string) *http.Cookie {
 func (sp *SP) consoleCookie(value string) *http.Cookie {
 	return &http.Cookie{Name: sp.cfg.ConsoleCookie, Value: value, Path: sp.consolePath(), Secure: sp.secure(),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode}
-}
-
-// ConsoleUser returns the user of the request's console session, if it carries a live one of an
-// active user. The console calls it on every request.
-func (sp *SP) ConsoleUser(r *http.Request) (store.User, bool) {
-	c, err := r.Cookie(sp.cfg.ConsoleCookie)
-	if err != nil || c.Value == "" {
-		return store.User{}, false
-	}
-	sess, err := sp.st.SessionByToken(r.Context(), c.Value)
-	if err != nil || sess.Kind != store.SessionConsole {
-		return store.User{}, false
-	}
-	u, err := sp.st.User(r.Context(), sess.UserID)
-	if err != nil || !u.Active {
-		return store.User{}, false
-	}
-	return u, true
-}
-
-// ConsoleLoginURL returns the sign-in URL that brings the browser back to returnTo (a console
-// URL under the public URL) with a console session.
-func (sp *SP) ConsoleLoginURL(returnTo string) string {
-	return sp.cfg.PublicURL + "/sso/login?dest=" + url.QueryEscape(returnTo)
-}
-
-// ConsoleLogout ends the request's console session and clears its cookie. The console mounts
-// it (its cookie is scoped to the console's path, so /sso/logout cannot see it) and may then
-// send the browser to /sso/logout to end the SSO and IdP sessions too.
-func (sp *SP) ConsoleLogout(w http.ResponseWriter, r *http.Request) {
-	sp.endSessions(w, r, false)
 }
 
 // endSessions deletes the sessions named by the request's Crowd and console cookies and clears

@@ -242,58 +242,85 @@ func (s *Store) Applications(ctx context.Context) ([]Application, error) {
 	if err := s.q(ctx).Order("lower_name").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("applications: %w", err)
 	}
-	out := make([]Application, 0, len(rows))
-	for _, r := range rows {
-		a, err := s.loadApp(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return s.loadApps(ctx, rows)
 }
 
 func (s *Store) loadApp(ctx context.Context, r appRow) (Application, error) {
-	a := Application{ID: r.ID, Name: r.Name, LowerName: r.LowerName, Description: r.Description, Kind: r.Kind,
-		Active: r.Active, LowerCaseOutput: r.LowerCaseOutput, FilterByAccess: r.FilterByAccess,
-		LicenceLimit: r.LicenceLimit, ConfigVersion: r.ConfigVersion, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-	if r.BaseURLs != "" {
-		a.BaseURLs = strings.Split(r.BaseURLs, "\n")
+	apps, err := s.loadApps(ctx, []appRow{r})
+	if err != nil {
+		return Application{}, err
 	}
-	if err := s.q(ctx).Raw("SELECT address FROM application_addresses WHERE application_id = ? ORDER BY address", r.ID).
-		Scan(&a.RemoteAddresses).Error; err != nil {
-		return Application{}, fmt.Errorf("application %q addresses: %w", r.Name, err)
+	return apps[0], nil
+}
+
+// loadApps completes application rows with their addresses, mappings and allowed groups: three
+// queries whatever the number of applications.
+func (s *Store) loadApps(ctx context.Context, rows []appRow) ([]Application, error) {
+	if len(rows) == 0 {
+		return []Application{}, nil
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	var addrs []struct {
+		ApplicationID int64
+		Address       string
+	}
+	if err := s.q(ctx).Raw("SELECT application_id, address FROM application_addresses WHERE application_id IN ? ORDER BY application_id, address", ids).
+		Scan(&addrs).Error; err != nil {
+		return nil, fmt.Errorf("application addresses: %w", err)
 	}
 	var ms []struct {
-		DirectoryID int64
-		AllowAll    bool
-		Permissions string
+		ApplicationID int64
+		DirectoryID   int64
+		AllowAll      bool
+		Permissions   string
 	}
-	if err := s.q(ctx).Raw("SELECT directory_id, allow_all, permissions FROM application_directories WHERE application_id = ? ORDER BY position", r.ID).
+	if err := s.q(ctx).Raw("SELECT application_id, directory_id, allow_all, permissions FROM application_directories WHERE application_id IN ? ORDER BY application_id, position", ids).
 		Scan(&ms).Error; err != nil {
-		return Application{}, fmt.Errorf("application %q mappings: %w", r.Name, err)
+		return nil, fmt.Errorf("application mappings: %w", err)
 	}
 	var gs []struct {
+		ApplicationID  int64
 		DirectoryID    int64
 		GroupLowerName string
 	}
-	if err := s.q(ctx).Raw("SELECT directory_id, group_lower_name FROM application_groups WHERE application_id = ? ORDER BY group_lower_name", r.ID).
+	if err := s.q(ctx).Raw("SELECT application_id, directory_id, group_lower_name FROM application_groups WHERE application_id IN ? ORDER BY application_id, group_lower_name", ids).
 		Scan(&gs).Error; err != nil {
-		return Application{}, fmt.Errorf("application %q groups: %w", r.Name, err)
+		return nil, fmt.Errorf("application groups: %w", err)
+	}
+	out := make([]Application, len(rows))
+	byID := make(map[int64]*Application, len(rows))
+	for i, r := range rows {
+		a := Application{ID: r.ID, Name: r.Name, LowerName: r.LowerName, Description: r.Description, Kind: r.Kind,
+			Active: r.Active, LowerCaseOutput: r.LowerCaseOutput, FilterByAccess: r.FilterByAccess,
+			LicenceLimit: r.LicenceLimit, ConfigVersion: r.ConfigVersion, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		if r.BaseURLs != "" {
+			a.BaseURLs = strings.Split(r.BaseURLs, "\n")
+		}
+		out[i] = a
+		byID[r.ID] = &out[i]
+	}
+	for _, ad := range addrs {
+		a := byID[ad.ApplicationID]
+		a.RemoteAddresses = append(a.RemoteAddresses, ad.Address)
+	}
+	type key struct{ app, dir int64 }
+	groups := map[key][]string{}
+	for _, g := range gs {
+		k := key{g.ApplicationID, g.DirectoryID}
+		groups[k] = append(groups[k], g.GroupLowerName)
 	}
 	for _, m := range ms {
-		mp := Mapping{DirectoryID: m.DirectoryID, AllowAll: m.AllowAll}
+		mp := Mapping{DirectoryID: m.DirectoryID, AllowAll: m.AllowAll, Groups: groups[key{m.ApplicationID, m.DirectoryID}]}
 		if m.Permissions != "" {
 			mp.Operations = strings.Split(m.Permissions, ",")
 		}
-		for _, g := range gs {
-			if g.DirectoryID == m.DirectoryID {
-				mp.Groups = append(mp.Groups, g.GroupLowerName)
-			}
-		}
+		a := byID[m.ApplicationID]
 		a.Mappings = append(a.Mappings, mp)
 	}
-	return a, nil
+	return out, nil
 }
 
 // ApplicationChange holds the settings to change; nil means unchanged.
@@ -384,6 +411,12 @@ func (s *Store) SetApplicationPassword(ctx context.Context, id int64, pw string)
 	if err != nil {
 		return fmt.Errorf("application password: %w", err)
 	}
+	return s.writeApplicationCredential(ctx, id, cred, "APPLICATION_CREDENTIAL_CHANGED")
+}
+
+// writeApplicationCredential stores an encoded credential and makes every instance forget the
+// verdicts it cached for the old one, in the transaction that audits the change as action.
+func (s *Store) writeApplicationCredential(ctx context.Context, id int64, cred, action string) error {
 	return s.InTx(ctx, func(tx *Store) error {
 		a, err := tx.Application(ctx, id)
 		if err != nil {
@@ -395,7 +428,7 @@ func (s *Store) SetApplicationPassword(ctx context.Context, id int64, pw string)
 		if err := tx.invalidate(ctx, invForgetApp+a.LowerName); err != nil {
 			return err
 		}
-		return tx.audit(ctx, "APPLICATION_CREDENTIAL_CHANGED", "APPLICATION", a.Name, "")
+		return tx.audit(ctx, action, "APPLICATION", a.Name, "")
 	})
 }
 

@@ -167,7 +167,7 @@ func (s *Store) CheckPassword(ctx context.Context, u User, pw string) error {
 func (s *Store) checkPassword(ctx context.Context, u User, pw string, row loginCredential) error {
 	now := s.now()
 	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
-		_ = s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "account locked")
+		s.auditRefusal(ctx, u, "account locked")
 		return fmt.Errorf("user %q is locked out until %s: %w: %w", u.Name, u.LockedUntil.Format("15:04:05 MST"), ErrLocked, ErrBadCredential)
 	}
 	ok := false
@@ -184,11 +184,11 @@ func (s *Store) checkPassword(ctx context.Context, u User, pw string, row loginC
 		return s.loginFailed(ctx, u, row.LockoutThreshold, row.LockoutSeconds)
 	}
 	if !u.Active {
-		_ = s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "account inactive")
+		s.auditRefusal(ctx, u, "account inactive")
 		return fmt.Errorf("account with name <%s> is inactive: %w", u.Name, ErrInactive)
 	}
 	if u.PasswordExpired {
-		_ = s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "password expired")
+		s.auditRefusal(ctx, u, "password expired")
 		return fmt.Errorf("the password of %q has expired: %w", u.Name, ErrExpiredCredential)
 	}
 	if row.FailedLogins > 0 || u.LockedUntil != nil {
@@ -211,6 +211,14 @@ func (s *Store) checkPassword(ctx context.Context, u User, pw string, row loginC
 		}
 	}
 	return nil
+}
+
+// auditRefusal records a refused login. The refusal stands whether or not the audit write
+// succeeds, but a lost audit entry is logged rather than dropped silently.
+func (s *Store) auditRefusal(ctx context.Context, u User, why string) {
+	if err := s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, why); err != nil {
+		s.log.Error("audit of a refused login failed", "user", u.Name, "reason", why, "err", err)
+	}
 }
 
 func (s *Store) loginFailed(ctx context.Context, u User, threshold, seconds int) error {

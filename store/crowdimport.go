@@ -86,17 +86,7 @@ func (s *Store) SetApplicationCredential(ctx context.Context, id int64, cred str
 	if password.Format(cred) == "" {
 		return fmt.Errorf("application credential is not in a format crowdgate verifies: %w", ErrInvalid)
 	}
-	return s.InTx(ctx, func(tx *Store) error {
-		a, err := tx.Application(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := tx.q(ctx).Exec("UPDATE applications SET credential = ?, updated_at = ? WHERE id = ?", cred, tx.now(), id).Error; err != nil {
-			return fmt.Errorf("application %q: %w", a.Name, err)
-		}
-		tx.afterCommit(func() { tx.shared.apps.forget(a.LowerName) })
-		return tx.audit(ctx, "APPLICATION_CREDENTIAL_IMPORTED", "APPLICATION", a.Name, "")
-	})
+	return s.writeApplicationCredential(ctx, id, cred, "APPLICATION_CREDENTIAL_IMPORTED")
 }
 
 // ApplicationCredentialIs reports whether the application's stored credential is exactly cred (an

@@ -101,23 +101,6 @@ func (s *Store) Directories(ctx context.Context) ([]Directory, error) {
 	return ds, translate(err, "directories")
 }
 
-// DeleteDirectory removes a directory with its users, groups and memberships.
-func (s *Store) DeleteDirectory(ctx context.Context, id int64) error {
-	return s.InTx(ctx, func(tx *Store) error {
-		d, err := tx.Directory(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := tx.q(ctx).Exec("DELETE FROM directories WHERE id = ?", id).Error; err != nil {
-			return translate(err, "directory %q", d.Name)
-		}
-		if err := tx.invalidate(ctx, invClearSessions); err != nil {
-			return err
-		}
-		return tx.audit(ctx, "DIRECTORY_DELETED", "DIRECTORY", d.Name, "")
-	})
-}
-
 // EnsureInternalDirectory returns the first INTERNAL directory, creating "Internal" when there is none.
 func (s *Store) EnsureInternalDirectory(ctx context.Context) (Directory, error) {
 	var ds []Directory

@@ -37,7 +37,15 @@ func TestDatabaseRestart(t *testing.T) {
 	acked := addUser(t, s, f.dir.ID, "written-before-the-outage")
 
 	pg.Stop()
-	time.Sleep(5 * time.Millisecond) // past the cache's lifetime
+	// Once the cached verdict (1 ms) is gone, no validation may answer valid.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, _, err := v.ValidateSession(ctx, token, store.SessionCheck{}); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("validations still answered from the cache 5 s into the outage")
+		}
+	}
 	for i := range 20 {
 		if _, _, err := v.ValidateSession(ctx, token, store.SessionCheck{}); err == nil {
 			t.Fatalf("validation %d during the outage answered valid", i)

@@ -2,11 +2,13 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/password"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
@@ -15,62 +17,150 @@ import (
 // A is refused on B within a second, although B's cache would keep the verdict for an hour: the
 // invalidation travels by LISTEN/NOTIFY (targets R1).
 func TestTwoInstancesInvalidate(t *testing.T) {
+	onTwoInstances(t, func(t *testing.T, a, b *store.Store) {
+		ctx := t.Context()
+		f := setup(t, a)
+		lic := addGroup(t, a, f.dir.ID, "lic")
+		u := addUser(t, a, f.dir.ID, "alice", lic.ID)
+		m := []store.Mapping{{DirectoryID: f.dir.ID, Groups: []string{"lic"}}}
+		app := storetest.Must(a.UpdateApplication(ctx, f.app.ID, store.ApplicationChange{Mappings: &m}))
+		vb := storetest.Must(b.View(ctx, app))
+		waitListening(t, a, 2)
+		_, tok, err := a.CreateSession(ctx, store.NewSession{UserID: u.ID, ApplicationID: app.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := func(what string, check func() error) {
+			t.Helper()
+			if _, _, err := vb.ValidateSession(ctx, tok, store.SessionCheck{}); err != nil {
+				t.Fatalf("before %s: B refused: %v", what, err)
+			}
+			if err := check(); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			for time.Since(start) < time.Second {
+				if _, _, err := vb.ValidateSession(ctx, tok, store.SessionCheck{}); err != nil {
+					t.Logf("%s on A refused on B after %v: %v", what, time.Since(start).Round(time.Millisecond), err)
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			t.Fatalf("%s on A still accepted on B after 1s", what)
+		}
+		refused("removal from the licence group", func() error { return a.RemoveUserFromGroup(ctx, u.ID, lic.ID) })
+		if err := a.AddUserToGroup(ctx, u.ID, lic.ID); err != nil {
+			t.Fatal(err)
+		}
+		// B accepts the session again once the re-added membership reached it.
+		for deadline := time.Now().Add(time.Second); ; {
+			if _, _, err := vb.ValidateSession(ctx, tok, store.SessionCheck{}); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("membership restored on A, still refused on B after 1s: %v", err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		refused("revocation", func() error { return a.DeleteSession(ctx, tok) })
+		_, tok, _ = a.CreateSession(ctx, store.NewSession{UserID: u.ID, ApplicationID: app.ID})
+		off := false
+		refused("deactivation", func() error { _, err := a.UpdateUser(ctx, u.ID, store.UserChange{Active: &off}); return err })
+	})
+}
+
+// onTwoInstances runs fn on PostgreSQL (when the tests have one) with two instances of one database.
+func onTwoInstances(t *testing.T, fn func(t *testing.T, a, b *store.Store)) {
 	for _, d := range storetest.Dialects(t) {
 		if d != "postgres" {
 			continue
 		}
 		t.Run("dialect="+d, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			url := storetest.URL(t, d)
-			open := func() *store.Store {
-				s, err := store.Open(ctx, store.Config{URL: url, SessionCacheTTL: time.Hour, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				go s.Listen(ctx)
-				return s
-			}
-			a, b := open(), open()
-			f := setup(t, a)
-			lic := addGroup(t, a, f.dir.ID, "lic")
-			u := addUser(t, a, f.dir.ID, "alice", lic.ID)
-			m := []store.Mapping{{DirectoryID: f.dir.ID, Groups: []string{"lic"}}}
-			app := storetest.Must(a.UpdateApplication(ctx, f.app.ID, store.ApplicationChange{Mappings: &m}))
-			vb := storetest.Must(b.View(ctx, app))
-			time.Sleep(200 * time.Millisecond) // both listeners are up
-			_, tok, err := a.CreateSession(ctx, store.NewSession{UserID: u.ID, ApplicationID: app.ID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			refused := func(what string, check func() error) {
-				t.Helper()
-				if _, _, err := vb.ValidateSession(ctx, tok, store.SessionCheck{}); err != nil {
-					t.Fatalf("before %s: B refused: %v", what, err)
-				}
-				if err := check(); err != nil {
-					t.Fatal(err)
-				}
-				start := time.Now()
-				for time.Since(start) < time.Second {
-					if _, _, err := vb.ValidateSession(ctx, tok, store.SessionCheck{}); err != nil {
-						t.Logf("%s on A refused on B after %v: %v", what, time.Since(start).Round(time.Millisecond), err)
-						return
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
-				t.Fatalf("%s on A still accepted on B after 1s", what)
-			}
-			refused("removal from the licence group", func() error { return a.RemoveUserFromGroup(ctx, u.ID, lic.ID) })
-			if err := a.AddUserToGroup(ctx, u.ID, lic.ID); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(100 * time.Millisecond)
-			refused("revocation", func() error { return a.DeleteSession(ctx, tok) })
-			_, tok, _ = a.CreateSession(ctx, store.NewSession{UserID: u.ID, ApplicationID: app.ID})
-			off := false
-			refused("deactivation", func() error { _, err := a.UpdateUser(ctx, u.ID, store.UserChange{Active: &off}); return err })
+			a, b := twoInstances(t, d)
+			fn(t, a, b)
 		})
 	}
+}
+
+// twoInstances opens two stores on one fresh database of the dialect, as two crowdgate instances
+// would, each listening for the other's invalidations, with session verdicts cached for an hour.
+func twoInstances(t *testing.T, dialect string) (a, b *store.Store) {
+	t.Helper()
+	url := storetest.URL(t, dialect)
+	open := func() *store.Store {
+		s, err := store.Open(t.Context(), store.Config{URL: url, SessionCacheTTL: time.Hour, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		go s.Listen(t.Context())
+		return s
+	}
+	return open(), open()
+}
+
+// waitListening waits until n invalidation listeners of the test's database have issued LISTEN, so
+// that what a test changes next reaches them.
+func waitListening(t *testing.T, s *store.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got int
+		if err := storetest.Must(s.DB()).QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN crowdgate_cache'").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d invalidation listeners are up after 10s", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestTwoInstancesApplicationCredential: an application credential imported on A (a Crowd import
+// run while B serves) takes effect on B at once: B forgets the verdict it cached for the old
+// password instead of accepting it until its cache expires. Changing the password from the console
+// does the same (one helper writes both).
+func TestTwoInstancesApplicationCredential(t *testing.T) {
+	onTwoInstances(t, func(t *testing.T, a, b *store.Store) {
+		ctx := t.Context()
+		f := setup(t, a)
+		waitListening(t, a, 2)
+		accepts := func(pw string) bool {
+			t.Helper()
+			_, err := b.AuthenticateApplication(ctx, "jira", pw)
+			if err != nil && !errors.Is(err, store.ErrBadCredential) {
+				t.Fatal(err)
+			}
+			return err == nil
+		}
+		change := func(what, old, next string, write func() error) {
+			t.Helper()
+			if !accepts(old) {
+				t.Fatalf("before %s: B refuses the old password", what)
+			}
+			if err := write(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(time.Second)
+			for accepts(old) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s on A: B still accepts the old password after 1s", what)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if !accepts(next) {
+				t.Fatalf("%s on A: B refuses the new password", what)
+			}
+		}
+		imported := storetest.Must(password.Hash("imported-secret"))
+		change("credential import", "jira-secret", "imported-secret", func() error {
+			return a.SetApplicationCredential(ctx, f.app.ID, imported)
+		})
+		change("password change", "imported-secret", "console-secret", func() error {
+			return a.SetApplicationPassword(ctx, f.app.ID, "console-secret")
+		})
+	})
 }

@@ -215,7 +215,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-// sqliteDSN builds the DSN for a SQLite file, creating its directory.
 // SQLitePath is the file a SQLite database URL names (empty: DefaultSQLitePath), as Open reads it.
 func SQLitePath(url string) string {
 	if url == "" {
@@ -226,6 +225,7 @@ func SQLitePath(url string) string {
 	return path
 }
 
+// sqliteDSN builds the DSN for a SQLite file, creating its directory.
 func sqliteDSN(url string) (string, error) {
 	path := SQLitePath(url)
 	if dir := filepath.Dir(path); dir != "" {

@@ -30,7 +30,14 @@ type View struct {
 
 // View returns app's view of the directory. Inactive directories are skipped. Views are cached
 // briefly (every Crowd request needs one); a change of directories or applications drops them.
+//
+// Only stored applications share cached views: the cache knows an application by its id and
+// configuration version, and an application that was never stored (id 0, such as the CLI's
+// per-directory listing application) has neither, so two of them would get each other's view.
 func (s *Store) View(ctx context.Context, app Application) (*View, error) {
+	if app.ID == 0 {
+		return s.loadView(ctx, app)
+	}
 	if v := s.shared.views.get(app, s.now()); v != nil {
 		return v, nil
 	}

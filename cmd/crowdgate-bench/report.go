@@ -245,7 +245,7 @@ func (e *env) phase(key string) *phase {
 	return nil
 }
 
-// targets judges the run against targets.md.
+// targets judges the run against docs/performance-targets.md.
 func (e *env) targets() {
 	d := e.dr
 	add := func(t target) { d.Targets = append(d.Targets, t) }

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/crowdgate/crowdgate/crowdapi"
+	"github.com/crowdgate/crowdgate/internal/config"
+	"github.com/crowdgate/crowdgate/internal/serving"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/password"
 )
@@ -29,8 +31,8 @@ const childArg = "__serve"
 
 // The server under test runs in a child process of the benchmark (the same binary), so its CPU time
 // and RSS are its own, not the load generator's. It is crowdgate's server as cmd/crowdgate builds
-// it: the Crowd REST handler (crowdapi.New over store.Open) behind a ServeMux, with the production
-// listener timeouts and housekeeping jobs, plus bench-only routes next to it:
+// it: the Crowd REST handler (crowdapi.New over store.Open) behind a ServeMux, with the listener
+// settings and housekeeping jobs of package serving, plus bench-only routes next to it:
 //
 //	POST /bench/echo         the ceiling: reads the body, answers a fixed session-sized XML document
 //	GET  /bench/stats        getrusage, VmRSS/VmHWM and Go runtime counters of this process
@@ -112,7 +114,7 @@ func serveChild(args []string) int {
 	defer stop()
 
 	t0 := time.Now()
-	workers := password.ReserveProcs(*pwWorkers, os.Getenv("GOMAXPROCS") != "") // as cmd/crowdgate does
+	workers := password.ReserveProcs(*pwWorkers, os.Getenv("GOMAXPROCS") != "") // cmd/crowdgate's processor reservation
 	st, err := store.Open(ctx, store.Config{URL: *dbURL, SessionCacheTTL: *cacheTTL, PasswordWorkers: workers}, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench server:", err)
@@ -173,10 +175,13 @@ func serveChild(args []string) int {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	}
-	// The production listener settings (cmd/crowdgate/listen.go, internal/config defaults).
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// The production listener settings, with the configuration's defaults.
+	cfg, err := config.AddFlags(flag.NewFlagSet("defaults", flag.ContinueOnError), config.ScopeServe).Load(func(string) string { return "" })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench server:", err)
+		return 1
+	}
+	srv := serving.HTTPServer(cfg, "", mux, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench server:", err)
@@ -186,36 +191,20 @@ func serveChild(args []string) int {
 	json.NewEncoder(os.Stdout).Encode(childReady{Addr: ln.Addr().String(), PID: os.Getpid(),
 		OpenMS: ms(opened), ReadyMS: ms(ready)})
 
-	// Housekeeping as cmd/crowdgate runs it.
+	// Housekeeping: cmd/crowdgate's jobs, with the session-access flush at -access-flush (0: never).
 	jctx, cancelJobs := context.WithCancel(ctx)
 	defer cancelJobs()
-	jobCtx := store.WithActor(jctx, store.Actor{Kind: store.ActorSystem, Name: "housekeeping"})
-	every := func(d time.Duration, atStart bool, fn func(context.Context) error) {
-		go func() {
-			if atStart {
-				fn(jobCtx)
+	for _, j := range serving.Jobs(st) {
+		if j.Name == serving.FlushAccess {
+			if *accessFlush <= 0 {
+				continue
 			}
-			t := time.NewTicker(d)
-			defer t.Stop()
-			for {
-				select {
-				case <-jctx.Done():
-					return
-				case <-t.C:
-					if err := fn(jobCtx); err != nil && jctx.Err() == nil {
-						log.Warn("housekeeping failed", "err", err)
-					}
-				}
-			}
-		}()
+			j.Every = *accessFlush
+		}
+		go j.Loop(jctx, log)
 	}
-	if *accessFlush > 0 {
-		every(*accessFlush, false, func(ctx context.Context) error { _, err := st.FlushDueSessionAccess(ctx); return err })
-	}
-	every(time.Second, true, func(ctx context.Context) error { _, err := st.WarmSessions(ctx); return err })
 	// Cache invalidations from other instances (PostgreSQL LISTEN; returns at once on SQLite).
 	go st.Listen(jctx)
-	every(time.Minute, true, func(ctx context.Context) error { _, err := st.ExpireSessions(ctx); return err })
 
 	// The parent closes stdin to stop the child (and a dead parent closes it too).
 	go func() {

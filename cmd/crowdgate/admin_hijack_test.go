@@ -30,21 +30,21 @@ func TestApplicationCannotMakeAnAdministrator(t *testing.T) {
 		}
 		denied := func(what string, r reply) {
 			t.Helper()
-			if r.status != http.StatusForbidden || !strings.Contains(r.body, "APPLICATION_PERMISSION_DENIED") ||
-				!strings.Contains(r.body, "console administrator") {
-				t.Errorf("%s: %d %s; want 403 APPLICATION_PERMISSION_DENIED naming the console administrator", what, r.status, r.body)
+			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "APPLICATION_PERMISSION_DENIED") ||
+				!strings.Contains(r.Body, "console administrator") {
+				t.Errorf("%s: %d %s; want 403 APPLICATION_PERMISSION_DENIED naming the console administrator", what, r.Status, r.Body)
 			}
 		}
 
 		// 1. A new user added to the admin group by the application.
-		if r := crowd(http.MethodPost, "/user", user("mallory")); r.status != http.StatusCreated {
-			t.Fatalf("POST /user: %d %s", r.status, r.body)
+		if r := crowd(http.MethodPost, "/user", user("mallory")); r.Status != http.StatusCreated {
+			t.Fatalf("POST /user: %d %s", r.Status, r.Body)
 		}
 		denied("POST /group/user/direct?groupname=crowdgate-admins",
 			crowd(http.MethodPost, "/group/user/direct?groupname=crowdgate-admins", map[string]any{"name": "mallory"}))
 		denied("POST /user/group/direct?username=mallory",
 			crowd(http.MethodPost, "/user/group/direct?username=mallory", map[string]any{"name": "crowdgate-admins"}))
-		if newBrowser(t, base).login("mallory", "mallory's password 1") {
+		if newBrowser(t, base).Login("mallory", "mallory's password 1").SignedIn() {
 			t.Error("mallory signed in to the console")
 		}
 
@@ -60,8 +60,8 @@ func TestApplicationCannotMakeAnAdministrator(t *testing.T) {
 			crowd(http.MethodDelete, "/group/user/direct?groupname=crowdgate-admins&username=admin", nil))
 		denied("DELETE /session?username=admin", crowd(http.MethodDelete, "/session?username=admin", nil))
 		denied("DELETE /group?groupname=crowdgate-admins", crowd(http.MethodDelete, "/group?groupname=crowdgate-admins", nil))
-		if r := crowd(http.MethodPost, "/group", map[string]any{"name": "trojans", "type": "GROUP", "active": true}); r.status != http.StatusCreated {
-			t.Fatalf("POST /group trojans: %d %s", r.status, r.body)
+		if r := crowd(http.MethodPost, "/group", map[string]any{"name": "trojans", "type": "GROUP", "active": true}); r.Status != http.StatusCreated {
+			t.Fatalf("POST /group trojans: %d %s", r.Status, r.Body)
 		}
 		denied("POST /group/child-group/direct?groupname=crowdgate-admins (nesting a group the app controls)",
 			crowd(http.MethodPost, "/group/child-group/direct?groupname=crowdgate-admins", map[string]any{"name": "trojans"}))
@@ -87,17 +87,17 @@ func TestApplicationCannotMakeAnAdministrator(t *testing.T) {
 			{http.MethodPost, "/user", user("mallory2")},
 			{http.MethodPost, "/group/user/direct?groupname=crowdgate-admins", map[string]any{"name": "mallory2"}},
 		} {
-			if r := other(step.method, step.path, step.body); r.status != http.StatusCreated {
-				t.Fatalf("%s %s as contractors: %d %s", step.method, step.path, r.status, r.body)
+			if r := other(step.method, step.path, step.body); r.Status != http.StatusCreated {
+				t.Fatalf("%s %s as contractors: %d %s", step.method, step.path, r.Status, r.Body)
 			}
 		}
-		if newBrowser(t, base).login("mallory2", "mallory's password 1") {
+		if newBrowser(t, base).Login("mallory2", "mallory's password 1").SignedIn() {
 			t.Error("mallory2, member of a group merely named crowdgate-admins, signed in to the console")
 		}
 
 		// The bound administrator group still works, and the refusals are audited.
 		b := newBrowser(t, base)
-		if !b.login("admin", testAdminPassword) {
+		if !b.Login("admin", testAdminPassword).SignedIn() {
 			t.Fatal("the administrator cannot sign in")
 		}
 		var refused []string

@@ -63,8 +63,8 @@ func TestAlertAndDashboardMetricsExist(t *testing.T) {
 		LicenceLimit: 10, Mappings: []store.Mapping{{DirectoryID: 1, AllowAll: true}}}); err != nil {
 		t.Fatal(err)
 	}
-	if r := crowdCall(t, "http://"+srv.addrs.Main, "nobody", "wrong", http.MethodGet, "/user?username=x", nil); r.status != http.StatusUnauthorized {
-		t.Fatalf("unauthenticated Crowd call = %d, want 401", r.status)
+	if r := crowdCall(t, "http://"+srv.addrs.Main, "nobody", "wrong", http.MethodGet, "/user?username=x", nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("unauthenticated Crowd call = %d, want 401", r.Status)
 	}
 	body := scrapeMetrics(t, "http://"+srv.addrs.Health+"/metrics")
 	for name, files := range want {

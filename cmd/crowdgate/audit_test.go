@@ -93,15 +93,15 @@ func TestAuditCompleteness(t *testing.T) {
 		}
 		ok := func(r reply, want int) {
 			t.Helper()
-			if r.status != want {
-				t.Fatalf("status %d, want %d: %.1500s", r.status, want, r.body)
+			if r.Status != want {
+				t.Fatalf("status %d, want %d: %.1500s", r.Status, want, r.Body)
 			}
 		}
 		idIn := func(r reply, kind string) int64 {
 			t.Helper()
-			m := regexp.MustCompile(`/` + kind + `/(\d+)`).FindStringSubmatch(r.header.Get("Location") + " " + r.body)
+			m := regexp.MustCompile(`/` + kind + `/(\d+)`).FindStringSubmatch(r.Header.Get("Location") + " " + r.Body)
 			if m == nil {
-				t.Fatalf("no %s id in %d %s", kind, r.status, r.header.Get("Location"))
+				t.Fatalf("no %s id in %d %s", kind, r.Status, r.Header.Get("Location"))
 			}
 			id, _ := strconv.ParseInt(m[1], 10, 64)
 			return id
@@ -114,12 +114,12 @@ func TestAuditCompleteness(t *testing.T) {
 
 		// Console sign-in, failure and success.
 		intruder := newBrowser(t, base)
-		step("console sign-in failure", func() { intruder.login("admin", "wrong password!") },
+		step("console sign-in failure", func() { intruder.Login("admin", "wrong password!") },
 			auditWant{action: "CONSOLE_LOGIN", object: "admin", actorKind: store.ActorAdmin, actor: "admin", outcome: "FAILURE", source: local},
 			auditWant{action: "LOGIN_FAILED", object: "admin", actorKind: store.ActorAdmin, actor: "admin", outcome: "FAILURE", source: local})
 		b := newBrowser(t, base)
 		step("console sign-in", func() {
-			if !b.login("admin", testAdminPassword) {
+			if !b.Login("admin", testAdminPassword).SignedIn() {
 				t.Fatal("admin sign-in failed")
 			}
 		}, admin("LOGIN", "admin"), admin("SESSION_CREATED", "admin"))
@@ -131,13 +131,13 @@ func TestAuditCompleteness(t *testing.T) {
 
 		// Configuration.
 		step("cookie configuration", func() {
-			ok(b.post("/console/applications/cookie", url.Values{"name": {"crowd.token_key"}, "domain": {".example.com"}, "secure": {"on"}}), http.StatusSeeOther)
+			ok(b.Post("/console/applications/cookie", url.Values{"name": {"crowd.token_key"}, "domain": {".example.com"}, "secure": {"on"}}), http.StatusSeeOther)
 		}, auditWant{action: "SETTING_CHANGED", actorKind: store.ActorAdmin, actor: "admin", source: local, object: "cookie"})
 
 		// Applications.
 		var appID int64
 		step("application create", func() {
-			r := b.post("/console/applications", url.Values{"name": {"confluence"}, "kind": {store.AppConfluence}, "dir_" + in: {"on"}})
+			r := b.Post("/console/applications", url.Values{"name": {"confluence"}, "kind": {store.AppConfluence}, "dir_" + in: {"on"}})
 			ok(r, http.StatusOK)
 			app, err := st.ApplicationByName(context.Background(), "confluence")
 			if err != nil {
@@ -147,12 +147,12 @@ func TestAuditCompleteness(t *testing.T) {
 		}, admin("APPLICATION_CREATED", "confluence"))
 		ap := fmt.Sprintf("/console/applications/%d", appID)
 		step("application update", func() {
-			ok(b.post(ap, url.Values{"description": {"wiki"}, "kind": {store.AppConfluence}, "active": {"on"}}), http.StatusSeeOther)
+			ok(b.Post(ap, url.Values{"description": {"wiki"}, "kind": {store.AppConfluence}, "active": {"on"}}), http.StatusSeeOther)
 		}, admin("APPLICATION_UPDATED", "confluence"))
 		step("application mappings and allowed groups", func() {
-			ok(b.post(ap+"/mappings", url.Values{"map_" + in: {"on"}, "pos_" + in: {"1"}, "groups_" + in: {"crowdgate-admins"}}), http.StatusSeeOther)
+			ok(b.Post(ap+"/mappings", url.Values{"map_" + in: {"on"}, "pos_" + in: {"1"}, "groups_" + in: {"crowdgate-admins"}}), http.StatusSeeOther)
 		}, admin("APPLICATION_UPDATED", "confluence"))
-		step("application credential rotation", func() { ok(b.post(ap+"/rotate", nil), http.StatusOK) },
+		step("application credential rotation", func() { ok(b.Post(ap+"/rotate", nil), http.StatusOK) },
 			admin("APPLICATION_CREDENTIAL_CHANGED", "confluence"))
 		// No HTTP surface deletes applications; the store method audits as the caller.
 		step("application delete", func() {
@@ -170,7 +170,7 @@ func TestAuditCompleteness(t *testing.T) {
 			ok(r, http.StatusSeeOther)
 		}, admin("DIRECTORY_CREATED", "Contoso"), admin("DIRECTORY_IDP_SETTINGS_CHANGED", "Contoso"), admin("DIRECTORY_UPDATED", "Contoso"))
 		step("directory update", func() {
-			ok(b.post(fmt.Sprintf("/console/directories/%d", dirID), url.Values{"name": {"Contoso"}, "description": {"tenant"}, "active": {"on"}, "nested": {"on"}}), http.StatusSeeOther)
+			ok(b.Post(fmt.Sprintf("/console/directories/%d", dirID), url.Values{"name": {"Contoso"}, "description": {"tenant"}, "active": {"on"}, "nested": {"on"}}), http.StatusSeeOther)
 		}, admin("DIRECTORY_UPDATED", "Contoso"))
 		step("sync start and end", func() { syncRun(t, b, st, dirID) },
 			admin("SYNC_REQUESTED", "Contoso"),
@@ -180,39 +180,39 @@ func TestAuditCompleteness(t *testing.T) {
 		// Users, groups and memberships in the console.
 		var userID, groupID, childID int64
 		step("user create", func() {
-			r := b.post("/console/users", url.Values{"directory": {in}, "name": {"carol"}, "email": {"carol@example.com"},
+			r := b.Post("/console/users", url.Values{"directory": {in}, "name": {"carol"}, "email": {"carol@example.com"},
 				"password": {"Carol-password-1"}, "password2": {"Carol-password-1"}, "active": {"on"}})
 			ok(r, http.StatusSeeOther)
 			userID = idIn(r, "users")
 		}, admin("USER_CREATED", "carol"))
 		u := fmt.Sprintf("/console/users/%d", userID)
 		step("user update", func() {
-			ok(b.post(u, url.Values{"first": {"Carol"}, "last": {"Jones"}, "display": {"Carol Jones"}, "email": {"carol@example.com"}}), http.StatusSeeOther)
+			ok(b.Post(u, url.Values{"first": {"Carol"}, "last": {"Jones"}, "display": {"Carol Jones"}, "email": {"carol@example.com"}}), http.StatusSeeOther)
 		}, admin("USER_UPDATED", "carol"))
 		step("password change", func() {
-			ok(b.post(u+"/password", url.Values{"password": {"Carol-password-2"}, "password2": {"Carol-password-2"}}), http.StatusSeeOther)
+			ok(b.Post(u+"/password", url.Values{"password": {"Carol-password-2"}, "password2": {"Carol-password-2"}}), http.StatusSeeOther)
 		}, admin("PASSWORD_CHANGED", "carol"))
 		step("group create", func() {
-			r := b.post("/console/groups", url.Values{"directory": {in}, "name": {"wiki-users"}})
+			r := b.Post("/console/groups", url.Values{"directory": {in}, "name": {"wiki-users"}})
 			ok(r, http.StatusSeeOther)
 			groupID = idIn(r, "groups")
-			r = b.post("/console/groups", url.Values{"directory": {in}, "name": {"wiki-editors"}})
+			r = b.Post("/console/groups", url.Values{"directory": {in}, "name": {"wiki-editors"}})
 			ok(r, http.StatusSeeOther)
 			childID = idIn(r, "groups")
 		}, admin("GROUP_CREATED", "wiki-users"), admin("GROUP_CREATED", "wiki-editors"))
 		g := fmt.Sprintf("/console/groups/%d", groupID)
-		step("membership add (user)", func() { ok(b.post(u+"/groups", url.Values{"group": {"wiki-users"}}), http.StatusSeeOther) },
+		step("membership add (user)", func() { ok(b.Post(u+"/groups", url.Values{"group": {"wiki-users"}}), http.StatusSeeOther) },
 			admin("MEMBERSHIP_CREATED", "carol"))
 		step("membership add (nested group)", func() {
-			ok(b.post(g+"/members", url.Values{"kind": {"group"}, "name": {"wiki-editors"}}), http.StatusSeeOther)
+			ok(b.Post(g+"/members", url.Values{"kind": {"group"}, "name": {"wiki-editors"}}), http.StatusSeeOther)
 		}, admin("MEMBERSHIP_CREATED", "wiki-editors"))
 		step("membership remove (nested group)", func() {
-			ok(b.post(g+"/members/remove", url.Values{"child": {strconv.FormatInt(childID, 10)}}), http.StatusSeeOther)
+			ok(b.Post(g+"/members/remove", url.Values{"child": {strconv.FormatInt(childID, 10)}}), http.StatusSeeOther)
 		}, admin("MEMBERSHIP_DELETED", "wiki-editors"))
 		step("membership remove (user)", func() {
-			ok(b.post(u+"/groups/remove", url.Values{"group": {strconv.FormatInt(groupID, 10)}}), http.StatusSeeOther)
+			ok(b.Post(u+"/groups/remove", url.Values{"group": {strconv.FormatInt(groupID, 10)}}), http.StatusSeeOther)
 		}, admin("MEMBERSHIP_DELETED", "carol"))
-		step("user deactivate", func() { ok(b.post(u+"/active", url.Values{"active": {"false"}}), http.StatusSeeOther) },
+		step("user deactivate", func() { ok(b.Post(u+"/active", url.Values{"active": {"false"}}), http.StatusSeeOther) },
 			admin("USER_DEACTIVATED", "carol"))
 
 		// Crowd REST as the application "jira".
@@ -259,8 +259,8 @@ func TestAuditCompleteness(t *testing.T) {
 			var out struct {
 				Token string `json:"token"`
 			}
-			if err := json.Unmarshal([]byte(r.body), &out); err != nil || out.Token == "" {
-				t.Fatalf("session: %v %s", err, r.body)
+			if err := json.Unmarshal([]byte(r.Body), &out); err != nil || out.Token == "" {
+				t.Fatalf("session: %v %s", err, r.Body)
 			}
 			token = out.Token
 		}, jira("SESSION_CREATED", "dan"))
@@ -279,7 +279,7 @@ func TestAuditCompleteness(t *testing.T) {
 		// Session revocation in the console, then sign-out.
 		step("session revocation", func() {
 			c2 := newBrowser(t, base)
-			if !c2.login("admin", testAdminPassword) {
+			if !c2.Login("admin", testAdminPassword).SignedIn() {
 				t.Fatal("second sign-in failed")
 			}
 			sess, err := st.ListSessions(context.Background(), store.SessionFilter{})
@@ -290,8 +290,8 @@ func TestAuditCompleteness(t *testing.T) {
 			for _, s := range sess {
 				newest = max(newest, s.ID)
 			}
-			ok(b.post(fmt.Sprintf("/console/sessions/%d/revoke", newest), nil), http.StatusSeeOther)
+			ok(b.Post(fmt.Sprintf("/console/sessions/%d/revoke", newest), nil), http.StatusSeeOther)
 		}, admin("SESSION_DELETED", "admin"))
-		step("console logout", func() { ok(b.post("/console/logout", nil), http.StatusSeeOther) }, admin("LOGOUT", "admin"))
+		step("console logout", func() { ok(b.Post("/console/logout", nil), http.StatusSeeOther) }, admin("LOGOUT", "admin"))
 	})
 }

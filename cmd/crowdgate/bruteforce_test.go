@@ -89,9 +89,9 @@ func TestBruteForceConsole(t *testing.T) {
 		srv, st, dir := bruteForceSetup(t, dialect, victims)
 		base := "http://" + srv.addrs.Main
 		attacker := newBrowser(t, base)
-		attacker.http = fromSource("127.0.0.1")
-		attacker.http.Jar = newBrowser(t, base).http.Jar
-		attacker.csrf()
+		attacker.HTTP = fromSource("127.0.0.1")
+		attacker.HTTP.Jar = newBrowser(t, base).HTTP.Jar
+		attacker.CSRF()
 
 		var statuses sync.Map // status -> *atomic.Int64
 		count := func(status int) {
@@ -105,8 +105,8 @@ func TestBruteForceConsole(t *testing.T) {
 				wg.Go(func() {
 					sem <- struct{}{}
 					defer func() { <-sem }()
-					r := attacker.post("/console/login", map[string][]string{"username": {user(i)}, "password": {fmt.Sprintf("guess-%d", i)}})
-					count(r.status)
+					r := attacker.Post("/console/login", map[string][]string{"username": {user(i)}, "password": {fmt.Sprintf("guess-%d", i)}})
+					count(r.Status)
 				})
 			}
 			wg.Wait()
@@ -115,7 +115,7 @@ func TestBruteForceConsole(t *testing.T) {
 		// Guesses at one account one after the other, more at it concurrently, then a concurrent
 		// spray over the others.
 		for i := range 5 {
-			count(attacker.post("/console/login", map[string][]string{"username": {"victim00"}, "password": {fmt.Sprintf("guess-%d", i)}}).status)
+			count(attacker.Post("/console/login", map[string][]string{"username": {"victim00"}, "password": {fmt.Sprintf("guess-%d", i)}}).Status)
 		}
 		attack(35, func(int) string { return "victim00" })
 		attack(200, func(i int) string { return fmt.Sprintf("victim%02d", 1+i%(victims-1)) })
@@ -153,10 +153,10 @@ func TestBruteForceConsole(t *testing.T) {
 
 		// The administrator, from another machine, is not affected.
 		admin := newBrowser(t, base)
-		jar := admin.http.Jar
-		admin.http = fromSource("127.0.0.2")
-		admin.http.Jar = jar
-		if !admin.login("admin", testAdminPassword) {
+		jar := admin.HTTP.Jar
+		admin.HTTP = fromSource("127.0.0.2")
+		admin.HTTP.Jar = jar
+		if !admin.Login("admin", testAdminPassword).SignedIn() {
 			t.Fatal("the administrator cannot sign in from another address during the attack")
 		}
 		if n := countAudit(t, st, func(e store.AuditEntry) bool {
@@ -185,7 +185,7 @@ func TestBruteForceCrowdAuthentication(t *testing.T) {
 		base := "http://" + srv.addrs.Main
 		auth := func(user, pw string) int {
 			return crowdCall(t, base, "jira", "jira-app-password", http.MethodPost, "/authentication?username="+user,
-				map[string]string{"value": pw}).status
+				map[string]string{"value": pw}).Status
 		}
 		var wg sync.WaitGroup
 		var refused atomic.Int64

@@ -6,12 +6,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/crowdgate/crowdgate/internal/consoletest"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -44,88 +43,15 @@ func startServerWith(t *testing.T, e env, edit func(*cli), args ...string) *runn
 	return r
 }
 
-// browser is a console user agent: a cookie jar, no automatic redirects.
-type browser struct {
-	t    *testing.T
-	base string // http://127.0.0.1:port
-	http *http.Client
-}
+// browser is a console user agent; reply is what the server answered (also to Crowd calls).
+type (
+	browser = consoletest.Client
+	reply   = consoletest.Response
+)
 
-func newBrowser(t *testing.T, base string) *browser {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
+func newBrowser(t *testing.T, base string) *browser { return consoletest.New(t, base) }
 
-type reply struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func (b *browser) do(req *http.Request) reply {
-	b.t.Helper()
-	res, err := b.http.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return reply{status: res.StatusCode, header: res.Header, body: string(body)}
-}
-
-func (b *browser) get(path string) reply {
-	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
-	return b.do(req)
-}
-
-// csrf returns the console's CSRF token, fetching the sign-in page first when there is none yet.
-func (b *browser) csrf() string {
-	b.t.Helper()
-	u, _ := url.Parse(b.base + "/console/")
-	for range 2 {
-		for _, ck := range b.http.Jar.Cookies(u) {
-			if ck.Name == consoleCookie+"_csrf" {
-				return ck.Value
-			}
-		}
-		b.get("/console/login")
-	}
-	b.t.Fatal("no CSRF cookie")
-	return ""
-}
-
-// post submits a console form with the CSRF token.
-func (b *browser) post(path string, form url.Values) reply {
-	b.t.Helper()
-	if form == nil {
-		form = url.Values{}
-	}
-	form.Set("_csrf", b.csrf())
-	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
-}
-
-// login signs in on the console's break-glass page; it reports whether the sign-in succeeded.
-func (b *browser) login(user, pw string) bool {
-	b.t.Helper()
-	r := b.post("/console/login", url.Values{"username": {user}, "password": {pw}, "next": {"/console/"}})
-	return r.status == http.StatusSeeOther && !strings.Contains(r.header.Get("Location"), "/login")
-}
-
-// flash follows a form's redirect and returns the page it lands on.
-func (b *browser) follow(r reply) string {
-	b.t.Helper()
-	if r.status/100 != 3 {
-		b.t.Fatalf("want a redirect, got %d: %.2000s", r.status, r.body)
-	}
-	return b.get(r.header.Get("Location")).body
-}
-
-// crowd calls the Crowd REST API as an application.
+// crowdCall calls the Crowd REST API as an application.
 func crowdCall(t *testing.T, base, app, pw, method, path string, body any) reply {
 	t.Helper()
 	var rd io.Reader
@@ -145,7 +71,7 @@ func crowdCall(t *testing.T, base, app, pw, method, path string, body any) reply
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return reply{status: res.StatusCode, header: res.Header, body: string(b)}
+	return reply{Status: res.StatusCode, Header: res.Header, Body: string(b)}
 }
 
 // auditEntries returns every audit entry, oldest first.

@@ -14,19 +14,16 @@ import (
 	"github.com/crowdgate/crowdgate/internal/config"
 )
 
-var update = flag.Bool("update", false, "rewrite the configuration reference in README.md and docs/configuration.md")
+var update = flag.Bool("update", false, "rewrite the configuration reference, docs/configuration.md")
 
 const (
 	readmePath  = "../../README.md"
 	configDoc   = "../../docs/configuration.md"
 	ciRunPath   = "../../.ci/run"
 	generatedBy = "generated from internal/config/config.go by `go test ./cmd/crowdgate -run TestConfigDocs -update`; do not edit by hand"
-	beginConfig = "<!-- BEGIN CONFIGURATION REFERENCE (" + generatedBy + ") -->"
-	endConfig   = "<!-- END CONFIGURATION REFERENCE -->"
 )
 
-// configReference renders config.Settings() as the Markdown table shared by the README and
-// docs/configuration.md.
+// configReference renders config.Settings() as the Markdown table of docs/configuration.md.
 func configReference() string {
 	var b strings.Builder
 	b.WriteString("| Variable | Flag | Default | Read by | Meaning |\n")
@@ -94,29 +91,15 @@ func secretSetting(s config.Setting) bool {
 	return strings.Contains(s.Env, "PASSWORD") || strings.Contains(s.Env, "SECRET")
 }
 
-// TestConfigDocs fails when the README's configuration reference or docs/configuration.md differs
-// from config.Settings(); -update rewrites both. The table itself (every setting documented, its
-// default valid) is checked by internal/config's TestSettingsTable.
+// TestConfigDocs fails when docs/configuration.md differs from config.Settings(); -update rewrites
+// it. The table itself (every setting documented, its default valid) is checked by internal/config's
+// TestSettingsTable.
 func TestConfigDocs(t *testing.T) {
-	b, err := os.ReadFile(readmePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	i, j := strings.Index(readme, beginConfig), strings.Index(readme, endConfig)
-	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the markers of the configuration reference:\n%s\n...\n%s", beginConfig, endConfig)
-	}
-	want := "\n\n" + configReference() + "\n"
-	checkGenerated(t, readmePath, readme[i+len(beginConfig):j], want, func() string {
-		return readme[:i+len(beginConfig)] + want + readme[j:]
-	})
-
 	doc, err := os.ReadFile(configDoc)
 	if err != nil && !(*update && errors.Is(err, fs.ErrNotExist)) {
 		t.Fatal(err)
 	}
-	want = configurationDoc()
+	want := configurationDoc()
 	checkGenerated(t, configDoc, string(doc), want, func() string { return want })
 }
 
@@ -153,7 +136,7 @@ func checkGenerated(t *testing.T, path, got, want string, whole func() string) {
 
 // TestNoUndocumentedVariables fails when the command, or the configuration package it reads its
 // settings with, mentions a CROWDGATE_* variable that is not in the settings table (and so not in
-// the README).
+// docs/configuration.md).
 func TestNoUndocumentedVariables(t *testing.T) {
 	known := map[string]bool{}
 	for _, s := range config.Settings() {
@@ -203,5 +186,45 @@ func TestReadmeTestCommand(t *testing.T) {
 	}
 	if !strings.Contains(string(readme), "`"+string(m[1])+"`") {
 		t.Errorf("README.md does not show the test command .ci/run runs: `%s`", m[1])
+	}
+}
+
+// TestDocsLinks fails when README.md or a file under docs/ links to a repository file that does not
+// exist, so every section moved out of the README stays reachable from it.
+func TestDocsLinks(t *testing.T) {
+	files, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, readmePath, "../../BENCHMARKS.md")
+	link := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+	linked := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			p := filepath.Join(filepath.Dir(f), target)
+			if _, err := os.Stat(p); err != nil {
+				t.Errorf("%s links to %s, which does not exist", strings.TrimPrefix(f, "../../"), target)
+			}
+			if f == readmePath {
+				linked[filepath.Clean(p)] = true
+			}
+		}
+	}
+	// Every user guide in docs/ is reachable from the README (directly).
+	for _, f := range files {
+		if f == readmePath || strings.HasSuffix(f, "BENCHMARKS.md") {
+			continue
+		}
+		if !linked[filepath.Clean(f)] {
+			t.Errorf("README.md does not link to %s", strings.TrimPrefix(f, "../../"))
+		}
 	}
 }

@@ -10,7 +10,7 @@ func TestSignInsFlushedAtShutdown(t *testing.T) {
 	e := dbEnv(t, "sqlite").with("CROWDGATE_LISTEN", "127.0.0.1:0", "CROWDGATE_ADMIN_PASSWORD", "operator-chosen-1")
 	srv := startServer(t, e)
 	b := newBrowser(t, "http://"+srv.addrs.Main)
-	if !b.login("admin", "operator-chosen-1") {
+	if !b.Login("admin", "operator-chosen-1").SignedIn() {
 		t.Fatal("console sign-in failed")
 	}
 	if err := srv.stop(); err != nil {

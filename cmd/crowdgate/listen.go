@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"github.com/crowdgate/crowdgate/internal/config"
+	"github.com/crowdgate/crowdgate/internal/serving"
 )
-
-// readHeaderTimeout bounds how long a client may take to send request headers (slowloris).
-const readHeaderTimeout = 10 * time.Second
 
 // listeners are the addresses the server is bound to.
 type listeners struct {
@@ -35,16 +33,7 @@ type server struct {
 // newServers builds the main server and, when configured, the health server, each with timeouts.
 func newServers(cfg config.Config, main, health http.Handler, log *slog.Logger) ([]*server, error) {
 	mk := func(name, addr string, h http.Handler) *server {
-		return &server{name: name, log: log, srv: &http.Server{
-			Addr:              addr,
-			Handler:           h,
-			ReadHeaderTimeout: readHeaderTimeout,
-			ReadTimeout:       cfg.ReadTimeout,
-			WriteTimeout:      cfg.WriteTimeout,
-			IdleTimeout:       cfg.IdleTimeout,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.With("listener", name).Handler(), slog.LevelWarn),
-		}}
+		return &server{name: name, log: log, srv: serving.HTTPServer(cfg, addr, h, log.With("listener", name))}
 	}
 	m := mk("main", cfg.Listen, main)
 	if cfg.TLSCert != "" {

@@ -49,12 +49,12 @@ func TestReportSeatsMatchesCrowdAPI(t *testing.T) {
 	var allowed []string
 	for name := range users {
 		r := crowdCall(t, base, "jira", "jira-secret-1", "POST", "/authentication?username="+url.QueryEscape(name), map[string]string{"value": name + "-password-1"})
-		switch r.status {
+		switch r.Status {
 		case http.StatusOK:
 			allowed = append(allowed, name)
 		case http.StatusBadRequest:
 		default:
-			t.Fatalf("authentication of %s: %d %s", name, r.status, r.body)
+			t.Fatalf("authentication of %s: %d %s", name, r.Status, r.Body)
 		}
 	}
 	slices.Sort(allowed)

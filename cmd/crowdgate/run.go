@@ -16,6 +16,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/crowdapi"
 	"github.com/crowdgate/crowdgate/internal/config"
+	"github.com/crowdgate/crowdgate/internal/serving"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/password"
 )
@@ -196,8 +197,8 @@ func background(cfg config.Config, st *store.Store, surf *surfaces, syncs *entra
 	if surf.sp != nil {
 		tasks = append(tasks, surf.sp.Run)
 	}
-	for _, j := range jobs(st) {
-		tasks = append(tasks, func(ctx context.Context) error { return j.loop(ctx, log) })
+	for _, j := range serving.Jobs(st) {
+		tasks = append(tasks, func(ctx context.Context) error { return j.Loop(ctx, log) })
 	}
 	return tasks
 }

@@ -84,13 +84,13 @@ var dirIDInLocation = regexp.MustCompile(`/directories/(\d+)`)
 // settings with the secret; it returns the directory's id and the settings form's outcome.
 func createEntraDirectory(t *testing.T, b *browser, name, secret string) (int64, reply) {
 	t.Helper()
-	r := b.post("/console/directories", url.Values{"kind": {store.DirectoryAzureAD}, "name": {name}})
-	m := dirIDInLocation.FindStringSubmatch(r.header.Get("Location"))
-	if r.status != http.StatusSeeOther || m == nil {
-		t.Fatalf("create directory: %d %s %.500s", r.status, r.header.Get("Location"), r.body)
+	r := b.Post("/console/directories", url.Values{"kind": {store.DirectoryAzureAD}, "name": {name}})
+	m := dirIDInLocation.FindStringSubmatch(r.Header.Get("Location"))
+	if r.Status != http.StatusSeeOther || m == nil {
+		t.Fatalf("create directory: %d %s %.500s", r.Status, r.Header.Get("Location"), r.Body)
 	}
 	id, _ := strconv.ParseInt(m[1], 10, 64)
-	r = b.post(fmt.Sprintf("/console/directories/%d/entra", id), url.Values{"tenant_id": {"tenant-1"}, "client_id": {"client-1"},
+	r = b.Post(fmt.Sprintf("/console/directories/%d/entra", id), url.Values{"tenant_id": {"tenant-1"}, "client_id": {"client-1"},
 		"client_secret": {secret}, "sync_interval": {"1h"}})
 	return id, r
 }
@@ -98,8 +98,8 @@ func createEntraDirectory(t *testing.T, b *browser, name, secret string) (int64,
 // syncRun starts a sync of the directory in the console and waits for a finished run.
 func syncRun(t *testing.T, b *browser, st *store.Store, dirID int64) store.SyncRun {
 	t.Helper()
-	r := b.post(fmt.Sprintf("/console/directories/%d/sync", dirID), nil)
-	if page := b.follow(r); strings.Contains(page, "could not start") {
+	r := b.Post(fmt.Sprintf("/console/directories/%d/sync", dirID), nil)
+	if page := b.Follow(r).Body; strings.Contains(page, "could not start") {
 		t.Fatalf("sync did not start: %.3000s", page)
 	}
 	var run store.SyncRun
@@ -129,7 +129,7 @@ func TestEntraSecretEncryptedEndToEnd(t *testing.T) {
 		st := openStore(t, e)
 		base := "http://" + srv.addrs.Main
 		b := newBrowser(t, base)
-		if !b.login("admin", testAdminPassword) {
+		if !b.Login("admin", testAdminPassword).SignedIn() {
 			t.Fatal("admin sign-in failed")
 		}
 		keyFile := store.SQLitePath(e["CROWDGATE_DATABASE_URL"]) + ".key"
@@ -139,7 +139,7 @@ func TestEntraSecretEncryptedEndToEnd(t *testing.T) {
 			}
 		}
 		id, r := createEntraDirectory(t, b, "Contoso", secret)
-		if page := b.follow(r); !strings.Contains(page, "Entra ID settings saved") {
+		if page := b.Follow(r).Body; !strings.Contains(page, "Entra ID settings saved") {
 			t.Fatalf("settings not saved: %.3000s", page)
 		}
 
@@ -165,13 +165,13 @@ func TestEntraSecretEncryptedEndToEnd(t *testing.T) {
 		stored, _, _ := storedSecret(d.Config)
 
 		// The console shows neither the secret nor its ciphertext.
-		page := b.get(fmt.Sprintf("/console/directories/%d", id)).body
+		page := b.Get(fmt.Sprintf("/console/directories/%d", id)).Body
 		for _, leak := range []string{secret, stored, strings.Split(stored, ":")[3]} {
 			if strings.Contains(page, leak) {
 				t.Errorf("the directory page shows %q", leak)
 			}
 		}
-		if !strings.Contains(b.get("/console/directories").body, "Contoso") {
+		if !strings.Contains(b.Get("/console/directories").Body, "Contoso") {
 			t.Error("directory list lacks the directory")
 		}
 
@@ -222,11 +222,11 @@ func TestEntraSecretWithoutKeyOnPostgres(t *testing.T) {
 		srv := fe.start(t, e)
 		st := openStore(t, e)
 		b := newBrowser(t, "http://"+srv.addrs.Main)
-		if !b.login("admin", testAdminPassword) {
+		if !b.Login("admin", testAdminPassword).SignedIn() {
 			t.Fatal("admin sign-in failed")
 		}
 		id, r := createEntraDirectory(t, b, "Contoso", "a-secret-value")
-		page := b.follow(r)
+		page := b.Follow(r).Body
 		if !strings.Contains(page, "CROWDGATE_SECRET_KEY") || !strings.Contains(page, "Nothing was saved") {
 			t.Errorf("the refusal does not say what to set: %.3000s", page)
 		}
@@ -320,7 +320,7 @@ func TestEntraSecretUpgradeAndRotation(t *testing.T) {
 		}
 		srv = fe.start(t, e.with("CROWDGATE_SECRET_KEY_FILE", keyFile))
 		b := newBrowser(t, "http://"+srv.addrs.Main)
-		if !b.login("admin", testAdminPassword) {
+		if !b.Login("admin", testAdminPassword).SignedIn() {
 			t.Fatal("admin sign-in failed")
 		}
 		d.Active = true
@@ -336,10 +336,10 @@ func TestEntraSecretUpgradeAndRotation(t *testing.T) {
 		// The wrong key: crowdgate starts, the sync fails with an error that names the setting.
 		srv = fe.start(t, e.with("CROWDGATE_SECRET_KEY", k3))
 		b = newBrowser(t, "http://"+srv.addrs.Main)
-		if !b.login("admin", testAdminPassword) {
+		if !b.Login("admin", testAdminPassword).SignedIn() {
 			t.Fatal("admin sign-in failed")
 		}
-		page := b.follow(b.post(fmt.Sprintf("/console/directories/%d/sync", d.ID), nil))
+		page := b.Follow(b.Post(fmt.Sprintf("/console/directories/%d/sync", d.ID), nil)).Body
 		if !strings.Contains(page, "could not start") || !strings.Contains(page, "CROWDGATE_SECRET_KEY") {
 			t.Errorf("sync with the wrong key: the page does not name the setting: %.3000s", page)
 		}
@@ -350,7 +350,7 @@ func TestEntraSecretUpgradeAndRotation(t *testing.T) {
 		var prog struct {
 			Error string `json:"error"`
 		}
-		if err := json.Unmarshal([]byte(b.get(fmt.Sprintf("/console/directories/%d/progress", d.ID)).body), &prog); err != nil ||
+		if err := json.Unmarshal([]byte(b.Get(fmt.Sprintf("/console/directories/%d/progress", d.ID)).Body), &prog); err != nil ||
 			!strings.Contains(prog.Error, "CROWDGATE_SECRET_KEY") {
 			t.Errorf("progress error %q, %v", prog.Error, err)
 		}

@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -390,24 +389,6 @@ func TestReadyzDatabaseDown(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /healthz = %d, want 405", resp.StatusCode)
-	}
-}
-
-func TestJobLoopSurvivesFailures(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	calls := make(chan struct{}, 10)
-	j := job{name: "failing", every: time.Millisecond, atStart: true, run: func(context.Context) (int64, error) {
-		calls <- struct{}{}
-		return 0, errors.New("database down")
-	}}
-	done := make(chan error, 1)
-	go func() { done <- j.loop(ctx, slog.New(slog.DiscardHandler)) }()
-	for range 3 { // it keeps running after failures
-		<-calls
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("loop returned %v on cancellation, want nil", err)
 	}
 }
 

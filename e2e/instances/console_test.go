@@ -3,44 +3,28 @@ package instances_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/crowdgate/crowdgate/internal/consoletest"
 )
 
 // console is an administrator signed in to one instance's admin console with a local password.
 type console struct {
 	t    *testing.T
-	base string
 	name string
-	hc   *http.Client
-	csrf string
+	b    *consoletest.Client
 }
 
 func signIn(t *testing.T, p *proc, user, password string) *console {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
+	c := &console{t: t, name: p.name, b: consoletest.New(t, p.base())}
+	c.b.CSRF() // from the sign-in page
+	if r := c.b.Login(user, password); !r.SignedIn() {
+		t.Fatalf("%s: console sign-in as %s: %d %s", p.name, user, r.Status, r.Header.Get("Location"))
 	}
-	c := &console{t: t, base: p.base() + "/console", name: p.name, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	c.request("GET", "/login", nil, http.StatusOK) // sets the CSRF cookie
-	u, _ := url.Parse(c.base + "/")
-	for _, ck := range jar.Cookies(u) {
-		if strings.HasSuffix(ck.Name, "_csrf") {
-			c.csrf = ck.Value
-		}
-	}
-	if c.csrf == "" {
-		t.Fatalf("%s: no CSRF cookie from the console's sign-in page", p.name)
-	}
-	c.request("POST", "/login", url.Values{"username": {user}, "password": {password}}, http.StatusSeeOther)
 	return c
 }
 
@@ -56,28 +40,14 @@ func (c *console) request(method, path string, form url.Values, want int) string
 
 // try is request for other goroutines than the test's: it returns the error.
 func (c *console) try(method, path string, form url.Values, want int) (string, error) {
-	var body io.Reader
-	if form != nil {
-		form.Set("_csrf", c.csrf)
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, c.base+path, body)
-	if err != nil {
-		return "", err
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, err := c.hc.Do(req)
+	r, err := c.b.Request(method, "/console"+path, form)
 	if err != nil {
 		return "", fmt.Errorf("%s: console %s %s: %w", c.name, method, path, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		return "", fmt.Errorf("%s: console %s %s = %d, want %d\n%.2000s", c.name, method, path, resp.StatusCode, want, b)
+	if r.Status != want {
+		return "", fmt.Errorf("%s: console %s %s = %d, want %d\n%.2000s", c.name, method, path, r.Status, want, r.Body)
 	}
-	return string(b), nil
+	return r.Body, nil
 }
 
 // syncNow presses "Sync now" on a directory's page; it may run on any goroutine.

@@ -1,5 +1,5 @@
-// Package instances proves crowdgate's reliability targets R1, R3 and R5 (shared/docs/targets.md)
-// with real crowdgate processes, built once from ./cmd/crowdgate and driven only from outside:
+// Package instances proves crowdgate's reliability targets R1, R3 and R5 (docs/performance-targets.md,
+// "Reliability targets R1-R5") with real crowdgate processes, built once from ./cmd/crowdgate and driven only from outside:
 // environment variables, the Crowd REST API, the admin console, the CLI, signals and the database.
 //
 //   - R1: two instances started at the same moment on one empty PostgreSQL database both migrate it

@@ -113,7 +113,7 @@ const (
 )
 
 // Setting is one documented configuration value: a flag, a CROWDGATE_* variable and a default.
-// The README's configuration reference is generated from this table (cmd/crowdgate's
+// docs/configuration.md is generated from this table (cmd/crowdgate's
 // TestConfigDocs).
 type Setting struct {
 	Flag    string // without dashes

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -51,50 +52,46 @@ func fill(p *Pool) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestPoolCancelWhileWaiting(t *testing.T) {
-	p := NewPool(1)
-	fill(p)
-	ctx, cancel := context.WithCancel(t.Context())
-	errc := make(chan error, 2)
-	go func() {
-		_, _, err := p.Verify(ctx, cheapSSHA, "secret")
-		errc <- err
-	}()
-	go func() {
-		_, err := p.Hash(ctx, "pw")
-		errc <- err
-	}()
-	waitFor(t, func() bool { return p.Waiting() == 2 })
-	cancel()
-	for range 2 {
-		if err := <-errc; !errors.Is(err, context.Canceled) {
-			t.Errorf("error = %v, want context.Canceled", err)
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPool(1)
+		fill(p)
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 2)
+		go func() {
+			_, _, err := p.Verify(ctx, cheapSSHA, "secret")
+			errc <- err
+		}()
+		go func() {
+			_, err := p.Hash(ctx, "pw")
+			errc <- err
+		}()
+		synctest.Wait() // every caller is blocked on the pool
+		if got := p.Waiting(); got != 2 {
+			t.Fatalf("Waiting() = %d, want 2", got)
 		}
-	}
-	if got := p.Waiting(); got != 0 {
-		t.Errorf("Waiting() = %d after cancellation, want 0", got)
-	}
+		cancel()
+		for range 2 {
+			if err := <-errc; !errors.Is(err, context.Canceled) {
+				t.Errorf("error = %v, want context.Canceled", err)
+			}
+		}
+		if got := p.Waiting(); got != 0 {
+			t.Errorf("Waiting() = %d after cancellation, want 0", got)
+		}
+	})
 }
 
 func TestPoolDeadlineWhileWaiting(t *testing.T) {
-	p := NewPool(1)
-	fill(p)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
-	defer cancel()
-	if _, _, err := p.Verify(ctx, cheapSSHA, "secret"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("error = %v, want context.DeadlineExceeded", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPool(1)
+		fill(p)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+		defer cancel()
+		if _, _, err := p.Verify(ctx, cheapSSHA, "secret"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("error = %v, want context.DeadlineExceeded", err)
+		}
+	})
 }
 
 func TestPoolCancelledContextDoesNoWork(t *testing.T) {
@@ -110,59 +107,66 @@ func TestPoolCancelledContextDoesNoWork(t *testing.T) {
 }
 
 func TestPoolWaiterRunsWhenSlotFrees(t *testing.T) {
-	p := NewPool(1)
-	fill(p)
-	done := make(chan bool)
-	go func() {
-		ok, _, _ := p.Verify(t.Context(), cheapSSHA, "secret")
-		done <- ok
-	}()
-	waitFor(t, func() bool { return p.Waiting() == 1 })
-	p.release()
-	if !<-done {
-		t.Error("queued Verify failed after a slot was released")
-	}
-	if got := p.Waiting(); got != 0 {
-		t.Errorf("Waiting() = %d, want 0", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPool(1)
+		fill(p)
+		done := make(chan bool)
+		go func() {
+			ok, _, _ := p.Verify(t.Context(), cheapSSHA, "secret")
+			done <- ok
+		}()
+		synctest.Wait() // every caller is blocked on the pool
+		if got := p.Waiting(); got != 1 {
+			t.Fatalf("Waiting() = %d, want 1", got)
+		}
+		p.release()
+		if !<-done {
+			t.Error("queued Verify failed after a slot was released")
+		}
+		if got := p.Waiting(); got != 0 {
+			t.Errorf("Waiting() = %d, want 0", got)
+		}
+	})
 }
 
 // TestPoolBound checks that no more than workers jobs ever run at once and
 // that every caller eventually runs, by counting from inside the jobs.
 func TestPoolBound(t *testing.T) {
-	const workers, callers = 3, 40
-	p := NewPool(workers)
-	var running, maxSeen, ran atomic.Int64
-	var wg sync.WaitGroup
-	for range callers {
-		wg.Go(func() {
-			err := p.do(t.Context(), func() {
-				n := running.Add(1)
-				for {
-					cur := maxSeen.Load()
-					if n <= cur || maxSeen.CompareAndSwap(cur, n) {
-						break
+	synctest.Test(t, func(t *testing.T) {
+		const workers, callers = 3, 40
+		p := NewPool(workers)
+		var running, maxSeen, ran atomic.Int64
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				err := p.do(t.Context(), func() {
+					n := running.Add(1)
+					for {
+						cur := maxSeen.Load()
+						if n <= cur || maxSeen.CompareAndSwap(cur, n) {
+							break
+						}
 					}
+					time.Sleep(time.Millisecond) // fake time: the bubble advances it once every job is asleep
+					running.Add(-1)
+					ran.Add(1)
+				})
+				if err != nil {
+					t.Error(err)
 				}
-				time.Sleep(time.Millisecond)
-				running.Add(-1)
-				ran.Add(1)
 			})
-			if err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if got := maxSeen.Load(); got > workers {
-		t.Errorf("saw %d jobs running at once, bound is %d", got, workers)
-	}
-	if got := ran.Load(); got != callers {
-		t.Errorf("%d of %d jobs ran", got, callers)
-	}
-	if len(p.slots) != 0 || p.Waiting() != 0 {
-		t.Errorf("after all calls: %d slots held, %d waiting", len(p.slots), p.Waiting())
-	}
+		}
+		wg.Wait()
+		if got := maxSeen.Load(); got > workers {
+			t.Errorf("saw %d jobs running at once, bound is %d", got, workers)
+		}
+		if got := ran.Load(); got != callers {
+			t.Errorf("%d of %d jobs ran", got, callers)
+		}
+		if len(p.slots) != 0 || p.Waiting() != 0 {
+			t.Errorf("after all calls: %d slots held, %d waiting", len(p.slots), p.Waiting())
+		}
+	})
 }
 
 // TestPoolTryHash: TryHash hashes when a slot is free and gives up at once, without queueing,

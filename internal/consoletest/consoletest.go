@@ -1,0 +1,169 @@
+// Package consoletest is a browser for crowdgate's admin console in tests: a cookie jar, no
+// automatic redirects, forms posted with the console's CSRF token. The console's own tests (api),
+// the command's (cmd/crowdgate) and the multi-instance ones (e2e/instances) share it.
+package consoletest
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Client is one browser. Methods without an error result fail the test on a transport error; use
+// Request from other goroutines than the test's.
+type Client struct {
+	T    testing.TB
+	Base string // the server's root URL, e.g. http://127.0.0.1:8095
+	HTTP *http.Client
+}
+
+// Response is what the console answered.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// SignedIn reports whether r answers a sign-in form with a sign-in: a redirect away from the
+// sign-in page.
+func (r Response) SignedIn() bool {
+	return r.Status == http.StatusSeeOther && !strings.Contains(r.Header.Get("Location"), "/login")
+}
+
+// New returns a browser with an empty cookie jar for the server at base.
+func New(t testing.TB, base string) *Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Client{T: t, Base: strings.TrimRight(base, "/"), HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// Try sends a request and reads the whole answer.
+func (c *Client) Try(req *http.Request) (Response, error) {
+	res, err := c.HTTP.Do(req)
+	if err != nil {
+		return Response{}, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return Response{}, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	return Response{Status: res.StatusCode, Header: res.Header, Body: string(b)}, nil
+}
+
+// Do is Try that fails the test on a transport error.
+func (c *Client) Do(req *http.Request) Response {
+	c.T.Helper()
+	r, err := c.Try(req)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	return r
+}
+
+// Request sends a GET (form nil) or a form with the CSRF token (which it must already have, see
+// CSRF) and returns the error instead of failing the test, for other goroutines than the test's.
+func (c *Client) Request(method, path string, form url.Values) (Response, error) {
+	var body io.Reader
+	if form != nil {
+		if _, ok := form["_csrf"]; !ok {
+			tok, ok := c.csrfCookie()
+			if !ok {
+				return Response{}, fmt.Errorf("%s %s: no CSRF cookie yet", method, path)
+			}
+			form.Set("_csrf", tok)
+		}
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.Base+path, body)
+	if err != nil {
+		return Response{}, err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return c.Try(req)
+}
+
+// Get fetches a page.
+func (c *Client) Get(path string) Response {
+	c.T.Helper()
+	r, err := c.Request(http.MethodGet, path, nil)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	return r
+}
+
+func (c *Client) csrfCookie() (string, bool) {
+	u, _ := url.Parse(c.Base + "/console/")
+	for _, ck := range c.HTTP.Jar.Cookies(u) {
+		if strings.HasSuffix(ck.Name, "_csrf") {
+			return ck.Value, true
+		}
+	}
+	return "", false
+}
+
+// CSRF returns the console's CSRF token, fetching the sign-in page first when there is none yet.
+func (c *Client) CSRF() string {
+	c.T.Helper()
+	if tok, ok := c.csrfCookie(); ok {
+		return tok
+	}
+	c.Get("/console/login")
+	tok, ok := c.csrfCookie()
+	if !ok {
+		c.T.Fatal("no CSRF cookie from the console's sign-in page")
+	}
+	return tok
+}
+
+// Post submits a form with the CSRF token, unless the form carries its own _csrf.
+func (c *Client) Post(path string, form url.Values) Response {
+	c.T.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["_csrf"]; !ok {
+		form.Set("_csrf", c.CSRF())
+	}
+	return c.PostRaw(path, form, nil)
+}
+
+// PostRaw submits a form exactly as given (no CSRF token added), with extra request headers.
+func (c *Client) PostRaw(path string, form url.Values, header http.Header) Response {
+	c.T.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.Base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	return c.Do(req)
+}
+
+// Login submits the console's local-password sign-in form (see Response.SignedIn).
+func (c *Client) Login(user, pw string) Response {
+	c.T.Helper()
+	return c.Post("/console/login", url.Values{"username": {user}, "password": {pw}, "next": {"/console/"}})
+}
+
+// Follow fetches where a redirect points; anything but a redirect fails the test.
+func (c *Client) Follow(r Response) Response {
+	c.T.Helper()
+	if r.Status/100 != 3 {
+		c.T.Fatalf("want a redirect, got %d: %.2000s", r.Status, r.Body)
+	}
+	return c.Get(r.Header.Get("Location"))
+}
