@@ -13,6 +13,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/api"
 	"github.com/crowdgate/crowdgate/graphsync"
+	"github.com/crowdgate/crowdgate/graphsync/msgraph"
 	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/metrics"
 	"github.com/crowdgate/crowdgate/store"
@@ -157,7 +158,7 @@ func (e *entra) source(d store.Directory) (graphsync.Source, entraSettings, erro
 	if err != nil {
 		return nil, s, fmt.Errorf("directory %q: %w", d.Name, err)
 	}
-	src, err := graphsync.NewSDKSource(graphsync.SDKConfig{BaseURL: e.cfg.BaseURL, AuthorityHost: e.cfg.AuthorityHost,
+	src, err := msgraph.New(msgraph.Config{BaseURL: e.cfg.BaseURL, AuthorityHost: e.cfg.AuthorityHost,
 		TokenHTTPClient: e.tokenClient, TenantID: s.TenantID, ClientID: s.ClientID, ClientSecret: secret}, e.log)
 	return src, s, err
 }

@@ -1,8 +1,9 @@
-package graphsync
+package msgraph
 
 import (
 	"context"
 	"fmt"
+	"github.com/crowdgate/crowdgate/graphsync"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -19,31 +20,23 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 )
 
-// The properties a full round asks for. Delta tracks exactly these: a change to any other property
-// does not bring the object back. "members" makes group delta carry members@delta.
-var (
-	userSelect = []string{"id", "userPrincipalName", "mail", "otherMails", "givenName", "surname",
-		"displayName", "mailNickname", "onPremisesSamAccountName", "userType", "externalUserState", "accountEnabled"}
-	groupSelect = []string{"id", "displayName", "description", "mailNickname", "securityEnabled", "groupTypes", "members"}
-)
-
-// SDKSource is the Source backed by msgraph-sdk-go. It is safe for concurrent use.
-type SDKSource struct {
+// Source is the graphsync.Source backed by msgraph-sdk-go. It is safe for concurrent use.
+type Source struct {
 	adapter *msgraphcore.GraphRequestAdapterBase
 	base    *url.URL
-	cfg     SDKConfig
+	cfg     Config
 	log     *slog.Logger
 	now     func() time.Time
 }
 
-var _ Source = (*SDKSource)(nil)
+var _ graphsync.Source = (*Source)(nil)
 
-// NewSDKSource validates cfg, builds the credential it names and returns a Source that talks to
+// New validates cfg, builds the credential it names and returns a graphsync.Source that talks to
 // cfg.BaseURL. log may be nil (no logging).
 //
 // The request adapter is given its JSON parse and serialization factories directly, so nothing is
 // registered in kiota's process-wide default registries (which the SDK's root package would do).
-func NewSDKSource(cfg SDKConfig, log *slog.Logger) (*SDKSource, error) {
+func New(cfg Config, log *slog.Logger) (*Source, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -60,7 +53,7 @@ func NewSDKSource(cfg SDKConfig, log *slog.Logger) (*SDKSource, error) {
 		return nil, err
 	}
 	// The valid hosts must be passed explicitly: for any host outside its list the provider sends
-	// no Authorization header at all, without an error (graph.md §2.2).
+	// no Authorization header at all, without an error.
 	auth, err := msauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred,
 		[]string{cfg.Scope}, []string{strings.ToLower(base.Hostname())})
 	if err != nil {
@@ -74,7 +67,7 @@ func NewSDKSource(cfg SDKConfig, log *slog.Logger) (*SDKSource, error) {
 		return nil, fmt.Errorf("graphsync: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(cfg.BaseURL)
-	return &SDKSource{adapter: adapter, base: base, cfg: cfg, log: log, now: time.Now}, nil
+	return &Source{adapter: adapter, base: base, cfg: cfg, log: log, now: time.Now}, nil
 }
 
 // graphHTTPClient returns the client for Graph calls: the SDK's default one, or a copy of c with the
@@ -99,15 +92,15 @@ func graphHTTPClient(c *http.Client, opts *msgraphcore.GraphClientOptions) *http
 
 // requestOptions switches the SDK's retry middleware off for our requests: fetch is the only retry
 // layer, so Retry-After is honoured precisely (the middleware truncates fractional seconds) and the
-// attempts are bounded in one place (graph.md §0.6; MaxRetries 0 would mean "3", not "off").
-func (s *SDKSource) requestOptions() []abstractions.RequestOption {
+// attempts are bounded in one place (MaxRetries 0 would mean "3", not "off").
+func (s *Source) requestOptions() []abstractions.RequestOption {
 	return []abstractions.RequestOption{&khttp.RetryHandlerOptions{
 		ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return false },
 	}}
 }
 
 // requestHeaders are sent on every page: Graph does not carry custom headers into next links.
-func (s *SDKSource) requestHeaders() *abstractions.RequestHeaders {
+func (s *Source) requestHeaders() *abstractions.RequestHeaders {
 	h := abstractions.NewRequestHeaders()
 	if s.cfg.PageSize > 0 {
 		h.Add("Prefer", "odata.maxpagesize="+strconv.Itoa(s.cfg.PageSize))
@@ -117,24 +110,24 @@ func (s *SDKSource) requestHeaders() *abstractions.RequestHeaders {
 
 // checkLink refuses a link that does not point at the configured Graph: the SDK would send it without
 // a token. A stored link from another configuration is as unusable as an expired one.
-func (s *SDKSource) checkLink(op, link string) error {
+func (s *Source) checkLink(op, link string) error {
 	u, err := url.Parse(link)
 	if err != nil || !u.IsAbs() {
-		return fmt.Errorf("graphsync: %s: link %q is not an absolute URL: %w", op, link, ErrDeltaExpired)
+		return fmt.Errorf("graphsync: %s: link %q is not an absolute URL: %w", op, link, graphsync.ErrDeltaExpired)
 	}
 	if !strings.EqualFold(u.Scheme, s.base.Scheme) || !strings.EqualFold(u.Host, s.base.Host) {
 		return fmt.Errorf("graphsync: %s: link host %s://%s is not the configured Graph %s://%s: %w",
-			op, u.Scheme, u.Host, s.base.Scheme, s.base.Host, ErrDeltaExpired)
+			op, u.Scheme, u.Host, s.base.Scheme, s.base.Host, graphsync.ErrDeltaExpired)
 	}
 	return nil
 }
 
 // UsersDelta reads one page of a users delta round; see Source.
-func (s *SDKSource) UsersDelta(ctx context.Context, link string) (Page[User], error) {
+func (s *Source) UsersDelta(ctx context.Context, link string) (graphsync.Page[graphsync.User], error) {
 	const op = "users delta"
 	if link != "" {
 		if err := s.checkLink(op, link); err != nil {
-			return Page[User]{}, err
+			return graphsync.Page[graphsync.User]{}, err
 		}
 	}
 	var resp users.DeltaGetResponseable
@@ -145,7 +138,7 @@ func (s *SDKSource) UsersDelta(ctx context.Context, link string) (Page[User], er
 		var b *users.DeltaRequestBuilder
 		if link == "" {
 			b = users.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
-			rc.QueryParameters = &users.DeltaRequestBuilderGetQueryParameters{Select: userSelect}
+			rc.QueryParameters = &users.DeltaRequestBuilderGetQueryParameters{Select: graphsync.UserProperties}
 		} else {
 			b = users.NewDeltaRequestBuilder(link, s.adapter)
 		}
@@ -153,33 +146,33 @@ func (s *SDKSource) UsersDelta(ctx context.Context, link string) (Page[User], er
 		return err
 	})
 	if err != nil {
-		return Page[User]{}, err
+		return graphsync.Page[graphsync.User]{}, err
 	}
 	if resp == nil {
-		return Page[User]{}, fmt.Errorf("graphsync: %s: empty response", op)
+		return graphsync.Page[graphsync.User]{}, fmt.Errorf("graphsync: %s: empty response", op)
 	}
-	page := Page[User]{NextLink: deref(resp.GetOdataNextLink()), DeltaLink: deref(resp.GetOdataDeltaLink())}
+	page := graphsync.Page[graphsync.User]{NextLink: deref(resp.GetOdataNextLink()), DeltaLink: deref(resp.GetOdataDeltaLink())}
 	values := resp.GetValue()
-	page.Items = make([]User, 0, len(values))
+	page.Items = make([]graphsync.User, 0, len(values))
 	for i, m := range values {
 		u, err := userFromModel(m)
 		if err != nil {
-			return Page[User]{}, fmt.Errorf("graphsync: %s: value[%d]: %w", op, i, err)
+			return graphsync.Page[graphsync.User]{}, fmt.Errorf("graphsync: %s: value[%d]: %w", op, i, err)
 		}
 		page.Items = append(page.Items, u)
 	}
 	if err := s.checkPage(op, page.NextLink, page.DeltaLink, len(page.Items)); err != nil {
-		return Page[User]{}, err
+		return graphsync.Page[graphsync.User]{}, err
 	}
 	return page, nil
 }
 
 // GroupsDelta reads one page of a groups delta round, with members@delta; see Source.
-func (s *SDKSource) GroupsDelta(ctx context.Context, link string) (Page[Group], error) {
+func (s *Source) GroupsDelta(ctx context.Context, link string) (graphsync.Page[graphsync.Group], error) {
 	const op = "groups delta"
 	if link != "" {
 		if err := s.checkLink(op, link); err != nil {
-			return Page[Group]{}, err
+			return graphsync.Page[graphsync.Group]{}, err
 		}
 	}
 	var resp groups.DeltaGetResponseable
@@ -190,7 +183,7 @@ func (s *SDKSource) GroupsDelta(ctx context.Context, link string) (Page[Group], 
 		var b *groups.DeltaRequestBuilder
 		if link == "" {
 			b = groups.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
-			rc.QueryParameters = &groups.DeltaRequestBuilderGetQueryParameters{Select: groupSelect}
+			rc.QueryParameters = &groups.DeltaRequestBuilderGetQueryParameters{Select: graphsync.GroupProperties}
 		} else {
 			b = groups.NewDeltaRequestBuilder(link, s.adapter)
 		}
@@ -198,30 +191,30 @@ func (s *SDKSource) GroupsDelta(ctx context.Context, link string) (Page[Group], 
 		return err
 	})
 	if err != nil {
-		return Page[Group]{}, err
+		return graphsync.Page[graphsync.Group]{}, err
 	}
 	if resp == nil {
-		return Page[Group]{}, fmt.Errorf("graphsync: %s: empty response", op)
+		return graphsync.Page[graphsync.Group]{}, fmt.Errorf("graphsync: %s: empty response", op)
 	}
-	page := Page[Group]{NextLink: deref(resp.GetOdataNextLink()), DeltaLink: deref(resp.GetOdataDeltaLink())}
+	page := graphsync.Page[graphsync.Group]{NextLink: deref(resp.GetOdataNextLink()), DeltaLink: deref(resp.GetOdataDeltaLink())}
 	values := resp.GetValue()
-	page.Items = make([]Group, 0, len(values))
+	page.Items = make([]graphsync.Group, 0, len(values))
 	for i, m := range values {
 		g, err := groupFromModel(m)
 		if err != nil {
-			return Page[Group]{}, fmt.Errorf("graphsync: %s: value[%d]: %w", op, i, err)
+			return graphsync.Page[graphsync.Group]{}, fmt.Errorf("graphsync: %s: value[%d]: %w", op, i, err)
 		}
 		page.Items = append(page.Items, g)
 	}
 	if err := s.checkPage(op, page.NextLink, page.DeltaLink, len(page.Items)); err != nil {
-		return Page[Group]{}, err
+		return graphsync.Page[graphsync.Group]{}, err
 	}
 	return page, nil
 }
 
 // checkPage insists on exactly one of the two links: without either the round cannot go on, and
 // with both it is ambiguous which one to persist.
-func (s *SDKSource) checkPage(op, next, delta string, n int) error {
+func (s *Source) checkPage(op, next, delta string, n int) error {
 	s.log.Debug("graph delta page", "op", op, "items", n, "next", next != "", "delta", delta != "")
 	switch {
 	case next == "" && delta == "":

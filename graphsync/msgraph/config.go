@@ -1,4 +1,4 @@
-package graphsync
+package msgraph
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
 
-// Defaults applied by NewSDKSource to zero fields of SDKConfig.
+// Defaults applied by New to zero fields of Config.
 const (
 	DefaultBaseURL        = "https://graph.microsoft.com/v1.0"
 	DefaultScope          = "https://graph.microsoft.com/.default"
@@ -22,9 +22,9 @@ const (
 	maxPageSize           = 999
 )
 
-// SDKConfig configures an SDKSource. Exactly one credential must be chosen: ClientSecret,
+// Config configures a Source. Exactly one credential must be chosen: ClientSecret,
 // CertificatePEM or CertificatePath, UseManagedIdentity, UseWorkloadIdentity, or Credential.
-type SDKConfig struct {
+type Config struct {
 	// BaseURL is Graph's service root including the version, e.g. https://graph.microsoft.us/v1.0 for
 	// a national cloud or a fake's URL in tests. Plain http is accepted only for loopback hosts (the
 	// SDK's authentication provider refuses to send tokens over http anywhere else).
@@ -66,7 +66,7 @@ type SDKConfig struct {
 	MaxRetryDelay  time.Duration
 }
 
-func (c SDKConfig) withDefaults() SDKConfig {
+func (c Config) withDefaults() Config {
 	if c.BaseURL == "" {
 		c.BaseURL = DefaultBaseURL
 	}
@@ -90,7 +90,7 @@ func (c SDKConfig) withDefaults() SDKConfig {
 }
 
 // Validate reports every problem in c (after defaults are applied) in one error, one line each.
-func (c SDKConfig) Validate() error {
+func (c Config) Validate() error {
 	c = c.withDefaults()
 	var problems []error
 	add := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }

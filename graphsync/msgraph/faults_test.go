@@ -1,4 +1,4 @@
-package graphsync_test
+package msgraph_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
+	"github.com/crowdgate/crowdgate/graphsync/msgraph"
 )
 
 func statuses(fake *fakegraph.Server) []int {
@@ -83,7 +84,7 @@ func TestRetriesExhausted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := fakegraph.New(smallTenant(t), fakegraph.Options{})
 			defer fake.Close()
-			src := newSource(t, fake, func(c *graphsync.SDKConfig) { c.MaxAttempts = 3 })
+			src := newSource(t, fake, func(c *msgraph.Config) { c.MaxAttempts = 3 })
 			fake.FailNext(5, tc.fault)
 			_, err := src.GroupsDelta(t.Context(), "")
 			var te *graphsync.ThrottledError
@@ -131,7 +132,7 @@ func TestDeltaExpired(t *testing.T) {
 
 	fake.Tenant().ExpireDeltaTokens()
 	_, err := src.UsersDelta(t.Context(), link)
-	var ge *graphsync.GraphError
+	var ge *msgraph.GraphError
 	if !errors.Is(err, graphsync.ErrDeltaExpired) || !errors.As(err, &ge) || ge.Status != 410 || ge.Code != "syncStateNotFound" {
 		t.Fatalf("after expiry: err = %v, want ErrDeltaExpired from a 410 syncStateNotFound", err)
 	}
@@ -197,9 +198,9 @@ func TestMissingOrWrongToken(t *testing.T) {
 		t.Run("token="+tc.token, func(t *testing.T) {
 			fake := fakegraph.New(smallTenant(t), fakegraph.Options{})
 			defer fake.Close()
-			src := newSource(t, fake, func(c *graphsync.SDKConfig) { c.Credential = graphsync.StaticToken(tc.token) })
+			src := newSource(t, fake, func(c *msgraph.Config) { c.Credential = msgraph.StaticToken(tc.token) })
 			_, err := src.UsersDelta(t.Context(), "")
-			var ge *graphsync.GraphError
+			var ge *msgraph.GraphError
 			if !errors.As(err, &ge) || ge.Status != 401 || ge.Code != "InvalidAuthenticationToken" || ge.Message != tc.message {
 				t.Fatalf("err = %v, want GraphError 401 InvalidAuthenticationToken %q", err, tc.message)
 			}

@@ -1,9 +1,10 @@
-package graphsync
+package msgraph
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crowdgate/crowdgate/graphsync"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -73,7 +74,7 @@ func (t probeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // seconds rounded up, or an HTTP date), or an exponential backoff with jitter when Graph gave none,
 // and calls call again, which must build its request afresh (see UsersDelta); repeating a next or
 // delta link is safe. The wait ends early when ctx is done.
-func (s *SDKSource) fetch(ctx context.Context, op string, call func(context.Context) error) error {
+func (s *Source) fetch(ctx context.Context, op string, call func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		p := &probe{}
 		err := call(context.WithValue(ctx, probeKey{}, p))
@@ -98,7 +99,7 @@ func (s *SDKSource) fetch(ctx context.Context, op string, call func(context.Cont
 				wait = s.backoff(attempt)
 			}
 			if attempt >= s.cfg.MaxAttempts {
-				return &ThrottledError{Op: op, Status: p.status, RetryAfter: wait, Attempts: attempt, Err: gerr}
+				return &graphsync.ThrottledError{Op: op, Status: p.status, RetryAfter: wait, Attempts: attempt, Err: gerr}
 			}
 			s.log.Warn("graph throttled, retrying", "op", op, "status", p.status, "attempt", attempt, "wait", wait)
 			if err := sleep(ctx, wait); err != nil {
@@ -107,7 +108,7 @@ func (s *SDKSource) fetch(ctx context.Context, op string, call func(context.Cont
 		case expired(gerr):
 			s.log.Info("graph delta link expired", "op", op, "status", p.status, "code", gerr.Code,
 				"location", p.header.Get("Location"))
-			return fmt.Errorf("graphsync: %s: %w: %w", op, ErrDeltaExpired, gerr)
+			return fmt.Errorf("graphsync: %s: %w: %w", op, graphsync.ErrDeltaExpired, gerr)
 		default:
 			return fmt.Errorf("graphsync: %s: %w", op, gerr)
 		}
@@ -169,7 +170,7 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 }
 
 // backoff is RetryBaseDelay doubled per attempt, capped at MaxRetryDelay, with the upper half jittered.
-func (s *SDKSource) backoff(attempt int) time.Duration {
+func (s *Source) backoff(attempt int) time.Duration {
 	d := s.cfg.RetryBaseDelay
 	for i := 1; i < attempt && d < s.cfg.MaxRetryDelay; i++ {
 		d *= 2
