@@ -329,7 +329,6 @@ func readEntraForm(c echo.Context) (entraForm, error) {
 	return f, nil
 }
 
-
 var errNoSync = errors.New("synchronisation is not available in this deployment")
 
 func (s *server) testConnection(c echo.Context) error {

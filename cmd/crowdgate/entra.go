@@ -137,4 +137,3 @@ func (e *entra) TestConnection(ctx context.Context, dirID int64) error {
 	}
 	return nil
 }
-
