@@ -70,8 +70,8 @@ func (e *entra) source(d store.Directory, s graphsync.Settings) (graphsync.Sourc
 // sourceConfig is the SDK configuration for a directory: the deployment's Graph endpoints and the
 // credential its settings choose, with the stored secrets opened.
 func (e *entra) sourceConfig(d store.Directory, s graphsync.Settings) (msgraph.Config, error) {
-	cfg := msgraph.Config{BaseURL: e.cfg.BaseURL, AuthorityHost: e.cfg.AuthorityHost, TokenHTTPClient: e.tokenClient,
-		TenantID: s.TenantID, ClientID: s.ClientID}
+	cfg := msgraph.Config{BaseURL: e.cfg.BaseURL, AuthorityHost: e.cfg.AuthorityHost, Scope: e.cfg.Scope, AllowedHosts: e.cfg.AllowedHosts,
+		TokenHTTPClient: e.tokenClient, TenantID: s.TenantID, ClientID: s.ClientID}
 	var err error
 	switch s.CredentialKind() {
 	case graphsync.CredentialSecret:

@@ -34,7 +34,7 @@ func TestConfigValidate(t *testing.T) {
 			PageSize: 1000, MaxAttempts: -1, RetryBaseDelay: -time.Second, FederatedTokenFile: "/f",
 		}, []string{
 			"BaseURL", "AuthorityHost", "several credentials set (ClientSecret, certificate)", "ClientID is required",
-			"TenantID \"a/b\"", "CertificatePEM and CertificatePath", "FederatedTokenFile", "PageSize 1000", "MaxAttempts -1",
+			"TenantID \"a/b\"", "CertificatePEM and CertificatePath", "FederatedTokenFile", "PageSize 1000", "MaxAttempts and RetryBudget must not be negative",
 			"must not be negative",
 		}},
 		{"secret without tenant", msgraph.Config{ClientID: "c", ClientSecret: "s"}, []string{"TenantID is required"}},
@@ -88,7 +88,7 @@ func TestClientSecretCredential(t *testing.T) {
 		t.Fatalf("STS saw %d token requests, want 1 (token cached)", len(forms))
 	}
 	if f := forms[0]; f.Get("grant_type") != "client_credentials" || f.Get("client_secret") != "s3cret" ||
-		!strings.Contains(f.Get("scope"), "https://graph.microsoft.com/.default") {
+		!strings.Contains(f.Get("scope"), strings.TrimSuffix(fake.BaseURL(), "/v1.0")+"/.default ") {
 		t.Errorf("token request form = %v", f)
 	}
 	for _, r := range fake.Requests() {

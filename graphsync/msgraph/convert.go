@@ -3,10 +3,11 @@ package msgraph
 import (
 	"errors"
 	"fmt"
-	"github.com/crowdgate/crowdgate/graphsync"
 	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/crowdgate/crowdgate/graphsync"
 )
 
 // This file is the one place where SDK models become crowdgate's types. "@removed" and

@@ -9,9 +9,14 @@
 //     other host the provider silently sends no Authorization header;
 //   - hands the request adapter its JSON factories directly, so nothing is registered in kiota's
 //     process-wide serializer registries;
-//   - is the only retry layer: the SDK's retry middleware is switched off per request, and 429/503/
-//     504 are retried up to Config.MaxAttempts times, honouring Retry-After as float seconds
-//     rounded up (the SDK truncates them), with jittered exponential backoff when Graph gives none;
+//   - is the only retry layer: the SDK's retry middleware is switched off per request; no answer at
+//     all (timeout, reset, TLS, token service down) and 429/500/502/503/504 are retried within
+//     Config.RetryBudget (10 minutes per page), honouring Retry-After as float seconds rounded up
+//     (the SDK truncates them), with jittered exponential backoff when Graph gives none;
+//   - answers a 401 with one fresh token (a new credential, so its token cache is not asked) and one
+//     retry;
+//   - follows next and delta links only on the Graph host or Config.AllowedHosts, and asks for the
+//     token scope of the Graph host (Config.Scope overrides);
 //   - converts the untyped "@removed" and "members@delta" annotations in one place (convert.go)
 //     with checked type assertions.
 package msgraph

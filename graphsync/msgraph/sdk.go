@@ -3,12 +3,13 @@ package msgraph
 import (
 	"context"
 	"fmt"
-	"github.com/crowdgate/crowdgate/graphsync"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
@@ -18,24 +19,26 @@ import (
 	msauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/crowdgate/crowdgate/graphsync"
 )
 
 // Source is the graphsync.Source backed by msgraph-sdk-go. It is safe for concurrent use.
 type Source struct {
-	adapter *msgraphcore.GraphRequestAdapterBase
-	base    *url.URL
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
+	base  *url.URL
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+
+	mu      sync.Mutex
+	adapter *msgraphcore.GraphRequestAdapterBase // replaced by renew
 }
 
 var _ graphsync.Source = (*Source)(nil)
 
 // New validates cfg, builds the credential it names and returns a graphsync.Source that talks to
 // cfg.BaseURL. log may be nil (no logging).
-//
-// The request adapter is given its JSON parse and serialization factories directly, so nothing is
-// registered in kiota's process-wide default registries (which the SDK's root package would do).
 func New(cfg Config, log *slog.Logger) (*Source, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -48,26 +51,60 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graphsync: base URL: %w", err)
 	}
-	cred, err := cfg.credential()
-	if err != nil {
+	s := &Source{base: base, cfg: cfg, log: log, now: time.Now, sleep: sleep}
+	if err := s.renew(); err != nil {
 		return nil, err
+	}
+	return s, nil
+}
+
+// renew builds the request adapter with a new credential, whose first request fetches a fresh
+// token (a credential caches its tokens, so asking the old one again would hand back the token
+// Graph just refused).
+//
+// The request adapter is given its JSON parse and serialization factories directly, so nothing is
+// registered in kiota's process-wide default registries (which the SDK's root package would do).
+func (s *Source) renew() error {
+	cred, err := s.cfg.credential()
+	if err != nil {
+		return err
 	}
 	// The valid hosts must be passed explicitly: for any host outside its list the provider sends
 	// no Authorization header at all, without an error.
-	auth, err := msauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred,
-		[]string{cfg.Scope}, []string{strings.ToLower(base.Hostname())})
+	hosts := []string{strings.ToLower(s.base.Hostname())}
+	for _, h := range s.cfg.AllowedHosts {
+		hosts = append(hosts, strings.ToLower(hostname(h)))
+	}
+	auth, err := msauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{s.cfg.Scope}, hosts)
 	if err != nil {
-		return nil, fmt.Errorf("graphsync: authentication provider: %w", err)
+		return fmt.Errorf("graphsync: authentication provider: %w", err)
 	}
 	opts := msgraphcore.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: "crowdgate"}
 	adapter, err := msgraphcore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
 		auth, opts, jsonser.NewJsonParseNodeFactory(), jsonser.NewJsonSerializationWriterFactory(),
-		graphHTTPClient(cfg.HTTPClient, &opts))
+		graphHTTPClient(s.cfg.HTTPClient, &opts))
 	if err != nil {
-		return nil, fmt.Errorf("graphsync: request adapter: %w", err)
+		return fmt.Errorf("graphsync: request adapter: %w", err)
 	}
-	adapter.SetBaseUrl(cfg.BaseURL)
-	return &Source{adapter: adapter, base: base, cfg: cfg, log: log, now: time.Now}, nil
+	adapter.SetBaseUrl(s.cfg.BaseURL)
+	s.mu.Lock()
+	s.adapter = adapter
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Source) currentAdapter() *msgraphcore.GraphRequestAdapterBase {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.adapter
+}
+
+// hostname is the host part of "host" or "host:port".
+func hostname(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }
 
 // graphHTTPClient returns the client for Graph calls: the SDK's default one, or a copy of c with the
@@ -108,18 +145,24 @@ func (s *Source) requestHeaders() *abstractions.RequestHeaders {
 	return h
 }
 
-// checkLink refuses a link that does not point at the configured Graph: the SDK would send it without
-// a token. A stored link from another configuration is as unusable as an expired one.
+// checkLink refuses a link that does not point at the configured Graph host or one of the allowed
+// hosts: the token would go elsewhere (or, for a host the provider does not know, no token at all).
+// A stored link from another configuration is as unusable as an expired one.
 func (s *Source) checkLink(op, link string) error {
 	u, err := url.Parse(link)
 	if err != nil || !u.IsAbs() {
 		return fmt.Errorf("graphsync: %s: link %q is not an absolute URL: %w", op, link, graphsync.ErrDeltaExpired)
 	}
-	if !strings.EqualFold(u.Scheme, s.base.Scheme) || !strings.EqualFold(u.Host, s.base.Host) {
-		return fmt.Errorf("graphsync: %s: link host %s://%s is not the configured Graph %s://%s: %w",
-			op, u.Scheme, u.Host, s.base.Scheme, s.base.Host, graphsync.ErrDeltaExpired)
+	if strings.EqualFold(u.Scheme, s.base.Scheme) && strings.EqualFold(u.Host, s.base.Host) {
+		return nil
 	}
-	return nil
+	for _, h := range s.cfg.AllowedHosts {
+		if strings.EqualFold(u.Host, h) && (u.Scheme == "https" || u.Scheme == s.base.Scheme) {
+			return nil
+		}
+	}
+	return fmt.Errorf("graphsync: %s: link host %s://%s is neither the configured Graph %s://%s nor an allowed host: %w",
+		op, u.Scheme, u.Host, s.base.Scheme, s.base.Host, graphsync.ErrDeltaExpired)
 }
 
 // UsersDelta reads one page of a users delta round; see Source.
@@ -134,13 +177,14 @@ func (s *Source) UsersDelta(ctx context.Context, link string) (graphsync.Page[gr
 	err := s.fetch(ctx, op, func(ctx context.Context) (err error) {
 		// A builder per attempt: kiota's first send consumes a builder's raw-URL parameter, so
 		// reusing one would retry a next or delta link as a bare /users/delta() without $select.
+		adapter := s.currentAdapter()
 		rc := &users.DeltaRequestBuilderGetRequestConfiguration{Headers: s.requestHeaders(), Options: s.requestOptions()}
 		var b *users.DeltaRequestBuilder
 		if link == "" {
-			b = users.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
+			b = users.NewDeltaRequestBuilderInternal(map[string]string{}, adapter)
 			rc.QueryParameters = &users.DeltaRequestBuilderGetQueryParameters{Select: graphsync.UserProperties}
 		} else {
-			b = users.NewDeltaRequestBuilder(link, s.adapter)
+			b = users.NewDeltaRequestBuilder(link, adapter)
 		}
 		resp, err = b.GetAsDeltaGetResponse(ctx, rc)
 		return err
@@ -179,13 +223,14 @@ func (s *Source) GroupsDelta(ctx context.Context, link string) (graphsync.Page[g
 	err := s.fetch(ctx, op, func(ctx context.Context) (err error) {
 		// A builder per attempt: kiota's first send consumes a builder's raw-URL parameter, so
 		// reusing one would retry a next or delta link as a bare /groups/delta() without $select.
+		adapter := s.currentAdapter()
 		rc := &groups.DeltaRequestBuilderGetRequestConfiguration{Headers: s.requestHeaders(), Options: s.requestOptions()}
 		var b *groups.DeltaRequestBuilder
 		if link == "" {
-			b = groups.NewDeltaRequestBuilderInternal(map[string]string{}, s.adapter)
+			b = groups.NewDeltaRequestBuilderInternal(map[string]string{}, adapter)
 			rc.QueryParameters = &groups.DeltaRequestBuilderGetQueryParameters{Select: graphsync.GroupProperties}
 		} else {
-			b = groups.NewDeltaRequestBuilder(link, s.adapter)
+			b = groups.NewDeltaRequestBuilder(link, adapter)
 		}
 		resp, err = b.GetAsDeltaGetResponse(ctx, rc)
 		return err
