@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -108,5 +110,77 @@ func TestFullSyncNow(t *testing.T) {
 	}
 	if e := h.lastAudit("FULL_SYNC_REQUESTED"); e.Actor != "admin" || e.Outcome != "SUCCESS" {
 		t.Errorf("audit %+v", e)
+	}
+}
+
+// postMultipart posts fields and one file as multipart/form-data, as the connection form does.
+func (c *client) postMultipart(path string, fields map[string]string, fileField, fileName string, file []byte) response {
+	c.h.t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	fields["_csrf"] = c.csrf()
+	for k, v := range fields {
+		if err := w.WriteField(k, v); err != nil {
+			c.h.t.Fatal(err)
+		}
+	}
+	fw, err := w.CreateFormFile(fileField, fileName)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	if _, err := fw.Write(file); err != nil {
+		c.h.t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		c.h.t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, c.h.srv.URL+path, &body)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	return c.do(req)
+}
+
+// TestEntraCertificateUpload: a certificate file uploaded with the form is stored (PEM as text, a
+// PFX in base64), never shown again, and kept when the form is saved without a file.
+func TestEntraCertificateUpload(t *testing.T) {
+	h := newHarness(t)
+	c := h.loggedIn()
+	base := "/console/directories/" + itoa(h.entra.ID)
+	pem := "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIIEsecretkey\n-----END PRIVATE KEY-----\n"
+	fields := func() map[string]string {
+		return map[string]string{"tenant_id": "contoso.onmicrosoft.com", "client_id": "c", "credential": "certificate", "certificate_password": "pw"}
+	}
+	r := c.postMultipart(base+"/entra", fields(), "certificate", "app.pem", []byte(pem))
+	wantContains(t, c.follow(r).Body, "Entra ID settings saved.")
+	d, _ := h.st.Directory(context.Background(), h.entra.ID)
+	s, err := graphsync.ParseSettings(d.Config)
+	if err != nil || s.CredentialKind() != graphsync.CredentialCertificate || s.Certificate != pem || s.CertificatePassword != "pw" {
+		t.Fatalf("stored %+v (%v)", s, err)
+	}
+	page := c.get(base).Body
+	wantContains(t, page, "A certificate is stored.", `<option value="certificate" selected>`)
+	if strings.Contains(page, "MIIEsecretkey") {
+		t.Error("the page shows the private key")
+	}
+	// Saved again without a file: the certificate stays; a PFX replaces it in base64.
+	wantStatus(t, c.postMultipart(base+"/entra", fields(), "certificate", "", nil), http.StatusSeeOther)
+	if d, _ := h.st.Directory(context.Background(), h.entra.ID); !strings.Contains(d.Config, "MIIEsecretkey") {
+		t.Error("saving without a file dropped the certificate")
+	}
+	pfx := []byte{0x30, 0x82, 0x0a, 0x00, 0xff, 0x00}
+	wantStatus(t, c.postMultipart(base+"/entra", fields(), "certificate", "app.pfx", pfx), http.StatusSeeOther)
+	d, _ = h.st.Directory(context.Background(), h.entra.ID)
+	s, _ = graphsync.ParseSettings(d.Config)
+	if b, err := graphsync.CertificateFile(s.Certificate); err != nil || !bytes.Equal(b, pfx) {
+		t.Errorf("PFX stored as %q (%v)", s.Certificate, err)
+	}
+	// Too big: refused, nothing changed.
+	before := d.Config
+	r = c.postMultipart(base+"/entra", fields(), "certificate", "big.pfx", bytes.Repeat([]byte{1}, 65<<10))
+	wantContains(t, c.follow(r).Body, "Nothing was saved: the certificate file is larger than 64 KiB.")
+	if d, _ := h.st.Directory(context.Background(), h.entra.ID); d.Config != before {
+		t.Error("a refused upload changed the settings")
 	}
 }
