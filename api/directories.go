@@ -94,6 +94,8 @@ func (s *server) dirRow(ctx context.Context, d store.Directory, st store.Directo
 		r.Health, r.HealthText = "error", "Not synchronising: invalid settings"
 	case r.Progress != nil && r.Progress.Stopped:
 		r.Health, r.HealthText = "error", "Not synchronising"
+	case r.Progress != nil && r.Progress.Held != "":
+		r.Health, r.HealthText = "warn", "Run held: review it"
 	case r.LastRun != nil && (r.LastRun.Status == store.SyncFailed || r.LastRun.Status == store.SyncAborted):
 		r.Health, r.HealthText = "error", "Last run "+strings.ToLower(r.LastRun.Status)
 	case r.State != nil && r.State.LastError != "":
@@ -372,6 +374,25 @@ func (s *server) syncNow(c echo.Context) error {
 		return s.attempted(c, d, "FULL_SYNC_REQUESTED", serr, back, "The full sync could not start: ", "Full sync started.")
 	}
 	return s.attempted(c, d, "SYNC_REQUESTED", serr, back, "The sync could not start: ", "Sync started.")
+}
+
+// applyHeld applies the run the mass-change guard held: it removes what the guard stopped, so it
+// needs a recent sign-in and is audited.
+func (s *server) applyHeld(c echo.Context) error {
+	d, err := s.directoryParam(c)
+	if err != nil {
+		return err
+	}
+	back := s.dirURL(d.ID) + "#sync"
+	ha, ok := s.cfg.SyncController.(HeldApplier)
+	if !ok || d.Kind != store.DirectoryAzureAD {
+		return s.done(c, fmt.Errorf("this directory has no held run to apply: %w", errForm), back, "")
+	}
+	if ok, err := s.requireFresh(c, back); !ok {
+		return err
+	}
+	aerr := ha.ApplyHeld(c.Request().Context(), d.ID)
+	return s.attempted(c, d, "SYNC_HELD_APPLIED", aerr, back, "The held run could not be applied: ", "The held run is being applied.")
 }
 
 // attempted audits what the administrator asked of directory d and goes back to the page with

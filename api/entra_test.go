@@ -184,3 +184,32 @@ func TestEntraCertificateUpload(t *testing.T) {
 		t.Error("a refused upload changed the settings")
 	}
 }
+
+// TestApplyHeld: a run held by the mass-change guard is shown with "Apply anyway", which needs a
+// recent sign-in, is audited, and applies it.
+func TestApplyHeld(t *testing.T) {
+	h := newHarness(t)
+	c := h.loggedIn()
+	base := "/console/directories/" + itoa(h.entra.ID)
+	if strings.Contains(c.get(base).Body, `id="apply-held"`) {
+		t.Fatal("apply-held offered with nothing held")
+	}
+	h.sync.mu.Lock()
+	h.sync.progress[h.entra.ID] = api.SyncProgress{Held: "it would deactivate 812 of 900 users"}
+	h.sync.mu.Unlock()
+	wantContains(t, c.get(base).Body, `id="apply-held"`, "it would deactivate 812 of 900 users", "Run held: review it")
+	h.age(11 * time.Minute)
+	r := c.post(base+"/apply-held", nil)
+	if !strings.HasPrefix(r.Header.Get("Location"), "/console/reauth") || len(h.sync.applied) != 0 {
+		t.Fatalf("stale apply-held went to %q, applied %v", r.Header.Get("Location"), h.sync.applied)
+	}
+	h.age(-11 * time.Minute)
+	wantContains(t, c.follow(c.post(base+"/apply-held", nil)).Body, "The held run is being applied.")
+	if !slices.Equal(h.sync.applied, []int64{h.entra.ID}) {
+		t.Errorf("applied %v", h.sync.applied)
+	}
+	if e := h.lastAudit("SYNC_HELD_APPLIED"); e.Actor != "admin" || e.Outcome != "SUCCESS" {
+		t.Errorf("audit %+v", e)
+	}
+	wantContains(t, c.follow(c.post(base+"/apply-held", nil)).Body, "The held run could not be applied: directory")
+}

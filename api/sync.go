@@ -28,10 +28,18 @@ type SyncController interface {
 	TestConnection(ctx context.Context, dirID int64) error
 }
 
+// HeldApplier is implemented by a SyncController whose synchroniser can hold a run that would remove
+// too much (the mass-change guard): ApplyHeld applies the directory's held run, as an administrator
+// decided. The console offers it while SyncProgress.Held is set.
+type HeldApplier interface {
+	ApplyHeld(ctx context.Context, dirID int64) error
+}
+
 // SyncProgress is the live state of a directory's sync as the console polls it.
 type SyncProgress struct {
 	Running    bool      `json:"running"`
 	Stopped    bool      `json:"stopped,omitempty"` // the directory is not being synchronised: Error says why
+	Held       string    `json:"held,omitempty"`    // a run held by the mass-change guard: what it would do; "" when none
 	Phase      string    `json:"phase,omitempty"`   // e.g. "users", "groups", "memberships"
 	Done       int       `json:"done"`              // objects processed so far
 	Total      int       `json:"total"`             // 0 when not known

@@ -230,3 +230,12 @@ func (s *Supervisor) Status(dirID int64) Status {
 	}
 	return Status{Progress: r.syncer.Progress(), Interval: r.interval, Started: true}
 }
+
+// Syncer returns the directory's running syncer, nil when none runs.
+func (s *Supervisor) Syncer(dirID int64) *Syncer {
+	r, _ := s.get(dirID)
+	if r == nil {
+		return nil
+	}
+	return r.syncer
+}

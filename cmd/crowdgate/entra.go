@@ -120,6 +120,25 @@ func (e *entra) Progress(dirID int64) api.SyncProgress {
 	return out
 }
 
+var _ api.HeldApplier = (*entra)(nil)
+
+// ApplyHeld applies the run the mass-change guard held (api.HeldApplier).
+func (e *entra) ApplyHeld(ctx context.Context, dirID int64) error {
+	sy := e.sup.Syncer(dirID)
+	if sy == nil {
+		if st := e.sup.Status(dirID); st.Stopped != nil {
+			return st.Stopped
+		}
+		return errors.New("this directory is not synchronised by this instance")
+	}
+	h, ok := any(sy).(heldApplier)
+	if !ok {
+		return errors.New("this version of crowdgate holds no runs (it has no mass-change guard): nothing to apply")
+	}
+	_, err := h.ApplyHeld(context.WithoutCancel(ctx)) // the administrator stays the actor; the apply outlives the request
+	return err
+}
+
 // TestConnection gets a token and reads one page of users with the stored settings.
 func (e *entra) TestConnection(ctx context.Context, dirID int64) error {
 	d, err := e.st.Directory(ctx, dirID)
