@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -19,7 +21,7 @@ type dirRow struct {
 	Dir           store.Directory
 	Stats         store.DirectoryStats
 	Entra         bool
-	Settings      entraSettings
+	Settings      entraView
 	State         *store.SyncState
 	LastRun       *store.SyncRun
 	NextRun       time.Time
@@ -58,7 +60,7 @@ func (s *server) dirRow(ctx context.Context, d store.Directory, st store.Directo
 		}
 		return r, nil
 	}
-	r.Settings = parseEntra(d.Config)
+	r.Settings = viewEntra(d.Config)
 	state, err := s.st.SyncState(ctx, d.ID)
 	if err == nil {
 		r.State = &state
@@ -78,7 +80,7 @@ func (s *server) dirRow(ctx context.Context, d store.Directory, st store.Directo
 		r.NextRun = p.NextRunAt
 	}
 	interval := r.Settings.Interval()
-	if r.NextRun.IsZero() && interval > 0 && r.LastRun != nil {
+	if r.NextRun.IsZero() && interval > 0 && r.LastRun != nil && r.Settings.Err == nil {
 		r.NextRun, r.NextEstimated = r.LastRun.StartedAt.Add(interval), true
 	}
 	now := s.cfg.Now()
@@ -87,6 +89,13 @@ func (s *server) dirRow(ctx context.Context, d store.Directory, st store.Directo
 		r.Health, r.HealthText = "warn", "Inactive"
 	case r.Progress != nil && r.Progress.Running:
 		r.Health, r.HealthText = "running", "Synchronising"
+	case r.Settings.Err != nil:
+		// Whatever the last run did, no syncer runs with these settings.
+		r.Health, r.HealthText = "error", "Not synchronising: invalid settings"
+	case r.Progress != nil && r.Progress.Stopped:
+		r.Health, r.HealthText = "error", "Not synchronising"
+	case r.Progress != nil && r.Progress.Held != "":
+		r.Health, r.HealthText = "warn", "Run held: review it"
 	case r.LastRun != nil && (r.LastRun.Status == store.SyncFailed || r.LastRun.Status == store.SyncAborted):
 		r.Health, r.HealthText = "error", "Last run "+strings.ToLower(r.LastRun.Status)
 	case r.State != nil && r.State.LastError != "":
@@ -242,40 +251,39 @@ func (s *server) updateEntra(c echo.Context) error {
 	if ok, err := s.requireFresh(c, back); !ok {
 		return err
 	}
-	ch := entraChange{TenantID: strings.TrimSpace(c.FormValue("tenant_id")), ClientID: strings.TrimSpace(c.FormValue("client_id")),
-		Secret: c.FormValue("client_secret"), ClearSecret: checked(c, "clear_secret"),
-		SyncInterval: strings.TrimSpace(c.FormValue("sync_interval")), Groups: lines(c.FormValue("group_filter"))}
-	if err := ch.validate(); err != nil {
+	f, err := readEntraForm(c)
+	if err != nil {
+		return s.done(c, fmt.Errorf("nothing was saved: %w: %w", err, errForm), back, "")
+	}
+	old, err := graphsync.ParseSettings(d.Config)
+	if err != nil {
+		return s.done(c, fmt.Errorf("nothing was saved: the stored settings cannot be read (%w); fix them with crowdgate directory set: %w", err, errForm), back, "")
+	}
+	// Checked before anything is sealed, then sealed before anything is saved: without a key the
+	// whole form is refused.
+	check, err := f.apply(old, func(_, v string) (string, error) { return v, nil })
+	if err == nil {
+		err = check.Validate()
+	}
+	if err != nil {
 		return s.done(c, fmt.Errorf("%w: %w", err, errForm), back, "")
 	}
-	if ch.Secret != "" && s.cfg.Secrets != nil && !ch.ClearSecret {
-		// Encrypted before anything is saved: without a key the whole form is refused.
-		if ch.Secret, err = s.cfg.Secrets.SealSecret(ctx, d.ID, ch.Secret); err != nil {
-			return s.done(c, fmt.Errorf("nothing was saved: the client secret cannot be encrypted: %w: %w", err, errForm), back, "")
+	set, err := f.apply(old, func(key, v string) (string, error) {
+		if s.cfg.Secrets == nil {
+			return v, nil
 		}
+		return s.cfg.Secrets.SealSecret(ctx, d.ID, key, v)
+	})
+	if err != nil {
+		return s.done(c, fmt.Errorf("nothing was saved: a secret cannot be encrypted: %w: %w", err, errForm), back, "")
 	}
-	old := parseEntra(d.Config)
-	if d.Config, err = ch.apply(d.Config); err != nil {
+	if d.Config, err = set.Encode(); err != nil {
 		return err
 	}
 	if _, err := s.st.UpdateDirectory(ctx, d); err != nil {
 		return s.done(c, err, back, "")
 	}
-	now := parseEntra(d.Config)
-	var changed []string
-	for _, f := range []struct {
-		name string
-		a, b any
-	}{{keyTenantID, old.TenantID, now.TenantID}, {keyClientID, old.ClientID, now.ClientID},
-		{keySyncInterval, old.SyncInterval, now.SyncInterval}, {keyGroups, old.GroupFilter(), now.GroupFilter()}} {
-		if f.a != f.b {
-			changed = append(changed, f.name)
-		}
-	}
-	if ch.Secret != "" || ch.ClearSecret {
-		changed = append(changed, keyClientSecret)
-	}
-	if err := s.st.Audit(ctx, "SUCCESS", "DIRECTORY_IDP_SETTINGS_CHANGED", "DIRECTORY", d.Name, map[string]any{"changed": changed}); err != nil {
+	if err := s.st.Audit(ctx, "SUCCESS", "DIRECTORY_IDP_SETTINGS_CHANGED", "DIRECTORY", d.Name, map[string]any{"changed": old.Changed(set)}); err != nil {
 		return err
 	}
 	return s.done(c, nil, back, "Entra ID settings saved.")
@@ -284,7 +292,43 @@ func (s *server) updateEntra(c echo.Context) error {
 // SecretSealer encrypts a directory's client secret for storage; cmd/crowdgate wires it to the
 // configured key. The error's message is shown to the administrator, so it must say what to set.
 type SecretSealer interface {
-	SealSecret(ctx context.Context, dirID int64, secret string) (string, error)
+	// SealSecret seals the value of the settings key (graphsync.KeyClientSecret, ...).
+	SealSecret(ctx context.Context, dirID int64, key, secret string) (string, error)
+}
+
+// maxCertificate bounds an uploaded certificate file (a PEM chain with its key, or a PFX).
+const maxCertificate = 64 << 10
+
+// readEntraForm reads the connection form; the certificate is an uploaded file, kept as PEM text or,
+// for a PFX file, in base64.
+func readEntraForm(c echo.Context) (entraForm, error) {
+	f := entraForm{Fields: map[string]string{}, Secret: c.FormValue("client_secret"), CertificatePassword: c.FormValue("certificate_password"),
+		ClearSecret: checked(c, "clear_secret"), ClearCertificate: checked(c, "clear_certificate"), ClearCertPwd: checked(c, "clear_certificate_password")}
+	for _, k := range graphsync.SettableKeys() {
+		f.Fields[k] = c.FormValue(k)
+	}
+	f.Fields["exclude_guests"] = strconv.FormatBool(checked(c, "exclude_guests"))
+	fh, err := c.FormFile("certificate")
+	if errors.Is(err, http.ErrMissingFile) || errors.Is(err, http.ErrNotMultipart) || (err == nil && fh.Size == 0) {
+		return f, nil
+	}
+	if err != nil {
+		return f, fmt.Errorf("the certificate upload: %w", err)
+	}
+	if fh.Size > maxCertificate {
+		return f, fmt.Errorf("the certificate file is larger than %d KiB", maxCertificate>>10)
+	}
+	file, err := fh.Open()
+	if err != nil {
+		return f, err
+	}
+	defer file.Close()
+	b, err := io.ReadAll(io.LimitReader(file, maxCertificate+1))
+	if err != nil {
+		return f, err
+	}
+	f.Certificate = graphsync.CertificateText(b)
+	return f, nil
 }
 
 var errNoSync = errors.New("synchronisation is not available in this deployment")
@@ -315,11 +359,40 @@ func (s *server) syncNow(c echo.Context) error {
 	if d.Kind != store.DirectoryAzureAD {
 		return s.done(c, fmt.Errorf("only Entra ID directories synchronise: %w", errForm), back, "")
 	}
-	serr := s.cfg.SyncController.SyncNow(c.Request().Context(), d.ID)
+	full := c.FormValue("full") == "1"
+	if full {
+		// A full round re-reads the whole tenant and may remove what it no longer sees.
+		if ok, err := s.requireFresh(c, back); !ok {
+			return err
+		}
+	}
+	serr := s.cfg.SyncController.SyncNow(c.Request().Context(), d.ID, full)
 	if errors.Is(serr, ErrSyncRunning) {
 		return s.done(c, nil, back, "A sync is already running.")
 	}
+	if full {
+		return s.attempted(c, d, "FULL_SYNC_REQUESTED", serr, back, "The full sync could not start: ", "Full sync started.")
+	}
 	return s.attempted(c, d, "SYNC_REQUESTED", serr, back, "The sync could not start: ", "Sync started.")
+}
+
+// applyHeld applies the run the mass-change guard held: it removes what the guard stopped, so it
+// needs a recent sign-in and is audited.
+func (s *server) applyHeld(c echo.Context) error {
+	d, err := s.directoryParam(c)
+	if err != nil {
+		return err
+	}
+	back := s.dirURL(d.ID) + "#sync"
+	ha, ok := s.cfg.SyncController.(HeldApplier)
+	if !ok || d.Kind != store.DirectoryAzureAD {
+		return s.done(c, fmt.Errorf("this directory has no held run to apply: %w", errForm), back, "")
+	}
+	if ok, err := s.requireFresh(c, back); !ok {
+		return err
+	}
+	aerr := ha.ApplyHeld(c.Request().Context(), d.ID)
+	return s.attempted(c, d, "SYNC_HELD_APPLIED", aerr, back, "The held run could not be applied: ", "The held run is being applied.")
 }
 
 // attempted audits what the administrator asked of directory d and goes back to the page with

@@ -189,15 +189,34 @@ type fakeSync struct {
 	progress map[int64]api.SyncProgress
 	runs     map[int64]store.SyncRun
 	tested   []int64
+	fulls    []int64 // directories asked for a full round
+	applied  []int64 // directories whose held run was applied
+}
+
+// ApplyHeld applies the held run (api.HeldApplier).
+func (f *fakeSync) ApplyHeld(_ context.Context, dirID int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.progress[dirID]
+	if p.Held == "" {
+		return fmt.Errorf("directory %d has no held run", dirID)
+	}
+	p.Held = ""
+	f.progress[dirID] = p
+	f.applied = append(f.applied, dirID)
+	return nil
 }
 
 func newFakeSync(st *store.Store) *fakeSync {
 	return &fakeSync{st: st, steps: 4, progress: map[int64]api.SyncProgress{}, runs: map[int64]store.SyncRun{}}
 }
 
-func (f *fakeSync) SyncNow(ctx context.Context, dirID int64) error {
+func (f *fakeSync) SyncNow(ctx context.Context, dirID int64, full bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if full {
+		f.fulls = append(f.fulls, dirID)
+	}
 	if f.progress[dirID].Running {
 		return fmt.Errorf("directory %d: %w", dirID, api.ErrSyncRunning)
 	}

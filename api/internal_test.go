@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -67,42 +69,64 @@ func TestLicenceLevels(t *testing.T) {
 	}
 }
 
-func TestEntraConfig(t *testing.T) {
-	old := `{"tenant_id":"a","client_secret":"keep","graph_base_url":"https://graph.microsoft.us/v1.0","page_size":500}`
+func TestEntraForm(t *testing.T) {
+	old, err := graphsync.ParseSettings(`{"tenant_id":"a","client_secret":"keep","graph_base_url":"https://graph.microsoft.us/v1.0","page_size":500}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := func(key, v string) (string, error) { return "sealed(" + key + ":" + v + ")", nil }
+	fields := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
 	for _, tc := range []struct {
 		name string
-		ch   entraChange
-		want entraSettings
-		keep bool // the secret survives
+		f    entraForm
+		want graphsync.Settings
+		view entraView
 	}{
-		{"empty secret keeps it", entraChange{TenantID: "b", ClientID: "c", SyncInterval: "15m"}, entraSettings{TenantID: "b", ClientID: "c", SecretSet: true, SyncInterval: "15m"}, true},
-		{"new secret", entraChange{TenantID: "b", Secret: "new"}, entraSettings{TenantID: "b", SecretSet: true}, false},
-		{"clear secret", entraChange{ClearSecret: true, Groups: []string{"Jira Users", "0b5c3d2e-1111-2222-3333-444455556666"}},
-			entraSettings{Groups: []string{"Jira Users", "0b5c3d2e-1111-2222-3333-444455556666"}}, false},
+		{"empty secret keeps it", entraForm{Fields: fields("tenant_id", "b", "client_id", "c", "sync_interval", "15m")},
+			graphsync.Settings{TenantID: "b", ClientID: "c", ClientSecret: "keep", SyncInterval: "15m"}, entraView{SecretSet: true}},
+		{"new secret", entraForm{Fields: fields("tenant_id", "b"), Secret: "new"},
+			graphsync.Settings{TenantID: "b", ClientSecret: "sealed(client_secret:new)"}, entraView{SecretSet: true}},
+		{"clear secret, certificate", entraForm{Fields: fields("tenant_id", "a", "groups", "Jira Users, 0b5c3d2e-1111-2222-3333-444455556666",
+			"credential", "certificate", "user_removal", "delete", "username_source", "mail", "exclude_guests", "true"),
+			ClearSecret: true, Certificate: "PEM", CertificatePassword: "pw"},
+			graphsync.Settings{TenantID: "a", Groups: []string{"Jira Users", "0b5c3d2e-1111-2222-3333-444455556666"}, Credential: "certificate",
+				UserRemoval: "delete", UsernameSource: "mail", ExcludeGuests: true,
+				Certificate: "sealed(certificate:PEM)", CertificatePassword: "sealed(certificate_password:pw)"},
+			entraView{CertificateSet: true, CertificatePasswordSet: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.ch.apply(old)
+			got, err := tc.f.apply(old, seal)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, parseEntra(got)); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
+			enc, err := got.Encode()
+			if err != nil {
+				t.Fatal(err)
 			}
-			if !strings.Contains(got, `"graph_base_url":"https://graph.microsoft.us/v1.0"`) || !strings.Contains(got, `"page_size":500`) {
-				t.Errorf("unknown keys lost: %s", got)
+			if !strings.Contains(enc, `"graph_base_url":"https://graph.microsoft.us/v1.0"`) || !strings.Contains(enc, `"page_size":500`) {
+				t.Errorf("unknown keys lost: %s", enc)
 			}
-			if strings.Contains(got, `"keep"`) != tc.keep {
-				t.Errorf("secret kept = %v in %s", !tc.keep, got)
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreUnexported(graphsync.Settings{})); diff != "" {
+				t.Errorf("settings (-want +got):\n%s", diff)
+			}
+			v := viewEntra(enc)
+			if v.Err != nil || v.ClientSecret != "" || v.Certificate != "" || v.CertificatePassword != "" ||
+				v.SecretSet != tc.view.SecretSet || v.CertificateSet != tc.view.CertificateSet || v.CertificatePasswordSet != tc.view.CertificatePasswordSet {
+				t.Errorf("view %+v", v)
 			}
 		})
 	}
-	for _, bad := range []entraChange{{TenantID: "a/b"}, {SyncInterval: "10s"}, {SyncInterval: "often"}, {ClientID: "x y"}} {
-		if bad.validate() == nil {
-			t.Errorf("%+v accepted", bad)
-		}
+	if v := viewEntra(`{"sync_interval":"48h"}`); v.Err == nil || !strings.Contains(v.Err.Error(), "from 1m to 24h") {
+		t.Errorf("a 48h interval is viewed without error: %v", v.Err)
 	}
-	if _, err := (entraChange{}).apply("not json"); err == nil {
-		t.Error("a corrupt config was overwritten silently")
+	if v := viewEntra("not json"); v.Err == nil {
+		t.Error("a corrupt config is viewed without error")
 	}
 }
 

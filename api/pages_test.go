@@ -294,7 +294,7 @@ func TestDirectorySettingsAndSync(t *testing.T) {
 	c := h.loggedIn()
 	base := "/console/directories/" + itoa(h.entra.ID)
 	r := c.Post(base+"/entra", url.Values{"tenant_id": {"fabrikam.onmicrosoft.com"}, "client_id": {"11111111-2222-3333-4444-555555555555"},
-		"client_secret": {""}, "sync_interval": {"30m"}, "group_filter": {"Jira Users, Confluence Users"}})
+		"client_secret": {""}, "sync_interval": {"30m"}, "groups": {"Jira Users, Confluence Users"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	d, _ := h.st.Directory(context.Background(), h.entra.ID)
 	var cfg map[string]any

@@ -115,6 +115,7 @@ func (s *server) routes(e *echo.Echo) {
 	g.POST("/directories/:id/entra", s.updateEntra)
 	g.POST("/directories/:id/test", s.testConnection)
 	g.POST("/directories/:id/sync", s.syncNow)
+	g.POST("/directories/:id/apply-held", s.applyHeld)
 	g.GET("/directories/:id/progress", s.syncProgress)
 
 	g.GET("/sessions", s.sessions)

@@ -2,11 +2,11 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/crowdgate/crowdgate/graphsync"
 )
 
 // ErrSyncRunning is what a SyncController's SyncNow returns (wrapped) when the directory is
@@ -16,10 +16,11 @@ var ErrSyncRunning = errors.New("a sync of this directory is already running")
 // SyncController is the console's handle on Entra ID synchronisation; cmd/crowdgate wires it to
 // graphsync. Implementations must be safe for concurrent use.
 type SyncController interface {
-	// SyncNow starts a sync run of the directory in the background and returns at once, with
-	// ErrSyncRunning (wrapped) when one is already in progress. ctx carries the administrator as
-	// store actor; the run itself must not depend on ctx, which ends with the request.
-	SyncNow(ctx context.Context, dirID int64) error
+	// SyncNow starts a sync run of the directory in the background (a full round when full is set)
+	// and returns at once, with ErrSyncRunning (wrapped) when one is already in progress. ctx
+	// carries the administrator as store actor; the run itself must not depend on ctx, which ends
+	// with the request.
+	SyncNow(ctx context.Context, dirID int64, full bool) error
 	// Progress reports the directory's current (or last) run as far as this instance knows it.
 	Progress(dirID int64) SyncProgress
 	// TestConnection checks that the directory's stored settings get a token and can read Graph
@@ -27,12 +28,21 @@ type SyncController interface {
 	TestConnection(ctx context.Context, dirID int64) error
 }
 
+// HeldApplier is implemented by a SyncController whose synchroniser can hold a run that would remove
+// too much (the mass-change guard): ApplyHeld applies the directory's held run, as an administrator
+// decided. The console offers it while SyncProgress.Held is set.
+type HeldApplier interface {
+	ApplyHeld(ctx context.Context, dirID int64) error
+}
+
 // SyncProgress is the live state of a directory's sync as the console polls it.
 type SyncProgress struct {
 	Running    bool      `json:"running"`
-	Phase      string    `json:"phase,omitempty"` // e.g. "users", "groups", "memberships"
-	Done       int       `json:"done"`            // objects processed so far
-	Total      int       `json:"total"`           // 0 when not known
+	Stopped    bool      `json:"stopped,omitempty"` // the directory is not being synchronised: Error says why
+	Held       string    `json:"held,omitempty"`    // a run held by the mass-change guard: what it would do; "" when none
+	Phase      string    `json:"phase,omitempty"`   // e.g. "users", "groups", "memberships"
+	Done       int       `json:"done"`              // objects processed so far
+	Total      int       `json:"total"`             // 0 when not known
 	Message    string    `json:"message,omitempty"`
 	Error      string    `json:"error,omitempty"` // the last run's failure
 	StartedAt  time.Time `json:"started_at,omitzero"`
@@ -49,129 +59,71 @@ func (p SyncProgress) Percent() int {
 	return min(max(n, 0), 100)
 }
 
-// The keys of an AZURE_AD directory's Config JSON that the console reads and writes. Other keys
-// are kept as they are.
-const (
-	keyTenantID     = "tenant_id"
-	keyClientID     = "client_id"
-	keyClientSecret = "client_secret"
-	keySyncInterval = "sync_interval" // a Go duration string, e.g. "30m": graphsync.Config.Interval
-	keyGroups       = "groups"        // JSON array of group object ids or names: graphsync.Config.Groups
-)
-
-// entraSettings is the console's view of an AZURE_AD directory's Config: the secret never leaves
-// the server, only whether one is set.
-type entraSettings struct {
-	TenantID     string
-	ClientID     string
-	SecretSet    bool
-	SyncInterval string
-	Groups       []string
+// entraView is the console's view of an AZURE_AD directory's settings: the secrets never leave the
+// server, only whether one is set. Err is why the stored settings cannot be read or used.
+type entraView struct {
+	graphsync.Settings
+	SecretSet, CertificateSet, CertificatePasswordSet bool
+	Err                                               error
 }
 
 // GroupFilter is the group filter as the form shows it.
-func (e entraSettings) GroupFilter() string { return strings.Join(e.Groups, ", ") }
+func (e entraView) GroupFilter() string { return strings.Join(e.Groups, ", ") }
 
-// Interval parses SyncInterval; 0 when unset or unparsable.
-func (e entraSettings) Interval() time.Duration {
-	d, err := time.ParseDuration(e.SyncInterval)
-	if err != nil || d < 0 {
-		return 0
+// DefaultInterval is what an empty interval means.
+func (e entraView) DefaultInterval() time.Duration { return graphsync.DefaultInterval }
+
+func viewEntra(config string) entraView {
+	s, err := graphsync.ParseSettings(config)
+	if err == nil {
+		err = s.Validate()
 	}
-	return d
+	v := entraView{Settings: s, SecretSet: s.ClientSecret != "", CertificateSet: s.Certificate != "",
+		CertificatePasswordSet: s.CertificatePassword != "", Err: err}
+	v.ClientSecret, v.Certificate, v.CertificatePassword = "", "", ""
+	return v
 }
 
-func parseEntra(config string) entraSettings {
-	var m map[string]any
-	_ = json.Unmarshal([]byte(config), &m)
-	str := func(k string) string {
-		switch v := m[k].(type) {
-		case string:
-			return v
-		case float64:
-			return fmt.Sprint(v)
+// entraForm is a submitted settings form. An empty secret keeps the stored one unless its "clear"
+// box is ticked; so does an empty certificate upload.
+type entraForm struct {
+	Fields                                      map[string]string // graphsync.SettableKeys
+	Secret, Certificate, CertificatePassword    string
+	ClearSecret, ClearCertificate, ClearCertPwd bool
+}
+
+// secretChange is one secret value of the form: the new value, or cleared.
+type secretChange struct {
+	key   string
+	value string
+	clear bool
+	dst   *string
+}
+
+// apply returns s with the form applied; sealed seals each new secret. Validate has not run yet.
+func (f entraForm) apply(s graphsync.Settings, seal func(key, value string) (string, error)) (graphsync.Settings, error) {
+	for _, k := range graphsync.SettableKeys() {
+		v, ok := f.Fields[k]
+		if !ok {
+			continue
 		}
-		return ""
+		if err := s.Set(k, v); err != nil {
+			return s, err
+		}
 	}
-	e := entraSettings{TenantID: str(keyTenantID), ClientID: str(keyClientID), SecretSet: str(keyClientSecret) != "",
-		SyncInterval: str(keySyncInterval)}
-	if list, ok := m[keyGroups].([]any); ok {
-		for _, v := range list {
-			if g, ok := v.(string); ok {
-				e.Groups = append(e.Groups, g)
+	for _, c := range []secretChange{{graphsync.KeyClientSecret, f.Secret, f.ClearSecret, &s.ClientSecret},
+		{graphsync.KeyCertificate, f.Certificate, f.ClearCertificate, &s.Certificate},
+		{graphsync.KeyCertificatePassword, f.CertificatePassword, f.ClearCertPwd, &s.CertificatePassword}} {
+		switch {
+		case c.clear:
+			*c.dst = ""
+		case c.value != "":
+			sealed, err := seal(c.key, c.value)
+			if err != nil {
+				return s, err
 			}
+			*c.dst = sealed
 		}
 	}
-	return e
-}
-
-// entraChange is a submitted settings form: an empty Secret keeps the stored one unless ClearSecret.
-type entraChange struct {
-	TenantID, ClientID, Secret, SyncInterval string
-	Groups                                   []string
-	ClearSecret                              bool
-}
-
-func (ch entraChange) validate() error {
-	var problems []string
-	if strings.ContainsAny(ch.TenantID, "/?#% \t\r\n") {
-		problems = append(problems, "the tenant must be a tenant id or domain")
-	}
-	if strings.ContainsAny(ch.ClientID, "/?#% \t\r\n") {
-		problems = append(problems, "the client id must be an application (client) id")
-	}
-	if ch.SyncInterval != "" {
-		if d, err := time.ParseDuration(ch.SyncInterval); err != nil || d < time.Minute {
-			problems = append(problems, "the sync interval must be a duration of at least 1m, such as 30m or 1h")
-		}
-	}
-	if len(ch.Groups) > 500 {
-		problems = append(problems, "the group filter names more than 500 groups")
-	}
-	for _, g := range ch.Groups {
-		if len(g) > 256 || strings.ContainsAny(g, "\x00\r\n") {
-			problems = append(problems, "the group filter holds an invalid group name")
-			break
-		}
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-// apply returns config with the change applied, keeping keys the console does not know.
-func (ch entraChange) apply(config string) (string, error) {
-	m := map[string]any{}
-	if config != "" {
-		if err := json.Unmarshal([]byte(config), &m); err != nil {
-			return "", fmt.Errorf("the stored directory configuration is not JSON: %w", err)
-		}
-	}
-	set := func(k, v string) {
-		if v == "" {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	set(keyTenantID, ch.TenantID)
-	set(keyClientID, ch.ClientID)
-	set(keySyncInterval, ch.SyncInterval)
-	if len(ch.Groups) == 0 {
-		delete(m, keyGroups)
-	} else {
-		m[keyGroups] = ch.Groups
-	}
-	switch {
-	case ch.ClearSecret:
-		delete(m, keyClientSecret)
-	case ch.Secret != "":
-		m[keyClientSecret] = ch.Secret
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
+	return s, nil
 }

@@ -305,6 +305,12 @@ func (s *Syncer) Run(ctx context.Context) error {
 		case <-s.kick:
 			timer.Stop()
 		}
+		// A SyncNow made before this round starts is served by it (the first "sync now" on a
+		// syncer just started would otherwise run a second round right after the first).
+		select {
+		case <-s.kick:
+		default:
+		}
 		rep, err := s.SyncOnce(ctx, s.fullReq.Swap(false))
 		wait := s.cfg.Interval
 		var te *ThrottledError

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
 	"github.com/crowdgate/crowdgate/store"
 )
@@ -20,7 +19,7 @@ func scaleRun(t *testing.T, dialect string, users, groups, memberships int) (ful
 	tn := fakegraph.Generate(42, users, groups, memberships, 4)
 	gen := time.Since(start)
 	e := newEnv(t, dialect, tn, envOpts{fake: fakegraph.Options{PageSize: 999, MemberChunk: 999},
-		sdk: func(c *graphsync.SDKConfig) { c.PageSize = 999 }})
+		client: func(c *fakegraph.Client) { c.PageSize = 999 }})
 
 	rep := e.sync(false)
 	full = rep.Duration()

@@ -21,7 +21,7 @@ import (
 )
 
 // env is a fake tenant served by fakegraph, an AZURE_AD directory in a real store, and a Syncer
-// between them reading through the real SDKSource.
+// between them reading through fakegraph.Client (graphsync/msgraph tests the SDK source).
 type env struct {
 	t      *testing.T
 	url    string
@@ -37,7 +37,7 @@ type env struct {
 type envOpts struct {
 	fake     fakegraph.Options
 	cfg      graphsync.Config
-	sdk      func(*graphsync.SDKConfig)
+	client   func(*fakegraph.Client)
 	wrap     func(graphsync.Source) graphsync.Source
 	noNested bool
 }
@@ -50,7 +50,7 @@ func newEnv(t *testing.T, dialect string, tn *fakegraph.Tenant, o envOpts) *env 
 	t.Cleanup(e.fake.Close)
 	e.dir = storetest.Must(e.st.CreateDirectory(context.Background(), store.Directory{Name: "Entra ID", Kind: store.DirectoryAzureAD,
 		Active: true, NestedGroups: !o.noNested}))
-	e.src = newSource(t, e.fake, o.sdk)
+	e.src = newSource(e.fake, o.client)
 	if o.wrap != nil {
 		e.src = o.wrap(e.src)
 	}
@@ -560,7 +560,7 @@ func TestSyncUPNReuse(t *testing.T) {
 // run fails, the replica stays as it was, and the next run completes.
 func TestSyncThrottling(t *testing.T) {
 	forDialects(t, func(t *testing.T, d string) {
-		e := newEnv(t, d, smallTenant(t), envOpts{fake: fakegraph.Options{PageSize: 2}, sdk: func(c *graphsync.SDKConfig) { c.MaxAttempts = 2 }})
+		e := newEnv(t, d, smallTenant(t), envOpts{fake: fakegraph.Options{PageSize: 2}, client: func(c *fakegraph.Client) { c.MaxAttempts = 2 }})
 		e.fake.FailNext(1, fakegraph.Throttle("0"))
 		e.sync(false)
 		e.check()

@@ -64,6 +64,11 @@ func commands() []command {
 		{"import crowd-backup", "FILE", "import an Atlassian Crowd XML backup: directories, users with their password hashes, groups, memberships, applications", (*cli).importBackup},
 		{"import crowd-rest", "URL", "import users, groups and memberships from a live Crowd over its REST API (application password on standard input)", (*cli).importREST},
 		{"report seats", "APP", "print an application's seats as CSV: each licensed user, the group the seat is held through, the last sign-in and whether it is inactive (--inactive 90d)", (*cli).reportSeats},
+		{"directory add entra", "NAME", "add a Microsoft Entra ID directory (--tenant, --client-id, and --secret-stdin, --certificate FILE, --managed-identity or --workload-identity)", (*cli).directoryAddEntra},
+		{"directory set", "NAME KEY=VALUE...", "change an Entra ID directory's settings (and secrets with --secret-stdin or --certificate FILE); see docs/entra.md", (*cli).directorySet},
+		{"sync now", "DIRECTORY", "synchronise an Entra ID directory now, in this process, and print the run's report (--full: a full round)", (*cli).syncNow},
+		{"sync status", "", "show each Entra ID directory's synchronisation: state, last run, last success, what is wrong", (*cli).syncStatus},
+		{"sync apply-held", "DIRECTORY", "apply the run the mass-change guard held for the directory", (*cli).syncApplyHeld},
 	}
 }
 

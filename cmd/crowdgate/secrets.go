@@ -2,20 +2,22 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 
+	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/secretbox"
 	"github.com/crowdgate/crowdgate/store"
 )
 
-// clientSecretKey is the key of the client secret in an AZURE_AD directory's Config JSON.
-const clientSecretKey = "client_secret"
+// sealedKeys are the keys of an AZURE_AD directory's Config JSON whose values are stored sealed.
+var sealedKeys = []string{graphsync.KeyClientSecret, graphsync.KeyCertificate, graphsync.KeyCertificatePassword}
 
 // errNoSecretKey is what saving a secret meets when no key can be had: PostgreSQL without
 // CROWDGATE_SECRET_KEY or _FILE. Generating a key there would leave it on one host only, while
@@ -103,52 +105,46 @@ func (k *secretKeys) load(create bool) (*secretbox.Box, error) {
 	return k.box, nil
 }
 
-// secretAAD binds a sealed client secret to its directory, so a value copied to another directory's
-// row does not decrypt.
-func secretAAD(dirID int64) string {
-	return fmt.Sprintf("crowdgate directory %d %s", dirID, clientSecretKey)
+// secretAAD binds a sealed value to its directory and key, so a value copied to another directory's
+// row, or to another key, does not decrypt.
+func secretAAD(dirID int64, key string) string {
+	return fmt.Sprintf("crowdgate directory %d %s", dirID, key)
 }
 
-// SealSecret encrypts a directory's client secret for storage (api.SecretSealer).
-func (k *secretKeys) SealSecret(_ context.Context, dirID int64, secret string) (string, error) {
+// SealSecret encrypts a directory's secret value (key: graphsync.KeyClientSecret, KeyCertificate or
+// KeyCertificatePassword) for storage (api.SecretSealer).
+func (k *secretKeys) SealSecret(_ context.Context, dirID int64, key, secret string) (string, error) {
 	box, err := k.load(true)
 	if err != nil {
 		return "", err
 	}
-	return box.Seal(secret, secretAAD(dirID))
+	return box.Seal(secret, secretAAD(dirID, key))
 }
 
-// openSecret returns a stored client secret in clear. A plaintext value (stored before encryption
-// existed, and not yet encrypted for want of a key) is returned as it is.
-func (k *secretKeys) openSecret(dirID int64, stored string) (string, error) {
+// openSecret returns a stored secret value in clear ("" stays ""). A plaintext value (stored
+// before encryption existed, and not yet encrypted for want of a key) is returned as it is.
+func (k *secretKeys) openSecret(dirID int64, key, stored string) (string, error) {
 	if !secretbox.IsSealed(stored) {
 		return stored, nil
 	}
+	what := strings.ReplaceAll(key, "_", " ")
 	box, err := k.load(false)
 	if err != nil {
-		return "", fmt.Errorf("the client secret is stored encrypted but cannot be decrypted: %w", err)
+		return "", fmt.Errorf("the %s is stored encrypted but cannot be decrypted: %w", what, err)
 	}
-	plain, err := box.Open(stored, secretAAD(dirID))
+	plain, err := box.Open(stored, secretAAD(dirID, key))
 	if err != nil {
-		return "", fmt.Errorf("the client secret cannot be decrypted (%w): set CROWDGATE_SECRET_KEY or CROWDGATE_SECRET_KEY_FILE to the key it was saved with "+
-			"(after a rotation, list the old key in CROWDGATE_SECRET_PREVIOUS_KEYS), or enter the secret again in the console", err)
+		return "", fmt.Errorf("the %s cannot be decrypted (%w): set CROWDGATE_SECRET_KEY or CROWDGATE_SECRET_KEY_FILE to the key it was saved with "+
+			"(after a rotation, list the old key in CROWDGATE_SECRET_PREVIOUS_KEYS), or enter the %s again in the console", what, err, what)
 	}
 	return plain, nil
 }
 
-// storedSecret reads the client secret from a directory's Config JSON ("" when none).
-func storedSecret(config string) (string, map[string]json.RawMessage, error) {
-	m := map[string]json.RawMessage{}
-	if err := json.Unmarshal([]byte(config), &m); err != nil {
-		return "", nil, err
-	}
-	var s string
-	if raw, ok := m[clientSecretKey]; ok {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", nil, fmt.Errorf("%s is not a string", clientSecretKey)
-		}
-	}
-	return s, m, nil
+// storedSecrets reads the sealed keys' values from a directory's settings (pointers into s, which
+// the caller may change and Encode).
+func storedSecrets(s *graphsync.Settings) map[string]*string {
+	return map[string]*string{graphsync.KeyClientSecret: &s.ClientSecret, graphsync.KeyCertificate: &s.Certificate,
+		graphsync.KeyCertificatePassword: &s.CertificatePassword}
 }
 
 // sealStored encrypts, in one transaction, every Entra ID client secret stored in plain text or
@@ -163,17 +159,22 @@ func (k *secretKeys) sealStored(ctx context.Context, st *store.Store) error {
 	var plain []string
 	need := false
 	for _, d := range ds {
-		s, _, err := storedSecret(d.Config)
-		if d.Kind != store.DirectoryAzureAD || err != nil || s == "" {
+		set, err := graphsync.ParseSettings(d.Config)
+		if d.Kind != store.DirectoryAzureAD || err != nil {
 			continue
 		}
-		if !secretbox.IsSealed(s) {
-			plain = append(plain, d.Name)
-			need = true
-		} else if k.configured() || len(k.cfg.PreviousKeys) > 0 {
-			need = true // perhaps under a previous key: NeedsSeal below decides
+		for _, v := range storedSecrets(&set) {
+			switch {
+			case *v == "":
+			case !secretbox.IsSealed(*v):
+				plain = append(plain, d.Name)
+				need = true
+			case k.configured() || len(k.cfg.PreviousKeys) > 0:
+				need = true // perhaps under a previous key: NeedsSeal below decides
+			}
 		}
 	}
+	plain = slices.Compact(plain)
 	if !need {
 		return nil
 	}
@@ -198,35 +199,41 @@ func (k *secretKeys) sealStored(ctx context.Context, st *store.Store) error {
 			if err != nil {
 				return err
 			}
-			s, m, err := storedSecret(d.Config)
-			if err != nil || s == "" || !box.NeedsSeal(s) {
+			set, err := graphsync.ParseSettings(d.Config)
+			if err != nil {
 				continue
 			}
-			was := "plain text"
-			if secretbox.IsSealed(s) {
-				was = "a previous key"
-				if s, err = box.Open(s, secretAAD(d.ID)); err != nil {
-					// Left as it is: the directory's sync reports the error, naming the setting.
-					k.log.Error("a stored client secret does not decrypt with the configured keys", "directory", d.Name, "err", err)
+			changed := false
+			for _, key := range sealedKeys {
+				v := storedSecrets(&set)[key]
+				if *v == "" || !box.NeedsSeal(*v) {
 					continue
 				}
+				plain, was := *v, "plain text"
+				if secretbox.IsSealed(plain) {
+					was = "a previous key"
+					if plain, err = box.Open(plain, secretAAD(d.ID, key)); err != nil {
+						// Left as it is: the directory's sync reports the error, naming the setting.
+						k.log.Error("a stored secret does not decrypt with the configured keys", "directory", d.Name, "key", key, "err", err)
+						continue
+					}
+				}
+				if *v, err = box.Seal(plain, secretAAD(d.ID, key)); err != nil {
+					return err
+				}
+				if err := tx.Audit(ctx, "SUCCESS", "DIRECTORY_SECRET_ENCRYPTED", "DIRECTORY", d.Name,
+					map[string]any{"key_id": box.CurrentKeyID(), "was": was, "setting": key}); err != nil {
+					return err
+				}
+				changed = true
 			}
-			sealed, err := box.Seal(s, secretAAD(d.ID))
-			if err != nil {
+			if !changed {
+				continue
+			}
+			if d.Config, err = set.Encode(); err != nil {
 				return err
 			}
-			raw, _ := json.Marshal(sealed)
-			m[clientSecretKey] = raw
-			cfg, err := json.Marshal(m)
-			if err != nil {
-				return err
-			}
-			d.Config = string(cfg)
 			if _, err := tx.UpdateDirectory(ctx, d); err != nil {
-				return err
-			}
-			if err := tx.Audit(ctx, "SUCCESS", "DIRECTORY_SECRET_ENCRYPTED", "DIRECTORY", d.Name,
-				map[string]any{"key_id": box.CurrentKeyID(), "was": was}); err != nil {
 				return err
 			}
 			n++

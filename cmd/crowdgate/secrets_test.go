@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
 	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/secretbox"
@@ -162,7 +163,8 @@ func TestEntraSecretEncryptedEndToEnd(t *testing.T) {
 				t.Error("the log does not say where the generated key is")
 			}
 		}
-		stored, _, _ := storedSecret(d.Config)
+		set, _ := graphsync.ParseSettings(d.Config)
+		stored := set.ClientSecret
 
 		// The console shows neither the secret nor its ciphertext.
 		page := b.Get(fmt.Sprintf("/console/directories/%d", id)).Body
@@ -268,7 +270,8 @@ func TestEntraSecretUpgradeAndRotation(t *testing.T) {
 			if strings.Contains(d.Config, secret) || !strings.Contains(d.Config, `"page_size":500`) || !strings.Contains(d.Config, `12345678901234567890`) {
 				t.Fatalf("config after start: %s", d.Config)
 			}
-			s, _, err := storedSecret(d.Config)
+			set, err := graphsync.ParseSettings(d.Config)
+			s := set.ClientSecret
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -277,7 +280,7 @@ func TestEntraSecretUpgradeAndRotation(t *testing.T) {
 			if box.NeedsSeal(s) {
 				t.Fatalf("stored secret %q is not sealed with the expected key %s", s, box.CurrentKeyID())
 			}
-			plain, err := box.Open(s, secretAAD(d.ID))
+			plain, err := box.Open(s, secretAAD(d.ID, graphsync.KeyClientSecret))
 			if err != nil || plain != secret {
 				t.Fatalf("open: %q, %v", plain, err)
 			}
@@ -373,42 +376,42 @@ func TestSecretKeys(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
 	sq := newSecretKeys(config.Config{Store: store.Config{URL: filepath.Join(dir, "db", "crowdgate.db")}}, log)
-	if got, err := sq.openSecret(1, "legacy-plain"); err != nil || got != "legacy-plain" {
+	if got, err := sq.openSecret(1, graphsync.KeyClientSecret, "legacy-plain"); err != nil || got != "legacy-plain" {
 		t.Errorf("plaintext: %q %v", got, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "db", "crowdgate.db.key")); !errors.Is(err, os.ErrNotExist) {
 		t.Error("a key file was created without need")
 	}
-	sealed, err := sq.SealSecret(context.Background(), 7, "s")
+	sealed, err := sq.SealSecret(context.Background(), 7, graphsync.KeyClientSecret, "s")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := sq.openSecret(7, sealed); err != nil || got != "s" {
+	if got, err := sq.openSecret(7, graphsync.KeyClientSecret, sealed); err != nil || got != "s" {
 		t.Errorf("round trip: %q %v", got, err)
 	}
-	if _, err := sq.openSecret(8, sealed); err == nil || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") {
+	if _, err := sq.openSecret(8, graphsync.KeyClientSecret, sealed); err == nil || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") {
 		t.Errorf("secret of directory 7 opened for directory 8: %v", err)
 	}
 	// A restarted process reads the generated file.
 	again := newSecretKeys(config.Config{Store: store.Config{URL: "file:" + filepath.Join(dir, "db", "crowdgate.db") + "?x=1"}}, log)
-	if got, err := again.openSecret(7, sealed); err != nil || got != "s" {
+	if got, err := again.openSecret(7, graphsync.KeyClientSecret, sealed); err != nil || got != "s" {
 		t.Errorf("after restart: %q %v", got, err)
 	}
 	// Setting a key later keeps the generated one for decryption.
 	withKey := newSecretKeys(config.Config{Store: store.Config{URL: filepath.Join(dir, "db", "crowdgate.db")}, Secrets: config.SecretConfig{Key: randomKey(t)}}, log)
-	if got, err := withKey.openSecret(7, sealed); err != nil || got != "s" {
+	if got, err := withKey.openSecret(7, graphsync.KeyClientSecret, sealed); err != nil || got != "s" {
 		t.Errorf("generated key as previous: %q %v", got, err)
 	}
 
 	pg := newSecretKeys(config.Config{Store: store.Config{URL: "postgres://x@127.0.0.1/db"}}, log)
-	if _, err := pg.SealSecret(context.Background(), 1, "s"); !errors.Is(err, errNoSecretKey) || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") {
+	if _, err := pg.SealSecret(context.Background(), 1, graphsync.KeyClientSecret, "s"); !errors.Is(err, errNoSecretKey) || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") {
 		t.Errorf("postgres without key: %v", err)
 	}
-	if _, err := pg.openSecret(7, sealed); err == nil || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") {
+	if _, err := pg.openSecret(7, graphsync.KeyClientSecret, sealed); err == nil || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") {
 		t.Errorf("postgres, sealed secret, no key: %v", err)
 	}
 	wrong := newSecretKeys(config.Config{Store: store.Config{URL: "postgres://x@127.0.0.1/db"}, Secrets: config.SecretConfig{Key: randomKey(t)}}, log)
-	if _, err := wrong.openSecret(7, sealed); err == nil || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") || !strings.Contains(err.Error(), "PREVIOUS_KEYS") {
+	if _, err := wrong.openSecret(7, graphsync.KeyClientSecret, sealed); err == nil || !strings.Contains(err.Error(), "CROWDGATE_SECRET_KEY") || !strings.Contains(err.Error(), "PREVIOUS_KEYS") {
 		t.Errorf("wrong key: %v", err)
 	}
 	missing := newSecretKeys(config.Config{Store: store.Config{URL: "postgres://x@127.0.0.1/db"}, Secrets: config.SecretConfig{KeyFile: filepath.Join(dir, "nope")}}, log)

@@ -55,7 +55,7 @@ func NewSTS(opts STSOptions) *STS {
 	return s
 }
 
-// AuthorityHost is the value for azidentity's authority host (graphsync's SDKConfig.AuthorityHost).
+// AuthorityHost is the value for azidentity's authority host (msgraph.Config.AuthorityHost).
 func (s *STS) AuthorityHost() string { return s.srv.URL + "/" }
 
 // Client trusts the STS's certificate; use it as the credential's transport.

@@ -102,6 +102,8 @@ func (s SAMLConfig) Enabled() bool { return s.MetadataURL != "" || s.MetadataFil
 type GraphConfig struct {
 	BaseURL       string
 	AuthorityHost string
+	Scope         string   // token scope; "" follows BaseURL
+	AllowedHosts  []string // further hosts whose next and delta links are followed
 }
 
 // Scope says which commands read a setting.
@@ -274,6 +276,25 @@ func Settings() []Setting {
 			Usage:   "Token endpoint host for Entra ID directories (national clouds: e.g. `https://login.microsoftonline.us/`).",
 			Example: "https://login.microsoftonline.us/",
 			apply:   func(c *Config, v string) error { c.Graph.AuthorityHost = v; return nil }},
+		{Flag: "graph-scope", Env: "CROWDGATE_GRAPH_SCOPE", Default: "",
+			Usage:   "Token scope asked for Microsoft Graph. Empty: the Graph endpoint's scheme and host with `/.default` (e.g. `https://graph.microsoft.us/.default`); set it when the endpoint is a gateway in front of Graph.",
+			Example: "https://graph.microsoft.com/.default",
+			apply:   func(c *Config, v string) error { c.Graph.Scope = strings.TrimSpace(v); return nil }},
+		{Flag: "graph-allowed-hosts", Env: "CROWDGATE_GRAPH_ALLOWED_HOSTS", Default: "",
+			Usage:   "Comma-separated further hosts (`host` or `host:port`) whose Graph next and delta links are followed and sent the token, for a gateway or national cloud that hands out links to another host. Empty: only the Graph endpoint's host.",
+			Example: "graph.microsoft.com",
+			apply: func(c *Config, v string) error {
+				c.Graph.AllowedHosts = nil
+				for _, h := range strings.Split(v, ",") {
+					if h = strings.TrimSpace(h); h != "" {
+						if strings.ContainsAny(h, "/?#@ ") {
+							return fmt.Errorf("%q is not a host or host:port", h)
+						}
+						c.Graph.AllowedHosts = append(c.Graph.AllowedHosts, h)
+					}
+				}
+				return nil
+			}},
 		{Flag: "secret-key", Env: "CROWDGATE_SECRET_KEY", Default: "",
 			Usage:   "Key that encrypts the Entra ID client secrets stored in the database (AES-256-GCM): 32 random bytes in base64, e.g. from `openssl rand -base64 32`; keep a copy with the database backups. Empty, and no CROWDGATE_SECRET_KEY_FILE: with SQLite a key file is generated beside the database (`<database>.key`, mode 0600) when the first secret is saved; with PostgreSQL secrets cannot be saved until a key is set.",
 			Example: "q83vEjRWeJq8mt7/ASNFZ4mrze8BI0VniavN7wEjRWc=",

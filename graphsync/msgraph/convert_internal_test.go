@@ -1,6 +1,7 @@
-package graphsync
+package msgraph
 
 import (
+	"github.com/crowdgate/crowdgate/graphsync"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ func TestMemberChanges(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		ad      map[string]any
-		want    []MemberChange
+		want    []graphsync.MemberChange
 		wantErr string
 	}{
 		{"absent", map[string]any{}, nil, ""},
@@ -24,9 +25,9 @@ func TestMemberChanges(t *testing.T) {
 			map[string]any{"@odata.type": s("#microsoft.graph.group"), "id": s("g2")},
 			map[string]any{"@odata.type": s("#microsoft.graph.user"), "id": s("u2"), "@removed": map[string]any{"reason": s("deleted")}},
 			map[string]any{"@odata.type": s("#microsoft.graph.orgContact"), "id": s("c1")},
-		}}, []MemberChange{{"u1", KindUser, false}, {"g2", KindGroup, false}, {"u2", KindUser, true}, {"c1", "orgContact", false}}, ""},
+		}}, []graphsync.MemberChange{{ID: "u1", Kind: graphsync.KindUser, Removed: false}, {ID: "g2", Kind: graphsync.KindGroup, Removed: false}, {ID: "u2", Kind: graphsync.KindUser, Removed: true}, {ID: "c1", Kind: "orgContact", Removed: false}}, ""},
 		{"plain strings", map[string]any{"members@delta": []any{map[string]any{"@odata.type": "#microsoft.graph.user", "id": "u1"}}},
-			[]MemberChange{{"u1", KindUser, false}}, ""},
+			[]graphsync.MemberChange{{ID: "u1", Kind: graphsync.KindUser, Removed: false}}, ""},
 		{"not an array", map[string]any{"members@delta": map[string]any{}}, nil, `"members@delta" is map[string]interface {}, want an array`},
 		{"entry not an object", map[string]any{"members@delta": []any{s("u1")}}, nil, `"members@delta"[0] is *string`},
 		{"entry without id", map[string]any{"members@delta": []any{map[string]any{"@odata.type": s("#microsoft.graph.user")}}}, nil, `"id" is missing`},
@@ -60,8 +61,8 @@ func TestRemoval(t *testing.T) {
 	}{
 		{"present object", map[string]any{"x": s("y")}, false, "", ""},
 		{"null", map[string]any{"@removed": nil}, false, "", ""},
-		{"soft", map[string]any{"@removed": map[string]any{"reason": s("changed")}}, true, ReasonChanged, ""},
-		{"hard", map[string]any{"@removed": map[string]any{"reason": s("deleted")}}, true, ReasonDeleted, ""},
+		{"soft", map[string]any{"@removed": map[string]any{"reason": s("changed")}}, true, graphsync.ReasonChanged, ""},
+		{"hard", map[string]any{"@removed": map[string]any{"reason": s("deleted")}}, true, graphsync.ReasonDeleted, ""},
 		{"no reason", map[string]any{"@removed": map[string]any{}}, true, "", ""},
 		{"reason of the wrong type", map[string]any{"@removed": map[string]any{"reason": true}}, false, "", `"reason" is bool`},
 		{"not an object", map[string]any{"@removed": []any{}}, false, "", `"@removed" is []interface {}`},
@@ -109,7 +110,7 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	src := &SDKSource{cfg: SDKConfig{RetryBaseDelay: time.Second, MaxRetryDelay: 10 * time.Second}}
+	src := &Source{cfg: Config{RetryBaseDelay: time.Second, MaxRetryDelay: 10 * time.Second}}
 	for attempt, hi := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 5: 10 * time.Second, 60: 10 * time.Second} {
 		for range 50 {
 			if d := src.backoff(attempt); d < hi/2 || d > hi {

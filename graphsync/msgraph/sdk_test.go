@@ -1,4 +1,4 @@
-package graphsync_test
+package msgraph_test
 
 import (
 	"net/url"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
+	"github.com/crowdgate/crowdgate/graphsync/msgraph"
 )
 
 var (
@@ -175,7 +176,7 @@ func TestDeltaRoundAfterMutations(t *testing.T) {
 func TestPageSizePreference(t *testing.T) {
 	fake := fakegraph.New(smallTenant(t), fakegraph.Options{PageSize: 100})
 	defer fake.Close()
-	src := newSource(t, fake, func(c *graphsync.SDKConfig) { c.PageSize = 2 })
+	src := newSource(t, fake, func(c *msgraph.Config) { c.PageSize = 2 })
 	if _, _, pages := round(t, src.UsersDelta, ""); pages != 3 {
 		t.Errorf("5 users at maxpagesize 2: %d pages, want 3", pages)
 	}

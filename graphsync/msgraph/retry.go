@@ -1,4 +1,4 @@
-package graphsync
+package msgraph
 
 import (
 	"context"
@@ -11,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/crowdgate/crowdgate/graphsync"
 )
 
 // GraphError is an error answer from Graph (any non-2xx status), with the fields of its error
@@ -68,12 +71,16 @@ func (t probeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// fetch runs call (one page request) until it succeeds, fails for good, or Graph has throttled it
-// MaxAttempts times. It is the only retry layer: on 429/503/504 it waits Retry-After (fractional
-// seconds rounded up, or an HTTP date), or an exponential backoff with jitter when Graph gave none,
-// and calls call again, which must build its request afresh (see UsersDelta); repeating a next or
-// delta link is safe. The wait ends early when ctx is done.
-func (s *SDKSource) fetch(ctx context.Context, op string, call func(context.Context) error) error {
+// fetch runs call (one page request) until it succeeds, fails for good, or its transient failures
+// have used up RetryBudget. It is the only retry layer. Transient: no answer at all (timeout,
+// connection reset, TLS, a token service that does not answer) and 429, 500, 502, 503, 504; it
+// waits Retry-After (fractional seconds rounded up, or an HTTP date), or an exponential backoff with
+// jitter when Graph gave none, and calls call again, which must build its request afresh (see
+// UsersDelta); repeating a next or delta link is safe. A 401 gets one fresh token and one retry.
+// The wait ends early when ctx is done.
+func (s *Source) fetch(ctx context.Context, op string, call func(context.Context) error) error {
+	start := s.now()
+	renewed := false
 	for attempt := 1; ; attempt++ {
 		p := &probe{}
 		err := call(context.WithValue(ctx, probeKey{}, p))
@@ -83,35 +90,74 @@ func (s *SDKSource) fetch(ctx context.Context, op string, call func(context.Cont
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return fmt.Errorf("graphsync: %s: %w", op, ctxErr)
 		}
-		if p.status == 0 { // no response: connection refused, TLS, token service, ...
-			return fmt.Errorf("graphsync: %s: %w", op, err)
-		}
-		if p.status < 300 {
-			return fmt.Errorf("graphsync: %s: decode HTTP %d response: %w", op, p.status, err)
-		}
-		gerr := graphError(p.status, p.header, err)
+		var wait time.Duration
+		var giveUp error // what the caller gets when no retry is left
 		switch {
-		case p.status == http.StatusTooManyRequests || p.status == http.StatusServiceUnavailable ||
-			p.status == http.StatusGatewayTimeout:
-			wait, ok := retryAfter(p.header.Get("Retry-After"), s.now())
-			if !ok {
-				wait = s.backoff(attempt)
-			}
-			if attempt >= s.cfg.MaxAttempts {
-				return &ThrottledError{Op: op, Status: p.status, RetryAfter: wait, Attempts: attempt, Err: gerr}
-			}
-			s.log.Warn("graph throttled, retrying", "op", op, "status", p.status, "attempt", attempt, "wait", wait)
-			if err := sleep(ctx, wait); err != nil {
-				return fmt.Errorf("graphsync: %s: waiting to retry after HTTP %d: %w", op, p.status, err)
-			}
-		case expired(gerr):
-			s.log.Info("graph delta link expired", "op", op, "status", p.status, "code", gerr.Code,
-				"location", p.header.Get("Location"))
-			return fmt.Errorf("graphsync: %s: %w: %w", op, ErrDeltaExpired, gerr)
+		case p.status == 0 && refusedToken(err):
+			return fmt.Errorf("graphsync: %s: %w", op, err)
+		case p.status == 0: // no answer: connection refused or reset, timeout, TLS, token service down
+			wait, giveUp = s.backoff(attempt), fmt.Errorf("graphsync: %s: no answer: %w", op, err)
+		case p.status < 300:
+			return fmt.Errorf("graphsync: %s: decode HTTP %d response: %w", op, p.status, err)
 		default:
-			return fmt.Errorf("graphsync: %s: %w", op, gerr)
+			gerr := graphError(p.status, p.header, err)
+			switch {
+			case p.status == http.StatusUnauthorized && !renewed:
+				// The token may have been revoked or expired early: one fresh token, one retry.
+				renewed = true
+				s.log.Warn("graph refused the token, retrying with a fresh one", "op", op, "code", gerr.Code)
+				if rerr := s.renew(); rerr != nil {
+					return fmt.Errorf("graphsync: %s: %w (and a fresh credential: %w)", op, gerr, rerr)
+				}
+				continue
+			case transient(p.status):
+				var ok bool
+				if wait, ok = retryAfter(p.header.Get("Retry-After"), s.now()); !ok {
+					wait = s.backoff(attempt)
+				}
+				giveUp = fmt.Errorf("graphsync: %s: %w", op, gerr)
+				if p.status == http.StatusTooManyRequests || p.status == http.StatusServiceUnavailable ||
+					p.status == http.StatusGatewayTimeout {
+					giveUp = &graphsync.ThrottledError{Op: op, Status: p.status, RetryAfter: wait, Attempts: attempt, Err: gerr}
+				}
+			case expired(gerr):
+				s.log.Info("graph delta link expired", "op", op, "status", p.status, "code", gerr.Code,
+					"location", p.header.Get("Location"))
+				return fmt.Errorf("graphsync: %s: %w: %w", op, graphsync.ErrDeltaExpired, gerr)
+			default:
+				return fmt.Errorf("graphsync: %s: %w", op, gerr)
+			}
+		}
+		if (s.cfg.MaxAttempts > 0 && attempt >= s.cfg.MaxAttempts) || s.now().Sub(start)+wait > s.cfg.RetryBudget {
+			return giveUp
+		}
+		s.log.Warn("graph request failed, retrying", "op", op, "status", p.status, "attempt", attempt, "wait", wait, "err", err)
+		if err := s.sleep(ctx, wait); err != nil {
+			return fmt.Errorf("graphsync: %s: waiting to retry: %w", op, err)
 		}
 	}
+}
+
+// transient statuses are retried: throttling, and a service or gateway failing for now.
+func transient(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// refusedToken: the token service answered and refused the credential (a wrong secret, an unknown
+// client), which no retry mends; a token service that did not answer, or answered 429 or 5xx, is
+// transient.
+func refusedToken(err error) bool {
+	var af *azidentity.AuthenticationFailedError
+	if !errors.As(err, &af) || af.RawResponse == nil {
+		return false
+	}
+	st := af.RawResponse.StatusCode
+	return st >= 400 && st < 500 && st != http.StatusTooManyRequests
 }
 
 // graphError describes an error answer, from the SDK's ODataError when the body was Graph's envelope.
@@ -169,7 +215,7 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 }
 
 // backoff is RetryBaseDelay doubled per attempt, capped at MaxRetryDelay, with the upper half jittered.
-func (s *SDKSource) backoff(attempt int) time.Duration {
+func (s *Source) backoff(attempt int) time.Duration {
 	d := s.cfg.RetryBaseDelay
 	for i := 1; i < attempt && d < s.cfg.MaxRetryDelay; i++ {
 		d *= 2

@@ -1,11 +1,11 @@
-package graphsync_test
+package msgraph_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
+	"github.com/crowdgate/crowdgate/graphsync/msgraph"
 )
 
 // TestScaleFullRound reads a generated tenant of 20,000 users, 500 groups and 100,000 memberships
@@ -20,7 +20,7 @@ func TestScaleFullRound(t *testing.T) {
 	genTime := time.Since(start)
 	fake := fakegraph.New(tn, fakegraph.Options{})
 	defer fake.Close()
-	src := newSource(t, fake, func(c *graphsync.SDKConfig) { c.PageSize = 999 })
+	src := newSource(t, fake, func(c *msgraph.Config) { c.PageSize = 999 })
 
 	start = time.Now()
 	us, usersLink, userPages := round(t, src.UsersDelta, "")

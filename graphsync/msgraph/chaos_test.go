@@ -1,4 +1,4 @@
-package graphsync_test
+package msgraph_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
+	"github.com/crowdgate/crowdgate/graphsync/msgraph"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
@@ -157,8 +158,10 @@ func newChaos(t *testing.T, dialect string, seed uint64) *chaos {
 
 // chaosSDKSource is the real Graph client against the fake, with a credential of the test's.
 func chaosSDKSource(t *testing.T, fake *fakegraph.Server, cred azcore.TokenCredential) graphsync.Source {
-	src, err := graphsync.NewSDKSource(graphsync.SDKConfig{BaseURL: fake.BaseURL(), Credential: cred,
-		RetryBaseDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond}, nil)
+	// A short retry budget: sustained faults must fail a run here, as a 10-minute budget would
+	// against a real outage, so that the next run's repair is exercised.
+	src, err := msgraph.New(msgraph.Config{BaseURL: fake.BaseURL(), Credential: cred,
+		RetryBaseDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond, RetryBudget: 200 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package graphsync_test
+package msgraph_test
 
 import (
 	"context"

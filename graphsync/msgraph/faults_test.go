@@ -1,4 +1,4 @@
-package graphsync_test
+package msgraph_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
+	"github.com/crowdgate/crowdgate/graphsync/msgraph"
 )
 
 func statuses(fake *fakegraph.Server) []int {
@@ -44,6 +45,8 @@ func TestRetriedFaults(t *testing.T) {
 		{"503 without Retry-After", fakegraph.Unavailable(""), 1},
 		{"503 HTML body from a gateway", fakegraph.Fault{Status: 503, HTMLBody: true, RetryAfter: "0"}, 1},
 		{"504", fakegraph.Fault{Status: 504}, 2},
+		{"500", fakegraph.InternalError(), 1},
+		{"502 from a gateway", fakegraph.Fault{Status: 502, HTMLBody: true}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := fakegraph.New(smallTenant(t), fakegraph.Options{})
@@ -83,7 +86,7 @@ func TestRetriesExhausted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := fakegraph.New(smallTenant(t), fakegraph.Options{})
 			defer fake.Close()
-			src := newSource(t, fake, func(c *graphsync.SDKConfig) { c.MaxAttempts = 3 })
+			src := newSource(t, fake, func(c *msgraph.Config) { c.MaxAttempts = 3 })
 			fake.FailNext(5, tc.fault)
 			_, err := src.GroupsDelta(t.Context(), "")
 			var te *graphsync.ThrottledError
@@ -131,7 +134,7 @@ func TestDeltaExpired(t *testing.T) {
 
 	fake.Tenant().ExpireDeltaTokens()
 	_, err := src.UsersDelta(t.Context(), link)
-	var ge *graphsync.GraphError
+	var ge *msgraph.GraphError
 	if !errors.Is(err, graphsync.ErrDeltaExpired) || !errors.As(err, &ge) || ge.Status != 410 || ge.Code != "syncStateNotFound" {
 		t.Fatalf("after expiry: err = %v, want ErrDeltaExpired from a 410 syncStateNotFound", err)
 	}
@@ -162,7 +165,7 @@ func TestPermanentErrors(t *testing.T) {
 		fault    fakegraph.Fault
 		contains string
 	}{
-		{"500", fakegraph.InternalError(), "HTTP 500 generalException"},
+		{"400", fakegraph.Fault{Status: 400, Code: "Request_BadRequest", Message: "Invalid request."}, "HTTP 400 Request_BadRequest: Invalid request."},
 		{"403", fakegraph.Fault{Status: 403, Message: "Insufficient privileges to complete the operation."},
 			"HTTP 403 Authorization_RequestDenied: Insufficient privileges"},
 		{"malformed page", fakegraph.MalformedPage(), "decode HTTP 200 response"},
@@ -188,7 +191,8 @@ func TestPermanentErrors(t *testing.T) {
 }
 
 // TestMissingOrWrongToken: a credential that yields no token (the request goes out without
-// Authorization) or a token Graph refuses ends in Graph's 401, reported as a GraphError.
+// Authorization) or a token Graph refuses ends, after one retry with a fresh token, in Graph's 401,
+// reported as a GraphError.
 func TestMissingOrWrongToken(t *testing.T) {
 	for _, tc := range []struct{ token, message string }{
 		{"", "Access token is empty."},
@@ -197,14 +201,14 @@ func TestMissingOrWrongToken(t *testing.T) {
 		t.Run("token="+tc.token, func(t *testing.T) {
 			fake := fakegraph.New(smallTenant(t), fakegraph.Options{})
 			defer fake.Close()
-			src := newSource(t, fake, func(c *graphsync.SDKConfig) { c.Credential = graphsync.StaticToken(tc.token) })
+			src := newSource(t, fake, func(c *msgraph.Config) { c.Credential = msgraph.StaticToken(tc.token) })
 			_, err := src.UsersDelta(t.Context(), "")
-			var ge *graphsync.GraphError
+			var ge *msgraph.GraphError
 			if !errors.As(err, &ge) || ge.Status != 401 || ge.Code != "InvalidAuthenticationToken" || ge.Message != tc.message {
 				t.Fatalf("err = %v, want GraphError 401 InvalidAuthenticationToken %q", err, tc.message)
 			}
-			if n := len(fake.Requests()); n != 1 {
-				t.Errorf("fake saw %d requests, want 1 (a 401 is not retried)", n)
+			if n := len(fake.Requests()); n != 2 {
+				t.Errorf("fake saw %d requests, want 2 (a 401 is retried once, with a fresh token)", n)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package graphsync
+package msgraph
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 )
 
 // credential builds the azidentity credential c selects. c must have passed Validate.
-func (c SDKConfig) credential() (azcore.TokenCredential, error) {
+func (c Config) credential() (azcore.TokenCredential, error) {
 	if c.Credential != nil {
 		return c.Credential, nil
 	}

@@ -1,4 +1,4 @@
-package graphsync
+package msgraph
 
 import (
 	"errors"
@@ -11,26 +11,30 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
 
-// Defaults applied by NewSDKSource to zero fields of SDKConfig.
+// Defaults applied by New to zero fields of Config.
 const (
 	DefaultBaseURL        = "https://graph.microsoft.com/v1.0"
-	DefaultScope          = "https://graph.microsoft.com/.default"
 	DefaultAuthorityHost  = "https://login.microsoftonline.com/"
-	DefaultMaxAttempts    = 5
+	DefaultRetryBudget    = 10 * time.Minute
 	DefaultRetryBaseDelay = 2 * time.Second
 	DefaultMaxRetryDelay  = time.Minute
 	maxPageSize           = 999
 )
 
-// SDKConfig configures an SDKSource. Exactly one credential must be chosen: ClientSecret,
+// Config configures a Source. Exactly one credential must be chosen: ClientSecret,
 // CertificatePEM or CertificatePath, UseManagedIdentity, UseWorkloadIdentity, or Credential.
-type SDKConfig struct {
+type Config struct {
 	// BaseURL is Graph's service root including the version, e.g. https://graph.microsoft.us/v1.0 for
 	// a national cloud or a fake's URL in tests. Plain http is accepted only for loopback hosts (the
 	// SDK's authentication provider refuses to send tokens over http anywhere else).
 	BaseURL string
-	// Scope is the token scope requested; national clouds need their own ("https://graph.microsoft.us/.default").
+	// Scope is the token scope requested. Default: the base URL's scheme and host with "/.default"
+	// ("https://graph.microsoft.us/.default" for that national cloud), so it follows BaseURL.
 	Scope string
+	// AllowedHosts are further hosts ("host" or "host:port") whose next and delta links are followed
+	// and sent the token: a gateway or a second Graph host that hands out links to itself. Links to
+	// any other host are refused (they would carry the token elsewhere).
+	AllowedHosts []string
 
 	TenantID string // directory (tenant) id or domain; required for secret and certificate
 	ClientID string // application (client) id; for managed identity, selects a user-assigned identity
@@ -58,7 +62,10 @@ type SDKConfig struct {
 	// PageSize, when not 0 (server's choice), is asked for with "Prefer: odata.maxpagesize" on every
 	// delta request (1–999). Graph may ignore it; fakegraph honours it.
 	PageSize int
-	// MaxAttempts bounds the requests made for one page while Graph answers 429/503/504 (default 5).
+	// RetryBudget bounds the time spent on one page while its requests fail transiently (no answer,
+	// 429, 500, 502, 503, 504): no retry starts whose wait would end after it (default 10 minutes).
+	RetryBudget time.Duration
+	// MaxAttempts, when not 0, also caps the requests made for one page.
 	MaxAttempts int
 	// RetryBaseDelay and MaxRetryDelay shape the exponential backoff used when a throttling answer
 	// carries no Retry-After (defaults 2 s and 1 min). A Retry-After is always honoured as sent.
@@ -66,19 +73,17 @@ type SDKConfig struct {
 	MaxRetryDelay  time.Duration
 }
 
-func (c SDKConfig) withDefaults() SDKConfig {
+func (c Config) withDefaults() Config {
 	if c.BaseURL == "" {
 		c.BaseURL = DefaultBaseURL
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if c.Scope == "" {
-		c.Scope = DefaultScope
-	}
+	c.Scope = ScopeFor(c)
 	if c.AuthorityHost == "" {
 		c.AuthorityHost = DefaultAuthorityHost
 	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = DefaultMaxAttempts
+	if c.RetryBudget == 0 {
+		c.RetryBudget = DefaultRetryBudget
 	}
 	if c.RetryBaseDelay == 0 {
 		c.RetryBaseDelay = DefaultRetryBaseDelay
@@ -90,18 +95,19 @@ func (c SDKConfig) withDefaults() SDKConfig {
 }
 
 // Validate reports every problem in c (after defaults are applied) in one error, one line each.
-func (c SDKConfig) Validate() error {
+func (c Config) Validate() error {
 	c = c.withDefaults()
 	var problems []error
 	add := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
 
-	if err := checkURL(c.BaseURL, true); err != nil {
-		add("BaseURL %q: %v", c.BaseURL, err)
+	baseErr := checkURL(c.BaseURL, true)
+	if baseErr != nil {
+		add("BaseURL %q: %v", c.BaseURL, baseErr)
 	}
 	if err := checkURL(c.AuthorityHost, false); err != nil {
 		add("AuthorityHost %q: %v", c.AuthorityHost, err)
 	}
-	if strings.TrimSpace(c.Scope) == "" {
+	if strings.TrimSpace(c.Scope) == "" && baseErr == nil {
 		add("Scope is blank")
 	}
 
@@ -150,8 +156,13 @@ func (c SDKConfig) Validate() error {
 	if c.PageSize < 0 || c.PageSize > maxPageSize {
 		add("PageSize %d is out of range: 0 (server's choice) or 1–%d", c.PageSize, maxPageSize)
 	}
-	if c.MaxAttempts < 1 {
-		add("MaxAttempts %d: must be at least 1", c.MaxAttempts)
+	if c.MaxAttempts < 0 || c.RetryBudget < 0 {
+		add("MaxAttempts and RetryBudget must not be negative")
+	}
+	for _, h := range c.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/?#@ \t") {
+			add("AllowedHosts: %q is not a host or host:port", h)
+		}
 	}
 	if c.RetryBaseDelay < 0 || c.MaxRetryDelay < 0 {
 		add("RetryBaseDelay and MaxRetryDelay must not be negative")
@@ -191,4 +202,21 @@ func isLoopback(host string) bool {
 		return true
 	}
 	return false
+}
+
+// ScopeFor is the token scope c asks for: c.Scope, or the base URL's scheme and host with
+// "/.default", so that a national cloud's Graph gets its own cloud's token.
+func ScopeFor(c Config) string {
+	if c.Scope != "" {
+		return c.Scope
+	}
+	base := c.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + "/.default"
 }

@@ -1,4 +1,4 @@
-package graphsync_test
+package msgraph_test
 
 import (
 	"crypto/rand"
@@ -11,35 +11,35 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
+	"github.com/crowdgate/crowdgate/graphsync/msgraph"
 )
 
 func TestConfigValidate(t *testing.T) {
-	secret := graphsync.SDKConfig{TenantID: "contoso.onmicrosoft.com", ClientID: "c1", ClientSecret: "s"}
+	secret := msgraph.Config{TenantID: "contoso.onmicrosoft.com", ClientID: "c1", ClientSecret: "s"}
 	for _, tc := range []struct {
 		name string
-		cfg  graphsync.SDKConfig
+		cfg  msgraph.Config
 		want []string // substrings, one problem each; nil = valid
 	}{
 		{"client secret", secret, nil},
-		{"managed identity", graphsync.SDKConfig{UseManagedIdentity: true}, nil},
-		{"workload identity", graphsync.SDKConfig{UseWorkloadIdentity: true, FederatedTokenFile: "/var/run/token"}, nil},
-		{"credential, loopback http", graphsync.SDKConfig{BaseURL: "http://127.0.0.1:8080/v1.0", Credential: graphsync.StaticToken("t")}, nil},
-		{"certificate path", graphsync.SDKConfig{TenantID: "t", ClientID: "c", CertificatePath: "/etc/cert.pem", PageSize: 999}, nil},
-		{"nothing", graphsync.SDKConfig{}, []string{"no credential"}},
-		{"everything wrong", graphsync.SDKConfig{
+		{"managed identity", msgraph.Config{UseManagedIdentity: true}, nil},
+		{"workload identity", msgraph.Config{UseWorkloadIdentity: true, FederatedTokenFile: "/var/run/token"}, nil},
+		{"credential, loopback http", msgraph.Config{BaseURL: "http://127.0.0.1:8080/v1.0", Credential: msgraph.StaticToken("t")}, nil},
+		{"certificate path", msgraph.Config{TenantID: "t", ClientID: "c", CertificatePath: "/etc/cert.pem", PageSize: 999}, nil},
+		{"nothing", msgraph.Config{}, []string{"no credential"}},
+		{"everything wrong", msgraph.Config{
 			BaseURL: "http://graph.example.com/v1.0", AuthorityHost: "http://login.example.com/",
 			ClientSecret: "s", CertificatePEM: []byte("x"), CertificatePath: "/p", TenantID: "a/b",
 			PageSize: 1000, MaxAttempts: -1, RetryBaseDelay: -time.Second, FederatedTokenFile: "/f",
 		}, []string{
 			"BaseURL", "AuthorityHost", "several credentials set (ClientSecret, certificate)", "ClientID is required",
-			"TenantID \"a/b\"", "CertificatePEM and CertificatePath", "FederatedTokenFile", "PageSize 1000", "MaxAttempts -1",
+			"TenantID \"a/b\"", "CertificatePEM and CertificatePath", "FederatedTokenFile", "PageSize 1000", "MaxAttempts and RetryBudget must not be negative",
 			"must not be negative",
 		}},
-		{"secret without tenant", graphsync.SDKConfig{ClientID: "c", ClientSecret: "s"}, []string{"TenantID is required"}},
-		{"relative base URL", graphsync.SDKConfig{BaseURL: "/v1.0", UseManagedIdentity: true}, []string{"not an absolute URL"}},
-		{"password without certificate", graphsync.SDKConfig{UseManagedIdentity: true, CertificatePassword: "pw"}, []string{"CertificatePassword"}},
+		{"secret without tenant", msgraph.Config{ClientID: "c", ClientSecret: "s"}, []string{"TenantID is required"}},
+		{"relative base URL", msgraph.Config{BaseURL: "/v1.0", UseManagedIdentity: true}, []string{"not an absolute URL"}},
+		{"password without certificate", msgraph.Config{UseManagedIdentity: true, CertificatePassword: "pw"}, []string{"CertificatePassword"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -61,7 +61,7 @@ func TestConfigValidate(t *testing.T) {
 					t.Errorf("Validate() = %v\nwant a problem mentioning %q", err, w)
 				}
 			}
-			if _, nerr := graphsync.NewSDKSource(tc.cfg, nil); nerr == nil {
+			if _, nerr := msgraph.New(tc.cfg, nil); nerr == nil {
 				t.Error("NewSDKSource accepted an invalid config")
 			}
 		})
@@ -75,7 +75,7 @@ func TestClientSecretCredential(t *testing.T) {
 	fake := fakegraph.New(smallTenant(t), fakegraph.Options{})
 	defer fake.Close()
 
-	src := newSource(t, fake, func(c *graphsync.SDKConfig) {
+	src := newSource(t, fake, func(c *msgraph.Config) {
 		c.Credential = nil
 		c.TenantID, c.ClientID, c.ClientSecret = "tenant-1", "client-1", "s3cret"
 		c.AuthorityHost, c.TokenHTTPClient = sts.AuthorityHost(), sts.Client()
@@ -88,7 +88,7 @@ func TestClientSecretCredential(t *testing.T) {
 		t.Fatalf("STS saw %d token requests, want 1 (token cached)", len(forms))
 	}
 	if f := forms[0]; f.Get("grant_type") != "client_credentials" || f.Get("client_secret") != "s3cret" ||
-		!strings.Contains(f.Get("scope"), "https://graph.microsoft.com/.default") {
+		!strings.Contains(f.Get("scope"), strings.TrimSuffix(fake.BaseURL(), "/v1.0")+"/.default ") {
 		t.Errorf("token request form = %v", f)
 	}
 	for _, r := range fake.Requests() {
@@ -97,7 +97,7 @@ func TestClientSecretCredential(t *testing.T) {
 		}
 	}
 
-	bad := newSource(t, fake, func(c *graphsync.SDKConfig) {
+	bad := newSource(t, fake, func(c *msgraph.Config) {
 		c.Credential = nil
 		c.TenantID, c.ClientID, c.ClientSecret = "tenant-1", "client-1", "wrong"
 		c.AuthorityHost, c.TokenHTTPClient = sts.AuthorityHost(), sts.Client()
@@ -118,7 +118,7 @@ func TestClientCertificateCredential(t *testing.T) {
 	fake := fakegraph.New(smallTenant(t), fakegraph.Options{})
 	defer fake.Close()
 
-	src := newSource(t, fake, func(c *graphsync.SDKConfig) {
+	src := newSource(t, fake, func(c *msgraph.Config) {
 		c.Credential = nil
 		c.TenantID, c.ClientID, c.CertificatePEM = "tenant-1", "client-1", selfSignedPEM(t)
 		c.AuthorityHost, c.TokenHTTPClient = sts.AuthorityHost(), sts.Client()

@@ -1,4 +1,4 @@
-package graphsync
+package msgraph
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/crowdgate/crowdgate/graphsync"
 )
 
 // This file is the one place where SDK models become crowdgate's types. "@removed" and
@@ -13,11 +15,11 @@ import (
 // map[string]any / []any with *string leaves, so every step is a checked type assertion and a shape
 // Graph did not promise is an error naming the offending key, never a panic.
 
-func userFromModel(m models.Userable) (User, error) {
+func userFromModel(m models.Userable) (graphsync.User, error) {
 	if m == nil {
-		return User{}, errors.New("null user")
+		return graphsync.User{}, errors.New("null user")
 	}
-	u := User{
+	u := graphsync.User{
 		ID:                       deref(m.GetId()),
 		UserPrincipalName:        deref(m.GetUserPrincipalName()),
 		Mail:                     deref(m.GetMail()),
@@ -35,20 +37,20 @@ func userFromModel(m models.Userable) (User, error) {
 		u.AccountEnabled = &enabled
 	}
 	if u.ID == "" {
-		return User{}, errors.New("user without id")
+		return graphsync.User{}, errors.New("user without id")
 	}
 	var err error
 	if u.Removed, u.RemovedReason, err = removal(m.GetAdditionalData()); err != nil {
-		return User{}, fmt.Errorf("user %s: %w", u.ID, err)
+		return graphsync.User{}, fmt.Errorf("user %s: %w", u.ID, err)
 	}
 	return u, nil
 }
 
-func groupFromModel(m models.Groupable) (Group, error) {
+func groupFromModel(m models.Groupable) (graphsync.Group, error) {
 	if m == nil {
-		return Group{}, errors.New("null group")
+		return graphsync.Group{}, errors.New("null group")
 	}
-	g := Group{
+	g := graphsync.Group{
 		ID:              deref(m.GetId()),
 		DisplayName:     deref(m.GetDisplayName()),
 		Description:     deref(m.GetDescription()),
@@ -57,15 +59,15 @@ func groupFromModel(m models.Groupable) (Group, error) {
 		GroupTypes:      append([]string(nil), m.GetGroupTypes()...),
 	}
 	if g.ID == "" {
-		return Group{}, errors.New("group without id")
+		return graphsync.Group{}, errors.New("group without id")
 	}
 	ad := m.GetAdditionalData()
 	var err error
 	if g.Removed, g.RemovedReason, err = removal(ad); err != nil {
-		return Group{}, fmt.Errorf("group %s: %w", g.ID, err)
+		return graphsync.Group{}, fmt.Errorf("group %s: %w", g.ID, err)
 	}
 	if g.Members, err = memberChanges(ad); err != nil {
-		return Group{}, fmt.Errorf("group %s: %w", g.ID, err)
+		return graphsync.Group{}, fmt.Errorf("group %s: %w", g.ID, err)
 	}
 	return g, nil
 }
@@ -90,7 +92,7 @@ func removal(ad map[string]any) (removed bool, reason string, err error) {
 
 // memberChanges reads "members@delta": [{"@odata.type": "#microsoft.graph.user", "id": …,
 // "@removed": {…}?}, …]. Absent means no member changes on this page.
-func memberChanges(ad map[string]any) ([]MemberChange, error) {
+func memberChanges(ad map[string]any) ([]graphsync.MemberChange, error) {
 	raw, ok := ad["members@delta"]
 	if !ok || raw == nil {
 		return nil, nil
@@ -99,7 +101,7 @@ func memberChanges(ad map[string]any) ([]MemberChange, error) {
 	if !ok {
 		return nil, fmt.Errorf(`"members@delta" is %T, want an array`, raw)
 	}
-	out := make([]MemberChange, 0, len(list))
+	out := make([]graphsync.MemberChange, 0, len(list))
 	for i, e := range list {
 		obj, ok := e.(map[string]any)
 		if !ok {
@@ -120,7 +122,7 @@ func memberChanges(ad map[string]any) ([]MemberChange, error) {
 		if err != nil {
 			return nil, fmt.Errorf(`"members@delta"[%d]: %w`, i, err)
 		}
-		out = append(out, MemberChange{ID: id, Kind: kindOf(typ), Removed: removed})
+		out = append(out, graphsync.MemberChange{ID: id, Kind: kindOf(typ), Removed: removed})
 	}
 	return out, nil
 }
