@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -179,23 +180,18 @@ func (c *client) get(path string) response {
 	return c.do(req)
 }
 
-// csrf is the token of the client's CSRF cookie (fetching a page first when there is none).
+// csrf is the client's CSRF token as the console's forms carry it (bound to its session, or
+// before sign-in to its CSRF cookie), read from the sign-in page.
 func (c *client) csrf() string {
-	u, _ := url.Parse(c.h.srv.URL + "/console/")
-	for _, ck := range c.http.Jar.Cookies(u) {
-		if ck.Name == "crowdgate_console_csrf" {
-			return ck.Value
-		}
+	c.h.t.Helper()
+	m := csrfInput.FindStringSubmatch(c.get("/console/login").Body)
+	if m == nil {
+		c.h.t.Fatal("no CSRF token on the sign-in page")
 	}
-	c.get("/console/login")
-	for _, ck := range c.http.Jar.Cookies(u) {
-		if ck.Name == "crowdgate_console_csrf" {
-			return ck.Value
-		}
-	}
-	c.h.t.Fatal("no CSRF cookie")
-	return ""
+	return m[1]
 }
+
+var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
 // post submits a form with the client's CSRF token.
 func (c *client) post(path string, form url.Values) response {

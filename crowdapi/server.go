@@ -58,8 +58,8 @@ type Store interface {
 
 	CreateSession(ctx context.Context, ns store.NewSession) (store.Session, string, error)
 	SessionByToken(ctx context.Context, token string) (store.Session, error)
-	DeleteSession(ctx context.Context, token string) error
-	DeleteUserSessions(ctx context.Context, userID int64, exclude string) error
+	DeleteSSOSession(ctx context.Context, token string) error
+	DeleteUserSSOSessions(ctx context.Context, userID int64, exclude string) error
 	CookieConfig(ctx context.Context) (store.CookieConfig, error)
 
 	CurrentEventToken(ctx context.Context, configVersion int64) (store.EventToken, error)

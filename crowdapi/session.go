@@ -262,7 +262,8 @@ func (s *server) getSession(c echo.Context) error {
 }
 
 func (s *server) deleteSession(c echo.Context) error {
-	if err := s.st.DeleteSession(c.Request().Context(), c.Param("token")); err != nil {
+	// SSO sessions only: a console session's token is not an application's to end.
+	if err := s.st.DeleteSSOSession(c.Request().Context(), c.Param("token")); err != nil {
 		return err
 	}
 	return noContent(c)
@@ -276,7 +277,7 @@ func (s *server) deleteUserSessions(c echo.Context) error {
 	if err := s.protectUsers(c, "end all sessions", u); err != nil {
 		return err
 	}
-	if err := s.st.DeleteUserSessions(c.Request().Context(), u.ID, c.QueryParam("exclude")); err != nil {
+	if err := s.st.DeleteUserSSOSessions(c.Request().Context(), u.ID, c.QueryParam("exclude")); err != nil {
 		return err
 	}
 	return noContent(c)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -81,20 +82,15 @@ func (b *browser) get(path string) reply {
 	return b.do(req)
 }
 
-// csrf returns the console's CSRF token, fetching the sign-in page first when there is none yet.
+// csrf returns the console's CSRF token for the browser's session (or, signed out, its CSRF
+// cookie), read from the sign-in page's form.
 func (b *browser) csrf() string {
 	b.t.Helper()
-	u, _ := url.Parse(b.base + "/console/")
-	for range 2 {
-		for _, ck := range b.http.Jar.Cookies(u) {
-			if ck.Name == consoleCookie+"_csrf" {
-				return ck.Value
-			}
-		}
-		b.get("/console/login")
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(b.get("/console/login").body)
+	if m == nil {
+		b.t.Fatal("no CSRF token on the sign-in page")
 	}
-	b.t.Fatal("no CSRF cookie")
-	return ""
+	return m[1]
 }
 
 // post submits a console form with the CSRF token.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,18 +31,20 @@ func signIn(t *testing.T, p *proc, user, password string) *console {
 	}
 	c := &console{t: t, base: p.base() + "/console", name: p.name, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	c.request("GET", "/login", nil, http.StatusOK) // sets the CSRF cookie
-	u, _ := url.Parse(c.base + "/")
-	for _, ck := range jar.Cookies(u) {
-		if strings.HasSuffix(ck.Name, "_csrf") {
-			c.csrf = ck.Value
-		}
-	}
-	if c.csrf == "" {
-		t.Fatalf("%s: no CSRF cookie from the console's sign-in page", p.name)
-	}
+	c.csrf = c.token()
 	c.request("POST", "/login", url.Values{"username": {user}, "password": {password}}, http.StatusSeeOther)
+	c.csrf = c.token() // bound to the session: a new one after sign-in
 	return c
+}
+
+// token reads the CSRF token the console's forms carry (bound to the session) from the sign-in page.
+func (c *console) token() string {
+	c.t.Helper()
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(c.request("GET", "/login", nil, http.StatusOK))
+	if m == nil {
+		c.t.Fatalf("%s: no CSRF token on the console's sign-in page", c.name)
+	}
+	return m[1]
 }
 
 // request sends one console request (forms carry the CSRF token) and checks its status.
