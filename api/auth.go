@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crowdgate/crowdgate/internal/clientaddr"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -33,15 +33,7 @@ func adminOf(c echo.Context) *admin {
 
 // clientAddress is the request's effective client address under the store's trusted-proxy rule.
 func (s *server) clientAddress(r *http.Request) string {
-	host := r.RemoteAddr
-	if ap, err := netip.ParseAddrPort(host); err == nil {
-		host = ap.Addr().String()
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	return store.ClientAddress(r.Context(), peer, r.Header.Get("X-Forwarded-For"), s.st.TrustedProxies()).String()
+	return clientaddr.Of(r, s.st.TrustedProxies()).String()
 }
 
 // authenticate lets a request through only with a live console session of an active member of the

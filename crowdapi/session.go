@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crowdgate/crowdgate/internal/clientaddr"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -90,7 +91,11 @@ func (s *server) factorsIn(c echo.Context, in *validationFactorsEntity) ([]store
 	if err != nil {
 		return out, netip.Addr{}
 	}
-	return out, store.ClientAddress(c.Request().Context(), addr, xff, s.st.TrustedProxies())
+	var hops []string
+	if xff != "" {
+		hops = []string{xff}
+	}
+	return out, clientaddr.Resolve(c.Request().Context(), addr, hops, s.st.TrustedProxies())
 }
 
 func (s *server) sessionOut(c echo.Context, token string, sess store.Session, u store.User) (sessionEntity, error) {

@@ -11,12 +11,16 @@ type Stats struct {
 	SessionCacheMisses uint64 // session validations that read the database
 	SessionsCached     int    // SSO sessions held in memory
 	PasswordQueue      int    // password checks waiting for a hashing slot
+	PasswordHashes     int64  // password hashes and checks run
+	SignInFailures     uint64 // failed sign-ins recorded with FailedSignIn (audited aggregated)
+	SignInsThrottled   uint64 // sign-in attempts refused by throttling before any check (counted, not audited)
 	DB                 sql.DBStats
 }
 
 // counters are updated on hot paths without locks.
 type counters struct {
 	sessionHits, sessionMisses atomic.Uint64
+	signInFailures, throttled  atomic.Uint64
 }
 
 // Stats returns the current counters.
@@ -25,6 +29,9 @@ func (s *Store) Stats() Stats {
 		SessionCacheHits:   s.shared.counters.sessionHits.Load(),
 		SessionCacheMisses: s.shared.counters.sessionMisses.Load(),
 		PasswordQueue:      s.pw.Waiting(),
+		PasswordHashes:     s.pw.Runs(),
+		SignInFailures:     s.shared.counters.signInFailures.Load(),
+		SignInsThrottled:   s.shared.counters.throttled.Load(),
 		SessionsCached:     s.shared.sessions.len(),
 	}
 	if db, err := s.db.DB(); err == nil {

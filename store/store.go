@@ -89,6 +89,7 @@ type shared struct {
 	apps     *appAuthCache
 	views    *viewCache
 	counters counters
+	fails    failLog
 
 	url            string
 	sessionTimeout time.Duration
@@ -204,6 +205,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			adminEntraGroups: normaliseObjectIDs(cfg.AdminEntraGroups),
 		},
 	}
+	s.shared.fails.root = s
 	if !cfg.SkipMigrations {
 		if s.shared.dbID, err = s.databaseID(ctx); err != nil {
 			sqlDB.Close()
@@ -238,6 +240,10 @@ func sqliteDSN(url string) (string, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	// Aggregated sign-in failures not yet written go now, not never.
+	if err := s.shared.fails.stop(context.Background()); err != nil {
+		s.log.Error("store: write aggregated sign-in failures", "err", err)
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err

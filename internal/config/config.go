@@ -347,6 +347,11 @@ func Settings() []Setting {
 			Usage:   "On SIGTERM or SIGINT, how long in-flight requests may take to finish before connections are closed.",
 			Example: "5s",
 			apply:   durationSetting(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0)},
+		{Flag: "app-auth-failures", Env: "CROWDGATE_APP_AUTH_FAILURES", Default: "20",
+			Usage: "Failed application authentications per source address within a minute (three times as many per application name) " +
+				"after which further attempts get 429 without a password check. An application's current password, once verified, is never slowed.",
+			Example: "50",
+			apply:   intSetting(func(c *Config) *int { return &c.Crowd.AuthFailures }, 1)},
 	}
 }
 
