@@ -13,3 +13,8 @@ func (s *Store) CredentialForTest(ctx context.Context, userID int64) (string, er
 	err := s.q(ctx).Raw("SELECT credential FROM users WHERE id = ?", userID).Scan(&c).Error
 	return c, err
 }
+
+// ExecForTest runs a statement through the store's gorm handle (and so its SQL logger).
+func (s *Store) ExecForTest(ctx context.Context, sql string, args ...any) error {
+	return s.q(ctx).Exec(sql, args...).Error
+}
