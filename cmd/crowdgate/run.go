@@ -9,12 +9,14 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/crowdgate/crowdgate/crowdapi"
+	"github.com/crowdgate/crowdgate/internal/clientaddr"
 	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/password"
@@ -146,7 +148,8 @@ func routes(cfg config.Config, st *store.Store, surf *surfaces, log *slog.Logger
 	mux.Handle(cfg.Crowd.Prefix()+"/", crowd)
 	surf.mount(mux, cfg.Metrics && cfg.HealthListen == "")
 	addHealth(mux, st, log)
-	return mux, nil
+	secure := strings.HasPrefix(cfg.BaseURL, "https://") || cfg.TLSCert != ""
+	return clientaddr.WarnTLSProxy(mux, st.TrustedProxies(), secure, log), nil
 }
 
 // healthRoutes is the handler of the optional health listener (and metrics, when enabled).
