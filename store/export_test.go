@@ -18,3 +18,9 @@ func (s *Store) CredentialForTest(ctx context.Context, userID int64) (string, er
 func (s *Store) ExecForTest(ctx context.Context, sql string, args ...any) error {
 	return s.q(ctx).Exec(sql, args...).Error
 }
+
+// ScanForTest runs a query through Raw(...).Scan, gorm's other logging path.
+func (s *Store) ScanForTest(ctx context.Context, sql string, args ...any) error {
+	var out []string
+	return s.q(ctx).Raw(sql, args...).Scan(&out).Error
+}

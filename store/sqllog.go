@@ -39,3 +39,9 @@ func (l sqlLogger) Trace(ctx context.Context, begin time.Time, fc func() (string
 func (l sqlLogger) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
 	return sql, nil
 }
+
+// Raw(...).Scan renders its statement through gorm's trace recorder before our Trace sees it; its
+// package-level filter is the only way to keep the values out of that rendering too.
+func init() {
+	gormlogger.RecorderParamsFilter = func(_ context.Context, sql string, _ ...any) (string, []any) { return sql, nil }
+}

@@ -44,7 +44,13 @@ func TestFailedStatementLoggedWithoutValues(t *testing.T) {
 	if err := st.ExecForTest(context.Background(), "INSERT INTO no_such_table (credential) VALUES (?)", secret); err == nil {
 		t.Fatal("the statement did not fail")
 	}
+	if err := st.ScanForTest(context.Background(), "SELECT credential FROM no_such_table WHERE credential = ?", secret); err == nil {
+		t.Fatal("the query did not fail")
+	}
 	log := out.String()
+	if !strings.Contains(log, "SELECT credential FROM no_such_table") {
+		t.Fatalf("the failed query was not logged: %q", log)
+	}
 	if !strings.Contains(log, "INSERT INTO no_such_table") {
 		t.Fatalf("the failed statement was not logged: %q", log)
 	}

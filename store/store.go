@@ -90,6 +90,7 @@ type shared struct {
 	views    *viewCache
 	counters counters
 	fails    failLog
+	sealer   SettingSealer // see SetSettingSealer
 
 	url            string
 	sessionTimeout time.Duration

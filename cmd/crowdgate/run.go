@@ -57,6 +57,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 
 	secrets := newSecretKeys(cfg, log.With("surface", "secrets"))
+	st.SetSettingSealer(secrets) // the SAML state and console CSRF keys are stored encrypted
 	if secrets.configured() {
 		// A configured key that cannot be read is an operator error to report now, not at the
 		// first sync.
