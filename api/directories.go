@@ -103,6 +103,8 @@ func (s *server) dirRow(ctx context.Context, d store.Directory, st store.Directo
 
 type directoriesData struct {
 	Rows []dirRow
+	// Entra object ids bound as administrator groups: by the configuration, and in the console.
+	AdminConfigured, AdminBound []string
 }
 
 func (s *server) directories(c echo.Context) error {
@@ -110,8 +112,12 @@ func (s *server) directories(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	configured, bound, err := s.st.AdminEntraGroups(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	p := s.newPage(c, "Directories", "directories")
-	p.Data = directoriesData{Rows: rows}
+	p.Data = directoriesData{Rows: rows, AdminConfigured: configured, AdminBound: bound}
 	return s.render(c, http.StatusOK, "directories", p)
 }
 

@@ -111,6 +111,7 @@ func (s *server) routes(e *echo.Echo) {
 
 	g.GET("/directories", s.directories)
 	g.POST("/directories", s.createDirectory)
+	g.POST("/directories/admin-groups", s.setAdminEntraGroups, s.recent)
 	g.GET("/directories/:id", s.directory)
 	g.POST("/directories/:id", s.updateDirectory, s.recent)
 	g.POST("/directories/:id/entra", s.updateEntra, s.recent)

@@ -54,6 +54,8 @@ func TestSensitiveActionsNeedRecentSignIn(t *testing.T) {
 		{"credential rotation", a + "/rotate", a, nil},
 		{"directory activation and lock-out policy", d, d, url.Values{"name": {"Internal"}, "lockout_threshold": {"0"}}},
 		{"Entra ID settings", e + "/entra", e, url.Values{"tenant_id": {"evil.onmicrosoft.com"}}},
+		{"Entra administrator groups", "/console/directories/admin-groups", "/console/directories",
+			url.Values{"object_ids": {"11111111-2222-4333-8444-555555555555"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h.age(time.Hour)
@@ -185,5 +187,48 @@ func TestCSRFBoundToSession(t *testing.T) {
 	}
 	if ck == nil || ck.Name != "__Host-crowdgate_console_csrf" || !ck.Secure || ck.Path != "/" || ck.Domain != "" {
 		t.Errorf("CSRF cookie over HTTPS: %+v", ck)
+	}
+}
+
+// TestBindEntraAdminGroupsInConsole: the console binds Entra ID groups as administrator groups by
+// object id, beside the configuration's; a malformed id saves nothing; the change is audited.
+func TestBindEntraAdminGroupsInConsole(t *testing.T) {
+	h := newHarness(t)
+	c := h.loggedIn()
+	const objectID = "0b0b0b0b-1111-4222-8333-444444444444"
+	ops := storetest.Must(h.st.CreateGroup(h.ctx(), store.NewGroup{DirectoryID: h.entra.ID, Name: "Ops", ExternalID: objectID, Active: true}))
+	carol := h.addUser(h.entra.ID, "carol@contoso.com", ops.ID)
+	isAdmin := func() bool {
+		t.Helper()
+		_, ok, err := h.st.Administrator(h.ctx(), carol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if isAdmin() {
+		t.Fatal("carol is an administrator before any binding")
+	}
+	page := c.get("/console/directories")
+	wantContains(t, page.Body, "Administrator groups in Entra ID", adminsObjectID) // the configuration's, shown
+	r := c.post("/console/directories/admin-groups", url.Values{"object_ids": {objectID + "\nOps"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	wantContains(t, c.follow(r).Body, "is not an Entra object id")
+	if isAdmin() {
+		t.Fatal("a refused form bound the group")
+	}
+	r = c.post("/console/directories/admin-groups", url.Values{"object_ids": {strings.ToUpper(objectID)}})
+	wantStatus(t, r, http.StatusSeeOther)
+	if !isAdmin() {
+		t.Fatal("carol is not an administrator after the binding")
+	}
+	if e := h.lastAudit("ADMIN_ENTRA_GROUPS_CHANGED"); e.Actor != "admin" || !strings.Contains(e.Details, objectID) {
+		t.Errorf("audit %+v", e)
+	}
+	wantContains(t, c.get("/console/directories").Body, objectID)
+	// Unbinding takes it back.
+	wantStatus(t, c.post("/console/directories/admin-groups", url.Values{"object_ids": {""}}), http.StatusSeeOther)
+	if isAdmin() {
+		t.Error("carol is still an administrator after the unbinding")
 	}
 }
