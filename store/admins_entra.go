@@ -78,4 +78,3 @@ func (s *Store) adminEntraObjectIDs(ctx context.Context) ([]string, error) {
 	slices.Sort(out)
 	return slices.Compact(out), nil
 }
-
