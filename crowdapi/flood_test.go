@@ -99,6 +99,7 @@ func TestApplicationPasswordFlood(t *testing.T) {
 	}
 	wg.Wait()
 	after := st.Stats()
+	t.Logf("200 wrong passwords: statuses %v, %d password hashes", statuses, after.PasswordHashes-before.PasswordHashes)
 	if statuses[401] > crowdapi.DefaultAuthFailures || statuses[429] < 200-crowdapi.DefaultAuthFailures || statuses[401]+statuses[429] != 200 {
 		t.Errorf("statuses %v: want at most %d 401 and the rest 429", statuses, crowdapi.DefaultAuthFailures)
 	}
