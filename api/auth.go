@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crowdgate/crowdgate/internal/clientaddr"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -19,6 +19,7 @@ type admin struct {
 	Directory store.Directory
 	Session   store.Session
 	Address   string
+	token     string // the console session's token, as its cookie holds it
 }
 
 // Internal reports whether the administrator is a local (break-glass) account, who re-enters a
@@ -32,15 +33,7 @@ func adminOf(c echo.Context) *admin {
 
 // clientAddress is the request's effective client address under the store's trusted-proxy rule.
 func (s *server) clientAddress(r *http.Request) string {
-	host := r.RemoteAddr
-	if ap, err := netip.ParseAddrPort(host); err == nil {
-		host = ap.Addr().String()
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	return store.ClientAddress(r.Context(), peer, r.Header.Get("X-Forwarded-For"), s.st.TrustedProxies()).String()
+	return clientaddr.Of(r, s.st.TrustedProxies()).String()
 }
 
 // authenticate lets a request through only with a live console session of an active member of the
@@ -60,6 +53,13 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err // fail closed: the database cannot say who this is
 		}
+		if s.cfg.Now().Sub(sess.CreatedAt) >= s.cfg.SessionMaxAge {
+			// Past its absolute lifetime, however active: sign in again.
+			if err := s.st.DeleteSessionByID(ctx, sess.ID); err != nil && !store.IsNotFound(err) {
+				return err
+			}
+			return s.unauthenticated(c)
+		}
 		if sess, err = s.st.TouchConsoleSession(ctx, sess); store.IsNotFound(err) {
 			return s.unauthenticated(c)
 		} else if err != nil {
@@ -76,7 +76,7 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		a := &admin{User: u, Directory: d, Session: sess, Address: s.clientAddress(r)}
+		a := &admin{User: u, Directory: d, Session: sess, Address: s.clientAddress(r), token: ck.Value}
 		c.Set(adminKey, a)
 		_, ok, err := s.st.Administrator(ctx, u)
 		if err != nil {
@@ -317,6 +317,25 @@ func (s *server) requireFresh(c echo.Context, back string) (bool, error) {
 	return false, c.Redirect(http.StatusSeeOther, s.cfg.PathPrefix+"/reauth?next="+url.QueryEscape(back))
 }
 
+// recent guards a sensitive route (passwords, administrators and memberships, mappings, allowed
+// groups and addresses, activation, sign-in policy) with requireFresh; a refusal returns to the
+// page of the object the route changes.
+func (s *server) recent(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		back := s.cfg.PathPrefix + "/"
+		parts := strings.Split(strings.TrimPrefix(c.Request().URL.Path, s.cfg.PathPrefix+"/"), "/")
+		if id := c.Param("id"); len(parts) > 1 && parts[1] == id {
+			back += parts[0] + "/" + id
+		} else {
+			back += parts[0]
+		}
+		if ok, err := s.requireFresh(c, back); !ok {
+			return err
+		}
+		return next(c)
+	}
+}
+
 // reauthenticate checks a break-glass administrator's password again and replaces the session with
 // a fresh one. ok is false for a wrong password (throttled like sign-ins).
 func (s *server) reauthenticate(c echo.Context, a *admin, pw string) (bool, error) {
@@ -344,7 +363,7 @@ func (s *server) reauthenticate(c echo.Context, a *admin, pw string) (bool, erro
 	if err := s.st.DeleteSessionByID(ctx, a.Session.ID); err != nil && !store.IsNotFound(err) {
 		return false, err
 	}
-	a.Session = sess
+	a.Session, a.token = sess, token
 	http.SetCookie(c.Response(), s.sessionCookie(token, 0))
 	if err := s.st.Audit(ctx, "SUCCESS", "CONSOLE_REAUTH", "USER", u.Name, nil); err != nil {
 		s.log.Error("console: audit re-authentication", "err", err)

@@ -17,6 +17,7 @@ const (
 	DefaultAdminGroup    = "crowdgate-admins"
 	DefaultSessionCookie = "crowdgate_console"
 	DefaultReauthAge     = 10 * time.Minute
+	DefaultSessionMaxAge = 12 * time.Hour
 	DefaultLoginFailures = 5
 	DefaultLoginWindow   = 5 * time.Minute
 )
@@ -51,6 +52,9 @@ type Config struct {
 	// credential, changing Entra ID settings); older sessions re-enter the password (break-glass
 	// administrators) or sign in again. Default 10 minutes.
 	ReauthAge time.Duration
+	// SessionMaxAge is a console session's absolute lifetime from sign-in, however active it
+	// stays (besides the store's idle timeout); default 12 hours.
+	SessionMaxAge time.Duration
 	// LoginFailures failed break-glass sign-ins from one address within LoginWindow block that
 	// address until the window has passed; defaults 5 and 5 minutes.
 	LoginFailures int
@@ -80,6 +84,9 @@ func (c Config) withDefaults() Config {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.ReauthAge == 0 {
 		c.ReauthAge = DefaultReauthAge
+	}
+	if c.SessionMaxAge == 0 {
+		c.SessionMaxAge = DefaultSessionMaxAge
 	}
 	if c.LoginFailures == 0 {
 		c.LoginFailures = DefaultLoginFailures
@@ -126,8 +133,8 @@ func (c Config) Validate() error {
 			bad("api: login URL %q must be a path starting with / or an absolute URL", c.LoginURL)
 		}
 	}
-	if c.ReauthAge < 0 || c.LoginFailures < 0 || c.LoginWindow < 0 {
-		bad("api: ReauthAge, LoginFailures and LoginWindow must not be negative")
+	if c.ReauthAge < 0 || c.SessionMaxAge < 0 || c.LoginFailures < 0 || c.LoginWindow < 0 {
+		bad("api: ReauthAge, SessionMaxAge, LoginFailures and LoginWindow must not be negative")
 	}
 	return errors.Join(problems...)
 }

@@ -1,10 +1,14 @@
 package api
 
 import (
+	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,27 +25,57 @@ const (
 	csrfHdr   = "X-CSRF-Token"
 )
 
-func (s *server) csrfCookie() string  { return s.cfg.SessionCookie + "_csrf" }
+// csrfCookie names the cookie that binds a signed-out browser's forms (the sign-in form). Over
+// HTTPS it has the __Host- prefix: a browser then accepts it only Secure, for Path=/, from this
+// host itself, so a neighbouring subdomain cannot plant one.
+func (s *server) csrfCookie() string {
+	if s.cfg.Secure {
+		return "__Host-" + s.cfg.SessionCookie + "_csrf"
+	}
+	return s.cfg.SessionCookie + "_csrf"
+}
+
+func (s *server) csrfCookiePath() string {
+	if s.cfg.Secure {
+		return "/"
+	}
+	return s.cfg.PathPrefix
+}
+
 func (s *server) flashCookie() string { return s.cfg.SessionCookie + "_flash" }
 
-// csrf is a double-submit check: a random token lives in an HttpOnly, SameSite=Strict cookie and
-// every unsafe request must send it back in the _csrf form field (or the X-CSRF-Token header). On
+// csrf checks every unsafe request's token (the _csrf form field or the X-CSRF-Token header)
+// against an HMAC, under an instance-wide key, of the console session token, or before sign-in of a
+// random value in an HttpOnly, SameSite=Strict cookie. A token is thus good for one session only:
+// it changes at sign-in, and a cookie value an attacker planted proves nothing without the key. On
 // top, browsers' Sec-Fetch-Site and Origin must not name another site.
 func (s *server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		token := ""
-		if ck, err := r.Cookie(s.csrfCookie()); err == nil && validCSRF(ck.Value) {
-			token = ck.Value
+		key, err := s.csrfKey(r.Context())
+		if err != nil {
+			return err
 		}
-		fresh := token == ""
-		if fresh {
-			b := make([]byte, csrfLen)
-			rand.Read(b)
-			token = base64.RawURLEncoding.EncodeToString(b)
-			http.SetCookie(c.Response(), &http.Cookie{Name: s.csrfCookie(), Value: token, Path: s.cfg.PathPrefix,
-				HttpOnly: true, Secure: s.cfg.Secure, SameSite: http.SameSiteStrictMode})
+		binding, fresh := "", false
+		if ck, err := r.Cookie(s.cfg.SessionCookie); err == nil && ck.Value != "" {
+			binding = "session\x00" + ck.Value
+		} else {
+			nonce := ""
+			if ck, err := r.Cookie(s.csrfCookie()); err == nil && validCSRF(ck.Value) {
+				nonce = ck.Value
+			}
+			if fresh = nonce == ""; fresh {
+				b := make([]byte, csrfLen)
+				rand.Read(b)
+				nonce = base64.RawURLEncoding.EncodeToString(b)
+				http.SetCookie(c.Response(), &http.Cookie{Name: s.csrfCookie(), Value: nonce, Path: s.csrfCookiePath(),
+					HttpOnly: true, Secure: s.cfg.Secure, SameSite: http.SameSiteStrictMode})
+			}
+			binding = "visitor\x00" + nonce
 		}
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(binding))
+		token := base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 		c.Set(csrfKey, token)
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -62,6 +96,20 @@ func (s *server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// csrfKey is the instance-wide CSRF key, read from the store once.
+func (s *server) csrfKey(ctx context.Context) ([]byte, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if s.key == nil {
+		k, err := s.st.ConsoleCSRFKey(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("console: csrf key: %w", err)
+		}
+		s.key = k
+	}
+	return s.key, nil
 }
 
 func validCSRF(v string) bool {

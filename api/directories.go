@@ -112,6 +112,8 @@ func (s *server) dirRow(ctx context.Context, d store.Directory, st store.Directo
 
 type directoriesData struct {
 	Rows []dirRow
+	// Entra object ids bound as administrator groups: by the configuration, and in the console.
+	AdminConfigured, AdminBound []string
 }
 
 func (s *server) directories(c echo.Context) error {
@@ -119,8 +121,12 @@ func (s *server) directories(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	configured, bound, err := s.st.AdminEntraGroups(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	p := s.newPage(c, "Directories", "directories")
-	p.Data = directoriesData{Rows: rows}
+	p.Data = directoriesData{Rows: rows, AdminConfigured: configured, AdminBound: bound}
 	return s.render(c, http.StatusOK, "directories", p)
 }
 
@@ -237,7 +243,7 @@ func (s *server) updateDirectory(c echo.Context) error {
 }
 
 // updateEntra saves the Entra ID connection settings into the directory's Config; the client
-// secret is write-only. It needs a recent sign-in.
+// secret is write-only. The route needs a recent sign-in.
 func (s *server) updateEntra(c echo.Context) error {
 	ctx := c.Request().Context()
 	d, err := s.directoryParam(c)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -29,6 +30,9 @@ type server struct {
 	static   http.Handler
 	throttle *throttle.Throttle
 	doctor   doctorRun
+
+	keyMu sync.Mutex
+	key   []byte // see csrfKey
 }
 
 // New returns the console handler for paths under cfg.PathPrefix.
@@ -71,6 +75,7 @@ func (s *server) routes(e *echo.Echo) {
 	open.POST("/login", s.login)
 	open.POST("/logout", s.logout)
 
+	// Routes with s.recent change who can sign in or what they may do: they need a recent sign-in.
 	g := e.Group(p, s.csrf, s.authenticate)
 	g.GET("/reauth", s.reauthPage)
 	g.POST("/reauth", s.reauth)
@@ -83,19 +88,19 @@ func (s *server) routes(e *echo.Echo) {
 	g.POST("/users", s.createUser)
 	g.GET("/users/:id", s.user)
 	g.POST("/users/:id", s.updateUser)
-	g.POST("/users/:id/password", s.resetPassword)
-	g.POST("/users/:id/active", s.setUserActive)
-	g.POST("/users/:id/groups", s.addUserGroup)
-	g.POST("/users/:id/groups/remove", s.removeUserGroup)
+	g.POST("/users/:id/password", s.resetPassword, s.recent)
+	g.POST("/users/:id/active", s.setUserActive, s.recent)
+	g.POST("/users/:id/groups", s.addUserGroup, s.recent)
+	g.POST("/users/:id/groups/remove", s.removeUserGroup, s.recent)
 	g.POST("/users/:id/sessions/revoke", s.revokeUserSessions)
 
 	g.GET("/groups", s.groups)
 	g.GET("/groups/new", s.newGroupPage)
 	g.POST("/groups", s.createGroup)
 	g.GET("/groups/:id", s.group)
-	g.POST("/groups/:id", s.updateGroup)
-	g.POST("/groups/:id/members", s.addGroupMember)
-	g.POST("/groups/:id/members/remove", s.removeGroupMember)
+	g.POST("/groups/:id", s.updateGroup, s.recent)
+	g.POST("/groups/:id/members", s.addGroupMember, s.recent)
+	g.POST("/groups/:id/members/remove", s.removeGroupMember, s.recent)
 
 	g.GET("/applications", s.applications)
 	g.GET("/applications/new", s.newApplicationPage)
@@ -104,15 +109,16 @@ func (s *server) routes(e *echo.Echo) {
 	g.GET("/applications/:id", s.application)
 	g.GET("/applications/:id/seats", s.seats)
 	g.GET("/applications/:id/seats.csv", s.seatsCSV)
-	g.POST("/applications/:id", s.updateApplication)
-	g.POST("/applications/:id/mappings", s.updateMappings)
-	g.POST("/applications/:id/rotate", s.rotateCredential)
+	g.POST("/applications/:id", s.updateApplication, s.recent)
+	g.POST("/applications/:id/mappings", s.updateMappings, s.recent)
+	g.POST("/applications/:id/rotate", s.rotateCredential, s.recent)
 
 	g.GET("/directories", s.directories)
 	g.POST("/directories", s.createDirectory)
+	g.POST("/directories/admin-groups", s.setAdminEntraGroups, s.recent)
 	g.GET("/directories/:id", s.directory)
-	g.POST("/directories/:id", s.updateDirectory)
-	g.POST("/directories/:id/entra", s.updateEntra)
+	g.POST("/directories/:id", s.updateDirectory, s.recent)
+	g.POST("/directories/:id/entra", s.updateEntra, s.recent)
 	g.POST("/directories/:id/test", s.testConnection)
 	g.POST("/directories/:id/sync", s.syncNow)
 	g.POST("/directories/:id/apply-held", s.applyHeld)

@@ -20,6 +20,9 @@ type Store interface {
 	CountSessions(ctx context.Context, kind string) (int64, error)
 	CheckPassword(ctx context.Context, u store.User, pw string) error
 	Administrator(ctx context.Context, u store.User) (store.AdminBinding, bool, error)
+	ConsoleCSRFKey(ctx context.Context) ([]byte, error)
+	AdminEntraGroups(ctx context.Context) (configured, bound []string, err error)
+	SetAdminEntraGroups(ctx context.Context, ids []string) error
 
 	// Directories and their synchronisation.
 	Directories(ctx context.Context) ([]store.Directory, error)

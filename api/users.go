@@ -301,7 +301,9 @@ func (s *server) resetPassword(c echo.Context) error {
 	if pw != c.FormValue("password2") {
 		return s.done(c, fmt.Errorf("the two passwords differ: %w", errForm), s.userURL(u.ID), "")
 	}
-	err = s.st.SetPassword(c.Request().Context(), u.ID, pw)
+	// Every other session of the user ends; an administrator setting their own keeps this one.
+	ctx := store.KeepingSession(c.Request().Context(), s.ownSession(c, u))
+	err = s.st.SetPassword(ctx, u.ID, pw)
 	return s.done(c, err, s.userURL(u.ID), "Password set. Tell the user through a channel you trust.")
 }
 
@@ -361,14 +363,19 @@ func (s *server) revokeUserSessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	keep := ""
-	if ck, err := c.Request().Cookie(s.cfg.SessionCookie); err == nil && u.ID == adminOf(c).User.ID {
-		keep = ck.Value
-	}
-	err = s.st.DeleteUserSessions(ctx, u.ID, keep)
+	err = s.st.DeleteUserSessions(ctx, u.ID, s.ownSession(c, u))
 	back := c.FormValue("back")
 	if !s.safeReturn(back) {
 		back = s.userURL(u.ID)
 	}
 	return s.done(c, err, back, "Every session of "+u.Name+" has ended.")
+}
+
+// ownSession is the token of the request's console session when u is the signed-in administrator,
+// else "".
+func (s *server) ownSession(c echo.Context, u store.User) string {
+	if a := adminOf(c); u.ID == a.User.ID {
+		return a.token
+	}
+	return ""
 }

@@ -70,6 +70,12 @@ func TestApplicationAuthentication(t *testing.T) {
 		{"forwarded through a trusted proxy from an allowed address", basic("remote", "remote-secret"), "10.20.3.4", 200, ""},
 		{"forwarded chain with an untrusted hop", basic("remote", "remote-secret"), "10.20.3.4, 192.0.2.1", 403, "forbidden"},
 		{"inactive application", basic("off", "off-secret"), "", 403, "inactive"},
+		// The address is checked before the password: a refused address learns nothing about it.
+		{"wrong password, outside the allow-list", basic("remote", "wrong-secret"), "", 403, "forbidden"},
+		// Left of the address a trusted proxy saw, the client writes what it likes.
+		{"client-written address before the forwarded one", basic("local", "local-secret"), "1.1.1.1, 203.0.113.9", 403, "forbidden"},
+		{"client-written junk before the forwarded one", basic("local", "local-secret"), "junk, 203.0.113.9", 403, "forbidden"},
+		{"client claiming the allowed address", basic("local", "local-secret"), "127.0.0.1, 203.0.113.9", 403, "forbidden"},
 	} {
 		status, body, hdr := call(tc.auth, tc.xff)
 		if status != tc.status || !strings.Contains(body, tc.body) {

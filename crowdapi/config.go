@@ -20,7 +20,15 @@ type Config struct {
 	MaxBodyBytes int64
 	// Observer, when set, is told about every request (metrics).
 	Observer Observer
+	// AuthFailures failed application authentications from one source address within a minute
+	// (three times as many for one application name, from anywhere) make further attempts that
+	// would need a password hash wait, answered 429 without one; 0 means DefaultAuthFailures.
+	// Applications presenting their current password are never slowed: it is verified from memory.
+	AuthFailures int
 }
+
+// DefaultAuthFailures is Config.AuthFailures's default.
+const DefaultAuthFailures = 20
 
 // Observer receives one call per request: the route template relative to the API version (e.g.
 // "/session/:token"), the method, the status and the duration.
@@ -42,6 +50,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, "max body bytes must not be negative")
+	}
+	if c.AuthFailures < 0 {
+		errs = append(errs, "auth failures must not be negative")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("crowdapi: %s", strings.Join(errs, "; "))

@@ -121,7 +121,7 @@ func bind(c echo.Context, v any, allowEmpty bool) error {
 	}
 	if isJSON {
 		if err := json.Unmarshal(body, v); err != nil {
-			return illegalArgument("malformed JSON body: %v", err)
+			return illegalArgument("malformed JSON body: %s", jsonProblem(err))
 		}
 		return nil
 	}

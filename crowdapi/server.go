@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crowdgate/crowdgate/internal/clientaddr"
+	"github.com/crowdgate/crowdgate/internal/throttle"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -25,7 +26,9 @@ const DefaultVersion = "5.1.6"
 
 // Store is the part of the directory the Crowd REST API uses.
 type Store interface {
-	AuthenticateApplication(ctx context.Context, name, password string) (store.Application, error)
+	AuthenticateApplicationWith(ctx context.Context, name, password string, gate store.AppAuthGate) (store.Application, error)
+	FailedSignIn(ctx context.Context, action, objectKind, name, reason string)
+	SignInThrottled()
 	View(ctx context.Context, app store.Application) (*store.View, error)
 	TrustedProxies() store.AddressList
 
@@ -58,8 +61,8 @@ type Store interface {
 
 	CreateSession(ctx context.Context, ns store.NewSession) (store.Session, string, error)
 	SessionByToken(ctx context.Context, token string) (store.Session, error)
-	DeleteSession(ctx context.Context, token string) error
-	DeleteUserSessions(ctx context.Context, userID int64, exclude string) error
+	DeleteSSOSession(ctx context.Context, token string) error
+	DeleteUserSSOSessions(ctx context.Context, userID int64, exclude string) error
 	CookieConfig(ctx context.Context) (store.CookieConfig, error)
 
 	CurrentEventToken(ctx context.Context, configVersion int64) (store.EventToken, error)
@@ -81,6 +84,8 @@ type server struct {
 	log     *slog.Logger
 	version string
 	answers sync.Pool // *[]byte: buffers of hand-written answers (session validations)
+
+	byAddress, byName *throttle.Throttle // failed application authentications
 }
 
 // New returns the Crowd REST handler for paths under cfg.Prefix() (versions "1" and "latest").
@@ -99,6 +104,7 @@ func New(cfg Config, st Store, log *slog.Logger) (http.Handler, error) {
 		v = DefaultVersion
 	}
 	s := &server{cfg: cfg, st: st, log: log, version: "Crowd/" + v}
+	s.byAddress, s.byName = newAuthThrottles(cfg)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -235,57 +241,6 @@ const (
 	baseKey = "crowdgate.base"
 )
 
-// authenticate checks the application's Basic credentials and remote address (docs/crowd-wire.md, "Application authentication").
-// Unknown applications and wrong passwords are 401 in plain text; an inactive application or a
-// disallowed address is 403. The password is always required, whatever the address.
-func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		name, pw, ok := basicAuth(r.Header.Get("Authorization"))
-		if !ok {
-			return s.unauthorized(c)
-		}
-		ctx := r.Context()
-		client := s.clientAddress(r)
-		app, err := s.st.AuthenticateApplication(ctx, name, pw)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadCredential) {
-				s.log.Info("application failed to authenticate", "app", name, "client", client.String())
-				// A login failure of an application (S9); requests without credentials, the usual
-				// first challenge, are not failures.
-				actx := store.WithActor(ctx, store.Actor{Kind: store.ActorApplication, Name: name, Address: client.String()})
-				if err := s.st.Audit(context.WithoutCancel(actx), "FAILURE", "APPLICATION_LOGIN_FAILED", "APPLICATION", name, "wrong application name or password"); err != nil {
-					s.log.Error("audit application login failure", "err", err)
-				}
-				return s.unauthorized(c)
-			}
-			return fmt.Errorf("authenticate application %q: %w", name, err)
-		}
-		if !app.Active {
-			return s.forbidden(c, fmt.Sprintf("Application %q is inactive", app.Name))
-		}
-		if len(app.RemoteAddresses) > 0 {
-			list, err := store.ParseAddressList(app.RemoteAddresses)
-			if err != nil || !list.Contains(ctx, client) {
-				return s.forbidden(c, fmt.Sprintf("Client with address %q is forbidden from making requests to the application, %s.", client, app.Name))
-			}
-		}
-		v, err := s.st.View(ctx, app)
-		if err != nil {
-			return err
-		}
-		c.Set(viewKey, v)
-		ver := "1"
-		if strings.Contains(r.URL.Path, "/rest/usermanagement/latest/") {
-			ver = "latest" // links follow the version the client used, as Crowd's do
-		}
-		c.Set(baseKey, s.baseURL(r)+"/rest/usermanagement/"+ver)
-		actor := store.Actor{Kind: store.ActorApplication, Name: app.Name, Address: client.String()}
-		c.SetRequest(r.WithContext(store.WithActor(ctx, actor)))
-		return next(c)
-	}
-}
-
 // basicAuth parses "Basic base64(name:password)", splitting at the first colon; the credentials are
 // UTF-8, or ISO-8859-1 when not valid UTF-8.
 func basicAuth(h string) (name, pw string, ok bool) {
@@ -323,15 +278,7 @@ func (s *server) forbidden(c echo.Context, msg string) error {
 
 // clientAddress is the caller's address by the trusted-proxy rule.
 func (s *server) clientAddress(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return store.ClientAddress(r.Context(), peer, r.Header.Get("X-Forwarded-For"), s.st.TrustedProxies())
+	return clientaddr.Of(r, s.st.TrustedProxies())
 }
 
 // baseURL is the externally visible URL of the context path, for links.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crowdgate/crowdgate/internal/clientaddr"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -95,7 +96,11 @@ func (s *server) factorsIn(c echo.Context, in *validationFactorsEntity) ([]store
 	if err != nil {
 		return out, netip.Addr{}
 	}
-	return out, store.ClientAddress(c.Request().Context(), addr, xff, s.st.TrustedProxies())
+	var hops []string
+	if xff != "" {
+		hops = []string{xff}
+	}
+	return out, clientaddr.Resolve(c.Request().Context(), addr, hops, s.st.TrustedProxies())
 }
 
 // sessionOut renders a session; its user is full when full or expand=user, else minimal.
@@ -269,7 +274,8 @@ func (s *server) getSession(c echo.Context) error {
 }
 
 func (s *server) deleteSession(c echo.Context) error {
-	if err := s.st.DeleteSession(c.Request().Context(), c.Param("token")); err != nil {
+	// SSO sessions only: a console session's token is not an application's to end.
+	if err := s.st.DeleteSSOSession(c.Request().Context(), c.Param("token")); err != nil {
 		return err
 	}
 	return noContent(c)
@@ -283,7 +289,7 @@ func (s *server) deleteUserSessions(c echo.Context) error {
 	if err := s.protectUsers(c, "end all sessions", u); err != nil {
 		return err
 	}
-	if err := s.st.DeleteUserSessions(c.Request().Context(), u.ID, c.QueryParam("exclude")); err != nil {
+	if err := s.st.DeleteUserSSOSessions(c.Request().Context(), u.ID, c.QueryParam("exclude")); err != nil {
 		return err
 	}
 	return noContent(c)

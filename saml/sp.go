@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	saml2 "github.com/russellhaering/gosaml2"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/crowdgate/crowdgate/internal/clientaddr"
 	"github.com/crowdgate/crowdgate/internal/throttle"
 	"github.com/crowdgate/crowdgate/store"
 )
@@ -188,12 +188,7 @@ func (sp *SP) provider(idp *idpInfo, clock *dsig.Clock) *saml2.SAMLServiceProvid
 
 // clientAddress is the browser's effective address under the store's trusted-proxy rule.
 func (sp *SP) clientAddress(r *http.Request) string {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	a := store.ClientAddress(r.Context(), ap.Addr(), r.Header.Get("X-Forwarded-For"), sp.st.TrustedProxies())
-	return a.String()
+	return clientaddr.Of(r, sp.st.TrustedProxies()).String()
 }
 
 // secure reports whether crowdgate is served over https (cookies get Secure).

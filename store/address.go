@@ -104,28 +104,3 @@ func (l AddressList) Contains(ctx context.Context, addr netip.Addr) bool {
 	}
 	return false
 }
-
-// ClientAddress applies Crowd's trusted-proxy rule: the chain is X-Forwarded-For's entries followed by
-// the socket peer; when every element after the first is a trusted proxy the client is the first,
-// otherwise it is the socket peer. Unparsable entries count as untrusted.
-func ClientAddress(ctx context.Context, peer netip.Addr, xff string, trusted AddressList) netip.Addr {
-	peer = peer.Unmap()
-	if xff == "" || trusted.Empty() {
-		return peer
-	}
-	var chain []netip.Addr
-	for _, part := range strings.Split(xff, ",") {
-		a, err := netip.ParseAddr(strings.TrimSpace(part))
-		if err != nil {
-			return peer
-		}
-		chain = append(chain, a.Unmap())
-	}
-	chain = append(chain, peer)
-	for _, proxy := range chain[1:] {
-		if !trusted.Contains(ctx, proxy) {
-			return peer
-		}
-	}
-	return chain[0]
-}

@@ -131,7 +131,11 @@ func (s *Store) adminGroups(ctx context.Context) (map[int64]string, error) {
 			out[id] = "group id"
 		}
 	}
-	if objs := s.shared.adminEntraGroups; len(objs) > 0 {
+	objs, err := s.adminEntraObjectIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) > 0 {
 		var found []int64
 		if err := s.q(ctx).Raw("SELECT g.id FROM groups g JOIN directories d ON d.id = g.directory_id "+
 			"WHERE LOWER(g.external_id) IN ? AND g.active = ? AND d.active = ? AND d.kind = ?", objs, true, true, DirectoryAzureAD).Scan(&found).Error; err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -454,12 +455,54 @@ func (s *Store) DeleteApplication(ctx context.Context, id int64) error {
 // password with every request and hashing it each time would cost more than the request itself.
 // ErrNotFound and ErrBadCredential both mean 401 to a Crowd client; ErrInactive means 403.
 func (s *Store) AuthenticateApplication(ctx context.Context, name, pw string) (Application, error) {
+	return s.AuthenticateApplicationWith(ctx, name, pw, AppAuthGate{})
+}
+
+// AppAuthGate lets the caller of AuthenticateApplicationWith refuse before a password costs
+// anything; a hook's error is returned as it is.
+type AppAuthGate struct {
+	// Allow runs once the application is found, before its password is looked at: a caller's
+	// remote-address check, so that a refused address learns nothing about the password.
+	Allow func(Application) error
+	// Hash runs before a password is hashed (one not verified recently, or any password for an
+	// unknown name): throttling, which a correct cached password never meets.
+	Hash func() error
+}
+
+// AuthenticateApplicationWith is AuthenticateApplication with gate's hooks. An unknown name costs
+// the same hash as a known one, so timing does not tell which names exist.
+func (s *Store) AuthenticateApplicationWith(ctx context.Context, name, pw string, gate AppAuthGate) (Application, error) {
 	ent, err := s.shared.apps.get(ctx, s, name)
+	if errors.Is(err, ErrNotFound) {
+		if gate.Hash != nil {
+			if gerr := gate.Hash(); gerr != nil {
+				return Application{}, gerr
+			}
+		}
+		dummy, derr := s.dummyCredential(ctx)
+		if derr != nil {
+			return Application{}, derr
+		}
+		if _, _, derr := s.pw.Verify(ctx, dummy, pw); derr != nil {
+			return Application{}, fmt.Errorf("application %q: %w", name, derr)
+		}
+		return Application{}, err
+	}
 	if err != nil {
 		return Application{}, err
 	}
+	if gate.Allow != nil {
+		if err := gate.Allow(ent.app); err != nil {
+			return Application{}, err
+		}
+	}
 	fp := sha256.Sum256([]byte(pw))
 	if !ent.verified(fp) {
+		if gate.Hash != nil {
+			if err := gate.Hash(); err != nil {
+				return Application{}, err
+			}
+		}
 		ok, _, err := s.pw.Verify(ctx, ent.credential, pw)
 		if err != nil {
 			return Application{}, fmt.Errorf("application %q: %w", name, err)
@@ -472,6 +515,22 @@ func (s *Store) AuthenticateApplication(ctx context.Context, name, pw string) (A
 	return ent.app, nil
 }
 
+// dummyCredential is a credential of the kind new applications get, for checking the passwords of
+// unknown application names at the same cost; made once per process.
+func (s *Store) dummyCredential(ctx context.Context) (string, error) {
+	d := s.shared.apps
+	d.dummyMu.Lock()
+	defer d.dummyMu.Unlock()
+	if d.dummy == "" {
+		h, err := s.pw.Hash(ctx, newToken())
+		if err != nil {
+			return "", fmt.Errorf("dummy application credential: %w", err)
+		}
+		d.dummy = h
+	}
+	return d.dummy, nil
+}
+
 // appAuthCache keeps recently used applications and verified password fingerprints. Every change
 // of an application drops its entry here and on the other instances (invForgetApp), so the TTL only
 // bounds staleness should an invalidation be missed; concurrent misses share one load.
@@ -481,6 +540,9 @@ type appAuthCache struct {
 	m     map[string]*appEntry
 	gen   uint64 // bumped by every invalidation: a load that raced one is not kept
 	loads singleflight.Group
+
+	dummyMu sync.Mutex
+	dummy   string // see dummyCredential
 }
 
 type appEntry struct {

@@ -73,6 +73,10 @@ func (s *Store) setCredential(ctx context.Context, u User, cred, action string) 
 		if err != nil {
 			return fmt.Errorf("user %q: %w", u.Name, err)
 		}
+		// A new (or no) password ends the user's sessions: whoever knew the old one is out.
+		if err := tx.deleteUserSessions(ctx, u.ID, keptSession(ctx)); err != nil {
+			return err
+		}
 		return tx.audit(ctx, action, "USER", u.Name, "")
 	})
 }

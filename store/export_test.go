@@ -39,3 +39,14 @@ func (s *Store) MissingModelColumnsForTest() (missing []string, checked int, err
 	}
 	return missing, checked, nil
 }
+
+// ExecForTest runs a statement through the store's gorm handle (and so its SQL logger).
+func (s *Store) ExecForTest(ctx context.Context, sql string, args ...any) error {
+	return s.q(ctx).Exec(sql, args...).Error
+}
+
+// ScanForTest runs a query through Raw(...).Scan, gorm's other logging path.
+func (s *Store) ScanForTest(ctx context.Context, sql string, args ...any) error {
+	var out []string
+	return s.q(ctx).Raw(sql, args...).Scan(&out).Error
+}

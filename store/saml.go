@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -123,27 +121,5 @@ func (s *Store) UserInGroup(ctx context.Context, u User, group string) (bool, er
 // first use and kept in the database, so that a login started on one instance can finish on
 // another.
 func (s *Store) SAMLStateKey(ctx context.Context) ([]byte, error) {
-	const name = "saml_state_key"
-	v, err := s.Setting(ctx, name)
-	if IsNotFound(err) {
-		b := make([]byte, 32)
-		rand.Read(b)
-		// DO NOTHING: when two instances race, both then read the one value that won.
-		err = s.InTx(ctx, func(tx *Store) error {
-			return tx.q(ctx).Exec("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-				name, hex.EncodeToString(b)).Error
-		})
-		if err != nil {
-			return nil, fmt.Errorf("saml state key: %w", err)
-		}
-		v, err = s.Setting(ctx, name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("saml state key: %w", err)
-	}
-	key, err := hex.DecodeString(v)
-	if err != nil || len(key) < 32 {
-		return nil, fmt.Errorf("saml state key: stored value is not 32 hex-encoded bytes: %w", ErrInvalid)
-	}
-	return key, nil
+	return s.instanceKey(ctx, "saml_state_key")
 }

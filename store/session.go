@@ -323,10 +323,25 @@ func (s *Store) WarmSessions(ctx context.Context) (int64, error) {
 
 // DeleteSession ends a session; an unknown token is not an error (Crowd answers 204 either way).
 func (s *Store) DeleteSession(ctx context.Context, token string) error {
+	return s.deleteSession(ctx, token, "")
+}
+
+// DeleteSSOSession ends an SSO session, what an application may end: a console session's token
+// is treated as unknown.
+func (s *Store) DeleteSSOSession(ctx context.Context, token string) error {
+	return s.deleteSession(ctx, token, SessionSSO)
+}
+
+// deleteSession ends the session of token when it is of kind ("" for any).
+func (s *Store) deleteSession(ctx context.Context, token, kind string) error {
 	hash := HashToken(token)
 	return s.InTx(ctx, func(tx *Store) error {
 		var sess []Session
-		if err := tx.q(ctx).Where("token_hash = ?", hash).Find(&sess).Error; err != nil {
+		q := tx.q(ctx).Where("token_hash = ?", hash)
+		if kind != "" {
+			q = q.Where("kind = ?", kind)
+		}
+		if err := q.Find(&sess).Error; err != nil {
 			return fmt.Errorf("session: %w", err)
 		}
 		if len(sess) == 0 {
@@ -369,27 +384,62 @@ func (s *Store) DeleteSessionByID(ctx context.Context, id int64) error {
 
 // DeleteUserSessions ends every session of a user except the one with token exclude.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, exclude string) error {
+	return s.deleteUserSessionsAudited(ctx, userID, "", exclude)
+}
+
+// DeleteUserSSOSessions ends every SSO session of a user except the one with token exclude, what
+// an application may end: console sessions stay.
+func (s *Store) DeleteUserSSOSessions(ctx context.Context, userID int64, exclude string) error {
+	return s.deleteUserSessionsAudited(ctx, userID, SessionSSO, exclude)
+}
+
+func (s *Store) deleteUserSessionsAudited(ctx context.Context, userID int64, kind, exclude string) error {
 	return s.InTx(ctx, func(tx *Store) error {
 		u, err := tx.User(ctx, userID)
 		if err != nil {
 			return err
 		}
-		if err := tx.deleteUserSessions(ctx, userID, exclude); err != nil {
+		if err := tx.deleteUserSessionsOf(ctx, userID, kind, exclude); err != nil {
 			return err
 		}
-		return tx.audit(ctx, "SESSIONS_DELETED", "USER", u.Name, "")
+		return tx.audit(ctx, "SESSIONS_DELETED", "USER", u.Name, kind)
 	})
 }
 
 func (s *Store) deleteUserSessions(ctx context.Context, userID int64, exclude string) error {
+	return s.deleteUserSessionsOf(ctx, userID, "", exclude)
+}
+
+// deleteUserSessionsOf deletes the user's sessions of kind ("" for any) but the one of token exclude.
+func (s *Store) deleteUserSessionsOf(ctx context.Context, userID int64, kind, exclude string) error {
 	keep := ""
 	if exclude != "" {
 		keep = HashToken(exclude)
 	}
-	if err := s.q(ctx).Exec("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?", userID, keep).Error; err != nil {
+	q := "DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?"
+	args := []any{userID, keep}
+	if kind != "" {
+		q += " AND kind = ?"
+		args = append(args, kind)
+	}
+	if err := s.q(ctx).Exec(q, args...).Error; err != nil {
 		return fmt.Errorf("sessions of user %d: %w", userID, err)
 	}
 	return s.invalidate(ctx, invClearSessions)
+}
+
+type keepSessionKey struct{}
+
+// KeepingSession returns a context under which a password change leaves the session of token
+// alive: a user changing their own password stays signed in where they made the change, and
+// every other session of theirs ends.
+func KeepingSession(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, keepSessionKey{}, token)
+}
+
+func keptSession(ctx context.Context) string {
+	t, _ := ctx.Value(keepSessionKey{}).(string)
+	return t
 }
 
 // SessionFilter narrows ListSessions.

@@ -13,6 +13,9 @@ type Stats struct {
 	SessionsCached     int    // SSO sessions held in memory
 	PasswordQueue      int    // password checks waiting for a hashing slot
 	PasswordWorkers    int    // concurrent password checks at most
+	PasswordHashes     int64  // password hashes and checks run
+	SignInFailures     uint64 // failed sign-ins recorded with FailedSignIn (audited aggregated)
+	SignInsThrottled   uint64 // sign-in attempts refused by throttling before any check (counted, not audited)
 	DB                 sql.DBStats
 	// AuditEvents counts the audit entries this process wrote (committed), by action and outcome.
 	AuditEvents map[AuditKey]uint64
@@ -24,6 +27,7 @@ type AuditKey struct{ Action, Outcome string }
 // counters are updated on hot paths without locks.
 type counters struct {
 	sessionHits, sessionMisses atomic.Uint64
+	signInFailures, throttled  atomic.Uint64
 	audit                      sync.Map // AuditKey → *atomic.Uint64
 }
 
@@ -42,6 +46,9 @@ func (s *Store) Stats() Stats {
 		SessionCacheHits:   s.shared.counters.sessionHits.Load(),
 		SessionCacheMisses: s.shared.counters.sessionMisses.Load(),
 		PasswordQueue:      s.pw.Waiting(),
+		PasswordHashes:     s.pw.Runs(),
+		SignInFailures:     s.shared.counters.signInFailures.Load(),
+		SignInsThrottled:   s.shared.counters.throttled.Load(),
 		SessionsCached:     s.shared.sessions.len(),
 		PasswordWorkers:    s.pw.Workers(),
 		AuditEvents:        map[AuditKey]uint64{},

@@ -90,6 +90,8 @@ type shared struct {
 	views    *viewCache
 	counters counters
 	logins   *loginLog // sign-ins not yet written (lastauth.go)
+	fails    failLog
+	sealer   SettingSealer // see SetSettingSealer
 
 	url            string
 	sessionTimeout time.Duration
@@ -206,6 +208,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			adminEntraGroups: normaliseObjectIDs(cfg.AdminEntraGroups),
 		},
 	}
+	s.shared.fails.root = s
 	if !cfg.SkipMigrations {
 		if s.shared.dbID, err = s.databaseID(ctx); err != nil {
 			sqlDB.Close()
@@ -240,6 +243,10 @@ func sqliteDSN(url string) (string, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	// Aggregated sign-in failures not yet written go now, not never.
+	if err := s.shared.fails.stop(context.Background()); err != nil {
+		s.log.Error("store: write aggregated sign-in failures", "err", err)
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err

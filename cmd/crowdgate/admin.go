@@ -111,8 +111,9 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	var ops, addrs, urls listFlag
 	fs.Var(&groups, "group", "only members (also nested) of this `group` may authenticate; repeat for several. Default: every user may")
 	fs.Var(&dirs, "directory", "map this `directory` (by name; repeat, in lookup order). Default: the internal directory")
-	fs.Var(&ops, "operations", "comma-separated directory `operations` the application may perform (default: all, as Crowd grants): "+strings.Join(store.AllOperations, ","))
-	readOnly := fs.Bool("read-only", false, "grant no directory operations: the application may only read and authenticate")
+	fs.Var(&ops, "operations", "comma-separated directory `operations` the application may perform (default: none, read-only): "+strings.Join(store.AllOperations, ","))
+	write := fs.Bool("write", false, "grant every directory operation (what a Read/Write Crowd directory in Jira or Confluence needs; see docs/crowd-permissions.md)")
+	readOnly := fs.Bool("read-only", false, "grant no directory operations (the default): the application may only read and authenticate")
 	fs.Var(&addrs, "remote-address", "allow calls only from this IP `address`, CIDR range or host name; repeatable. Default: any address")
 	fs.Var(&urls, "url", "base `URL` of the application (e.g. https://jira.example.com), where sign-in may return to; repeatable")
 	filter := fs.Bool("filter-by-access", false, "the application sees only the users allowed to authenticate to it")
@@ -136,14 +137,17 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--kind %q is not jira, confluence or generic", *kind)
 	}
-	operations := slices.Clone(store.AllOperations)
+	// Read-only unless granted: a write permission lets the application create users and
+	// memberships, so it is asked for explicitly (Crowd grants every operation by default).
+	var operations []string
 	switch {
-	case *readOnly && len(ops) > 0:
-		return errors.New("--read-only and --operations exclude each other")
-	case *readOnly:
-		operations = nil
+	case *readOnly && (len(ops) > 0 || *write):
+		return errors.New("--read-only excludes --operations and --write")
+	case *write && len(ops) > 0:
+		return errors.New("--write and --operations exclude each other")
+	case *write:
+		operations = slices.Clone(store.AllOperations)
 	case len(ops) > 0:
-		operations = nil
 		for _, op := range ops {
 			op = strings.ToUpper(op)
 			if !slices.Contains(store.AllOperations, op) {

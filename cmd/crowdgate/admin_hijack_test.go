@@ -19,7 +19,7 @@ func TestApplicationCannotMakeAnAdministrator(t *testing.T) {
 		e := dbEnv(t, dialect).with("CROWDGATE_ADMIN_PASSWORD", testAdminPassword, "CROWDGATE_LISTEN", "127.0.0.1:0")
 		srv := startServer(t, e)
 		base := "http://" + srv.addrs.Main
-		mustRun(t, e, "jira-app-password\n", "app", "add", "jira", "--kind", "jira", "--password-stdin")
+		mustRun(t, e, "jira-app-password\n", "app", "add", "jira", "--kind", "jira", "--write", "--password-stdin")
 		crowd := func(method, path string, body any) reply {
 			t.Helper()
 			return crowdCall(t, base, "jira", "jira-app-password", method, path, body)
@@ -74,7 +74,7 @@ func TestApplicationCannotMakeAnAdministrator(t *testing.T) {
 		if _, err := st.CreateDirectory(ctx, store.Directory{Name: "Contractors", Kind: store.DirectoryInternal, Active: true, NestedGroups: true}); err != nil {
 			t.Fatal(err)
 		}
-		mustRun(t, e, "contractors-password\n", "app", "add", "contractors", "--directory", "Contractors", "--password-stdin")
+		mustRun(t, e, "contractors-password\n", "app", "add", "contractors", "--directory", "Contractors", "--write", "--password-stdin")
 		other := func(method, path string, body any) reply {
 			t.Helper()
 			return crowdCall(t, base, "contractors", "contractors-password", method, path, body)

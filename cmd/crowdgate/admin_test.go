@@ -43,9 +43,24 @@ func testAppAdd(t *testing.T, e env) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Read-only by default: no directory operation unless granted.
+	if len(app.Mappings) != 1 || app.Mappings[0].DirectoryID != dir.ID || !app.Mappings[0].AllowAll || len(app.Mappings[0].Operations) != 0 {
+		t.Errorf("mappings %+v, want the internal directory, every user, no operation", app.Mappings)
+	}
+	if !strings.Contains(r.stderr, "read-only") {
+		t.Errorf("stderr does not say the application is read-only: %q", r.stderr)
+	}
+	r = mustRun(t, e, "", "app", "add", "jira-rw", "--kind", "jira", "--write")
+	if !strings.Contains(r.stderr, "every directory operation permitted") {
+		t.Errorf("app add --write: stderr %q", r.stderr)
+	}
+	rw, err := st.ApplicationByName(ctx, "jira-rw")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []store.Mapping{{DirectoryID: dir.ID, AllowAll: true, Operations: store.AllOperations}}
-	if !reflect.DeepEqual(app.Mappings, want) {
-		t.Errorf("mappings %+v, want %+v", app.Mappings, want)
+	if !reflect.DeepEqual(rw.Mappings, want) {
+		t.Errorf("--write mappings %+v, want %+v", rw.Mappings, want)
 	}
 	if app.Kind != store.AppJira || !app.Active || !slices.Equal(app.BaseURLs, []string{"https://jira.example.com"}) {
 		t.Errorf("application %+v", app)
@@ -92,7 +107,9 @@ func testAppAdd(t *testing.T, e env) {
 		{[]string{"app", "add", "JIRA"}, "", `application "JIRA" already exists`},
 		{[]string{"app", "add", "x", "--kind", "bitbucket"}, "", `--kind "bitbucket"`},
 		{[]string{"app", "add", "x", "--operations", "DROP_TABLE"}, "", `"DROP_TABLE" is not one of`},
-		{[]string{"app", "add", "x", "--operations", "CREATE_USER", "--read-only"}, "", "exclude each other"},
+		{[]string{"app", "add", "x", "--operations", "CREATE_USER", "--read-only"}, "", "--read-only excludes --operations and --write"},
+		{[]string{"app", "add", "x", "--write", "--read-only"}, "", "--read-only excludes --operations and --write"},
+		{[]string{"app", "add", "x", "--write", "--operations", "CREATE_USER"}, "", "--write and --operations exclude each other"},
 		{[]string{"app", "add", "x", "--password-stdin"}, "", "no password"},
 		{[]string{"app", "add", "x", "--password-stdin"}, "short\n", "at least 8 characters"},
 		{[]string{"app", "add", "x", "--remote-address", "not an address"}, "", "not an IP address"},

@@ -109,7 +109,7 @@ func TestAuditCompleteness(t *testing.T) {
 
 		// Command line: an application for Crowd REST.
 		step("app add (CLI)", func() {
-			mustRun(t, e, "jira-app-password\n", "app", "add", "jira", "--kind", "jira", "--password-stdin")
+			mustRun(t, e, "jira-app-password\n", "app", "add", "jira", "--kind", "jira", "--write", "--password-stdin")
 		}, auditWant{action: "APPLICATION_CREATED", object: "jira", actorKind: store.ActorCLI, actor: osUser(e.getenv), source: "-"})
 
 		// Console sign-in, failure and success.

@@ -55,7 +55,7 @@ func commands() []command {
 		{"doctor", "", "check the setup end to end (database, URLs, cookie domain, applications, identity provider, Entra ID credentials); exits 1 on a FAIL", (*cli).doctor},
 		{"healthcheck", "[URL]", "exit 0 when the server's /readyz answers 200 (for container health checks)", (*cli).healthcheck},
 		{"version", "", "print the version and exit", (*cli).version},
-		{"app add", "NAME", "add an application (a Crowd REST client such as Jira) and print its password once", (*cli).appAdd},
+		{"app add", "NAME", "add an application (a Crowd REST client such as Jira), read-only unless --write or --operations, and print its password once", (*cli).appAdd},
 		{"app list", "", "list applications", (*cli).appList},
 		{"user add", "NAME", "add a user to an internal directory and print its generated password once (unless --password-stdin or --no-password)", (*cli).userAdd},
 		{"user list", "", "list users", (*cli).userList},

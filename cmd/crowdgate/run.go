@@ -9,12 +9,14 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/crowdgate/crowdgate/crowdapi"
+	"github.com/crowdgate/crowdgate/internal/clientaddr"
 	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/internal/serving"
 	"github.com/crowdgate/crowdgate/store"
@@ -56,6 +58,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 
 	secrets := newSecretKeys(cfg, log.With("surface", "secrets"))
+	st.SetSettingSealer(secrets) // the SAML state and console CSRF keys are stored encrypted
 	if secrets.configured() {
 		// A configured key that cannot be read is an operator error to report now, not at the
 		// first sync.
@@ -153,7 +156,8 @@ func routes(cfg config.Config, st *store.Store, surf *surfaces, log *slog.Logger
 	mux.Handle(cfg.Crowd.Prefix()+"/", crowd)
 	surf.mount(mux, cfg.Metrics && cfg.HealthListen == "")
 	addHealth(mux, st, log)
-	return mux, nil
+	secure := strings.HasPrefix(cfg.BaseURL, "https://") || cfg.TLSCert != ""
+	return clientaddr.WarnTLSProxy(mux, st.TrustedProxies(), secure, log), nil
 }
 
 // healthRoutes is the handler of the optional health listener (and metrics, when enabled).

@@ -248,3 +248,26 @@ func (k *secretKeys) sealStored(ctx context.Context, st *store.Store) error {
 	}
 	return nil
 }
+
+// settingAAD binds a sealed instance key to its setting.
+func settingAAD(name string) string { return "crowdgate setting " + name }
+
+// SealSetting encrypts an instance key the store keeps in settings (store.SettingSealer). It does
+// not generate the SQLite key file: until a client secret needs one, the keys stay in plain text
+// and are encrypted at the first start that has a key.
+func (k *secretKeys) SealSetting(name, plain string) (string, error) {
+	box, err := k.load(false)
+	if err != nil {
+		return "", err
+	}
+	return box.Seal(plain, settingAAD(name))
+}
+
+// OpenSetting decrypts an instance key sealed by SealSetting.
+func (k *secretKeys) OpenSetting(name, sealed string) (string, error) {
+	box, err := k.load(false)
+	if err != nil {
+		return "", fmt.Errorf("the setting is stored encrypted but cannot be decrypted: %w", err)
+	}
+	return box.Open(sealed, settingAAD(name))
+}

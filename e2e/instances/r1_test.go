@@ -53,7 +53,7 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 	// The operator's setup, through the CLI while both serve; then Jira adds a user through B.
 	cli(t, dbURL, userPassword+"\n", "user", "add", "alice", "--password-stdin", "--group", licenceGroup, "--create-groups",
 		"--email", "alice@example.com")
-	cli(t, dbURL, appPassword+"\n", "app", "add", "jira", "--kind", "jira", "--group", licenceGroup, "--password-stdin")
+	cli(t, dbURL, appPassword+"\n", "app", "add", "jira", "--kind", "jira", "--write", "--group", licenceGroup, "--password-stdin")
 	ca, cb := newCrowd(t, a, "jira", appPassword), newCrowd(t, b, "jira", appPassword)
 	cb.must(http.StatusCreated, "POST", "/user", `<user name="bob"><first-name>Bob</first-name><last-name>Brown</last-name>`+
 		`<display-name>Bob Brown</display-name><email>bob@example.com</email><password><value>`+userPassword+

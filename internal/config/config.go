@@ -419,6 +419,11 @@ func Settings() []Setting {
 			Usage:   "Every console sign-in makes the IdP ask for credentials again (ForceAuthn). Re-authentication for sensitive console actions always does.",
 			Example: "true",
 			apply:   boolSetting(func(c *Config) *bool { return &c.SAML.ConsoleForceAuthn })},
+		{Flag: "app-auth-failures", Env: "CROWDGATE_APP_AUTH_FAILURES", Default: "20",
+			Usage: "Failed application authentications per source address within a minute (three times as many per application name) " +
+				"after which further attempts get 429 without a password check. An application's current password, once verified, is never slowed.",
+			Example: "50",
+			apply:   intSetting(func(c *Config) *int { return &c.Crowd.AuthFailures }, 1)},
 	}
 }
 

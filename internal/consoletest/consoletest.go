@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -75,9 +76,9 @@ func (c *Client) Request(method, path string, form url.Values) (Response, error)
 	var body io.Reader
 	if form != nil {
 		if _, ok := form["_csrf"]; !ok {
-			tok, ok := c.csrfCookie()
-			if !ok {
-				return Response{}, fmt.Errorf("%s %s: no CSRF cookie yet", method, path)
+			tok, err := c.token()
+			if err != nil {
+				return Response{}, fmt.Errorf("%s %s: %w", method, path, err)
 			}
 			form.Set("_csrf", tok)
 		}
@@ -103,28 +104,35 @@ func (c *Client) Get(path string) Response {
 	return r
 }
 
-func (c *Client) csrfCookie() (string, bool) {
-	u, _ := url.Parse(c.Base + "/console/")
-	for _, ck := range c.HTTP.Jar.Cookies(u) {
-		if strings.HasSuffix(ck.Name, "_csrf") {
-			return ck.Value, true
-		}
-	}
-	return "", false
-}
+// csrfInput is the CSRF token as the console's forms carry it.
+var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
-// CSRF returns the console's CSRF token, fetching the sign-in page first when there is none yet.
+// CSRF returns the console's CSRF token as its forms carry it: bound to the client's session once
+// signed in (a new one after each sign-in), before that to its CSRF cookie. It is read from the
+// sign-in page's form, which every visitor may load.
 func (c *Client) CSRF() string {
 	c.T.Helper()
-	if tok, ok := c.csrfCookie(); ok {
-		return tok
-	}
-	c.Get("/console/login")
-	tok, ok := c.csrfCookie()
-	if !ok {
-		c.T.Fatal("no CSRF cookie from the console's sign-in page")
+	tok, err := c.token()
+	if err != nil {
+		c.T.Fatal(err)
 	}
 	return tok
+}
+
+func (c *Client) token() (string, error) {
+	req, err := http.NewRequest(http.MethodGet, c.Base+"/console/login", nil)
+	if err != nil {
+		return "", err
+	}
+	r, err := c.Try(req)
+	if err != nil {
+		return "", err
+	}
+	m := csrfInput.FindStringSubmatch(r.Body)
+	if m == nil {
+		return "", fmt.Errorf("no CSRF token on the console's sign-in page (HTTP %d)", r.Status)
+	}
+	return m[1], nil
 }
 
 // Post submits a form with the CSRF token, unless the form carries its own _csrf.

@@ -21,6 +21,7 @@ type Pool struct {
 	// optionalAfter is when TryHash may run again (Unix nanoseconds): optional hashing is paced
 	// to a small share of the pool (optionalShare).
 	optionalAfter atomic.Int64
+	runs          atomic.Int64 // hashes and checks run, for metrics and tests
 }
 
 // optionalShare bounds the share of the pool's time TryHash may take: upgrading a legacy hash
@@ -69,6 +70,7 @@ func (p *Pool) TryHash(plain string) (stored string, ok bool, err error) {
 		return "", false, nil
 	}
 	defer p.release()
+	p.runs.Add(1)
 	stored, err = Hash(plain)
 	took := time.Since(now)
 	p.optionalAfter.Store(now.Add(time.Duration(float64(took) / optionalShare / float64(cap(p.slots)))).UnixNano())
@@ -113,6 +115,10 @@ func (p *Pool) do(ctx context.Context, fn func()) error {
 		return err
 	}
 	defer p.release()
+	p.runs.Add(1)
 	fn()
 	return nil
 }
+
+// Runs returns how many hashes and checks the pool has run (TryHash's included), for metrics.
+func (p *Pool) Runs() int64 { return p.runs.Load() }
