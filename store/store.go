@@ -86,6 +86,10 @@ type shared struct {
 	apps     *appAuthCache
 	views    *viewCache
 	counters counters
+	guard    *addressGuard // failed sign-ins per sending address (loginguard.go)
+
+	dummyOnce sync.Once
+	dummy     string // a hash for unknown user names (loginguard.go)
 
 	url            string
 	sessionTimeout time.Duration
@@ -190,6 +194,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			retain:   retain,
 			apps:     newAppAuthCache(),
 			views:    newViewCache(),
+			guard:    newAddressGuard(),
 
 			url:            cfg.URL,
 			sessionTimeout: cfg.SessionTimeout,

@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Failed password checks slow down and then block the address they come from, never the account:
+// an account locked by failures alone would let anyone keep its owner out (the break-glass
+// administrators exactly when the identity provider is down, or any user through an application's
+// login form). A correct password from an address that is not blocked always gets in. Each instance
+// keeps the counts in memory (so a burst of concurrent guesses is counted before any is hashed) and,
+// through login_address_failures, blocks an address for every instance of the cluster.
+const (
+	// GuardWindow: failures older than this are forgotten.
+	GuardWindow = 15 * time.Minute
+	// GuardSlowAfter failures make every further attempt from the address wait, 1 s doubling up to
+	// GuardMaxDelay.
+	GuardSlowAfter = 5
+	GuardMaxDelay  = time.Minute
+	// GuardBlockAfter failures, attempts made while told to wait included, block the address for
+	// GuardBlock.
+	GuardBlockAfter = 20
+	GuardBlock      = 15 * time.Minute
+	// guardMaxAddresses bounds the memory a spray of addresses can take: past it, idle state is dropped.
+	guardMaxAddresses = 100000
+)
+
+// ErrThrottled: the sending address failed too often and must wait (also ErrBadCredential).
+var ErrThrottled = errors.New("too many failed sign-ins from this address")
+
+type loginAddressKey struct{}
+
+// WithLoginAddress returns ctx carrying the address a sign-in comes from (the browser's, when an
+// application is trusted to report it), when it differs from the actor's address.
+func WithLoginAddress(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, loginAddressKey{}, addr)
+}
+
+// loginAddress is the sending address failures count against: WithLoginAddress's, else the actor's.
+func loginAddress(ctx context.Context) string {
+	if a, ok := ctx.Value(loginAddressKey{}).(string); ok && a != "" {
+		return a
+	}
+	return ActorFrom(ctx).Address
+}
+
+type addressState struct {
+	failures int
+	since    time.Time // the window's first failure
+	next     time.Time // no attempt before
+}
+
+// addressGuard is the per-instance half; safe for concurrent use.
+type addressGuard struct {
+	mu sync.Mutex
+	m  map[string]*addressState
+}
+
+func newAddressGuard() *addressGuard { return &addressGuard{m: map[string]*addressState{}} }
+
+// guardDelay is how long an address waits after its f-th failure.
+func guardDelay(f int) time.Duration {
+	switch {
+	case f >= GuardBlockAfter:
+		return GuardBlock
+	case f < GuardSlowAfter:
+		return 0
+	}
+	return min(time.Second<<(f-GuardSlowAfter), GuardMaxDelay)
+}
+
+// attempt reserves an attempt for addr, counted as a failure until release(false) forgives it. An
+// attempt refused while the address must wait counts too (hammering while told to wait leads to
+// the block); once blocked, the block does not grow. blocked reports that this call blocked the
+// address, for the cluster-wide record.
+func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, blocked bool, release func(failed bool)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.m[addr]
+	if st != nil && now.Sub(st.since) >= GuardWindow && !now.Before(st.next) {
+		st = nil
+	}
+	if st == nil {
+		if len(g.m) >= guardMaxAddresses {
+			g.pruneLocked(now)
+		}
+		st = &addressState{since: now}
+		g.m[addr] = st
+	}
+	if now.Before(st.next) {
+		if st.failures >= GuardBlockAfter {
+			return st.next.Sub(now), false, nil // blocked already: the block does not grow
+		}
+		st.failures++
+		if st.failures >= GuardBlockAfter {
+			st.next = now.Add(GuardBlock)
+			return GuardBlock, true, nil
+		}
+		return st.next.Sub(now), false, nil
+	}
+	st.failures++
+	prev := st.next
+	st.next = now.Add(guardDelay(st.failures))
+	mine := st.next
+	var once sync.Once
+	return 0, false, func(failed bool) {
+		once.Do(func() {
+			if failed {
+				return
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			st.failures--
+			if st.next.Equal(mine) {
+				st.next = prev
+			}
+		})
+	}
+}
+
+func (g *addressGuard) pruneLocked(now time.Time) {
+	for a, st := range g.m {
+		if now.Sub(st.since) >= GuardWindow && !now.Before(st.next) {
+			delete(g.m, a)
+		}
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// loginAttempt admits a password check from the context's sending address, or refuses it with
+// ErrThrottled before any hashing. done records the outcome; it must be called once admitted.
+// Without an address (the CLI, an internal caller) there is nothing to count.
+func (s *Store) loginAttempt(ctx context.Context) (done func(ok bool), err error) {
+	addr := loginAddress(ctx)
+	if addr == "" {
+		return func(bool) {}, nil
+	}
+	now := s.now()
+	wait, blocked, release := s.shared.guard.attempt(addr, now)
+	if release == nil {
+		if blocked {
+			s.recordAddressFailure(ctx, addr, now, now.Add(wait))
+		}
+		return nil, fmt.Errorf("%w: wait %s: %w", ErrThrottled, wait.Round(time.Second), ErrBadCredential)
+	}
+	var until *time.Time
+	err = s.q(ctx).Raw("SELECT blocked_until FROM login_address_failures WHERE address = ? AND blocked_until > ?", addr, now).Scan(&until).Error
+	if err != nil {
+		release(false)
+		return nil, fmt.Errorf("sign-in from %s: %w", addr, err)
+	}
+	if until != nil {
+		release(true)
+		return nil, fmt.Errorf("%w: blocked until %s: %w", ErrThrottled, until.Format("15:04:05 MST"), ErrBadCredential)
+	}
+	return func(ok bool) {
+		release(!ok)
+		if !ok {
+			s.recordAddressFailure(ctx, addr, now, time.Time{})
+		}
+	}, nil
+}
+
+// recordAddressFailure counts a failure of addr for every instance and blocks the address once the
+// failures within the window reach GuardBlockAfter (or at once with a non-zero block, decided here).
+// A failure to record is logged, not returned: the password check has already been answered.
+func (s *Store) recordAddressFailure(ctx context.Context, addr string, now, block time.Time) {
+	var blockAt *time.Time
+	if !block.IsZero() {
+		blockAt = &block
+	}
+	cutoff, until := now.Add(-GuardWindow), now.Add(GuardBlock)
+	ctx = context.WithoutCancel(ctx) // the answer may be gone; the count must not
+	err := s.InTx(ctx, func(tx *Store) error {
+		return tx.q(ctx).Exec("INSERT INTO login_address_failures AS f (address, failures, window_start, blocked_until) VALUES (?, 1, ?, ?) "+
+			"ON CONFLICT (address) DO UPDATE SET "+
+			"failures = CASE WHEN f.window_start <= ? THEN 1 ELSE f.failures + 1 END, "+
+			"window_start = CASE WHEN f.window_start <= ? THEN excluded.window_start ELSE f.window_start END, "+
+			"blocked_until = CASE WHEN excluded.blocked_until IS NOT NULL THEN excluded.blocked_until "+
+			"WHEN f.window_start > ? AND f.failures + 1 >= ? THEN ? ELSE f.blocked_until END",
+			addr, now, blockAt, cutoff, cutoff, cutoff, GuardBlockAfter, until).Error
+	})
+	if err != nil {
+		s.log.Warn("record failed sign-in of address", "client", addr, "err", err)
+	}
+}
+
+// PruneLoginFailures forgets addresses whose failures have all expired, here and in the database.
+func (s *Store) PruneLoginFailures(ctx context.Context) error {
+	now := s.now()
+	s.shared.guard.mu.Lock()
+	s.shared.guard.pruneLocked(now)
+	s.shared.guard.mu.Unlock()
+	return s.InTx(ctx, func(tx *Store) error {
+		err := tx.q(ctx).Exec("DELETE FROM login_address_failures WHERE window_start <= ? AND (blocked_until IS NULL OR blocked_until <= ?)",
+			now.Add(-GuardWindow), now).Error
+		if err != nil {
+			return fmt.Errorf("prune failed sign-ins: %w", err)
+		}
+		return nil
+	})
+}
+
+// dummyCredential is a hash of a random password in the current scheme, for unknown user names.
+func (s *Store) dummyCredential(ctx context.Context) string {
+	s.shared.dummyOnce.Do(func() {
+		cred, err := s.pw.Hash(ctx, randomPassword())
+		if err != nil {
+			s.log.Warn("dummy credential", "err", err)
+		}
+		s.shared.dummy = cred
+	})
+	return s.shared.dummy
+}
+
+// unknownUser answers a sign-in as a user that does not exist (or has no password) after the same
+// work as a wrong password: the address is counted and a hash of the same scheme is checked, so
+// neither the answer nor its timing tells which names exist.
+func (s *Store) unknownUser(ctx context.Context, pw string, done func(bool)) {
+	if cred := s.dummyCredential(ctx); cred != "" && len(pw) <= MaxPasswordLen*4 {
+		_, _, _ = s.pw.Verify(ctx, cred, pw)
+	}
+	done(false)
+}
+
+func randomPassword() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// PasswordVerifications is how many password checks the store has hashed, for tests and metrics.
+func (s *Store) PasswordVerifications() int64 { return s.pw.Verifications() }
