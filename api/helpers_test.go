@@ -40,7 +40,12 @@ type harness struct {
 
 func newHarness(t *testing.T, edit ...func(*api.Config)) *harness {
 	t.Helper()
-	st := storetest.New(t)
+	return newHarnessOn(t, storetest.New(t), edit...)
+}
+
+// newHarnessOn is newHarness on a given store (one opened with a configuration).
+func newHarnessOn(t *testing.T, st *store.Store, edit ...func(*api.Config)) *harness {
+	t.Helper()
 	ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorSystem, Name: "test"})
 	h := &harness{t: t, st: st}
 	h.dir = storetest.Must(st.EnsureInternalDirectory(ctx))

@@ -17,7 +17,7 @@ type Store interface {
 	DeleteUserSessions(ctx context.Context, userID int64, exclude string) error
 	ListSessions(ctx context.Context, f store.SessionFilter) ([]store.Session, error)
 	CountSessions(ctx context.Context, kind string) (int64, error)
-	CheckPassword(ctx context.Context, u store.User, pw string) error
+	AuthenticateLocal(ctx context.Context, dirs []int64, name, pw string) (store.User, error)
 	UserInGroup(ctx context.Context, u store.User, group string) (bool, error)
 
 	// Directories and their synchronisation.

@@ -243,3 +243,13 @@ func randomPassword() string {
 
 // PasswordVerifications is how many password checks the store has hashed, for tests and metrics.
 func (s *Store) PasswordVerifications() int64 { return s.pw.Verifications() }
+
+// BlockedUntil reports until when addr is blocked for every instance (the zero time if it is not).
+func (s *Store) BlockedUntil(ctx context.Context, addr string) (time.Time, error) {
+	var until *time.Time
+	err := s.q(ctx).Raw("SELECT blocked_until FROM login_address_failures WHERE address = ? AND blocked_until > ?", addr, s.now()).Scan(&until).Error
+	if err != nil || until == nil {
+		return time.Time{}, err
+	}
+	return *until, nil
+}
