@@ -77,9 +77,9 @@ func guardDelay(f int) time.Duration {
 
 // attempt reserves an attempt for addr, counted as a failure until release(false) forgives it. An
 // attempt refused while the address must wait counts too (hammering while told to wait leads to
-// the block); once blocked, the block does not grow. blocked reports that this call blocked the
-// address, for the cluster-wide record.
-func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, blocked bool, release func(failed bool)) {
+// the block); once blocked, the block does not grow. blocked (or release's block) reports that the
+// attempt blocked the address, for the cluster-wide record.
+func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, blocked bool, release func(failed bool) (block time.Time)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := g.m[addr]
@@ -109,9 +109,12 @@ func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, 
 	st.next = now.Add(guardDelay(st.failures))
 	mine := st.next
 	var once sync.Once
-	return 0, false, func(failed bool) {
+	return 0, false, func(failed bool) (block time.Time) {
 		once.Do(func() {
 			if failed {
+				if st.failures >= GuardBlockAfter {
+					block = mine // this failure blocked the address
+				}
 				return
 			}
 			g.mu.Lock()
@@ -121,6 +124,7 @@ func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, 
 				st.next = prev
 			}
 		})
+		return block
 	}
 }
 
@@ -166,9 +170,8 @@ func (s *Store) loginAttempt(ctx context.Context) (done func(ok bool), err error
 		return nil, fmt.Errorf("%w: blocked until %s: %w", ErrThrottled, until.Format("15:04:05 MST"), ErrBadCredential)
 	}
 	return func(ok bool) {
-		release(!ok)
-		if !ok {
-			s.recordAddressFailure(ctx, addr, now, time.Time{})
+		if block := release(!ok); !ok {
+			s.recordAddressFailure(ctx, addr, now, block)
 		}
 	}, nil
 }
