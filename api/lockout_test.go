@@ -97,3 +97,16 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestLoginUnknownUserHashes: an unknown name costs the password hashing of a known one.
+func TestLoginUnknownUserHashes(t *testing.T) {
+	h := newHarness(t)
+	c := h.client()
+	for _, user := range []string{"admin", "nobody-at-all"} {
+		before := h.st.PasswordVerifications()
+		wantStatus(t, c.login(user, "a wrong guess"), http.StatusUnauthorized)
+		if n := h.st.PasswordVerifications() - before; n != 1 {
+			t.Errorf("%s: %d password hashes checked, want 1", user, n)
+		}
+	}
+}

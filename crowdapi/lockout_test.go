@@ -130,3 +130,22 @@ func TestLockOutUntrustedApplication(t *testing.T) {
 		t.Errorf("alice with a fresh remote_address through an untrusted application: %d, want 400", s)
 	}
 }
+
+// TestAuthenticationUnknownUserHashes: POST /authentication spends one password hash on an unknown
+// name, as on a known one.
+func TestAuthenticationUnknownUserHashes(t *testing.T) {
+	st, base := lockoutEnv(t, nil)
+	// The application's own password is checked once, then cached.
+	if s, err := post(base, "/authentication?username=bob", `<password><value>bob-right-password</value></password>`); err != nil || s != http.StatusOK {
+		t.Fatalf("warm-up: %d, %v", s, err)
+	}
+	for _, user := range []string{"alice", "nobody-at-all"} {
+		before := st.PasswordVerifications()
+		if s, err := post(base, "/authentication?username="+user, `<password><value>a wrong guess</value></password>`); err != nil || s != http.StatusBadRequest {
+			t.Errorf("%s: status %d, %v; want 400", user, s, err)
+		}
+		if n := st.PasswordVerifications() - before; n != 1 {
+			t.Errorf("%s: %d password hashes checked, want 1", user, n)
+		}
+	}
+}

@@ -134,3 +134,25 @@ func TestBreakGlassDisabled(t *testing.T) {
 		t.Errorf("GET /sso/breakglass = %d, want 404", r.StatusCode)
 	}
 }
+
+// TestBreakGlassUnknownUserHashes: an unknown name costs the password hashing of a known one, so
+// timing does not tell which break-glass accounts exist.
+func TestBreakGlassUnknownUserHashes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false, func(c *saml.Config) {
+		c.IdPMetadataXML, c.IdPMetadataURL = nil, "http://127.0.0.1:1/federationmetadata.xml"
+	})
+	for _, user := range []string{"root", "nobody-at-all"} {
+		b := samltest.NewBrowser(t)
+		v := breakGlassForm(t, f, b, "")
+		v.Set("username", user)
+		v.Set("password", "a wrong guess")
+		before := f.st.PasswordVerifications()
+		if p := b.Post(f.sso.URL+"/sso/breakglass", v); p.Status != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", user, p.Status)
+		}
+		if n := f.st.PasswordVerifications() - before; n != 1 {
+			t.Errorf("%s: %d password hashes checked, want 1", user, n)
+		}
+	}
+}
