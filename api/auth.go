@@ -144,6 +144,7 @@ type loginData struct {
 	SSO       string // the identity provider sign-in, if configured
 	SignedOut bool
 	Error     string
+	Local     bool // the password form is offered
 }
 
 func (s *server) loginPage(c echo.Context) error {
@@ -152,7 +153,7 @@ func (s *server) loginPage(c echo.Context) error {
 		next = s.cfg.PathPrefix + "/"
 	}
 	p := s.newPage(c, "Sign in", "")
-	d := loginData{Next: next, SignedOut: c.QueryParam("signed_out") != ""}
+	d := loginData{Next: next, SignedOut: c.QueryParam("signed_out") != "", Local: !s.cfg.NoLocalSignIn}
 	if s.cfg.LoginURL != "" {
 		d.SSO = s.loginURL(next)
 	}
@@ -176,12 +177,15 @@ func (s *server) login(c echo.Context) error {
 			s.log.Error("console: audit sign-in", "err", err)
 		}
 		p := s.newPage(c, "Sign in", "")
-		d := loginData{Next: next, Username: name, Error: public}
+		d := loginData{Next: next, Username: name, Error: public, Local: !s.cfg.NoLocalSignIn}
 		if s.cfg.LoginURL != "" {
 			d.SSO = s.loginURL(next)
 		}
 		p.Data = d
 		return s.render(c, status, "login", p)
+	}
+	if s.cfg.NoLocalSignIn {
+		return fail(http.StatusForbidden, "local sign-in is off (CROWDGATE_BREAKGLASS=off)", "Local sign-in is switched off here. Sign in with single sign-on.")
 	}
 	u, err := s.localAdmin(ctx, name, pw)
 	switch {

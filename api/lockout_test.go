@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/crowdgate/crowdgate/api"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
@@ -108,5 +109,27 @@ func TestLoginUnknownUserHashes(t *testing.T) {
 		if n := h.st.PasswordVerifications() - before; n != 1 {
 			t.Errorf("%s: %d password hashes checked, want 1", user, n)
 		}
+	}
+}
+
+// TestLocalSignInOff: CROWDGATE_BREAKGLASS=off takes the password form away and refuses a posted
+// password, right or wrong, without checking it.
+func TestLocalSignInOff(t *testing.T) {
+	h := newHarness(t, func(c *api.Config) { c.NoLocalSignIn, c.LoginURL = true, "/sso/login?dest=/console/" })
+	c := h.client()
+	page := c.get("/console/login")
+	wantStatus(t, page, http.StatusOK)
+	if strings.Contains(page.Body, `name="password"`) {
+		t.Error("the sign-in page offers a password form")
+	}
+	before := h.st.PasswordVerifications()
+	r := c.login("admin", adminPassword)
+	wantStatus(t, r, http.StatusForbidden)
+	wantContains(t, r.Body, "Local sign-in is switched off")
+	if n := h.st.PasswordVerifications() - before; n != 0 {
+		t.Errorf("%d passwords checked", n)
+	}
+	if e := h.lastAudit("CONSOLE_LOGIN"); e.Outcome != "FAILURE" || !strings.Contains(e.Details, "CROWDGATE_BREAKGLASS=off") {
+		t.Errorf("audit %+v", e)
 	}
 }

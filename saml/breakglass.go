@@ -51,6 +51,11 @@ func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, err.Error(), "The return address is not valid.")
 		return
 	}
+	if tgt.Kind == targetApp && sp.cfg.BreakGlassConsoleOnly {
+		fail(http.StatusForbidden, "break-glass sign-in to applications is off (CROWDGATE_BREAKGLASS=console)",
+			"Emergency sign-in here is for the crowdgate console only.")
+		return
+	}
 	name, pw := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
 	u, reason, throttled := sp.checkBreakGlass(store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: name, Address: addr}), name, pw)
 	switch {
@@ -62,12 +67,8 @@ func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if tgt.Kind == targetApp {
-		v, err := sp.st.View(ctx, tgt.App)
-		if err == nil {
-			err = v.MayAuthenticate(ctx, u)
-		}
-		if err != nil {
-			fail(http.StatusForbidden, err.Error(), notAllowed(u.Name, tgt.App.Name))
+		if reason := sp.breakGlassIntoApp(ctx, u, tgt.App); reason != "" {
+			fail(http.StatusForbidden, reason, notAllowed(u.Name, tgt.App.Name))
 			return
 		}
 	}
@@ -77,6 +78,23 @@ func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 	}
 	sp.log.Warn("saml: break-glass sign-in", "user", u.Name, "client", addr)
 	sp.startSession(w, r, u, tgt, "breakglass")
+}
+
+// breakGlassIntoApp returns why u may not enter app, or "": the rules of a SAML sign-in, the
+// shadowing rule included (a same-named user of an earlier directory of the application is
+// somebody else to it: a session would sign the browser in as that other user).
+func (sp *SP) breakGlassIntoApp(ctx context.Context, u store.User, app store.Application) string {
+	v, err := sp.st.View(ctx, app)
+	if err != nil {
+		return "application view: " + err.Error()
+	}
+	if err := v.MayAuthenticate(ctx, u); err != nil {
+		return err.Error()
+	}
+	if c, err := v.User(ctx, u.Name); err != nil || c.ID != u.ID {
+		return fmt.Sprintf("user %q is shadowed in application %q by a user of an earlier directory", u.Name, app.Name)
+	}
+	return ""
 }
 
 // checkBreakGlass returns the user whose password and group membership check out, or why not.

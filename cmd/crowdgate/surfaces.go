@@ -42,8 +42,10 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 			ClockSkew:       cfg.SAML.ClockSkew,
 			SessionTimeout:  cfg.Store.SessionTimeout,
 			ConsoleCookie:   consoleCookie,
-			BreakGlass:      true,
+			BreakGlass:      cfg.BreakGlass != "off",
 			BreakGlassGroup: cfg.AdminGroup,
+
+			BreakGlassConsoleOnly: cfg.BreakGlass == "console",
 		}, st, log.With("surface", "saml"))
 		if err != nil {
 			return nil, fmt.Errorf("SAML: %w", err)
@@ -57,6 +59,7 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 		Secure:         secure,
 		PublicURL:      cfg.BaseURL,
 		LoginURL:       loginURL,
+		NoLocalSignIn:  cfg.BreakGlass == "off",
 		CrowdURL:       crowdURL(cfg),
 		SyncController: sync,
 		Secrets:        secrets,

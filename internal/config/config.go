@@ -53,6 +53,9 @@ type Config struct {
 	SAML    SAMLConfig
 	Graph   GraphConfig
 	Secrets SecretConfig
+
+	// BreakGlass is where local (password) sign-in of administrators is offered: all, console or off.
+	BreakGlass string
 }
 
 // SecretConfig names the keys that encrypt the secrets crowdgate stores (Entra ID client secrets).
@@ -326,6 +329,10 @@ func Settings() []Setting {
 			Usage:   "On SIGTERM or SIGINT, how long in-flight requests may take to finish before connections are closed.",
 			Example: "5s",
 			apply:   durationSetting(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 0)},
+		{Flag: "breakglass", Env: "CROWDGATE_BREAKGLASS", Default: "all",
+			Usage:   "Local password sign-in of internal-directory administrators, the emergency door when single sign-on fails: `all` (the console's sign-in form and `/sso/breakglass` into the console and applications), `console` (into the console only) or `off` (none; needs SAML sign-in). See docs/break-glass.md.",
+			Example: "console",
+			apply:   oneOfSetting(func(c *Config) *string { return &c.BreakGlass }, "all", "console", "off")},
 	}
 }
 
@@ -513,6 +520,9 @@ func (c Config) Validate() error {
 	}
 	if c.SAML.MetadataURL != "" && c.SAML.MetadataFile != "" {
 		errs = append(errs, errors.New("set CROWDGATE_SAML_IDP_METADATA_URL or CROWDGATE_SAML_IDP_METADATA_FILE, not both"))
+	}
+	if c.BreakGlass == "off" && !c.SAML.Enabled() {
+		errs = append(errs, errors.New("CROWDGATE_BREAKGLASS (--breakglass) off needs SAML sign-in (CROWDGATE_SAML_IDP_METADATA_URL or _FILE): nobody could sign in to the console"))
 	}
 	if err := c.Crowd.Validate(); err != nil {
 		errs = append(errs, err)

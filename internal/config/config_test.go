@@ -166,6 +166,8 @@ func TestConfigInvalid(t *testing.T) {
 		{"CROWDGATE_TLS_KEY", "/etc/key.pem", "CROWDGATE_TLS_CERT"},
 		{"CROWDGATE_SESSION_CACHE_TTL", "2h", "longer than CROWDGATE_SESSION_TIMEOUT"},
 		{"CROWDGATE_HEALTH_LISTEN", "127.0.0.1:8095", "main listener"},
+		{"CROWDGATE_BREAKGLASS", "sometimes", "all or console or off"},
+		{"CROWDGATE_BREAKGLASS", "off", "needs SAML sign-in"},
 	}
 	all := env{}
 	for _, tc := range cases {
