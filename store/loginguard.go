@@ -79,7 +79,7 @@ func guardDelay(f int) time.Duration {
 // attempt refused while the address must wait counts too (hammering while told to wait leads to
 // the block); once blocked, the block does not grow. blocked (or release's block) reports that the
 // attempt blocked the address, for the cluster-wide record.
-func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, blocked bool, release func(failed bool) (block time.Time)) {
+func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, blocked bool, release func(failed bool, at time.Time) (block time.Time)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := g.m[addr]
@@ -109,19 +109,22 @@ func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, 
 	st.next = now.Add(guardDelay(st.failures))
 	mine := st.next
 	var once sync.Once
-	return 0, false, func(failed bool) (block time.Time) {
+	return 0, false, func(failed bool, at time.Time) (block time.Time) {
 		once.Do(func() {
-			if failed {
-				if st.failures >= GuardBlockAfter {
-					block = mine // this failure blocked the address
-				}
-				return
-			}
 			g.mu.Lock()
 			defer g.mu.Unlock()
-			st.failures--
-			if st.next.Equal(mine) {
-				st.next = prev
+			switch {
+			case !failed:
+				st.failures--
+				if st.next.Equal(mine) {
+					st.next = prev
+				}
+			case st.next.Equal(mine):
+				// The wait runs from the answer, not the request: a slow hash must not use it up.
+				st.next = at.Add(mine.Sub(now))
+				if st.failures >= GuardBlockAfter {
+					block = st.next // this failure blocked the address
+				}
 			}
 		})
 		return block
@@ -162,15 +165,15 @@ func (s *Store) loginAttempt(ctx context.Context) (done func(ok bool), err error
 	var until *time.Time
 	err = s.q(ctx).Raw("SELECT blocked_until FROM login_address_failures WHERE address = ? AND blocked_until > ?", addr, now).Scan(&until).Error
 	if err != nil {
-		release(false)
+		release(false, now)
 		return nil, fmt.Errorf("sign-in from %s: %w", addr, err)
 	}
 	if until != nil {
-		release(true)
+		release(true, now)
 		return nil, fmt.Errorf("%w: blocked until %s: %w", ErrThrottled, until.Format("15:04:05 MST"), ErrBadCredential)
 	}
 	return func(ok bool) {
-		if block := release(!ok); !ok {
+		if block := release(!ok, s.now()); !ok {
 			s.recordAddressFailure(ctx, addr, now, block)
 		}
 	}, nil
