@@ -37,7 +37,7 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, pw string) error 
 	if d.Kind != DirectoryInternal {
 		return fmt.Errorf("user %q is in %s directory %q, whose passwords live in Entra ID: %w", u.Name, d.Kind, d.Name, ErrReadOnly)
 	}
-	if err := checkPolicy(d, pw); err != nil {
+	if err := s.checkPasswordFor(ctx, d, u, pw); err != nil {
 		return err
 	}
 	cred, err := s.pw.Hash(ctx, pw)
@@ -48,10 +48,19 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, pw string) error 
 }
 
 // SetCredential stores an already encoded credential (imports); the store verifies Crowd's formats.
+// An administrator's is refused: the strength of a hashed password cannot be checked.
 func (s *Store) SetCredential(ctx context.Context, userID int64, cred string) error {
 	u, err := s.User(ctx, userID)
 	if err != nil {
 		return err
+	}
+	admin, err := s.IsAdministrator(ctx, u)
+	if err != nil {
+		return err
+	}
+	if admin {
+		return fmt.Errorf("user %q is an administrator, whose password must be set in crowdgate (at least %d characters, not a common one), not imported as a hash: %w: %w",
+			u.Name, AdminMinPasswordLen, ErrPasswordPolicy, ErrInvalid)
 	}
 	return s.setCredential(ctx, u, cred, "CREDENTIAL_IMPORTED")
 }

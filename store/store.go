@@ -91,6 +91,8 @@ type shared struct {
 	dummyOnce sync.Once
 	dummy     string // a hash for unknown user names (loginguard.go)
 
+	isAdmin func(ctx context.Context, s *Store, u User) (bool, error) // passwordpolicy.go
+
 	url            string
 	sessionTimeout time.Duration
 	requireSameIP  bool

@@ -32,6 +32,7 @@ func TestStore(t *testing.T) {
 		{"Authenticate", testAuthenticate},
 		{"AddressGuard", testAddressGuard},
 		{"UnknownUserHashes", testUnknownUserHashes},
+		{"AdminPasswordPolicy", testAdminPasswordPolicy},
 		{"ApplicationAuth", testApplicationAuth},
 		{"Sessions", testSessions},
 		{"SessionRevokedOnDeactivate", testSessionRevoked},

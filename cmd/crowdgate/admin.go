@@ -29,6 +29,7 @@ func (c *cli) openStore(ctx context.Context, cf *config.Flags, skipMigrations bo
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	st.SetAdministratorRule(administratorRule(cfg.AdminGroup))
 	return store.WithActor(ctx, store.Actor{Kind: store.ActorCLI, Name: osUser(c.getenv)}), st, log, nil
 }
 
@@ -288,7 +289,11 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		return nil
+		// Straight into the admin group: the administrators' password policy applies.
+		if admin, err := tx.IsAdministrator(ctx, u); err != nil || !admin || password == "" {
+			return err
+		}
+		return store.CheckAdministratorPassword(u.Name, password)
 	})
 	if err != nil {
 		return err

@@ -50,6 +50,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
+	st.SetAdministratorRule(administratorRule(cfg.AdminGroup))
 	if err := bootstrap(ctx, st, cfg.AdminPassword, log, c.stdout); err != nil {
 		return err
 	}

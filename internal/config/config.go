@@ -194,11 +194,13 @@ func Settings() []Setting {
 				return fmt.Errorf("%q is not debug, info, warn or error", v)
 			}},
 		{Flag: "admin-password", Env: "CROWDGATE_ADMIN_PASSWORD", Default: "",
-			Usage:   "Password of the first administrator (`admin`, group `crowdgate-admins`), created only when the database has no users and no applications. Empty: a random password is generated and printed once. At least 8 characters; prefer the variable to the flag, which other local users can see.",
+			Usage:   "Password of the first administrator (`admin`, group `crowdgate-admins`), created only when the database has no users and no applications. Empty: a random password is generated and printed once. At least 16 characters and not a common password (administrators' policy, docs/break-glass.md); prefer the variable to the flag, which other local users can see.",
 			Example: "correct horse battery",
 			apply: func(c *Config, v string) error {
-				if v != "" && len([]rune(v)) < 8 {
-					return errors.New("must have at least 8 characters")
+				if v != "" {
+					if err := store.CheckAdministratorPassword("admin", v); err != nil {
+						return errors.New(strings.TrimSuffix(err.Error(), ": "+store.ErrPasswordPolicy.Error()+": "+store.ErrInvalid.Error()))
+					}
 				}
 				c.AdminPassword = v
 				return nil
