@@ -79,4 +79,3 @@ func testAdminPasswordPolicy(t *testing.T, s *store.Store) {
 		t.Errorf("the administrator's new password: %v", err)
 	}
 }
-

@@ -9,6 +9,7 @@ import (
 // administratorRule is who administers crowdgate, for the store's password policy: the console's
 // rule, a (nested) member of the admin group.
 func administratorRule(adminGroup string) func(ctx context.Context, st *store.Store, u store.User) (bool, error) {
-	return func(ctx context.Context, st *store.Store, u store.User) (bool, error) { return st.UserInGroup(ctx, u, adminGroup) }
+	return func(ctx context.Context, st *store.Store, u store.User) (bool, error) {
+		return st.UserInGroup(ctx, u, adminGroup)
+	}
 }
-
