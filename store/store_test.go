@@ -33,6 +33,7 @@ func TestStore(t *testing.T) {
 		{"AddressGuard", testAddressGuard},
 		{"UnknownUserHashes", testUnknownUserHashes},
 		{"AdminPasswordPolicy", testAdminPasswordPolicy},
+		{"TOTP", testTOTP},
 		{"ApplicationAuth", testApplicationAuth},
 		{"Sessions", testSessions},
 		{"SessionRevokedOnDeactivate", testSessionRevoked},
