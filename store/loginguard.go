@@ -139,13 +139,6 @@ func (g *addressGuard) pruneLocked(now time.Time) {
 	}
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 // loginAttempt admits a password check from the context's sending address, or refuses it with
 // ErrThrottled before any hashing. done records the outcome; it must be called once admitted.
 // Without an address (the CLI, an internal caller) there is nothing to count.
