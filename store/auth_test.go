@@ -140,6 +140,9 @@ func testAddressGuard(t *testing.T, s *store.Store) {
 		t.Fatalf("owner while the attacker is blocked: %v", err)
 	}
 	now = now.Add(2 * time.Second)
+	if n, err := s.PruneLoginFailures(context.Background()); err != nil || n != 1 {
+		t.Errorf("PruneLoginFailures = %d, %v; want the attacker's expired record", n, err)
+	}
 	if _, err := v.Authenticate(attacker, "bob", "right password"); err != nil {
 		t.Errorf("after the block: %v", err)
 	}

@@ -196,20 +196,24 @@ func (s *Store) recordAddressFailure(ctx context.Context, addr string, now, bloc
 	}
 }
 
-// PruneLoginFailures forgets addresses whose failures have all expired, here and in the database.
-func (s *Store) PruneLoginFailures(ctx context.Context) error {
+// PruneLoginFailures forgets addresses whose failures have all expired, here and in the database,
+// and returns how many the database forgot.
+func (s *Store) PruneLoginFailures(ctx context.Context) (int64, error) {
 	now := s.now()
 	s.shared.guard.mu.Lock()
 	s.shared.guard.pruneLocked(now)
 	s.shared.guard.mu.Unlock()
-	return s.InTx(ctx, func(tx *Store) error {
-		err := tx.q(ctx).Exec("DELETE FROM login_address_failures WHERE window_start <= ? AND (blocked_until IS NULL OR blocked_until <= ?)",
-			now.Add(-GuardWindow), now).Error
-		if err != nil {
-			return fmt.Errorf("prune failed sign-ins: %w", err)
-		}
-		return nil
+	var n int64
+	err := s.InTx(ctx, func(tx *Store) error {
+		res := tx.q(ctx).Exec("DELETE FROM login_address_failures WHERE window_start <= ? AND (blocked_until IS NULL OR blocked_until <= ?)",
+			now.Add(-GuardWindow), now)
+		n = res.RowsAffected
+		return res.Error
 	})
+	if err != nil {
+		return 0, fmt.Errorf("prune failed sign-ins: %w", err)
+	}
+	return n, nil
 }
 
 // dummyCredential is a hash of a random password in the current scheme, for unknown user names.

@@ -28,6 +28,7 @@ func jobs(st *store.Store) []job {
 		{name: "load sessions into memory", every: time.Second, atStart: true, logCount: "sessions", run: st.WarmSessions},
 		{name: "expire sessions", every: time.Minute, atStart: true, logCount: "expired", run: st.ExpireSessions},
 		{name: "prune events", every: time.Hour, atStart: true, logCount: "pruned", run: st.PruneEvents},
+		{name: "prune failed sign-ins", every: 5 * time.Minute, logCount: "addresses", run: st.PruneLoginFailures},
 	}
 }
 
