@@ -51,7 +51,8 @@ func loginAddress(ctx context.Context) string {
 }
 
 type addressState struct {
-	failures int
+	failures int       // completed failures of the window (and attempts made while told to wait)
+	inflight int       // password checks under way
 	since    time.Time // the window's first failure
 	next     time.Time // no attempt before
 }
@@ -75,15 +76,27 @@ func guardDelay(f int) time.Duration {
 	return min(time.Second<<(f-GuardSlowAfter), GuardMaxDelay)
 }
 
-// attempt reserves an attempt for addr, counted as a failure until release(false) forgives it. An
-// attempt refused while the address must wait counts too (hammering while told to wait leads to
-// the block); once blocked, the block does not grow. blocked (or release's block) reports that the
-// attempt blocked the address, for the cluster-wide record.
+// GuardBurst is how many password checks an address without failures may have under way at once
+// (several users behind one proxy signing in together); with failures, only as many as are left
+// before the slow-down, so a burst of concurrent guesses cannot outrun the count.
+const GuardBurst = 8
+
+func (st *addressState) maxInflight() int {
+	if st.failures == 0 {
+		return GuardBurst
+	}
+	return max(1, GuardSlowAfter-st.failures)
+}
+
+// attempt admits a password check from addr, or says how long to wait. An attempt made while the
+// address is told to wait counts as a failure (hammering leads to the block); once blocked, the
+// block does not grow. release records the outcome; its block (or blocked, for a refused
+// attempt) reports that the address has just been blocked, for the cluster-wide record.
 func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, blocked bool, release func(failed bool, at time.Time) (block time.Time)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := g.m[addr]
-	if st != nil && now.Sub(st.since) >= GuardWindow && !now.Before(st.next) {
+	if st != nil && st.inflight == 0 && now.Sub(st.since) >= GuardWindow && !now.Before(st.next) {
 		st = nil
 	}
 	if st == nil {
@@ -104,26 +117,28 @@ func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, 
 		}
 		return st.next.Sub(now), false, nil
 	}
-	st.failures++
-	prev := st.next
-	st.next = now.Add(guardDelay(st.failures))
-	mine := st.next
+	if st.inflight >= st.maxInflight() {
+		return time.Second, false, nil // a burst: wait for the checks under way
+	}
+	st.inflight++
 	var once sync.Once
 	return 0, false, func(failed bool, at time.Time) (block time.Time) {
 		once.Do(func() {
 			g.mu.Lock()
 			defer g.mu.Unlock()
-			switch {
-			case !failed:
-				st.failures--
-				if st.next.Equal(mine) {
-					st.next = prev
-				}
-			case st.next.Equal(mine):
-				// The wait runs from the answer, not the request: a slow hash must not use it up.
-				st.next = at.Add(mine.Sub(now))
+			st.inflight--
+			if !failed {
+				return
+			}
+			if st.failures == 0 {
+				st.since = at
+			}
+			st.failures++
+			// The wait runs from the answer, not the request: a slow hash must not use it up.
+			if d := guardDelay(st.failures); d > 0 && at.Add(d).After(st.next) {
+				st.next = at.Add(d)
 				if st.failures >= GuardBlockAfter {
-					block = st.next // this failure blocked the address
+					block = st.next
 				}
 			}
 		})
@@ -133,7 +148,7 @@ func (g *addressGuard) attempt(addr string, now time.Time) (wait time.Duration, 
 
 func (g *addressGuard) pruneLocked(now time.Time) {
 	for a, st := range g.m {
-		if now.Sub(st.since) >= GuardWindow && !now.Before(st.next) {
+		if st.inflight == 0 && now.Sub(st.since) >= GuardWindow && !now.Before(st.next) {
 			delete(g.m, a)
 		}
 	}

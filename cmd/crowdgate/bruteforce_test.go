@@ -215,8 +215,8 @@ func TestBruteForceCrowdAuthentication(t *testing.T) {
 		if locked := lockedUsers(t, st, dir, append(names, "legit")); len(locked) != 0 {
 			t.Errorf("locked %v: want none", locked)
 		}
-		// Concurrent guesses at one account: each is reserved before hashing, so only the first
-		// store.GuardSlowAfter reach the password check.
+		// Concurrent guesses at one account: at most store.GuardBurst checks run at once for a
+		// clean address, and failures shrink that, so not all 10 reach the password check.
 		if _, err := st.CreateUser(store.WithActor(context.Background(), store.Actor{Kind: store.ActorSystem, Name: "test"}),
 			store.NewUser{DirectoryID: dir.ID, Name: "target", Active: true, Password: "Target-password-1"}); err != nil {
 			t.Fatal(err)
@@ -228,8 +228,8 @@ func TestBruteForceCrowdAuthentication(t *testing.T) {
 		cwg.Wait()
 		checked := countAudit(t, st, func(e store.AuditEntry) bool { return e.Object == "target" && e.Details == "wrong password" })
 		t.Logf("10 concurrent guesses at one account: %d reached the password check", checked)
-		if checked != store.GuardSlowAfter {
-			t.Errorf("10 concurrent guesses at one account: %d reached the password check, want %d", checked, store.GuardSlowAfter)
+		if checked < store.GuardSlowAfter || checked > store.GuardBurst {
+			t.Errorf("10 concurrent guesses at one account: %d reached the password check, want %d to %d", checked, store.GuardSlowAfter, store.GuardBurst)
 		}
 		// A name that does not exist is audited too.
 		auth("nobody-here", "guess")
