@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -153,6 +154,7 @@ type loginData struct {
 	SSO       string // the identity provider sign-in, if configured
 	SignedOut bool
 	Error     string
+	Local     bool // the password form is offered
 }
 
 func (s *server) loginPage(c echo.Context) error {
@@ -161,7 +163,7 @@ func (s *server) loginPage(c echo.Context) error {
 		next = s.cfg.PathPrefix + "/"
 	}
 	p := s.newPage(c, "Sign in", "")
-	d := loginData{Next: next, SignedOut: c.QueryParam("signed_out") != ""}
+	d := loginData{Next: next, SignedOut: c.QueryParam("signed_out") != "", Local: !s.cfg.NoLocalSignIn}
 	if s.cfg.LoginURL != "" {
 		d.SSO = s.loginURL(next)
 	}
@@ -169,8 +171,8 @@ func (s *server) loginPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "login", p)
 }
 
-// login is the break-glass sign-in: a password of an internal-directory administrator, throttled
-// per source address, every attempt audited.
+// login is the break-glass sign-in: a password of an internal-directory administrator; failures
+// slow down and then block the source address (never the account), every attempt audited.
 func (s *server) login(c echo.Context) error {
 	r := c.Request()
 	addr := s.clientAddress(r)
@@ -185,71 +187,84 @@ func (s *server) login(c echo.Context) error {
 			s.log.Error("console: audit sign-in", "err", err)
 		}
 		p := s.newPage(c, "Sign in", "")
-		d := loginData{Next: next, Username: name, Error: public}
+		d := loginData{Next: next, Username: name, Error: public, Local: !s.cfg.NoLocalSignIn}
 		if s.cfg.LoginURL != "" {
 			d.SSO = s.loginURL(next)
 		}
 		p.Data = d
 		return s.render(c, status, "login", p)
 	}
-	ok, forgive := s.throttle.Attempt(addr, s.cfg.Now())
-	if !ok {
-		return fail(http.StatusTooManyRequests, "too many failed sign-ins from this address", "Too many failed attempts. Wait a few minutes and try again.")
+	if s.cfg.NoLocalSignIn {
+		return fail(http.StatusForbidden, "local sign-in is off (CROWDGATE_BREAKGLASS=off)", "Local sign-in is switched off here. Sign in with single sign-on.")
 	}
-	u, reason, err := s.checkLocalAdmin(ctx, name, pw)
-	if err != nil {
-		forgive()
+	u, err := s.localAdmin(ctx, name, pw)
+	switch {
+	case errors.Is(err, store.ErrThrottled):
+		return fail(http.StatusTooManyRequests, err.Error(), "Too many failed attempts from your address. Wait a few minutes and try again.")
+	case isRefusal(err):
+		return fail(http.StatusUnauthorized, err.Error(), "Sign-in failed. Check the user name and password.")
+	case err != nil:
 		return err
 	}
-	if reason != "" {
-		return fail(http.StatusUnauthorized, reason, "Sign-in failed. Check the user name and password.")
-	}
-	forgive()
 	if err := s.startSession(ctx, c, u, addr, "password"); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
-// checkLocalAdmin checks a user name and password against the active internal directories (the
-// first that has the name decides) and the admin group. A non-empty reason means refused; the
-// store audits wrong passwords and lock-outs itself.
-func (s *server) checkLocalAdmin(ctx context.Context, name, pw string) (store.User, string, error) {
+// errNotAdmin: the password is right but the user is not a member of a group bound as an
+// administrator group (store.Administrator).
+var errNotAdmin = errors.New("not a member of a bound administrator group")
+
+// isRefusal tells a refused sign-in (wrong name, password or group, throttled, inactive, expired)
+// from a failure of the server.
+func isRefusal(err error) bool {
+	for _, e := range []error{store.ErrBadCredential, store.ErrNotFound, store.ErrInactive, store.ErrExpiredCredential, errNotAdmin} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// localAdmin checks a user name and password against the active internal directories (the first
+// that has the name decides) and the admin group. The store counts failures against the sending
+// address, audits them, and spends the same hashing on unknown names.
+func (s *server) localAdmin(ctx context.Context, name, pw string) (store.User, error) {
 	if name == "" || pw == "" {
-		return store.User{}, "user name or password missing", nil
+		return store.User{}, fmt.Errorf("user name or password missing: %w", store.ErrBadCredential)
 	}
 	dirs, err := s.st.Directories(ctx)
 	if err != nil {
-		return store.User{}, "", err
+		return store.User{}, err
 	}
+	var ids []int64
 	for _, d := range dirs {
-		if d.Kind != store.DirectoryInternal || !d.Active {
-			continue
+		if d.Kind == store.DirectoryInternal && d.Active {
+			ids = append(ids, d.ID)
 		}
-		u, err := s.st.UserByName(ctx, d.ID, name)
-		if store.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return store.User{}, "", err
-		}
-		if err := s.st.CheckPassword(ctx, u, pw); err != nil {
-			switch {
-			case errors.Is(err, store.ErrBadCredential), errors.Is(err, store.ErrInactive), errors.Is(err, store.ErrExpiredCredential):
-				return store.User{}, "password check: " + err.Error(), nil
-			}
-			return store.User{}, "", err
-		}
-		_, ok, err := s.st.Administrator(ctx, u)
-		if err != nil {
-			return store.User{}, "", err
-		}
-		if !ok {
-			return store.User{}, "not a member of a bound administrator group", nil
-		}
-		return u, "", nil
 	}
-	return store.User{}, "no such user in an active internal directory", nil
+	u, err := s.st.AuthenticateLocal(ctx, ids, name, pw)
+	if err != nil {
+		return store.User{}, err
+	}
+	_, ok, err := s.st.Administrator(ctx, u)
+	if err != nil {
+		return store.User{}, err
+	}
+	if !ok {
+		return store.User{}, errNotAdmin
+	}
+	return u, nil
+}
+
+// checkLocalAdmin is localAdmin with a refusal as a reason instead of an error.
+func (s *server) checkLocalAdmin(ctx context.Context, name, pw string) (store.User, string, error) {
+	u, err := s.localAdmin(ctx, name, pw)
+	if isRefusal(err) {
+		return store.User{}, err.Error(), nil
+	}
+	return u, "", err
 }
 
 // startSession creates a console session for u and sets its cookie.

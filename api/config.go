@@ -42,6 +42,9 @@ type Config struct {
 	// "/sso/login?dest=/console/" (its dest parameter is replaced by the page to come back to).
 	// Empty: the console's own break-glass page, PathPrefix+"/login".
 	LoginURL string
+	// NoLocalSignIn turns the console's password sign-in off (CROWDGATE_BREAKGLASS=off): only
+	// LoginURL's single sign-on remains.
+	NoLocalSignIn bool
 	// CrowdURL is the Crowd server URL Jira and Confluence are told to use (their "Server URL");
 	// default PublicURL+"/crowd".
 	CrowdURL string

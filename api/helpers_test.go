@@ -42,7 +42,12 @@ const adminsObjectID = "5a5a5a5a-0000-4000-8000-00000000ad01"
 
 func newHarness(t *testing.T, edit ...func(*api.Config)) *harness {
 	t.Helper()
-	st := storetest.OpenConfig(t, storetest.Dialect(), store.Config{AdminEntraGroups: []string{adminsObjectID}})
+	return newHarnessOn(t, storetest.OpenConfig(t, storetest.Dialect(), store.Config{AdminEntraGroups: []string{adminsObjectID}}), edit...)
+}
+
+// newHarnessOn is newHarness on a given store (one opened with a configuration).
+func newHarnessOn(t *testing.T, st *store.Store, edit ...func(*api.Config)) *harness {
+	t.Helper()
 	ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorSystem, Name: "test"})
 	h := &harness{t: t, st: st}
 	h.dir = storetest.Must(st.EnsureInternalDirectory(ctx))

@@ -18,11 +18,11 @@ type Store interface {
 	DeleteUserSessions(ctx context.Context, userID int64, exclude string) error
 	ListSessions(ctx context.Context, f store.SessionFilter) ([]store.Session, error)
 	CountSessions(ctx context.Context, kind string) (int64, error)
-	CheckPassword(ctx context.Context, u store.User, pw string) error
 	Administrator(ctx context.Context, u store.User) (store.AdminBinding, bool, error)
 	ConsoleCSRFKey(ctx context.Context) ([]byte, error)
 	AdminEntraGroups(ctx context.Context) (configured, bound []string, err error)
 	SetAdminEntraGroups(ctx context.Context, ids []string) error
+	AuthenticateLocal(ctx context.Context, dirs []int64, name, pw string) (store.User, error)
 
 	// Directories and their synchronisation.
 	Directories(ctx context.Context) ([]store.Directory, error)

@@ -38,6 +38,9 @@ func newEnv(t *testing.T) *env {
 	st := storetest.New(t)
 	ctx := context.Background()
 	dir := storetest.Must(st.EnsureInternalDirectory(ctx))
+	// The recorded Crowd requests these tests replay use short passwords ("password"): no minimum.
+	dir.MinPasswordLen = 0
+	dir = storetest.Must(st.UpdateDirectory(ctx, dir))
 	app := storetest.Must(st.CreateApplication(ctx, store.NewApplication{
 		Name: "jira", Password: "jira-secret", Active: true, Kind: store.AppJira,
 		Mappings: []store.Mapping{{DirectoryID: dir.ID, AllowAll: true, Operations: store.AllOperations}},

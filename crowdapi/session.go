@@ -1,6 +1,7 @@
 package crowdapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -43,7 +44,7 @@ func (s *server) authenticateUser(c echo.Context) error {
 	if in.Value == nil {
 		return illegalArgument("the password needs a value")
 	}
-	u, err := viewOf(c).Authenticate(c.Request().Context(), name, *in.Value)
+	u, err := viewOf(c).Authenticate(s.userLoginContext(c, name, netip.Addr{}), name, *in.Value)
 	if err != nil {
 		return authError(name, err)
 	}
@@ -75,6 +76,26 @@ func (s *server) notifyAuthenticated(c echo.Context) error {
 	}
 	return respond(c, http.StatusOK, out)
 }
+
+// userLoginContext names what a user's wrong passwords count against (store/loginguard.go): the end
+// user's address from the validation factors when the application's own address is a trusted
+// proxy; otherwise the application's address together with the user name, so that wrong passwords
+// typed into an application's login form slow down that name there, not every user of the
+// application, and never the user's sign-in elsewhere.
+func (s *server) userLoginContext(c echo.Context, name string, user netip.Addr) context.Context {
+	r := c.Request()
+	app := s.clientAddress(r)
+	if user.IsValid() && s.st.TrustedProxies().Contains(r.Context(), app) {
+		return store.WithLoginAddress(r.Context(), user.String())
+	}
+	if rs := []rune(store.Lower(name)); len(rs) > maxGuardName {
+		name = string(rs[:maxGuardName])
+	}
+	return store.WithLoginAddress(r.Context(), app.String()+" "+store.Lower(name))
+}
+
+// maxGuardName bounds the user-name part of a throttling key, whatever length of name is sent.
+const maxGuardName = 255
 
 // factorsIn converts validation factors and resolves the browser's effective address from them.
 func (s *server) factorsIn(c echo.Context, in *validationFactorsEntity) ([]store.Factor, netip.Addr) {
@@ -152,6 +173,7 @@ func (s *server) createSession(c echo.Context) error {
 		return illegalArgument("the authentication context needs a username")
 	}
 	v := viewOf(c)
+	factors, addr := s.factorsIn(c, in.Factors)
 	var u store.User
 	var err error
 	if validate {
@@ -159,7 +181,7 @@ func (s *server) createSession(c echo.Context) error {
 		if in.Password != nil {
 			pw = *in.Password
 		}
-		u, err = v.Authenticate(ctx, name, pw)
+		u, err = v.Authenticate(s.userLoginContext(c, name, addr), name, pw)
 	} else {
 		u, err = v.User(ctx, name)
 		if err == nil && !u.Active {
@@ -179,7 +201,6 @@ func (s *server) createSession(c echo.Context) error {
 	default:
 		return authError(name, err)
 	}
-	factors, addr := s.factorsIn(c, in.Factors)
 	ip := ""
 	if addr.IsValid() {
 		ip = addr.String()

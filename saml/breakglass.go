@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,8 +15,8 @@ import (
 
 // handleBreakGlass is the emergency sign-in with a local password, for members of the
 // break-glass group of an INTERNAL directory, when the IdP is down or misconfigured. It is a
-// plain form with a double-submit CSRF token, throttled per source address, and every attempt
-// is audited.
+// plain form with a double-submit CSRF token; failures slow down and then block the source address
+// (never the account: store/loginguard.go), and every attempt is audited.
 func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 	if !sp.cfg.BreakGlass {
 		http.NotFound(w, r)
@@ -45,31 +46,29 @@ func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, reason, "The form expired. Please try again.")
 		return
 	}
-	ok, forgive := sp.throttle.Attempt(addr, sp.now())
-	if !ok {
-		fail(http.StatusTooManyRequests, "too many failed attempts from this address", "Too many failed attempts. Try again later.")
-		return
-	}
 	tgt, err := sp.resolveTarget(ctx, r.PostForm.Get("app"), r.PostForm.Get("dest"))
 	if err != nil {
-		forgive()
 		fail(http.StatusBadRequest, err.Error(), "The return address is not valid.")
 		return
 	}
+	if tgt.Kind == targetApp && sp.cfg.BreakGlassConsoleOnly {
+		fail(http.StatusForbidden, "break-glass sign-in to applications is off (CROWDGATE_BREAKGLASS=console)",
+			"Emergency sign-in here is for the crowdgate console only.")
+		return
+	}
 	name, pw := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
-	u, reason := sp.checkBreakGlass(store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: name, Address: addr}), name, pw)
-	if reason != "" {
+	u, reason, throttled := sp.checkBreakGlass(store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: name, Address: addr}), name, pw)
+	switch {
+	case throttled:
+		fail(http.StatusTooManyRequests, reason, "Too many failed attempts from your address. Try again later.")
+		return
+	case reason != "":
 		fail(http.StatusUnauthorized, reason, "Sign-in failed.")
 		return
 	}
-	forgive()
 	if tgt.Kind == targetApp {
-		v, err := sp.st.View(ctx, tgt.App)
-		if err == nil {
-			err = v.MayAuthenticate(ctx, u)
-		}
-		if err != nil {
-			fail(http.StatusForbidden, err.Error(), notAllowed(u.Name, tgt.App.Name))
+		if reason := sp.breakGlassIntoApp(ctx, u, tgt.App); reason != "" {
+			fail(http.StatusForbidden, reason, notAllowed(u.Name, tgt.App.Name))
 			return
 		}
 	}
@@ -81,15 +80,33 @@ func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 	sp.startSession(w, r, u, tgt, "breakglass")
 }
 
+// breakGlassIntoApp returns why u may not enter app, or "": the rules of a SAML sign-in, the
+// shadowing rule included (a same-named user of an earlier directory of the application is
+// somebody else to it: a session would sign the browser in as that other user).
+func (sp *SP) breakGlassIntoApp(ctx context.Context, u store.User, app store.Application) string {
+	v, err := sp.st.View(ctx, app)
+	if err != nil {
+		return "application view: " + err.Error()
+	}
+	if err := v.MayAuthenticate(ctx, u); err != nil {
+		return err.Error()
+	}
+	if c, err := v.User(ctx, u.Name); err != nil || c.ID != u.ID {
+		return fmt.Sprintf("user %q is shadowed in application %q by a user of an earlier directory", u.Name, app.Name)
+	}
+	return ""
+}
+
 // checkBreakGlass returns the user whose password and group membership check out, or why not.
-// The store audits wrong passwords and lock-outs itself.
-func (sp *SP) checkBreakGlass(ctx context.Context, name, pw string) (store.User, string) {
+// The store counts failures against the sending address (throttled: it must wait), spends the
+// same hashing on unknown names, and audits wrong passwords itself.
+func (sp *SP) checkBreakGlass(ctx context.Context, name, pw string) (u store.User, reason string, throttled bool) {
 	if name == "" || pw == "" {
-		return store.User{}, "user name or password missing"
+		return store.User{}, "user name or password missing", false
 	}
 	dirs, err := sp.st.Directories(ctx)
 	if err != nil {
-		return store.User{}, "directories: " + err.Error()
+		return store.User{}, "directories: " + err.Error(), false
 	}
 	var dir *store.Directory
 	for i, d := range dirs {
@@ -102,23 +119,20 @@ func (sp *SP) checkBreakGlass(ctx context.Context, name, pw string) (store.User,
 		}
 	}
 	if dir == nil {
-		return store.User{}, "no active internal break-glass directory"
+		return store.User{}, "no active internal break-glass directory", false
 	}
-	u, err := sp.st.UserByName(ctx, dir.ID, name)
+	u, err = sp.st.AuthenticateLocal(ctx, []int64{dir.ID}, name, pw)
 	if err != nil {
-		return store.User{}, fmt.Sprintf("user %q: %v", name, err)
-	}
-	if err := sp.st.CheckPassword(ctx, u, pw); err != nil {
-		return store.User{}, "password check: " + err.Error()
+		return store.User{}, "password check: " + err.Error(), errors.Is(err, store.ErrThrottled)
 	}
 	ok, err := sp.st.UserInGroup(ctx, u, sp.cfg.BreakGlassGroup)
 	if err != nil {
-		return store.User{}, "group check: " + err.Error()
+		return store.User{}, "group check: " + err.Error(), false
 	}
 	if !ok {
-		return store.User{}, fmt.Sprintf("user %q is not in the break-glass group %q", u.Name, sp.cfg.BreakGlassGroup)
+		return store.User{}, fmt.Sprintf("user %q is not in the break-glass group %q", u.Name, sp.cfg.BreakGlassGroup), false
 	}
-	return u, ""
+	return u, "", false
 }
 
 func (sp *SP) csrfCookieName() string {

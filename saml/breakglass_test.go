@@ -10,6 +10,7 @@ import (
 	"github.com/crowdgate/crowdgate/saml"
 	"github.com/crowdgate/crowdgate/saml/samltest"
 	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
 // breakGlassForm opens the form in b and returns its values.
@@ -132,5 +133,83 @@ func TestBreakGlassDisabled(t *testing.T) {
 	f := newFixture(t, false, func(c *saml.Config) { c.BreakGlass = false })
 	if r := get(t, f.sso.URL+"/sso/breakglass"); r.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /sso/breakglass = %d, want 404", r.StatusCode)
+	}
+}
+
+// TestBreakGlassUnknownUserHashes: an unknown name costs the password hashing of a known one, so
+// timing does not tell which break-glass accounts exist.
+func TestBreakGlassUnknownUserHashes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false, func(c *saml.Config) {
+		c.IdPMetadataXML, c.IdPMetadataURL = nil, "http://127.0.0.1:1/federationmetadata.xml"
+	})
+	for _, user := range []string{"root", "nobody-at-all"} {
+		b := samltest.NewBrowser(t)
+		v := breakGlassForm(t, f, b, "")
+		v.Set("username", user)
+		v.Set("password", "a wrong guess")
+		before := f.st.PasswordVerifications()
+		if p := b.Post(f.sso.URL+"/sso/breakglass", v); p.Status != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", user, p.Status)
+		}
+		if n := f.st.PasswordVerifications() - before; n != 1 {
+			t.Errorf("%s: %d password hashes checked, want 1", user, n)
+		}
+	}
+}
+
+// breakGlassAs posts the break-glass form as root with the right password.
+func breakGlassAs(t *testing.T, f *fixture, query string) (*samltest.Page, *samltest.Browser) {
+	t.Helper()
+	b := samltest.NewBrowser(t)
+	v := breakGlassForm(t, f, b, query)
+	v.Set("username", "root")
+	v.Set("password", rootPassword)
+	return b.Post(f.sso.URL+"/sso/breakglass", v), b
+}
+
+// TestBreakGlassShadowed: a break-glass user shadowed in an application by a same-named user of an
+// earlier directory gets no session there (it would be the other user's), as with SAML.
+func TestBreakGlassShadowed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	ctx := context.Background()
+	other := storetest.Must(f.st.CreateUser(ctx, store.NewUser{DirectoryID: f.entra.ID, Name: "root", ExternalID: "0f0f0f0f-0000-4000-8000-000000000001", Active: true}))
+	g := storetest.Must(f.st.GroupByName(ctx, f.entra.ID, "jira-users"))
+	if err := f.st.AddUserToGroup(ctx, other.ID, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	p, b := breakGlassAs(t, f, "app=jira&dest="+url.QueryEscape(dashboardPath))
+	if p.Status != http.StatusForbidden {
+		t.Fatalf("break-glass into Jira as a shadowed user: %d at %s", p.Status, p.URL)
+	}
+	if _, ok := b.Cookie(f.sso.URL, store.DefaultCookieName); ok {
+		t.Error("a Crowd cookie for a shadowed user")
+	}
+	if got := breakGlassAudit(t, f, "FAILURE"); len(got) != 1 || !strings.Contains(got[0].Details, `user "root" is shadowed in application "jira"`) {
+		t.Errorf("audit: %+v", got)
+	}
+	if p, _ := breakGlassAs(t, f, ""); p.Status != http.StatusOK || p.Body != "console of root" {
+		t.Errorf("break-glass into the console: %d %s", p.Status, p.Body)
+	}
+}
+
+// TestBreakGlassConsoleOnly: CROWDGATE_BREAKGLASS=console keeps the console door and closes the
+// applications'.
+func TestBreakGlassConsoleOnly(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false, func(c *saml.Config) { c.BreakGlassConsoleOnly = true })
+	p, b := breakGlassAs(t, f, "app=jira&dest="+url.QueryEscape(dashboardPath))
+	if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "for the crowdgate console only") {
+		t.Errorf("break-glass into Jira, console only: %d %s", p.Status, p.Body)
+	}
+	if _, ok := b.Cookie(f.sso.URL, store.DefaultCookieName); ok {
+		t.Error("a Crowd cookie, console only")
+	}
+	if got := breakGlassAudit(t, f, "FAILURE"); len(got) != 1 || !strings.Contains(got[0].Details, "CROWDGATE_BREAKGLASS=console") {
+		t.Errorf("audit: %+v", got)
+	}
+	if p, _ := breakGlassAs(t, f, ""); p.Status != http.StatusOK || p.Body != "console of root" {
+		t.Errorf("break-glass into the console: %d %s", p.Status, p.Body)
 	}
 }

@@ -167,6 +167,8 @@ type Config struct {
 	BreakGlass          bool
 	BreakGlassGroup     string
 	BreakGlassDirectory string
+	// BreakGlassConsoleOnly limits break-glass sign-in to the console (CROWDGATE_BREAKGLASS=console).
+	BreakGlassConsoleOnly bool
 	// BreakGlassLimit failures per BreakGlassWindow from one address lock that address out;
 	// defaults 5 per 5 min.
 	BreakGlassLimit  int

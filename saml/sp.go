@@ -28,7 +28,7 @@ type Store interface {
 	UserByName(ctx context.Context, directoryID int64, name string) (store.User, error)
 	UsersForAssertion(ctx context.Context, by, value string, includeInternal bool) ([]store.User, error)
 	UserInGroup(ctx context.Context, u store.User, group string) (bool, error)
-	CheckPassword(ctx context.Context, u store.User, pw string) error
+	AuthenticateLocal(ctx context.Context, dirs []int64, name, pw string) (store.User, error)
 	CreateSession(ctx context.Context, ns store.NewSession) (store.Session, string, error)
 	SessionByToken(ctx context.Context, token string) (store.Session, error)
 	DeleteSession(ctx context.Context, token string) error

@@ -515,8 +515,9 @@ func (s *Store) AuthenticateApplicationWith(ctx context.Context, name, pw string
 	return ent.app, nil
 }
 
-// dummyCredential is a credential of the kind new applications get, for checking the passwords of
-// unknown application names at the same cost; made once per process.
+// dummyCredential is a credential in the current scheme (the kind new applications and users get),
+// for checking the passwords of unknown application and user names at the same cost; made once per
+// process.
 func (s *Store) dummyCredential(ctx context.Context) (string, error) {
 	d := s.shared.apps
 	d.dummyMu.Lock()

@@ -93,26 +93,143 @@ func testAuthenticate(t *testing.T, s *store.Store) {
 	wantErr(t, s.SetPassword(ctx, u.ID, ""), store.ErrInvalid)
 }
 
-func testLockOut(t *testing.T, s *store.Store) {
-	ctx := context.Background()
-	f := setup(t, s) // the internal directory locks after 5 failures for 300 s
+// testAddressGuard: failures slow down, then block, the sending address; the account itself is never
+// locked, so its owner gets in from another address.
+func testAddressGuard(t *testing.T, s *store.Store) {
+	f := setup(t, s)
 	v := view(t, s, f.app)
-	storetest.Must(s.CreateUser(ctx, store.NewUser{DirectoryID: f.dir.ID, Name: "bob", Active: true, Password: "right password"}))
+	storetest.Must(s.CreateUser(context.Background(), store.NewUser{DirectoryID: f.dir.ID, Name: "bob", Active: true, Password: "right password"}))
 	now := time.Now()
 	s.SetClock(func() time.Time { return now })
-	for range 5 {
-		_, err := v.Authenticate(ctx, "bob", "wrong")
-		wantErr(t, err, store.ErrBadCredential)
+	from := func(addr string) context.Context {
+		return store.WithActor(context.Background(), store.Actor{Kind: store.ActorApplication, Name: "jira", Address: addr})
 	}
-	_, err := v.Authenticate(ctx, "bob", "right password")
-	wantErr(t, err, store.ErrLocked)
-	locks, _ := s.ListAudit(ctx, store.AuditFilter{Action: "ACCOUNT_LOCKED"})
-	if len(locks) != 1 || locks[0].Object != "bob" {
-		t.Errorf("lock-out audit entries: %+v", locks)
+	attacker, owner := from("192.0.2.66"), from("198.51.100.7")
+	for i := range store.GuardSlowAfter {
+		_, err := v.Authenticate(attacker, "bob", "wrong")
+		if !errors.Is(err, store.ErrBadCredential) || errors.Is(err, store.ErrThrottled) {
+			t.Fatalf("failure %d: %v, want a plain ErrBadCredential", i+1, err)
+		}
 	}
-	now = now.Add(301 * time.Second)
-	if _, err := v.Authenticate(ctx, "bob", "right password"); err != nil {
-		t.Errorf("after the lock-out: %v", err)
+	// Slowed down: even the right password waits, without hashing.
+	before := s.PasswordVerifications()
+	_, err := v.Authenticate(attacker, "bob", "right password")
+	wantErr(t, err, store.ErrThrottled)
+	if n := s.PasswordVerifications() - before; n != 0 {
+		t.Errorf("a throttled attempt hashed %d times", n)
+	}
+	// The owner, elsewhere, is not locked out.
+	if _, err := v.Authenticate(owner, "bob", "right password"); err != nil {
+		t.Fatalf("owner from another address: %v", err)
+	}
+	// After the wait, one more attempt; a wrong one doubles the wait.
+	now = now.Add(time.Second)
+	_, err = v.Authenticate(attacker, "bob", "wrong")
+	wantErr(t, err, store.ErrBadCredential)
+	now = now.Add(time.Second)
+	_, err = v.Authenticate(attacker, "bob", "wrong")
+	wantErr(t, err, store.ErrThrottled)
+	// Hammering while told to wait blocks the address for GuardBlock, after which it is forgiven.
+	for range store.GuardBlockAfter {
+		_, _ = v.Authenticate(attacker, "bob", "wrong")
+	}
+	now = now.Add(store.GuardBlock - time.Second)
+	_, err = v.Authenticate(attacker, "bob", "right password")
+	wantErr(t, err, store.ErrThrottled)
+	if _, err := v.Authenticate(owner, "bob", "right password"); err != nil {
+		t.Fatalf("owner while the attacker is blocked: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if n, err := s.PruneLoginFailures(context.Background()); err != nil || n != 1 {
+		t.Errorf("PruneLoginFailures = %d, %v; want the attacker's expired record", n, err)
+	}
+	if _, err := v.Authenticate(attacker, "bob", "right password"); err != nil {
+		t.Errorf("after the block: %v", err)
+	}
+	// Without an address (the CLI) nothing is counted.
+	for range store.GuardBlockAfter + 1 {
+		_, _ = v.Authenticate(context.Background(), "bob", "wrong")
+	}
+	if _, err := v.Authenticate(context.Background(), "bob", "right password"); err != nil {
+		t.Errorf("without an address: %v", err)
+	}
+}
+
+// testUnknownUserHashes: an unknown name, or a user without a password, costs the hash of a known one.
+func testUnknownUserHashes(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	f := setup(t, s)
+	v := view(t, s, f.app)
+	storetest.Must(s.CreateUser(ctx, store.NewUser{DirectoryID: f.dir.ID, Name: "bob", Active: true, Password: "right password"}))
+	storetest.Must(s.CreateUser(ctx, store.NewUser{DirectoryID: f.dir.ID, Name: "nopass", Active: true}))
+	cost := func(fn func() error, want error) int64 {
+		t.Helper()
+		before := s.PasswordVerifications()
+		wantErr(t, fn(), want)
+		return s.PasswordVerifications() - before
+	}
+	authenticate := func(name string) func() error {
+		return func() error { _, err := v.Authenticate(ctx, name, "guess"); return err }
+	}
+	local := func(name string) func() error {
+		return func() error { _, err := s.AuthenticateLocal(ctx, []int64{f.dir.ID}, name, "guess"); return err }
+	}
+	for _, c := range []struct {
+		what string
+		got  int64
+	}{
+		{"known user", cost(authenticate("bob"), store.ErrBadCredential)},
+		{"unknown user", cost(authenticate("nobody"), store.ErrNotFound)},
+		{"user without password", cost(authenticate("nopass"), store.ErrBadCredential)},
+		{"local: known user", cost(local("bob"), store.ErrBadCredential)},
+		{"local: unknown user", cost(local("nobody"), store.ErrNotFound)},
+	} {
+		if c.got != 1 {
+			t.Errorf("%s: %d password hashes checked, want 1", c.what, c.got)
+		}
+	}
+}
+
+// TestAddressBlockAcrossInstances: an address blocked through one instance is refused by another
+// instance on the same database, before any hashing.
+func TestAddressBlockAcrossInstances(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run("dialect="+d, func(t *testing.T) {
+			url := storetest.URL(t, d)
+			open := func() *store.Store {
+				s, err := store.Open(context.Background(), store.Config{URL: url, PasswordWorkers: 2}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			a, b := open(), open()
+			f := setup(t, a)
+			storetest.Must(a.CreateUser(context.Background(), store.NewUser{DirectoryID: f.dir.ID, Name: "bob", Active: true, Password: "right password"}))
+			now := time.Now()
+			start := now
+			a.SetClock(func() time.Time { return now })
+			b.SetClock(func() time.Time { return now })
+			ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorAdmin, Name: "bob", Address: "192.0.2.66"})
+			// Real failures spread over both instances, each waiting its turn: the shared count blocks.
+			for i := range store.GuardBlockAfter {
+				s := []*store.Store{a, b}[i%2]
+				now = now.Add(33 * time.Second) // each instance's own wait is at most 32 s here
+				_, err := s.AuthenticateLocal(ctx, []int64{f.dir.ID}, "bob", "wrong")
+				wantErr(t, err, store.ErrBadCredential)
+			}
+			now = now.Add(store.GuardMaxDelay)
+			if now.Sub(start) >= store.GuardWindow {
+				t.Fatal("the failures took longer than the window")
+			}
+			for _, s := range []*store.Store{a, b} {
+				_, err := s.AuthenticateLocal(ctx, []int64{f.dir.ID}, "bob", "right password")
+				if !errors.Is(err, store.ErrThrottled) || !strings.Contains(err.Error(), "blocked until") {
+					t.Errorf("after %d failures over two instances: %v, want blocked", store.GuardBlockAfter, err)
+				}
+			}
+		})
 	}
 }
 

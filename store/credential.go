@@ -37,7 +37,7 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, pw string) error 
 	if d.Kind != DirectoryInternal {
 		return fmt.Errorf("user %q is in %s directory %q, whose passwords live in Entra ID: %w", u.Name, d.Kind, d.Name, ErrReadOnly)
 	}
-	if err := checkPolicy(d, pw); err != nil {
+	if err := s.checkPasswordFor(ctx, d, u, pw); err != nil {
 		return err
 	}
 	cred, err := s.pw.Hash(ctx, pw)
@@ -48,10 +48,19 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, pw string) error 
 }
 
 // SetCredential stores an already encoded credential (imports); the store verifies Crowd's formats.
+// An administrator's is refused: the strength of a hashed password cannot be checked.
 func (s *Store) SetCredential(ctx context.Context, userID int64, cred string) error {
 	u, err := s.User(ctx, userID)
 	if err != nil {
 		return err
+	}
+	admin, err := s.IsAdministrator(ctx, u)
+	if err != nil {
+		return err
+	}
+	if admin {
+		return fmt.Errorf("user %q is an administrator, whose password must be set in crowdgate (at least %d characters, not a common one), not imported as a hash: %w: %w",
+			u.Name, AdminMinPasswordLen, ErrPasswordPolicy, ErrInvalid)
 	}
 	return s.setCredential(ctx, u, cred, "CREDENTIAL_IMPORTED")
 }
@@ -101,44 +110,86 @@ func (s *Store) ExpireAllPasswords(ctx context.Context, dirIDs []int64, except .
 
 // Authenticate checks a user's password as the view's application: the first mapped directory
 // that has the name decides. It returns ErrNotFound (no such user), ErrBadCredential (wrong
-// password or locked out), ErrInactive, ErrExpiredCredential or ErrNotAllowed, wrapped. Failed
-// attempts count towards the directory's lock-out; a success re-hashes a legacy credential.
+// password, or ErrThrottled: the sending address failed too often), ErrInactive,
+// ErrExpiredCredential or ErrNotAllowed, wrapped. Failures count against the sending address
+// (loginguard.go); a success re-hashes a legacy credential.
 func (v *View) Authenticate(ctx context.Context, name, pw string) (User, error) {
-	for _, d := range v.dirs {
-		// One statement for the user, the credential, the lock-out rule and the groups: a login's
-		// database work is paid next to the hash on the same few cores.
-		var rows []loginRow
-		if err := v.s.q(ctx).Raw(v.s.loginSelect()+" WHERE u.directory_id = ? AND u.lower_name = ?", d, Lower(name)).Scan(&rows).Error; err != nil {
-			return User{}, fmt.Errorf("user %q: %w", name, err)
-		}
-		if len(rows) == 0 {
-			continue
-		}
-		u := rows[0].User
-		if err := v.s.checkPassword(ctx, u, pw, rows[0].Cred); err != nil {
-			return User{}, err
-		}
-		groups, err := parseIDs(rows[0].Groups)
-		if err != nil {
-			return User{}, fmt.Errorf("groups of user %q: %w", u.Name, err)
-		}
-		if err := v.mayAuthenticate(ctx, u, groups); err != nil {
-			_ = v.s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "not allowed into "+v.App.Name)
-			return User{}, err
-		}
-		v.s.recordLogin(u.ID, v.App.ID)
-		return u, nil
+	// One statement for the user, the credential and the groups: a login's database work is paid
+	// next to the hash on the same few cores.
+	rows, err := v.s.loginRows(ctx, v.dirs, name)
+	if err != nil {
+		return User{}, err
 	}
-	_ = v.s.Audit(ctx, "FAILURE", "LOGIN_FAILED", "USER", name, "no such user in "+v.App.Name+"'s directories")
-	return User{}, fmt.Errorf("user %q: %w", name, ErrNotFound)
+	if len(rows) == 0 {
+		err := v.s.noSuchUser(ctx, name, pw)
+		v.s.auditRefusal(ctx, User{Name: name}, "no such user in "+v.App.Name+"'s directories")
+		return User{}, err
+	}
+	u := rows[0].User
+	if err := v.s.checkPassword(ctx, u, pw, rows[0].Cred); err != nil {
+		return User{}, err
+	}
+	groups, err := parseIDs(rows[0].Groups)
+	if err != nil {
+		return User{}, fmt.Errorf("groups of user %q: %w", u.Name, err)
+	}
+	if err := v.mayAuthenticate(ctx, u, groups); err != nil {
+		v.s.auditRefusal(ctx, u, "not allowed into "+v.App.Name)
+		return User{}, err
+	}
+	v.s.recordLogin(u.ID, v.App.ID)
+	return u, nil
+}
+
+// AuthenticateLocal checks a user's password in the first of dirs that has the name, for the
+// console's and the break-glass page's local sign-in, with Authenticate's errors and rules.
+func (s *Store) AuthenticateLocal(ctx context.Context, dirs []int64, name, pw string) (User, error) {
+	rows, err := s.loginRows(ctx, dirs, name)
+	if err != nil {
+		return User{}, err
+	}
+	if len(rows) == 0 {
+		return User{}, s.noSuchUser(ctx, name, pw)
+	}
+	if err := s.checkPassword(ctx, rows[0].User, pw, rows[0].Cred); err != nil {
+		return User{}, err
+	}
+	return rows[0].User, nil
+}
+
+// loginRows reads the user called name in the first of dirs that has one (at most one row).
+func (s *Store) loginRows(ctx context.Context, dirs []int64, name string) ([]loginRow, error) {
+	if len(dirs) == 0 || name == "" {
+		return nil, nil
+	}
+	var rows []loginRow
+	if err := s.q(ctx).Raw(s.loginSelect()+" WHERE u.directory_id IN ? AND u.lower_name = ?", dirs, Lower(name)).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("user %q: %w", name, err)
+	}
+	for _, d := range dirs {
+		for _, r := range rows {
+			if r.DirectoryID == d {
+				return []loginRow{r}, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// noSuchUser refuses a sign-in as an unknown user after the work of a wrong password.
+func (s *Store) noSuchUser(ctx context.Context, name, pw string) error {
+	done, err := s.loginAttempt(ctx)
+	if err != nil {
+		return err
+	}
+	s.unknownUser(ctx, pw, done)
+	return fmt.Errorf("user %q: %w", name, ErrNotFound)
 }
 
 // loginCredential is what a password check needs beyond the user.
 type loginCredential struct {
-	Credential       string
-	FailedLogins     int
-	LockoutThreshold int
-	LockoutSeconds   int
+	Credential   string
+	FailedLogins int
 }
 
 // loginRow is a user with its credential and its direct groups' ids (comma-separated).
@@ -151,17 +202,16 @@ type loginRow struct {
 // loginSelect reads loginRow; the caller adds the WHERE clause.
 func (s *Store) loginSelect() string {
 	return "SELECT u." + strings.ReplaceAll(userColumns, ", ", ", u.") +
-		", u.credential, u.failed_logins, d.lockout_threshold, d.lockout_seconds, " +
+		", u.credential, u.failed_logins, " +
 		"COALESCE((SELECT " + s.idList("m.group_id") + " FROM user_memberships m WHERE m.user_id = u.id), '') AS groups" +
-		" FROM users u JOIN directories d ON d.id = u.directory_id"
+		" FROM users u"
 }
 
-// CheckPassword verifies pw for u, applying lock-out, activity and expiry rules, and re-hashes a
-// legacy credential on success.
+// CheckPassword verifies pw for u, applying the sending address's throttle (loginguard.go),
+// activity and expiry rules, and re-hashes a legacy credential on success.
 func (s *Store) CheckPassword(ctx context.Context, u User, pw string) error {
 	var cred loginCredential
-	err := s.q(ctx).Raw("SELECT u.credential, u.failed_logins, d.lockout_threshold, d.lockout_seconds FROM users u "+
-		"JOIN directories d ON d.id = u.directory_id WHERE u.id = ?", u.ID).Scan(&cred).Error
+	err := s.q(ctx).Raw("SELECT credential, failed_logins FROM users WHERE id = ?", u.ID).Scan(&cred).Error
 	if err != nil {
 		return fmt.Errorf("user %q: %w", u.Name, err)
 	}
@@ -169,23 +219,25 @@ func (s *Store) CheckPassword(ctx context.Context, u User, pw string) error {
 }
 
 func (s *Store) checkPassword(ctx context.Context, u User, pw string, row loginCredential) error {
-	now := s.now()
-	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
-		s.auditRefusal(ctx, u, "account locked")
-		return fmt.Errorf("user %q is locked out until %s: %w: %w", u.Name, u.LockedUntil.Format("15:04:05 MST"), ErrLocked, ErrBadCredential)
+	done, err := s.loginAttempt(ctx)
+	if err != nil {
+		return fmt.Errorf("user %q: %w", u.Name, err)
 	}
-	ok := false
-	rehash := false
-	var err error
-	if row.Credential != "" && len(pw) <= MaxPasswordLen*4 {
+	if row.Credential == "" {
+		s.unknownUser(ctx, pw, done) // the same work as a wrong password
+		return s.loginFailed(ctx, u)
+	}
+	ok, rehash := false, false
+	if len(pw) <= MaxPasswordLen*4 {
 		ok, rehash, err = s.pw.Verify(ctx, row.Credential, pw)
 		if err != nil {
 			s.log.Warn("stored credential cannot be verified", "user", u.Name, "err", err)
 			ok = false
 		}
 	}
+	done(ok)
 	if !ok {
-		return s.loginFailed(ctx, u, row.LockoutThreshold, row.LockoutSeconds)
+		return s.loginFailed(ctx, u)
 	}
 	if !u.Active {
 		s.auditRefusal(ctx, u, "account inactive")
@@ -195,7 +247,7 @@ func (s *Store) checkPassword(ctx context.Context, u User, pw string, row loginC
 		s.auditRefusal(ctx, u, "password expired")
 		return fmt.Errorf("the password of %q has expired: %w", u.Name, ErrExpiredCredential)
 	}
-	if row.FailedLogins > 0 || u.LockedUntil != nil {
+	if row.FailedLogins > 0 || u.LockedUntil != nil { // locked_until: set by earlier versions
 		if err := s.q(ctx).Exec("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?", u.ID).Error; err != nil {
 			return fmt.Errorf("user %q: %w", u.Name, err)
 		}
@@ -225,29 +277,12 @@ func (s *Store) auditRefusal(ctx context.Context, u User, why string) {
 	}
 }
 
-func (s *Store) loginFailed(ctx context.Context, u User, threshold, seconds int) error {
+// loginFailed counts a wrong password of u (shown to administrators; it never locks the account:
+// loginguard.go) and audits it.
+func (s *Store) loginFailed(ctx context.Context, u User) error {
 	err := s.InTx(ctx, func(tx *Store) error {
-		// One atomic increment, so failures checked at the same moment all count; none while a
-		// concurrent failure has just locked the account (that would extend the lock-out).
-		var counted []int
-		err := tx.q(ctx).Raw("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?) "+
-			"RETURNING failed_logins", u.ID, tx.now()).Scan(&counted).Error
-		if err != nil {
+		if err := tx.q(ctx).Exec("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?", u.ID).Error; err != nil {
 			return err
-		}
-		if len(counted) == 0 {
-			return tx.writeAudit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "account locked")
-		}
-		failed := counted[0]
-		if threshold > 0 && failed >= threshold && seconds > 0 {
-			until := tx.now().Add(timeSeconds(seconds))
-			res := tx.q(ctx).Exec("UPDATE users SET failed_logins = 0, locked_until = ? WHERE id = ? AND failed_logins >= ?", until, u.ID, threshold)
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected == 1 { // a concurrent failure may have locked it already
-				return tx.writeAudit(ctx, "FAILURE", "ACCOUNT_LOCKED", "USER", u.Name, fmt.Sprintf("%d failed logins", failed))
-			}
 		}
 		return tx.writeAudit(ctx, "FAILURE", "LOGIN_FAILED", "USER", u.Name, "wrong password")
 	})

@@ -43,6 +43,9 @@ func (s *Store) CreateDirectory(ctx context.Context, d Directory) (Directory, er
 	if d.Config == "" {
 		d.Config = "{}"
 	}
+	if d.Kind == DirectoryInternal && d.MinPasswordLen == 0 {
+		d.MinPasswordLen = DefaultMinPasswordLen
+	}
 	d.ID = 0
 	d.LowerName = Lower(d.Name)
 	d.CreatedAt, d.UpdatedAt = s.now(), s.now()

@@ -27,7 +27,8 @@ var (
 	ErrBadCredential = errors.New("invalid credentials")
 	// ErrExpiredCredential: the password is expired and must be changed.
 	ErrExpiredCredential = errors.New("expired credential")
-	// ErrLocked: too many failed logins; the account is temporarily locked.
+	// ErrLocked: an account lock-out. The store no longer locks accounts for failed passwords (it
+	// slows down and blocks the sending address: ErrThrottled); kept for callers that match it.
 	ErrLocked = errors.New("account locked")
 	// ErrNotAllowed: the user may not authenticate to the application (not in its allowed groups).
 	ErrNotAllowed = errors.New("not allowed to authenticate")

@@ -3,7 +3,6 @@ package store
 import (
 	"fmt"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -59,5 +58,3 @@ func escapeLike(s string) string {
 
 // like returns "col LIKE ? ESCAPE '\'", the same on both dialects (SQLite has no default escape).
 func like(col string) string { return col + ` LIKE ? ESCAPE '\'` }
-
-func timeSeconds(n int) time.Duration { return time.Duration(n) * time.Second }

@@ -92,6 +92,9 @@ type shared struct {
 	logins   *loginLog // sign-ins not yet written (lastauth.go)
 	fails    failLog
 	sealer   SettingSealer // see SetSettingSealer
+	guard    *addressGuard // failed sign-ins per sending address (loginguard.go)
+
+
 
 	url            string
 	sessionTimeout time.Duration
@@ -199,6 +202,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			apps:     newAppAuthCache(),
 			views:    newViewCache(),
 			logins:   newLoginLog(),
+			guard:    newAddressGuard(),
 
 			url:            cfg.URL,
 			sessionTimeout: cfg.SessionTimeout,

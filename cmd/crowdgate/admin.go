@@ -292,7 +292,11 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		return nil
+		// Straight into the admin group: the administrators' password policy applies.
+		if admin, err := tx.IsAdministrator(ctx, u); err != nil || !admin || password == "" {
+			return err
+		}
+		return store.CheckAdministratorPassword(u.Name, password)
 	})
 	if err != nil {
 		return err

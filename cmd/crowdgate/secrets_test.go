@@ -25,7 +25,7 @@ import (
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
-const testAdminPassword = "correct horse battery staple"
+const testAdminPassword = "quiet otter mosaic 2719"
 
 // fakeEntra is a fake Entra ID tenant: Microsoft Graph and its token service, which accepts only
 // the client secret given.

@@ -18,7 +18,7 @@ import (
 )
 
 const (
-	adminPassword = "admin-password-r1"
+	adminPassword = "first-operator-pass-r1"
 	appPassword   = "jira-app-password"
 	userPassword  = "user-password-1"
 	licenceGroup  = "jira-users"

@@ -57,6 +57,9 @@ type Config struct {
 	SAML    SAMLConfig
 	Graph   GraphConfig
 	Secrets SecretConfig
+
+	// BreakGlass is where local (password) sign-in of administrators is offered: all, console or off.
+	BreakGlass string
 }
 
 // SecretConfig names the keys that encrypt the secrets crowdgate stores (Entra ID client secrets).
@@ -208,11 +211,13 @@ func Settings() []Setting {
 				return fmt.Errorf("%q is not debug, info, warn or error", v)
 			}},
 		{Flag: "admin-password", Env: "CROWDGATE_ADMIN_PASSWORD", Default: "",
-			Usage:   "Password of the first administrator (`admin`, group `crowdgate-admins`), created only when the database has no users and no applications. Empty: a random password is generated and printed once. At least 8 characters; prefer the variable to the flag, which other local users can see.",
+			Usage:   "Password of the first administrator (`admin`, group `crowdgate-admins`), created only when the database has no users and no applications. Empty: a random password is generated and printed once. At least 16 characters and not a common password (administrators' policy, docs/break-glass.md); prefer the variable to the flag, which other local users can see.",
 			Example: "correct horse battery",
 			apply: func(c *Config, v string) error {
-				if v != "" && len([]rune(v)) < 8 {
-					return errors.New("must have at least 8 characters")
+				if v != "" {
+					if err := store.CheckAdministratorPassword("admin", v); err != nil {
+						return errors.New(strings.TrimSuffix(err.Error(), ": "+store.ErrPasswordPolicy.Error()+": "+store.ErrInvalid.Error()))
+					}
 				}
 				c.AdminPassword = v
 				return nil
@@ -424,6 +429,10 @@ func Settings() []Setting {
 				"after which further attempts get 429 without a password check. An application's current password, once verified, is never slowed.",
 			Example: "50",
 			apply:   intSetting(func(c *Config) *int { return &c.Crowd.AuthFailures }, 1)},
+		{Flag: "breakglass", Env: "CROWDGATE_BREAKGLASS", Default: "all",
+			Usage:   "Local password sign-in of internal-directory administrators, the emergency door when single sign-on fails: `all` (the console's sign-in form and `/sso/breakglass` into the console and applications), `console` (into the console only) or `off` (none; needs SAML sign-in). See docs/break-glass.md.",
+			Example: "console",
+			apply:   oneOfSetting(func(c *Config) *string { return &c.BreakGlass }, "all", "console", "off")},
 	}
 }
 
@@ -625,6 +634,9 @@ func (c Config) Validate() error {
 	}
 	if c.SAML.MetadataURL != "" && c.SAML.MetadataFile != "" {
 		errs = append(errs, errors.New("set CROWDGATE_SAML_IDP_METADATA_URL or CROWDGATE_SAML_IDP_METADATA_FILE, not both"))
+	}
+	if c.BreakGlass == "off" && !c.SAML.Enabled() {
+		errs = append(errs, errors.New("CROWDGATE_BREAKGLASS (--breakglass) off needs SAML sign-in (CROWDGATE_SAML_IDP_METADATA_URL or _FILE): nobody could sign in to the console"))
 	}
 	if err := c.Crowd.Validate(); err != nil {
 		errs = append(errs, err)

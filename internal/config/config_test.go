@@ -161,11 +161,14 @@ func TestConfigInvalid(t *testing.T) {
 		{"CROWDGATE_PASSWORD_WORKERS", "-1", "at least 0"},
 		{"CROWDGATE_PASSWORD_WORKERS", "many", "whole number"},
 		{"CROWDGATE_MAX_BODY_BYTES", "1k", "whole number"},
-		{"CROWDGATE_ADMIN_PASSWORD", "short", "at least 8 characters"},
+		{"CROWDGATE_ADMIN_PASSWORD", "short", "at least 16 characters"},
+		{"CROWDGATE_ADMIN_PASSWORD", "Password12345678!", "common password"},
 		{"CROWDGATE_TLS_CERT", "/etc/cert.pem", "CROWDGATE_TLS_KEY"},
 		{"CROWDGATE_TLS_KEY", "/etc/key.pem", "CROWDGATE_TLS_CERT"},
 		{"CROWDGATE_SESSION_CACHE_TTL", "2h", "longer than CROWDGATE_SESSION_TIMEOUT"},
 		{"CROWDGATE_HEALTH_LISTEN", "127.0.0.1:8095", "main listener"},
+		{"CROWDGATE_BREAKGLASS", "sometimes", "all or console or off"},
+		{"CROWDGATE_BREAKGLASS", "off", "needs SAML sign-in"},
 	}
 	all := env{}
 	for _, tc := range cases {

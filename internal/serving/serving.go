@@ -55,6 +55,7 @@ func Jobs(st *store.Store) []Job {
 		{Name: "load sessions into memory", Every: time.Second, AtStart: true, LogCount: "sessions", Run: st.WarmSessions},
 		{Name: "expire sessions", Every: time.Minute, AtStart: true, LogCount: "expired", Run: st.ExpireSessions},
 		{Name: "prune events", Every: time.Hour, AtStart: true, LogCount: "pruned", Run: st.PruneEvents},
+		{Name: "prune failed sign-ins", Every: 5 * time.Minute, LogCount: "addresses", Run: st.PruneLoginFailures},
 		// Sign-ins are written behind: a login reaches the database within a minute (and at shutdown).
 		{Name: "flush last authentications", Every: time.Minute, LogCount: "sign-ins",
 			Run: func(ctx context.Context) (int64, error) {

@@ -22,6 +22,7 @@ type Pool struct {
 	// to a small share of the pool (optionalShare).
 	optionalAfter atomic.Int64
 	runs          atomic.Int64 // hashes and checks run, for metrics and tests
+	verified      atomic.Int64 // Verify calls that hashed
 }
 
 // optionalShare bounds the share of the pool's time TryHash may take: upgrading a legacy hash
@@ -40,7 +41,7 @@ func NewPool(workers int) *Pool {
 // Verify is Verify run inside the pool. It returns ctx.Err() if ctx is done
 // before a slot frees up; once a check has started it runs to completion.
 func (p *Pool) Verify(ctx context.Context, stored, plain string) (ok, rehash bool, err error) {
-	if perr := p.do(ctx, func() { ok, rehash, err = Verify(stored, plain) }); perr != nil {
+	if perr := p.do(ctx, func() { p.verified.Add(1); ok, rehash, err = Verify(stored, plain) }); perr != nil {
 		return false, false, perr
 	}
 	return ok, rehash, err
@@ -76,6 +77,10 @@ func (p *Pool) TryHash(plain string) (stored string, ok bool, err error) {
 	p.optionalAfter.Store(now.Add(time.Duration(float64(took) / optionalShare / float64(cap(p.slots)))).UnixNano())
 	return stored, err == nil, err
 }
+
+// Verifications returns how many passwords Verify has checked: tests count hashing work with it
+// instead of timing it.
+func (p *Pool) Verifications() int64 { return p.verified.Load() }
 
 // Waiting returns how many callers are queued for a slot, for metrics.
 func (p *Pool) Waiting() int {
