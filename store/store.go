@@ -94,8 +94,6 @@ type shared struct {
 	sealer   SettingSealer // see SetSettingSealer
 	guard    *addressGuard // failed sign-ins per sending address (loginguard.go)
 
-
-
 	url            string
 	sessionTimeout time.Duration
 	requireSameIP  bool
