@@ -18,7 +18,8 @@ import (
 func TestReauthenticationAsksTheIdP(t *testing.T) {
 	h := newHarness(t, func(c *api.Config) { c.LoginURL = "/sso/login" })
 	ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorSystem, Name: "test"})
-	admins := storetest.Must(h.st.CreateGroup(ctx, store.NewGroup{DirectoryID: h.entra.ID, Name: "crowdgate-admins", Active: true}))
+	// An Entra administrator: a member of the group bound by object id.
+	admins := storetest.Must(h.st.CreateGroup(ctx, store.NewGroup{DirectoryID: h.entra.ID, Name: "IT operations", ExternalID: adminsObjectID, Active: true}))
 	u := storetest.Must(h.st.CreateUser(ctx, store.NewUser{DirectoryID: h.entra.ID, Name: "eve@contoso.example", ExternalID: "0b5c4f0e-1111-2222-3333-444455556666", Active: true}))
 	if err := h.st.AddUserToGroup(ctx, u.ID, admins.ID); err != nil {
 		t.Fatal(err)

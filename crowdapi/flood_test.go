@@ -3,6 +3,7 @@ package crowdapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -91,7 +92,7 @@ func TestApplicationPasswordFlood(t *testing.T) {
 			if i%2 == 1 {
 				name = strings.Repeat("x", 10000) // a name of 10,000 characters
 			}
-			got := call(name, "guess")
+			got := call(name, fmt.Sprintf("guess %d", i)) // a guessing attack: every password differs
 			mu.Lock()
 			statuses[got]++
 			mu.Unlock()

@@ -498,19 +498,31 @@ func (s *Store) AuthenticateApplicationWith(ctx context.Context, name, pw string
 	}
 	fp := sha256.Sum256([]byte(pw))
 	if !ent.verified(fp) {
-		if gate.Hash != nil {
-			if err := gate.Hash(); err != nil {
-				return Application{}, err
+		// Identical credentials checked at the same time share one check: a burst of an
+		// application's first requests (Jira starting) costs one hash and one throttle attempt,
+		// not one each, and cannot throttle itself.
+		_, err, _ := s.shared.apps.checks.Do(ent.app.LowerName+"\x00"+string(fp[:]), func() (any, error) {
+			if ent.verified(fp) {
+				return nil, nil
 			}
-		}
-		ok, _, err := s.pw.Verify(ctx, ent.credential, pw)
+			if gate.Hash != nil {
+				if err := gate.Hash(); err != nil {
+					return nil, err
+				}
+			}
+			ok, _, err := s.pw.Verify(ctx, ent.credential, pw)
+			if err != nil {
+				return nil, fmt.Errorf("application %q: %w", name, err)
+			}
+			if !ok {
+				return nil, fmt.Errorf("application %q: %w", name, ErrBadCredential)
+			}
+			ent.remember(fp)
+			return nil, nil
+		})
 		if err != nil {
-			return Application{}, fmt.Errorf("application %q: %w", name, err)
+			return Application{}, err
 		}
-		if !ok {
-			return Application{}, fmt.Errorf("application %q: %w", name, ErrBadCredential)
-		}
-		ent.remember(fp)
 	}
 	return ent.app, nil
 }
@@ -541,6 +553,8 @@ type appAuthCache struct {
 	m     map[string]*appEntry
 	gen   uint64 // bumped by every invalidation: a load that raced one is not kept
 	loads singleflight.Group
+	// checks shares a password check among concurrent identical credentials (by name and SHA-256).
+	checks singleflight.Group
 
 	dummyMu sync.Mutex
 	dummy   string // see dummyCredential

@@ -28,7 +28,7 @@ func TestSignInWriteBehindTwoInstances(t *testing.T) {
 			}
 			a, b := open(), open()
 			f := setup(t, a)
-			u := storetest.Must(a.CreateUser(ctx, store.NewUser{DirectoryID: f.dir.ID, Name: "alice", Active: true, Password: "alice-pw-1"}))
+			u := storetest.Must(a.CreateUser(ctx, store.NewUser{DirectoryID: f.dir.ID, Name: "alice", Active: true, Password: "alice-password-1"}))
 			bob := addUser(t, a, f.dir.ID, "bob")
 			t1 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 			t2 := t1.Add(time.Hour)

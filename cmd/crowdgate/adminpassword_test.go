@@ -32,13 +32,14 @@ func TestAdministratorPasswordPolicy(t *testing.T) {
 	}
 	mustRun(t, e, "twelve-chars\n", "user", "add", "svc", "--password-stdin")
 
-	// Crowd API: an application setting an administrator's password.
-	mustRun(t, e, "jira-app-password\n", "app", "add", "jira", "--kind", "jira", "--password-stdin")
+	// Crowd API: an application may never set an administrator's password; a user's gets the
+	// internal directory's minimum.
+	mustRun(t, e, "jira-app-password\n", "app", "add", "jira", "--kind", "jira", "--write", "--password-stdin")
 	put := func(user, pw string) reply {
 		return crowdCall(t, base, "jira", "jira-app-password", http.MethodPut, "/user/password?username="+user, map[string]string{"value": pw})
 	}
-	if got := put("admin", "Password12345678!"); got.Status < 400 || !strings.Contains(got.Body, "common password") {
-		t.Errorf("PUT /user/password for the administrator, common: %d %s", got.Status, got.Body)
+	if got := put("admin", "Password12345678!"); got.Status != http.StatusForbidden || !strings.Contains(got.Body, "APPLICATION_PERMISSION_DENIED") {
+		t.Errorf("PUT /user/password for the administrator: %d %s; want 403 APPLICATION_PERMISSION_DENIED", got.Status, got.Body)
 	}
 	if got := put("svc", "short-pass"); got.Status < 400 || !strings.Contains(got.Body, "at least 12 characters") {
 		t.Errorf("PUT /user/password for a user, 10 characters: %d %s", got.Status, got.Body)

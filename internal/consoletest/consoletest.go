@@ -104,8 +104,8 @@ func (c *Client) Get(path string) Response {
 	return r
 }
 
-// csrfInput is the CSRF token as the console's forms carry it.
-var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+// csrfInput is the CSRF token as the console's forms carry it, or as every page's head does.
+var csrfInput = regexp.MustCompile(`name="(?:_csrf" value|csrf-token" content)="([^"]+)"`)
 
 // CSRF returns the console's CSRF token as its forms carry it: bound to the client's session once
 // signed in (a new one after each sign-in), before that to its CSRF cookie. It is read from the
