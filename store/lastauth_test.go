@@ -39,7 +39,7 @@ func TestSignInWriteBehindTwoInstances(t *testing.T) {
 			if _, _, err := b.CreateSession(ctx, store.NewSession{Kind: store.SessionSSO, UserID: u.ID, ApplicationID: f.app.ID}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := view(t, a, f.app).Authenticate(ctx, "alice", "alice-pw-1"); err != nil {
+			if _, err := view(t, a, f.app).Authenticate(ctx, "alice", "alice-password-1"); err != nil {
 				t.Fatal(err)
 			}
 			if got := storetest.Must(a.User(ctx, u.ID)).LastLoginAt; got != nil {
