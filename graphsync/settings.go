@@ -1,0 +1,142 @@
+package graphsync
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crowdgate/crowdgate/store"
+)
+
+// Defaults and limits of Config.
+const (
+	DefaultInterval     = 20 * time.Minute
+	MinInterval         = time.Minute
+	MaxInterval         = 6 * 24 * time.Hour // Graph's delta links live 7 days: a round must come sooner
+	DefaultFullInterval = 24 * time.Hour
+	DefaultBatchSize    = 2000  // users or groups per transaction in a full round
+	DefaultMemberBatch  = 20000 // memberships per transaction in a full round
+	DefaultWorkers      = 2     // membership transactions running at once in a full round
+
+	RemovalDeactivate = "deactivate" // a user removed in Entra ID is deactivated (kept for Jira's history)
+	RemovalDelete     = "delete"     // a user removed in Entra ID is deleted
+)
+
+// Config configures a Syncer. Zero values take the defaults.
+type Config struct {
+	// Interval between rounds: default 20 minutes, at least 1 minute, at most 6 days (a delta link
+	// unused for 7 days expires and costs a full round).
+	Interval time.Duration
+	// FullInterval is how often a round is a full reconciliation instead of a delta round, repairing
+	// any drift: default 24 hours; negative disables periodic full rounds (they still run when needed).
+	FullInterval time.Duration
+
+	// UsernameSource is the user attribute that becomes the crowd user name: UsernameUPN (default),
+	// UsernameMail, UsernameSAM or UsernameMailNickname; userPrincipalName when that attribute is empty.
+	UsernameSource string
+	// StripDomain cuts "@domain" from user names.
+	StripDomain bool
+	// ExcludeGuests leaves guest users (userType Guest) out; by default they are replicated.
+	ExcludeGuests bool
+	// Groups, when set, is the group filter: object ids or display names (case-insensitive) of the
+	// groups to replicate. Groups nested in them and their (transitive) members come along;
+	// everything else stays out. Empty replicates the whole tenant.
+	Groups []string
+	// UserRemoval is what happens to a user removed in Entra ID (or leaving the filter's scope):
+	// RemovalDeactivate (default: deactivated, sessions ended, memberships removed, key kept) or
+	// RemovalDelete. Removed groups are always deleted.
+	UserRemoval string
+
+	// Instance names this process in sync_runs; default host name and process id.
+	Instance string
+	// OnRun, when set, is called after every run that held the sync lock, successful or not (a
+	// metrics hook); not for rounds skipped with ErrBusy.
+	OnRun func(Report, error)
+	// BatchSize, MemberBatch and Workers tune the writes of a full round (defaults 2000 objects and
+	// 20,000 memberships per transaction, 2 membership transactions at once).
+	BatchSize   int
+	MemberBatch int
+	Workers     int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.FullInterval == 0 {
+		c.FullInterval = DefaultFullInterval
+	}
+	if c.UsernameSource == "" {
+		c.UsernameSource = UsernameUPN
+	}
+	if c.UserRemoval == "" {
+		c.UserRemoval = RemovalDeactivate
+	}
+	if c.Instance == "" {
+		host, _ := os.Hostname()
+		c.Instance = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.MemberBatch == 0 {
+		c.MemberBatch = DefaultMemberBatch
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	return c
+}
+
+// Validate reports every problem in c (after defaults) in one error, one line each.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var problems []error
+	add := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
+	if c.Interval < MinInterval || c.Interval > MaxInterval {
+		add("Interval %s is out of range %s–%s", c.Interval, MinInterval, MaxInterval)
+	}
+	if c.FullInterval > 0 && c.FullInterval < c.Interval {
+		add("FullInterval %s is shorter than Interval %s", c.FullInterval, c.Interval)
+	}
+	switch c.UsernameSource {
+	case UsernameUPN, UsernameMail, UsernameSAM, UsernameMailNickname:
+	default:
+		add("UsernameSource %q: want %s, %s, %s or %s", c.UsernameSource, UsernameUPN, UsernameMail, UsernameSAM, UsernameMailNickname)
+	}
+	switch c.UserRemoval {
+	case RemovalDeactivate, RemovalDelete:
+	default:
+		add("UserRemoval %q: want %q or %q", c.UserRemoval, RemovalDeactivate, RemovalDelete)
+	}
+	for i, g := range c.Groups {
+		if strings.TrimSpace(g) == "" {
+			add("Groups[%d] is blank", i)
+		}
+	}
+	if c.BatchSize < 1 || c.MemberBatch < 1 || c.Workers < 1 {
+		add("BatchSize, MemberBatch and Workers must be positive")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("graphsync: invalid sync config:\n%w", errors.Join(problems...))
+}
+
+// fingerprint identifies what the replica's content depends on; a change forces a full round.
+func (c Config) fingerprint(nested bool) string {
+	groups := make([]string, len(c.Groups))
+	for i, g := range c.Groups {
+		groups[i] = store.Lower(strings.TrimSpace(g))
+	}
+	slices.Sort(groups)
+	h := sha256.Sum256([]byte(fmt.Sprintf("v1|%s|%t|%t|%q|%s|%t", c.UsernameSource, c.StripDomain, c.ExcludeGuests,
+		groups, c.UserRemoval, nested)))
+	return hex.EncodeToString(h[:8])
+}
