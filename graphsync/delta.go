@@ -241,6 +241,7 @@ func (r *run) groupsBatch(ctx context.Context, items []Group) (store.SyncBatch, 
 		return b, nil, err
 	}
 	here := map[string]bool{} // groups of this page: true when they will be live, false when filtered out
+	typeOut := map[string]bool{} // groups of this page of a type not replicated
 	var live []string
 	for _, id := range ids {
 		g, o := merged[id], look[id]
@@ -260,6 +261,19 @@ func (r *run) groupsBatch(ctx context.Context, items []Group) (store.SyncBatch, 
 		sg := r.s.m.group(*g)
 		chosen := r.s.m.chosen(id, g.DisplayName)
 		switch {
+		case !r.s.m.typed(*g):
+			if o.InReplica() {
+				b.RemoveGroups = append(b.RemoveGroups, id)
+				r.scopeDirty = r.scopeDirty || r.s.m.filtered()
+			}
+			b.Outside = append(b.Outside, store.SyncOutside{ExternalID: id, Kind: store.SyncKindGroup, Reason: store.OutsideType, Name: sg.Name})
+			typeOut[id] = true
+		case o.Outside != nil && o.Outside.Reason == store.OutsideType:
+			// Its members were never read into the replica.
+			return b, nil, escalate("group %q (%s) is now of a replicated type", sg.Name, id)
+		case !o.InReplica() && r.s.m.filtered() && r.s.m.chosenByName(id, g.DisplayName):
+			// Only a full round can tell whether the filter's display name is still unambiguous.
+			return b, nil, escalate("new group %q (%s) has a name the group filter names", sg.Name, id)
 		case o.Live():
 			b.Groups = append(b.Groups, sg)
 			here[id] = true
@@ -289,8 +303,8 @@ func (r *run) groupsBatch(ctx context.Context, items []Group) (store.SyncBatch, 
 	promoted := map[string]bool{}
 	for _, id := range live {
 		for _, c := range merged[id].Members {
-			if c.Kind != KindUser && c.Kind != KindGroup {
-				continue // contacts, devices, service principals
+			if c.Kind != KindUser && c.Kind != KindGroup || typeOut[c.ID] {
+				continue // contacts, devices, service principals; groups not replicated
 			}
 			if c.Removed {
 				b.Changes = append(b.Changes, store.SyncMemberChange{GroupExternalID: id, MemberExternalID: c.ID,

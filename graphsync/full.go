@@ -21,6 +21,7 @@ type fullUser struct {
 // fullGroup is a present group of a full round with its direct members (ids; duplicates allowed).
 type fullGroup struct {
 	name    string // Graph's display name, for the filter
+	typed   bool   // of a replicated type (mapper.typed)
 	sg      store.SyncGroup
 	users   []string
 	groups  []string
@@ -117,7 +118,7 @@ func (r *run) readGroups(ctx context.Context, groups map[string]*fullGroup) (str
 				acc = &fullGroup{}
 				groups[g.ID] = acc
 			}
-			acc.name, acc.sg = g.DisplayName, r.s.m.group(g)
+			acc.name, acc.sg, acc.typed = g.DisplayName, r.s.m.group(g), r.s.m.typed(g)
 			for _, c := range g.Members {
 				id := c.ID
 				if c.Removed {

@@ -21,7 +21,10 @@ type fullPlan struct {
 // applyFull writes a full round's result: scope and names are settled in memory, then the
 // difference against the replica is written (sweep, users, groups, memberships) and the links last.
 func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups map[string]*fullGroup, usersLink, groupsLink string) error {
-	p := r.planFull(users, groups)
+	p, err := r.planFull(users, groups)
+	if err != nil {
+		return err
+	}
 
 	r.phase("apply users")
 	snap, err := r.s.st.SyncSnapshot(ctx, r.dir.ID)
@@ -35,7 +38,7 @@ func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups 
 	for _, ru := range snap.Users {
 		rowsU[ru.ExternalID] = ru.SyncUser
 	}
-	if err := writeObjects(r, ctx, "users", p.liveU, rowsU, func(u store.SyncUser) string { return u.Name },
+	if err := writeObjects(r, ctx, "users", p.liveU, rowsU, func(u store.SyncUser) string { return u.Name }, nil,
 		func(us []store.SyncUser) store.SyncBatch { return store.SyncBatch{Users: us} }); err != nil {
 		return err
 	}
@@ -44,7 +47,13 @@ func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups 
 	for _, rg := range snap.Groups {
 		rowsG[rg.ExternalID] = rg.SyncGroup
 	}
-	if err := writeObjects(r, ctx, "groups", p.liveG, rowsG, func(g store.SyncGroup) string { return g.Name },
+	// A group wanting a protected name it is not bound to is written even when its row is unchanged:
+	// it may hold the name from before the name was protected.
+	unbound := func(g store.SyncGroup) bool {
+		bound, ok := r.protected[store.Lower(g.Name)]
+		return ok && bound != g.ExternalID
+	}
+	if err := writeObjects(r, ctx, "groups", p.liveG, rowsG, func(g store.SyncGroup) string { return g.Name }, unbound,
 		func(gs []store.SyncGroup) store.SyncBatch { return store.SyncBatch{Groups: gs} }); err != nil {
 		return err
 	}
@@ -64,8 +73,15 @@ func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups 
 
 // planFull computes the scope, sets apart what stays outside (guests, out of the filter's scope,
 // invalid objects, name clash losers) and returns the plan.
-func (r *run) planFull(users map[string]*fullUser, groups map[string]*fullGroup) *fullPlan {
+func (r *run) planFull(users map[string]*fullUser, groups map[string]*fullGroup) (*fullPlan, error) {
 	m := r.s.m
+	names := make(map[string]string, len(groups))
+	for id, g := range groups {
+		names[id] = g.name
+	}
+	if err := m.ambiguous(names); err != nil {
+		return nil, err
+	}
 	gr := graph{users: make(map[string]bool, len(users)), groups: make(map[string]string, len(groups)),
 		uMem: make(map[string][]string, len(groups)), gMem: map[string][]string{}}
 	for id, u := range users {
@@ -74,6 +90,9 @@ func (r *run) planFull(users map[string]*fullUser, groups map[string]*fullGroup)
 		}
 	}
 	for id, g := range groups {
+		if !g.typed {
+			continue
+		}
 		g.users, g.groups = g.members(g.users), g.members(g.groups)
 		gr.groups[id] = g.name
 		gr.uMem[id] = g.users
@@ -98,38 +117,31 @@ func (r *run) planFull(users map[string]*fullUser, groups map[string]*fullGroup)
 		}
 	}
 	for id, g := range groups {
-		if inG[id] {
+		switch {
+		case !g.typed:
+			p.out[id] = store.SyncOutside{ExternalID: id, Kind: store.SyncKindGroup, Reason: store.OutsideType, Name: g.sg.Name}
+		case inG[id]:
 			p.liveG[id] = g.sg
-		} else {
+		default:
 			p.out[id] = store.SyncOutside{ExternalID: id, Kind: store.SyncKindGroup, Reason: store.OutsideFilter, Name: g.sg.Name}
 		}
 	}
-	keepNamed(r, "user", store.SyncKindUser, p.liveU, p.out, func(u store.SyncUser) string { return u.Name })
-	keepNamed(r, "group", store.SyncKindGroup, p.liveG, p.out, func(g store.SyncGroup) string { return g.Name })
-	return p
+	keepValid(r, "user", store.SyncKindUser, p.liveU, p.out, func(u store.SyncUser) string { return u.Name })
+	keepValid(r, "group", store.SyncKindGroup, p.liveG, p.out, func(g store.SyncGroup) string { return g.Name })
+	return p, nil
 }
 
-// keepNamed drops from live the objects that cannot be replicated (invalid, or losing a name
-// clash), listing them in out and reporting them.
-func keepNamed[T interface{ Validate() error }](r *run, noun, kind string, live map[string]T, out map[string]store.SyncOutside,
+// keepValid drops from live the objects that cannot be stored, listing them in out and reporting
+// them. Names are settled by the store (the incumbent keeps its name).
+func keepValid[T interface{ Validate() error }](r *run, noun, kind string, live map[string]T, out map[string]store.SyncOutside,
 	name func(T) string) {
-	names := make(map[string]string, len(live))
 	for _, id := range slices.Sorted(mapKeysOf(live)) {
 		o := live[id]
 		if err := o.Validate(); err != nil {
 			r.problem("%s %s (%q) not replicated: %v", noun, id, name(o), err)
 			out[id] = store.SyncOutside{ExternalID: id, Kind: kind, Reason: store.OutsideInvalid, Name: name(o)}
 			delete(live, id)
-			continue
 		}
-		names[id] = name(o)
-	}
-	lost := winners(names)
-	for _, id := range slices.Sorted(mapKeysOf(lost)) {
-		n := name(live[id])
-		r.problem("%s %s (%q) not replicated: name %q is taken by %s (the smaller object id keeps it)", noun, id, n, n, lost[id])
-		out[id] = store.SyncOutside{ExternalID: id, Kind: kind, Reason: store.OutsideClash, Name: n}
-		delete(live, id)
 	}
 }
 
@@ -182,7 +194,7 @@ func (r *run) sweepFull(ctx context.Context, p *fullPlan, snap store.SyncSnapsho
 // all in one transaction (chains and swaps need to see each other), then creates and updates in
 // batches of BatchSize.
 func writeObjects[T comparable](r *run, ctx context.Context, what string, live, rows map[string]T, name func(T) string,
-	batch func([]T) store.SyncBatch) error {
+	force func(T) bool, batch func([]T) store.SyncBatch) error {
 	var renames, rest []T
 	for _, id := range slices.Sorted(mapKeysOf(live)) {
 		o := live[id]
@@ -190,7 +202,7 @@ func writeObjects[T comparable](r *run, ctx context.Context, what string, live, 
 		switch {
 		case !ok:
 			rest = append(rest, o)
-		case row == o:
+		case row == o && (force == nil || !force(o)):
 		case name(row) != name(o):
 			renames = append(renames, o)
 		default:

@@ -25,6 +25,7 @@ type run struct {
 	s          *Syncer
 	dir        store.Directory
 	hash       string
+	protected  map[string]string // protected group names (lower-cased) → bound object id
 	deactivate bool
 	runID      int64
 	mode       string
@@ -91,6 +92,9 @@ func (r *run) apply(ctx context.Context, b store.SyncBatch) (store.SyncResult, e
 		return store.SyncResult{}, nil
 	}
 	b.Deactivate = r.deactivate
+	if len(b.Groups) > 0 {
+		b.Protected = r.protected
+	}
 	res, err := r.s.st.ApplySync(ctx, r.dir.ID, b)
 	if err != nil {
 		return res, err
@@ -105,6 +109,11 @@ func (r *run) apply(ctx context.Context, b store.SyncBatch) (store.SyncResult, e
 	r.s.progress(func(p *Progress) { p.Changes += res.Counts.Total() })
 	for _, k := range res.Skipped {
 		r.problem("%s", k)
+	}
+	for _, c := range res.Clashes {
+		if c.New { // standing clashes are listed by SyncNameClashes, not reported by every run
+			r.problem("%s", c)
+		}
 	}
 	for _, u := range res.Unresolved {
 		switch {

@@ -1,6 +1,7 @@
 package graphsync
 
 import (
+	"maps"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -28,6 +29,11 @@ const (
 	RemovalDelete     = "delete"     // a user removed in Entra ID is deleted
 )
 
+// DefaultProtectedNames are the group names protected when Config.ProtectedNames is nil: the
+// administrator groups of Jira, Confluence and Crowd.
+var DefaultProtectedNames = []string{"jira-administrators", "jira-system-administrators", "confluence-administrators",
+	"system-administrators", "crowd-administrators"}
+
 // Config configures a Syncer. Zero values take the defaults.
 type Config struct {
 	// Interval between rounds: default 20 minutes, at least 1 minute, at most 6 days (a delta link
@@ -48,6 +54,20 @@ type Config struct {
 	// groups to replicate. Groups nested in them and their (transitive) members come along;
 	// everything else stays out. Empty replicates the whole tenant.
 	Groups []string
+	// UnifiedGroups replicates Microsoft 365 (unified) groups too. By default only security-enabled
+	// groups that are not Microsoft 365 groups are replicated: any user of a tenant may create a
+	// Microsoft 365 group (or a Team) by default, and name it as they like.
+	UnifiedGroups bool
+	// ProtectedNames are group names that only the Entra group bound to them (BoundGroups) may carry:
+	// nil means DefaultProtectedNames. AdminGroup and the allowed (licence) groups of every
+	// application are protected as well. An unbound group wanting such a name is replicated as
+	// "name#<first 8 characters of its object id>" and reported.
+	ProtectedNames []string
+	// AdminGroup is the name of the console's administrator group; it is protected.
+	AdminGroup string
+	// BoundGroups binds protected names (case-insensitively) to the object ids of the groups that may
+	// carry them.
+	BoundGroups map[string]string
 	// UserRemoval is what happens to a user removed in Entra ID (or leaving the filter's scope):
 	// RemovalDeactivate (default: deactivated, sessions ended, memberships removed, key kept) or
 	// RemovalDelete. Removed groups are always deleted.
@@ -74,6 +94,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.UsernameSource == "" {
 		c.UsernameSource = UsernameUPN
+	}
+	if c.ProtectedNames == nil {
+		c.ProtectedNames = DefaultProtectedNames
 	}
 	if c.UserRemoval == "" {
 		c.UserRemoval = RemovalDeactivate
@@ -120,6 +143,16 @@ func (c Config) Validate() error {
 			add("Groups[%d] is blank", i)
 		}
 	}
+	for i, n := range c.ProtectedNames {
+		if strings.TrimSpace(n) == "" {
+			add("ProtectedNames[%d] is blank", i)
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(c.BoundGroups)) {
+		if strings.TrimSpace(n) == "" || strings.TrimSpace(c.BoundGroups[n]) == "" {
+			add("BoundGroups[%q] = %q: a name and an object id are needed", n, c.BoundGroups[n])
+		}
+	}
 	if c.BatchSize < 1 || c.MemberBatch < 1 || c.Workers < 1 {
 		add("BatchSize, MemberBatch and Workers must be positive")
 	}
@@ -130,13 +163,34 @@ func (c Config) Validate() error {
 }
 
 // fingerprint identifies what the replica's content depends on; a change forces a full round.
-func (c Config) fingerprint(nested bool) string {
+// protected is the protected set of the run (see protectedNames).
+func (c Config) fingerprint(nested bool, protected map[string]string) string {
 	groups := make([]string, len(c.Groups))
 	for i, g := range c.Groups {
 		groups[i] = store.Lower(strings.TrimSpace(g))
 	}
 	slices.Sort(groups)
-	h := sha256.Sum256([]byte(fmt.Sprintf("v1|%s|%t|%t|%q|%s|%t", c.UsernameSource, c.StripDomain, c.ExcludeGuests,
-		groups, c.UserRemoval, nested)))
+	var prot []string
+	for _, n := range slices.Sorted(maps.Keys(protected)) {
+		prot = append(prot, n+"="+protected[n])
+	}
+	h := sha256.Sum256([]byte(fmt.Sprintf("v2|%s|%t|%t|%q|%s|%t|%t|%q", c.UsernameSource, c.StripDomain, c.ExcludeGuests,
+		groups, c.UserRemoval, nested, c.UnifiedGroups, prot)))
 	return hex.EncodeToString(h[:8])
+}
+
+// protectedNames returns the run's protected names, lower-cased, each with the object id bound to
+// it ("" for none): ProtectedNames, AdminGroup and the applications' allowed groups (appGroups).
+func (c Config) protectedNames(appGroups []string) map[string]string {
+	bound := make(map[string]string, len(c.BoundGroups))
+	for n, id := range c.BoundGroups {
+		bound[store.Lower(strings.TrimSpace(n))] = strings.ToLower(strings.TrimSpace(id))
+	}
+	out := map[string]string{}
+	for _, n := range slices.Concat(c.ProtectedNames, []string{c.AdminGroup}, appGroups) {
+		if l := store.Lower(strings.TrimSpace(n)); l != "" {
+			out[l] = bound[l]
+		}
+	}
+	return out
 }

@@ -53,6 +53,7 @@ type Store interface {
 	SyncLookup(ctx context.Context, dirID int64, exts []string) (map[string]store.SyncObject, error)
 	SyncClashWaiting(ctx context.Context, dirID int64) (int, error)
 	ApplySync(ctx context.Context, dirID int64, b store.SyncBatch) (store.SyncResult, error)
+	SyncProtectedGroups(ctx context.Context) ([]string, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -218,7 +219,12 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 		return Report{}, fmt.Errorf("graphsync: %w", err)
 	}
 	state.DirectoryID = s.dir
-	r := &run{s: s, dir: dir, state: state, hash: s.cfg.fingerprint(dir.NestedGroups),
+	appGroups, err := s.st.SyncProtectedGroups(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("graphsync: %w", err)
+	}
+	protected := s.cfg.protectedNames(appGroups)
+	r := &run{s: s, dir: dir, state: state, hash: s.cfg.fingerprint(dir.NestedGroups, protected), protected: protected,
 		deactivate: s.cfg.UserRemoval != RemovalDelete, started: s.now()}
 	r.mode, r.reason = store.SyncModeDelta, ""
 	switch {

@@ -31,8 +31,9 @@ const (
 	OutsideGuest   = "GUEST"   // a guest user while guests are excluded
 	OutsideFilter  = "FILTER"  // outside the group filter
 	OutsideRemoved = "REMOVED" // removed in Entra ID, kept deactivated in the replica (users only)
-	OutsideClash   = "CLASH"   // its name is held by another object with a smaller external id
+	OutsideClash   = "CLASH"   // its name is held, and so are the suffixed names it was offered (see ApplySync)
 	OutsideInvalid = "INVALID" // its mapped name or fields break the directory's rules
+	OutsideType    = "TYPE"    // a group of a type not replicated (not security-enabled, or Microsoft 365)
 )
 
 // Sync modes and run statuses recorded in sync_runs.
@@ -129,6 +130,7 @@ type SyncCounts struct {
 	GroupsRemoved      int
 	MembershipsAdded   int
 	MembershipsRemoved int
+	NameClashes        int // objects placed under a suffixed name for the first time (not a change: not in Total)
 }
 
 // Add adds o to c.
@@ -141,6 +143,7 @@ func (c *SyncCounts) Add(o SyncCounts) {
 	c.GroupsRemoved += o.GroupsRemoved
 	c.MembershipsAdded += o.MembershipsAdded
 	c.MembershipsRemoved += o.MembershipsRemoved
+	c.NameClashes += o.NameClashes
 }
 
 // Total is the number of changes counted.
@@ -256,9 +259,9 @@ func (s *Store) FinishSyncRun(ctx context.Context, run SyncRun) error {
 	c := run.SyncCounts
 	err := s.q(ctx).Exec("UPDATE sync_runs SET mode = ?, status = ?, finished_at = ?, users_added = ?, users_updated = ?, "+
 		"users_removed = ?, groups_added = ?, groups_updated = ?, groups_removed = ?, memberships_added = ?, "+
-		"memberships_removed = ?, errors = ? WHERE id = ?",
+		"memberships_removed = ?, name_clashes = ?, errors = ? WHERE id = ?",
 		run.Mode, run.Status, syncUTC(run.FinishedAt), c.UsersAdded, c.UsersUpdated, c.UsersRemoved, c.GroupsAdded,
-		c.GroupsUpdated, c.GroupsRemoved, c.MembershipsAdded, c.MembershipsRemoved, run.Errors, run.ID).Error
+		c.GroupsUpdated, c.GroupsRemoved, c.MembershipsAdded, c.MembershipsRemoved, c.NameClashes, run.Errors, run.ID).Error
 	return translate(err, "sync run %d", run.ID)
 }
 
@@ -530,18 +533,24 @@ func (s *Store) SyncLookup(ctx context.Context, dirID int64, exts []string) (map
 	return out, nil
 }
 
-// SyncClashWaiting counts the CLASH records whose wanted name no live object of their kind holds any
-// more: objects that would now be replicated, which only a full round can do (their memberships are
-// not known to the replica).
+// SyncClashWaiting counts the objects that could now have the name they want, which only a full
+// round can settle: CLASH records (not replicated; their memberships are not known to the replica)
+// and clash records of objects placed under a suffixed name (not for a protected name), whose wanted
+// name no live object of their kind holds any more.
 func (s *Store) SyncClashWaiting(ctx context.Context, dirID int64) (int, error) {
-	var n int
-	err := s.syncScan(ctx, `SELECT COUNT(*) FROM sync_outside o WHERE o.directory_id = ? AND o.reason = ? AND NOT EXISTS (
-		SELECT 1 FROM users u WHERE o.kind = ? AND u.directory_id = o.directory_id AND u.lower_name = o.lower_name
+	const free = `NOT EXISTS (
+		SELECT 1 FROM users u WHERE o.kind = ? AND u.directory_id = o.directory_id AND u.lower_name = o.%[1]s
 		AND NOT EXISTS (SELECT 1 FROM sync_outside x WHERE x.directory_id = u.directory_id AND x.external_id = u.external_id))
-		AND NOT EXISTS (SELECT 1 FROM groups g WHERE o.kind = ? AND g.directory_id = o.directory_id AND g.lower_name = o.lower_name)`,
+		AND NOT EXISTS (SELECT 1 FROM groups g WHERE o.kind = ? AND g.directory_id = o.directory_id AND g.lower_name = o.%[1]s)`
+	var n, m int
+	err := s.syncScan(ctx, "SELECT COUNT(*) FROM sync_outside o WHERE o.directory_id = ? AND o.reason = ? AND "+fmt.Sprintf(free, "lower_name"),
 		[]any{dirID, OutsideClash, SyncKindUser, SyncKindGroup}, func(scan func(...any) error) error { return scan(&n) })
+	if err == nil {
+		err = s.syncScan(ctx, "SELECT COUNT(*) FROM sync_name_clashes o WHERE o.directory_id = ? AND o.protected = ? AND "+fmt.Sprintf(free, "lower_wanted"),
+			[]any{dirID, false, SyncKindUser, SyncKindGroup}, func(scan func(...any) error) error { return scan(&m) })
+	}
 	if err != nil {
 		return 0, fmt.Errorf("sync clashes: %w", err)
 	}
-	return n, nil
+	return n + m, nil
 }

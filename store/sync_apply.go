@@ -32,6 +32,9 @@ type SyncBatch struct {
 	Outside    []SyncOutside
 	Users      []SyncUser
 	Groups     []SyncGroup
+	// Protected maps protected group names (lower-cased) to the external id of the group bound to
+	// each ("" for none): only that group may carry the name (see ApplySync).
+	Protected map[string]string
 	Members    []SyncMembers
 	Changes    []SyncMemberChange
 	State      *SyncState
@@ -54,19 +57,27 @@ type SyncResult struct {
 	// Unresolved lists membership additions (from Members or Changes) naming a group or member that
 	// is not live in the replica; they were not applied.
 	Unresolved []SyncMemberChange
+	// Clashes lists the upserted objects (and moved rows) placed under another name than they want.
+	Clashes []SyncClash
 }
 
 // ApplySync applies b to the AZURE_AD directory dirID in one transaction (see SyncBatch), writing
 // only what differs from the replica: an unchanged object writes nothing and emits no event. Events
 // are written last, in a few set-based statements, under the event-order lock.
 //
-// Names: each upserted object wants its Name. Among the upserted objects wanting a name
-// (case-insensitively) and the live object already holding it, the one with the smallest external
-// id gets it; the others are not replicated (a losing user that exists is removed, per Deactivate;
-// a losing group is deleted), are listed outside with reason CLASH and reported in Skipped. A name
-// held by an object listed outside (a deactivated tombstone) is taken over: the holder is renamed to
-// "name#externalID". Invalid objects are listed INVALID and reported. An upserted object that wins
-// is live: its outside record is dropped.
+// Names: each upserted object wants its Name, and the incumbent keeps its name: a live object that
+// holds a name (case-insensitively) keeps it whoever else wants it, and nothing is deleted,
+// deactivated or renamed because another object appeared. An object that cannot have its name is
+// replicated under "name#<first 8 characters of its external id>" (or "name#<external id>" when
+// that is taken too; when both are, it keeps the name it has, or, new, is listed outside with
+// reason CLASH and reported in Skipped). Among upserted objects wanting a free name, the smallest
+// external id gets it. A protected name (Protected) goes only to the group bound to it: any other
+// group is placed under its suffixed name, even one that holds the name already. Each object placed
+// under another name has a clash record (SyncNameClashes), reported in Clashes, audited
+// (SYNC_NAME_CLASH) and counted (NameClashes) when new. A name held by an object listed outside (a
+// deactivated tombstone) is taken over: the holder is renamed to "name#externalID". Invalid objects
+// are listed INVALID and reported. An upserted object that is placed is live: its outside record is
+// dropped.
 //
 // Renames keep the row, so a user's key survives; a renamed group emits Crowd's DELETED + CREATED
 // pair with its memberships, as UpdateGroup does. Deactivation ends the user's sessions.
@@ -87,7 +98,7 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 			func() error { return a.forget(ctx, b.Forget) },
 			func() error { return a.writeOutside(ctx, b.Outside) },
 			func() error { return a.upsertUsers(ctx, b.Users) },
-			func() error { return a.upsertGroups(ctx, b.Groups) },
+			func() error { return a.upsertGroups(ctx, b.Groups, b.Protected) },
 			func() error { return a.setMembers(ctx, b.Members) },
 			func() error { return a.changeMembers(ctx, b.Changes) },
 		}

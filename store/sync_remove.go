@@ -26,9 +26,13 @@ func (a *syncApplier) removeGroups(ctx context.Context, exts []string) error {
 	if len(exts) == 0 {
 		return nil
 	}
-	n, err := a.deleteRows(ctx, "groups", EntityGroup, syncDedupe(exts))
+	exts = syncDedupe(exts)
+	n, err := a.deleteRows(ctx, "groups", EntityGroup, exts)
 	a.res.Counts.GroupsRemoved += n
-	return err
+	if err != nil {
+		return err
+	}
+	return a.dropClashes(ctx, exts)
 }
 
 // removeUsers deletes users, or deactivates them: sessions ended, direct memberships removed.
@@ -37,6 +41,9 @@ func (a *syncApplier) removeUsers(ctx context.Context, exts []string, deactivate
 		return nil
 	}
 	exts = syncDedupe(exts)
+	if err := a.dropClashes(ctx, exts); err != nil {
+		return err
+	}
 	if !deactivate {
 		n, err := a.deleteRows(ctx, "users", EntityUser, exts)
 		a.res.Counts.UsersRemoved += n
@@ -120,7 +127,7 @@ func (a *syncApplier) writeOutside(ctx context.Context, recs []SyncOutside) erro
 			return fmt.Errorf("sync outside record %s: kind %q: %w", r.ExternalID, r.Kind, ErrInvalid)
 		}
 		switch r.Reason {
-		case OutsideGuest, OutsideFilter, OutsideRemoved, OutsideClash, OutsideInvalid:
+		case OutsideGuest, OutsideFilter, OutsideRemoved, OutsideClash, OutsideInvalid, OutsideType:
 		default:
 			return fmt.Errorf("sync outside record %s: reason %q: %w", r.ExternalID, r.Reason, ErrInvalid)
 		}

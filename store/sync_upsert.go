@@ -21,8 +21,9 @@ func (r syncGroupRow) holder() syncHolder {
 // of the names they want, runs the name contest and settles it (see settleNames). It returns the
 // contest, the rows by external id and the rows that yielded their names.
 func syncPrepare[T any, R syncRow](ctx context.Context, a *syncApplier, kind, table string, items map[string]T,
-	check func(T) (string, error), cols string, scan func(func(...any) error) (R, error)) (*syncUpsert, map[string]R, []syncRename, error) {
+	check func(T) (string, error), protected map[string]string, cols string, scan func(func(...any) error) (R, error)) (*syncUpsert, map[string]R, []syncRename, error) {
 	up := newSyncUpsert(kind, table, items, check)
+	up.protected = protected
 	byExt := map[string]R{}
 	err := a.contest(ctx, up, cols, func(s func(...any) error) (syncHolder, error) {
 		r, err := scan(s)
@@ -58,7 +59,7 @@ func (a *syncApplier) upsertUsers(ctx context.Context, in []SyncUser) error {
 	for _, u := range in {
 		items[u.ExternalID] = u.Normalize()
 	}
-	up, byExt, yield, err := syncPrepare(ctx, a, SyncKindUser, "users", items, func(u SyncUser) (string, error) { return u.Name, u.Validate() },
+	up, byExt, yield, err := syncPrepare(ctx, a, SyncKindUser, "users", items, func(u SyncUser) (string, error) { return u.Name, u.Validate() }, nil,
 		"id, external_id, name, lower_name, first_name, last_name, display_name, email, active",
 		func(scan func(...any) error) (r syncUserRow, err error) {
 			err = scan(&r.id, &r.ExternalID, &r.Name, &r.lower, &r.FirstName, &r.LastName, &r.DisplayName, &r.Email, &r.Active)
@@ -79,6 +80,7 @@ func (a *syncApplier) upsertUsers(ctx context.Context, in []SyncUser) error {
 	winners, forget := a.revive(up)
 	for _, ext := range winners {
 		u := items[ext]
+		u.Name = up.placed[ext]
 		r, ok := byExt[ext]
 		if !ok {
 			create = append(create, u)
@@ -110,7 +112,10 @@ func (a *syncApplier) upsertUsers(ctx context.Context, in []SyncUser) error {
 	if err := a.insertUsers(ctx, create); err != nil {
 		return err
 	}
-	return a.forget(ctx, forget)
+	if err := a.forget(ctx, forget); err != nil {
+		return err
+	}
+	return a.recordClashes(ctx, up)
 }
 
 // insertRows runs the INSERT … RETURNING id, external_id statements build makes for the rows of
@@ -195,7 +200,7 @@ type syncGroupRow struct {
 }
 
 // upsertGroups creates and updates groups by external id; see ApplySync.
-func (a *syncApplier) upsertGroups(ctx context.Context, in []SyncGroup) error {
+func (a *syncApplier) upsertGroups(ctx context.Context, in []SyncGroup, protected map[string]string) error {
 	if len(in) == 0 {
 		return nil
 	}
@@ -203,7 +208,7 @@ func (a *syncApplier) upsertGroups(ctx context.Context, in []SyncGroup) error {
 	for _, g := range in {
 		items[g.ExternalID] = g
 	}
-	up, byExt, yield, err := syncPrepare(ctx, a, SyncKindGroup, "groups", items, func(g SyncGroup) (string, error) { return g.Name, g.Validate() },
+	up, byExt, yield, err := syncPrepare(ctx, a, SyncKindGroup, "groups", items, func(g SyncGroup) (string, error) { return g.Name, g.Validate() }, protected,
 		"id, external_id, name, lower_name, description",
 		func(scan func(...any) error) (r syncGroupRow, err error) {
 			err = scan(&r.id, &r.ExternalID, &r.Name, &r.lower, &r.Description)
@@ -218,6 +223,7 @@ func (a *syncApplier) upsertGroups(ctx context.Context, in []SyncGroup) error {
 	winners, forget := a.revive(up)
 	for _, ext := range winners {
 		g := items[ext]
+		g.Name = up.placed[ext]
 		r, ok := byExt[ext]
 		if !ok {
 			create = append(create, g)
@@ -229,7 +235,7 @@ func (a *syncApplier) upsertGroups(ctx context.Context, in []SyncGroup) error {
 		upd = append(upd, syncGroupRow{id: r.id, SyncGroup: g})
 		a.res.Counts.GroupsUpdated++
 		if r.Name != g.Name {
-			ren = append(ren, syncRename{r.id, r.Name, g.Name})
+			ren = append(ren, syncRename{id: r.id, old: r.Name, new: g.Name})
 		} else {
 			a.event(EntityGroup, OpUpdated, r.id, g.Name, "")
 		}
@@ -254,7 +260,10 @@ func (a *syncApplier) upsertGroups(ctx context.Context, in []SyncGroup) error {
 			return err
 		}
 	}
-	return a.forget(ctx, forget)
+	if err := a.forget(ctx, forget); err != nil {
+		return err
+	}
+	return a.recordClashes(ctx, up)
 }
 
 // membershipEvents emits CREATED events for every membership of the given (renamed) groups.
