@@ -240,7 +240,7 @@ func (r *run) groupsBatch(ctx context.Context, items []Group) (store.SyncBatch, 
 	if err != nil {
 		return b, nil, err
 	}
-	here := map[string]bool{} // groups of this page: true when they will be live, false when filtered out
+	here := map[string]bool{}    // groups of this page: true when they will be live, false when filtered out
 	typeOut := map[string]bool{} // groups of this page of a type not replicated
 	var live []string
 	for _, id := range ids {

@@ -1,11 +1,11 @@
 package graphsync
 
 import (
-	"maps"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"

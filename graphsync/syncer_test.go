@@ -246,7 +246,8 @@ func (e *env) expected() replica {
 	if names == nil {
 		names = graphsync.DefaultProtectedNames
 	}
-	for _, n := range slices.Concat(names, []string{e.cfg.AdminGroup}) {
+	licence := storetest.Must(e.st.SyncProtectedGroups(context.Background()))
+	for _, n := range slices.Concat(names, []string{e.cfg.AdminGroup}, licence) {
 		protected[strings.ToLower(n)] = e.cfg.BoundGroups[n]
 	}
 	for gid, in := range inGroup {

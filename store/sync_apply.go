@@ -35,9 +35,9 @@ type SyncBatch struct {
 	// Protected maps protected group names (lower-cased) to the external id of the group bound to
 	// each ("" for none): only that group may carry the name (see ApplySync).
 	Protected map[string]string
-	Members    []SyncMembers
-	Changes    []SyncMemberChange
-	State      *SyncState
+	Members   []SyncMembers
+	Changes   []SyncMemberChange
+	State     *SyncState
 }
 
 // Empty reports whether the batch changes nothing.
