@@ -28,6 +28,11 @@ type entraSettings struct {
 	UsernameSource string   `json:"username_source"`
 	ExcludeGuests  bool     `json:"exclude_guests"`
 	UserRemoval    string   `json:"user_removal"`
+	// Names (docs/sync-names.md): Microsoft 365 groups too; protected names (absent: the defaults);
+	// protected names bound to Entra group object ids.
+	UnifiedGroups   bool              `json:"unified_groups,omitempty"`
+	ProtectedGroups []string          `json:"protected_groups,omitempty"`
+	BoundGroups     map[string]string `json:"bound_groups,omitempty"`
 }
 
 // entra runs one graphsync.Syncer per configured Entra ID directory and is the console's
@@ -45,6 +50,8 @@ type entra struct {
 	failed map[int64]error
 	// observer sees every run's report (metrics); nil for none.
 	observer func(graphsync.Report, error)
+	// adminGroup is the console's administrator group: a protected name for every syncer.
+	adminGroup string
 	// tokenClient carries token requests; nil is azidentity's default. Tests set it to trust a
 	// fake token service's certificate.
 	tokenClient *http.Client
@@ -168,7 +175,8 @@ func (e *entra) start(ctx context.Context, d store.Directory) (*runningSyncer, e
 		return nil, err
 	}
 	cfg := graphsync.Config{Groups: s.Groups, UsernameSource: s.UsernameSource, ExcludeGuests: s.ExcludeGuests, UserRemoval: s.UserRemoval,
-		OnRun: e.observer}
+		OnRun: e.observer, UnifiedGroups: s.UnifiedGroups, ProtectedNames: s.ProtectedGroups, BoundGroups: s.BoundGroups,
+		AdminGroup: e.adminGroup}
 	if s.SyncInterval != "" {
 		if cfg.Interval, err = time.ParseDuration(s.SyncInterval); err != nil {
 			return nil, fmt.Errorf("directory %q: sync interval %q: %w", d.Name, s.SyncInterval, err)
