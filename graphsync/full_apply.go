@@ -31,7 +31,11 @@ func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups 
 	if err != nil {
 		return err
 	}
-	if err := r.sweepFull(ctx, p, snap); err != nil {
+	release, err := r.guardFull(p, snap)
+	if err != nil {
+		return err
+	}
+	if err := r.sweepFull(ctx, p, snap, release); err != nil {
 		return err
 	}
 	rowsU := make(map[string]store.SyncUser, len(snap.Users))
@@ -147,7 +151,7 @@ func keepValid[T interface{ Validate() error }](r *run, noun, kind string, live 
 
 // sweepFull is the first transaction of a full round's writes: removals (mark-and-sweep), outside
 // records, and the links cleared, so a round that stops half-way is followed by a full round.
-func (r *run) sweepFull(ctx context.Context, p *fullPlan, snap store.SyncSnapshot) error {
+func (r *run) sweepFull(ctx context.Context, p *fullPlan, snap store.SyncSnapshot, release bool) error {
 	hasMembership := map[int64]bool{}
 	for _, m := range snap.UserMemberships {
 		hasMembership[m[1]] = true
@@ -183,7 +187,12 @@ func (r *run) sweepFull(ctx context.Context, p *fullPlan, snap store.SyncSnapsho
 			sweep.Forget = append(sweep.Forget, id)
 		}
 	}
-	sweep.State = r.withState(func(st *store.SyncState) { st.UsersDeltaLink, st.GroupsDeltaLink = "", "" })
+	sweep.State = r.withState(func(st *store.SyncState) {
+		st.UsersDeltaLink, st.GroupsDeltaLink = "", ""
+		if release { // used up with the removals it allowed
+			st.ReleaseRun, st.ReleaseUsers, st.ReleaseGroups = 0, 0, 0
+		}
+	})
 	if _, err := r.apply(ctx, sweep); err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}

@@ -29,6 +29,9 @@ const (
 	RemovalDelete     = "delete"     // a user removed in Entra ID is deleted
 )
 
+// MassChangeOff as Config.MassChangeThreshold disables the mass-change guard.
+const MassChangeOff = -1
+
 // DefaultProtectedNames are the group names protected when Config.ProtectedNames is nil: the
 // administrator groups of Jira, Confluence and Crowd.
 var DefaultProtectedNames = []string{"jira-administrators", "jira-system-administrators", "confluence-administrators",
@@ -68,6 +71,11 @@ type Config struct {
 	// BoundGroups binds protected names (case-insensitively) to the object ids of the groups that may
 	// carry them.
 	BoundGroups map[string]string
+	// MassChangeThreshold is the mass-change guard: a full round that would deactivate or delete more
+	// users, or more groups, than this writes nothing and ends HELD until an administrator releases it
+	// (Syncer.ApplyHeld). 0 means the default: more than max(20, min(500, 10 % of the replica's users,
+	// or groups)); MassChangeOff disables the guard.
+	MassChangeThreshold int
 	// UserRemoval is what happens to a user removed in Entra ID (or leaving the filter's scope):
 	// RemovalDeactivate (default: deactivated, sessions ended, memberships removed, key kept) or
 	// RemovalDelete. Removed groups are always deleted.

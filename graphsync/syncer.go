@@ -54,6 +54,8 @@ type Store interface {
 	SyncClashWaiting(ctx context.Context, dirID int64) (int, error)
 	ApplySync(ctx context.Context, dirID int64, b store.SyncBatch) (store.SyncResult, error)
 	SyncProtectedGroups(ctx context.Context) ([]string, error)
+	SyncHeldRun(ctx context.Context, dirID int64) (store.SyncRun, error)
+	ReleaseHeldSync(ctx context.Context, dirID, runID int64) error
 }
 
 var _ Store = (*store.Store)(nil)
@@ -72,6 +74,8 @@ type Report struct {
 	Counts   store.SyncCounts
 	Pages    int // Graph pages read
 	Objects  int // Graph objects read
+	// Held is set when the mass-change guard stopped the run (its error wraps ErrHeld).
+	Held *HeldError
 	// Problems lists what the run could not replicate (name clashes, invalid objects, members it
 	// could not resolve); the run still succeeded.
 	Problems []string
@@ -230,6 +234,8 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 	switch {
 	case full:
 		r.mode, r.reason = store.SyncModeFull, "requested"
+	case state.ReleaseRun != 0:
+		r.mode, r.reason = store.SyncModeFull, fmt.Sprintf("held run %d was released by an administrator", state.ReleaseRun)
 	case state.UsersDeltaLink == "" || state.GroupsDeltaLink == "":
 		r.mode, r.reason = store.SyncModeFull, "no delta links (first sync, or the last full round did not finish)"
 	case state.ConfigHash != r.hash:
@@ -265,12 +271,21 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 	st := r.committed()
 	details := map[string]any{"run": rec.ID, "mode": rep.Mode, "duration_ms": rep.Duration().Milliseconds(),
 		"counts": rep.Counts, "problems": len(rep.Problems)}
-	if runErr != nil {
+	var held *HeldError
+	switch {
+	case errors.As(runErr, &held):
+		rec.Status = store.SyncHeld
+		rec.UsersRemoved, rec.GroupsRemoved = held.Users, held.Groups
+		st.LastError = runErr.Error()
+		rec.Errors = errorText(runErr.Error(), rep.Problems)
+		details["error"], details["held_users"], details["held_groups"] = runErr.Error(), held.Users, held.Groups
+		rep.Held = held
+	case runErr != nil:
 		rec.Status = store.SyncFailed
 		st.LastError = runErr.Error()
 		rec.Errors = errorText(runErr.Error(), rep.Problems)
 		details["error"] = runErr.Error()
-	} else {
+	default:
 		rec.Status = store.SyncSucceeded
 		st.LastSuccessAt, st.LastError = &fin, ""
 		rec.Errors = errorText("", rep.Problems)

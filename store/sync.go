@@ -45,6 +45,7 @@ const (
 	SyncSucceeded = "SUCCESS"
 	SyncFailed    = "FAILED"
 	SyncAborted   = "ABORTED" // found RUNNING by the next run: its process died
+	SyncHeld      = "HELD"    // stopped by the mass-change guard before writing (see ReleaseHeldSync)
 )
 
 // SyncUser is a user as the synchroniser wants it in the replica, keyed by ExternalID.
@@ -174,7 +175,12 @@ type SyncState struct {
 	LastSuccessAt   *time.Time
 	LastError       string
 	ConfigHash      string // fingerprint of the mapping the replica was built with
-	UpdatedAt       time.Time
+	// ReleaseRun is the HELD run an administrator released (ReleaseHeldSync), and ReleaseUsers and
+	// ReleaseGroups the removals approved with it: the next full round may remove up to that many.
+	ReleaseRun    int64
+	ReleaseUsers  int
+	ReleaseGroups int
+	UpdatedAt     time.Time
 }
 
 // TableName maps SyncState to its table.
@@ -216,13 +222,15 @@ func (s *Store) SyncState(ctx context.Context, dirID int64) (SyncState, error) {
 func (s *Store) SaveSyncState(ctx context.Context, st SyncState) error {
 	st.UpdatedAt = s.now()
 	err := s.q(ctx).Exec("INSERT INTO sync_state (directory_id, users_delta_link, groups_delta_link, last_full_at, "+
-		"last_success_at, last_error, config_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "+
+		"last_success_at, last_error, config_hash, release_run, release_users, release_groups, updated_at) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
 		"ON CONFLICT (directory_id) DO UPDATE SET users_delta_link = excluded.users_delta_link, "+
 		"groups_delta_link = excluded.groups_delta_link, last_full_at = excluded.last_full_at, "+
 		"last_success_at = excluded.last_success_at, last_error = excluded.last_error, "+
-		"config_hash = excluded.config_hash, updated_at = excluded.updated_at",
+		"config_hash = excluded.config_hash, release_run = excluded.release_run, release_users = excluded.release_users, "+
+		"release_groups = excluded.release_groups, updated_at = excluded.updated_at",
 		st.DirectoryID, st.UsersDeltaLink, st.GroupsDeltaLink, syncUTC(st.LastFullAt), syncUTC(st.LastSuccessAt),
-		st.LastError, st.ConfigHash, st.UpdatedAt).Error
+		st.LastError, st.ConfigHash, st.ReleaseRun, st.ReleaseUsers, st.ReleaseGroups, st.UpdatedAt).Error
 	return translate(err, "sync state of directory %d", st.DirectoryID)
 }
 
@@ -278,8 +286,11 @@ type SyncFinish struct {
 // therefore also sees its state and its audit entry.
 func (s *Store) FinishSync(ctx context.Context, f SyncFinish) error {
 	outcome, action := "SUCCESS", "SYNC_FINISHED"
-	if f.Run.Status == SyncFailed {
+	switch f.Run.Status {
+	case SyncFailed:
 		outcome, action = "FAILURE", "SYNC_FAILED"
+	case SyncHeld:
+		outcome, action = "FAILURE", "SYNC_HELD"
 	}
 	return s.InTx(ctx, func(tx *Store) error {
 		if err := tx.SaveSyncState(ctx, f.State); err != nil {

@@ -33,6 +33,8 @@ type entraSettings struct {
 	UnifiedGroups   bool              `json:"unified_groups,omitempty"`
 	ProtectedGroups []string          `json:"protected_groups,omitempty"`
 	BoundGroups     map[string]string `json:"bound_groups,omitempty"`
+	// MassChangeThreshold: absent for the default, 0 to turn the guard off (docs/sync-guard.md).
+	MassChangeThreshold *int `json:"mass_change_threshold,omitempty"`
 }
 
 // entra runs one graphsync.Syncer per configured Entra ID directory and is the console's
@@ -177,6 +179,12 @@ func (e *entra) start(ctx context.Context, d store.Directory) (*runningSyncer, e
 	cfg := graphsync.Config{Groups: s.Groups, UsernameSource: s.UsernameSource, ExcludeGuests: s.ExcludeGuests, UserRemoval: s.UserRemoval,
 		OnRun: e.observer, UnifiedGroups: s.UnifiedGroups, ProtectedNames: s.ProtectedGroups, BoundGroups: s.BoundGroups,
 		AdminGroup: e.adminGroup}
+	if t := s.MassChangeThreshold; t != nil {
+		cfg.MassChangeThreshold = *t
+		if *t == 0 {
+			cfg.MassChangeThreshold = graphsync.MassChangeOff
+		}
+	}
 	if s.SyncInterval != "" {
 		if cfg.Interval, err = time.ParseDuration(s.SyncInterval); err != nil {
 			return nil, fmt.Errorf("directory %q: sync interval %q: %w", d.Name, s.SyncInterval, err)
