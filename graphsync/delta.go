@@ -317,7 +317,9 @@ func (r *run) groupsBatch(ctx context.Context, items []Group) (store.SyncBatch, 
 				if !inPage {
 					return b, nil, escalate("group %s was nested into the filter's scope", c.ID)
 				}
-				b.Changes = append(b.Changes, store.SyncMemberChange{GroupExternalID: id, MemberExternalID: c.ID, Group: true})
+				if r.dir.NestedGroups {
+					b.Changes = append(b.Changes, store.SyncMemberChange{GroupExternalID: id, MemberExternalID: c.ID, Group: true})
+				}
 				continue
 			}
 			m, known := look[c.ID]
@@ -345,6 +347,8 @@ func (r *run) memberAdd(b *store.SyncBatch, group string, c MemberChange, m stor
 	}
 	add := store.SyncMemberChange{GroupExternalID: group, MemberExternalID: c.ID, Group: c.Kind == KindGroup}
 	switch {
+	case m.Live() && add.Group && !r.dir.NestedGroups:
+		// nesting is not stored (the filter's scope still follows it, from Graph)
 	case m.Live():
 		b.Changes = append(b.Changes, add)
 	case m.Outside == nil:
