@@ -70,6 +70,7 @@ func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups 
 	now := r.s.now()
 	final := store.SyncBatch{State: r.withState(func(st *store.SyncState) {
 		st.UsersDeltaLink, st.GroupsDeltaLink, st.LastFullAt, st.ConfigHash = usersLink, groupsLink, &now, r.hash
+		st.FullReason = ""
 	})}
 	_, err = r.apply(ctx, final)
 	return err

@@ -1,9 +1,16 @@
 package graphsync_test
 
 import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/crowdgate/crowdgate/graphsync"
+	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
 	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
 // TestSyncNestingOffDelta: with nesting off, a delta round writes no group-in-group edge: the new
@@ -19,5 +26,57 @@ func TestSyncNestingOffDelta(t *testing.T) {
 			t.Errorf("%+v", rep)
 		}
 		e.check()
+	})
+}
+
+// failFull is a Source whose full rounds (link "") fail while fail is set.
+type failFull struct {
+	graphsync.Source
+	fail *atomic.Bool
+}
+
+var errFullDown = errors.New("full rounds are down")
+
+func (f failFull) UsersDelta(ctx context.Context, link string) (graphsync.Page[graphsync.User], error) {
+	if link == "" && f.fail.Load() {
+		return graphsync.Page[graphsync.User]{}, errFullDown
+	}
+	return f.Source.UsersDelta(ctx, link)
+}
+
+func (f failFull) GroupsDelta(ctx context.Context, link string) (graphsync.Page[graphsync.Group], error) {
+	if link == "" && f.fail.Load() {
+		return graphsync.Page[graphsync.Group]{}, errFullDown
+	}
+	return f.Source.GroupsDelta(ctx, link)
+}
+
+// TestSyncFullDecisionPersisted: a delta page that revives a group (invalid until renamed) commits
+// the decision to run a full round with it; when that full round fails, the next run is still a full
+// round and brings the group's members (a delta round would never see them).
+func TestSyncFullDecisionPersisted(t *testing.T) {
+	forDialects(t, func(t *testing.T, d string) {
+		var fail atomic.Bool
+		e := newEnv(t, d, smallTenant(t), envOpts{wrap: func(s graphsync.Source) graphsync.Source { return failFull{s, &fail} }})
+		const bad = "20000000-0000-4000-8000-000000000007"
+		e.must(e.tn.AddGroup(fakegraph.Group{ID: bad, DisplayName: "bad\x01group", SecurityEnabled: true}), e.tn.AddMember(bad, alice))
+		e.sync(false)
+		if e.outside(bad) != store.OutsideInvalid {
+			t.Fatalf("bad group: %q", e.outside(bad))
+		}
+		e.must(e.tn.UpdateGroup(bad, func(g *fakegraph.Group) { g.DisplayName = "good-group" }))
+		fail.Store(true)
+		if _, err := e.syncer.SyncOnce(t.Context(), false); !errors.Is(err, errFullDown) {
+			t.Fatalf("err = %v", err)
+		}
+		fail.Store(false)
+		rep := e.sync(false)
+		if rep.Mode != store.SyncModeFull || !strings.Contains(rep.Reason, bad) {
+			t.Errorf("next run: %+v", rep)
+		}
+		e.check()
+		if st := storetest.Must(e.st.SyncState(context.Background(), e.dir.ID)); st.FullReason != "" {
+			t.Errorf("full reason after the full round: %q", st.FullReason)
+		}
 	})
 }

@@ -104,6 +104,9 @@ func (r *run) apply(ctx context.Context, b store.SyncBatch) (store.SyncResult, e
 		r.state = *b.State
 		r.state.DirectoryID = r.dir.ID
 	}
+	if len(res.Revived) > 0 { // the store set it in the same transaction
+		r.state.FullReason = store.SyncRevivedReason(res.Revived[0])
+	}
 	r.counts.Add(res.Counts)
 	r.mu.Unlock()
 	r.s.progress(func(p *Progress) { p.Changes += res.Counts.Total() })

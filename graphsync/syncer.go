@@ -234,6 +234,8 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 	switch {
 	case full:
 		r.mode, r.reason = store.SyncModeFull, "requested"
+	case state.FullReason != "":
+		r.mode, r.reason = store.SyncModeFull, state.FullReason
 	case state.ReleaseRun != 0:
 		r.mode, r.reason = store.SyncModeFull, fmt.Sprintf("held run %d was released by an administrator", state.ReleaseRun)
 	case state.UsersDeltaLink == "" || state.GroupsDeltaLink == "":

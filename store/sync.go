@@ -180,6 +180,9 @@ type SyncState struct {
 	ReleaseRun    int64
 	ReleaseUsers  int
 	ReleaseGroups int
+	// FullReason, when set, is why the next round must be a full one (see ApplySync); a complete full
+	// round clears it.
+	FullReason string
 	UpdatedAt     time.Time
 }
 
@@ -222,15 +225,15 @@ func (s *Store) SyncState(ctx context.Context, dirID int64) (SyncState, error) {
 func (s *Store) SaveSyncState(ctx context.Context, st SyncState) error {
 	st.UpdatedAt = s.now()
 	err := s.q(ctx).Exec("INSERT INTO sync_state (directory_id, users_delta_link, groups_delta_link, last_full_at, "+
-		"last_success_at, last_error, config_hash, release_run, release_users, release_groups, updated_at) "+
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
+		"last_success_at, last_error, config_hash, release_run, release_users, release_groups, full_reason, updated_at) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
 		"ON CONFLICT (directory_id) DO UPDATE SET users_delta_link = excluded.users_delta_link, "+
 		"groups_delta_link = excluded.groups_delta_link, last_full_at = excluded.last_full_at, "+
 		"last_success_at = excluded.last_success_at, last_error = excluded.last_error, "+
 		"config_hash = excluded.config_hash, release_run = excluded.release_run, release_users = excluded.release_users, "+
-		"release_groups = excluded.release_groups, updated_at = excluded.updated_at",
+		"release_groups = excluded.release_groups, full_reason = excluded.full_reason, updated_at = excluded.updated_at",
 		st.DirectoryID, st.UsersDeltaLink, st.GroupsDeltaLink, syncUTC(st.LastFullAt), syncUTC(st.LastSuccessAt),
-		st.LastError, st.ConfigHash, st.ReleaseRun, st.ReleaseUsers, st.ReleaseGroups, st.UpdatedAt).Error
+		st.LastError, st.ConfigHash, st.ReleaseRun, st.ReleaseUsers, st.ReleaseGroups, st.FullReason, st.UpdatedAt).Error
 	return translate(err, "sync state of directory %d", st.DirectoryID)
 }
 

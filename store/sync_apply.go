@@ -52,7 +52,8 @@ type SyncResult struct {
 	// Skipped lists upserted objects that are not live in the replica: invalid, or losing a clash.
 	Skipped []SyncSkip
 	// Revived lists external ids of upserted objects that were listed CLASH or INVALID and are now
-	// live: their memberships are unknown to the replica.
+	// live: their memberships are unknown to the replica. The sync state's FullReason is set in the
+	// same transaction (SyncRevivedReason), so the next round is a full one whatever happens next.
 	Revived []string
 	// Unresolved lists membership additions (from Members or Changes) naming a group or member that
 	// is not live in the replica; they were not applied.
@@ -110,8 +111,16 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 		if b.State != nil {
 			st := *b.State
 			st.DirectoryID = dirID
+			if len(a.res.Revived) > 0 {
+				st.FullReason = SyncRevivedReason(a.res.Revived[0])
+			}
 			if err := tx.SaveSyncState(ctx, st); err != nil {
 				return err
+			}
+		} else if len(a.res.Revived) > 0 {
+			if _, err := tx.syncExec(ctx, "UPDATE sync_state SET full_reason = ? WHERE directory_id = ?",
+				SyncRevivedReason(a.res.Revived[0]), dirID); err != nil {
+				return fmt.Errorf("sync state: %w", err)
 			}
 		}
 		if err := tx.syncWriteEvents(ctx, a.events); err != nil {
@@ -175,4 +184,9 @@ func (a *syncApplier) refs(ctx context.Context, q string, args ...any) ([]syncRe
 	}
 	slices.SortFunc(out, func(x, y syncRef) int { return cmp.Compare(x.id, y.id) })
 	return out, nil
+}
+
+// SyncRevivedReason is the sync state's FullReason after ApplySync revived the object ext.
+func SyncRevivedReason(ext string) string {
+	return "object " + ext + " that was not replicated (clash or invalid) now is"
 }
