@@ -183,7 +183,7 @@ type SyncState struct {
 	// FullReason, when set, is why the next round must be a full one (see ApplySync); a complete full
 	// round clears it.
 	FullReason string
-	UpdatedAt     time.Time
+	UpdatedAt  time.Time
 }
 
 // TableName maps SyncState to its table.
