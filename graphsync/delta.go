@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/crowdgate/crowdgate/store"
 )
@@ -24,6 +25,9 @@ func (r *run) delta(ctx context.Context) error {
 	}
 	r.phase("groups")
 	if err := r.deltaGroups(ctx); err != nil {
+		return err
+	}
+	if err := r.retryPending(ctx); err != nil {
 		return err
 	}
 	if r.scopeDirty {
@@ -196,8 +200,10 @@ func (r *run) deltaGroups(ctx context.Context) error {
 				return err
 			}
 			if _, ok := look[p.member.ID]; !ok {
-				r.problem("member %s of group %s is unknown to Graph's users and groups rounds: membership not applied (the next full round retries)",
-					p.member.ID, p.group)
+				// Graph's users round has not caught up with the groups round: kept pending, retried
+				// every round (retryPending).
+				b.Pending = append(b.Pending, store.SyncMemberChange{GroupExternalID: p.group, MemberExternalID: p.member.ID,
+					Group: p.member.Kind == KindGroup})
 			}
 		}
 		b.State = r.withState(func(st *store.SyncState) { st.GroupsDeltaLink = deltaLink })
@@ -309,6 +315,7 @@ func (r *run) groupsBatch(ctx context.Context, items []Group) (store.SyncBatch, 
 			if c.Removed {
 				b.Changes = append(b.Changes, store.SyncMemberChange{GroupExternalID: id, MemberExternalID: c.ID,
 					Group: c.Kind == KindGroup, Removed: true})
+				b.DropPending = append(b.DropPending, store.SyncMemberChange{GroupExternalID: id, MemberExternalID: c.ID})
 				r.scopeDirty = r.scopeDirty || r.s.m.filtered()
 				continue
 			}
@@ -412,4 +419,51 @@ func (r *run) scopePass(ctx context.Context) error {
 	}
 	_, err = r.apply(ctx, b)
 	return err
+}
+
+// PendingReportAge is how old a pending membership (its member not shown by Graph yet) gets before
+// every round reports it.
+const PendingReportAge = 24 * time.Hour
+
+// retryPending applies the pending memberships whose member has arrived, drops those whose group is
+// no longer live, and reports those older than PendingReportAge.
+func (r *run) retryPending(ctx context.Context) error {
+	ps, err := r.s.st.SyncPending(ctx, r.dir.ID)
+	if err != nil || len(ps) == 0 {
+		return err
+	}
+	ids := make([]string, 0, 2*len(ps))
+	for _, p := range ps {
+		ids = append(ids, p.GroupExternalID, p.MemberExternalID)
+	}
+	look, err := r.s.st.SyncLookup(ctx, r.dir.ID, ids)
+	if err != nil {
+		return err
+	}
+	var b store.SyncBatch
+	promoted := map[string]bool{}
+	now := r.s.now()
+	for _, p := range ps {
+		m, known := look[p.MemberExternalID]
+		switch {
+		case !look[p.GroupExternalID].Live():
+			b.DropPending = append(b.DropPending, p.SyncMemberChange)
+		case known:
+			kind := KindUser
+			if p.Group {
+				kind = KindGroup
+			}
+			if err := r.memberAdd(&b, p.GroupExternalID, MemberChange{ID: p.MemberExternalID, Kind: kind}, m, promoted); err != nil {
+				return err
+			}
+			b.DropPending = append(b.DropPending, p.SyncMemberChange)
+		case now.Sub(p.Since) > PendingReportAge:
+			r.problem("member %s of group %s has been pending since %s: Graph's users round has not shown it yet",
+				p.MemberExternalID, p.GroupExternalID, p.Since.UTC().Format(time.RFC3339))
+		}
+	}
+	if _, err := r.apply(ctx, b); err != nil {
+		return fmt.Errorf("pending memberships: %w", err)
+	}
+	return nil
 }

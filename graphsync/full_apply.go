@@ -62,13 +62,14 @@ func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups 
 		return err
 	}
 	r.phase("apply memberships")
-	if err := r.applyMembers(ctx, r.memberSets(p, snap)); err != nil {
+	sets, pending := r.memberSets(p, snap)
+	if err := r.applyMembers(ctx, sets); err != nil {
 		return err
 	}
 
 	// Last transaction: the links, so the next round continues from this one.
 	now := r.s.now()
-	final := store.SyncBatch{State: r.withState(func(st *store.SyncState) {
+	final := store.SyncBatch{ClearPending: true, Pending: pending, State: r.withState(func(st *store.SyncState) {
 		st.UsersDeltaLink, st.GroupsDeltaLink, st.LastFullAt, st.ConfigHash = usersLink, groupsLink, &now, r.hash
 		st.FullReason = ""
 	})}
@@ -233,8 +234,9 @@ func writeObjects[T comparable](r *run, ctx context.Context, what string, live, 
 }
 
 // memberSets returns the direct member sets of the live groups whose members differ from the
-// replica's.
-func (r *run) memberSets(p *fullPlan, snap store.SyncSnapshot) []store.SyncMembers {
+// replica's, and the members of live groups that the round did not read at all (Graph's users round
+// lagging behind its groups round): they stay pending.
+func (r *run) memberSets(p *fullPlan, snap store.SyncSnapshot) (sets []store.SyncMembers, pending []store.SyncMemberChange) {
 	idU := make(map[int64]string, len(snap.Users))
 	for _, ru := range snap.Users {
 		idU[ru.ID] = ru.ExternalID
@@ -250,13 +252,14 @@ func (r *run) memberSets(p *fullPlan, snap store.SyncSnapshot) []store.SyncMembe
 	for _, m := range snap.GroupMemberships {
 		haveG[idG[m[0]]] = append(haveG[idG[m[0]]], idG[m[1]])
 	}
-	var sets []store.SyncMembers
 	for _, id := range slices.Sorted(mapKeysOf(p.liveG)) {
 		g := p.groups[id]
 		want := store.SyncMembers{GroupExternalID: id}
 		for _, u := range g.users {
 			if _, ok := p.liveU[u]; ok {
 				want.Users = append(want.Users, u)
+			} else if _, read := p.users[u]; !read {
+				pending = append(pending, store.SyncMemberChange{GroupExternalID: id, MemberExternalID: u})
 			}
 		}
 		if r.dir.NestedGroups {
@@ -270,5 +273,5 @@ func (r *run) memberSets(p *fullPlan, snap store.SyncSnapshot) []store.SyncMembe
 			sets = append(sets, want)
 		}
 	}
-	return sets
+	return sets, pending
 }

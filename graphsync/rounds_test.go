@@ -80,3 +80,46 @@ func TestSyncFullDecisionPersisted(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncMembershipLag: Graph's groups round shows erin in jira-users before its users round shows
+// erin. The membership is kept pending (persisted), and applied in the round in which erin arrives;
+// in a delta round and in a full round alike.
+func TestSyncMembershipLag(t *testing.T) {
+	forDialects(t, func(t *testing.T, d string) {
+		ctx := context.Background()
+		var lagging atomic.Bool // erin not shown by the users round
+		e := newEnv(t, d, smallTenant(t), envOpts{wrap: func(s graphsync.Source) graphsync.Source {
+			return hiding{s, func(id string) bool { return id != erin || !lagging.Load() }}
+		}})
+		e.sync(false)
+		for _, full := range []bool{false, true} {
+			lagging.Store(true)
+			if full {
+				e.must(e.tn.DeleteUser(erin, true))
+				e.sync(false)
+				e.must(e.tn.AddUser(fakegraph.User{ID: erin, UserPrincipalName: "erin@contoso.com", AccountEnabled: true}),
+					e.tn.AddMember(jiraUsers, erin))
+			} else {
+				e.must(e.tn.AddUser(fakegraph.User{ID: erin, UserPrincipalName: "erin@contoso.com", AccountEnabled: true}),
+					e.tn.AddMember(jiraUsers, erin))
+			}
+			rep := e.sync(full)
+			want := []store.SyncMemberChange{{GroupExternalID: jiraUsers, MemberExternalID: erin}}
+			got := storetest.Must(e.st.SyncPending(ctx, e.dir.ID))
+			if len(got) != 1 || got[0].SyncMemberChange != want[0] {
+				t.Fatalf("full %t: pending %+v (report %+v)", full, got, rep)
+			}
+			// erin arrives in the next users round.
+			lagging.Store(false)
+			e.must(e.tn.UpdateUser(erin, func(u *fakegraph.User) { u.DisplayName = "Erin" }))
+			rep = e.sync(false)
+			if rep.Mode != store.SyncModeDelta || rep.Counts.MembershipsAdded != 1 {
+				t.Errorf("full %t: arrival: %+v", full, rep)
+			}
+			e.check()
+			if got := storetest.Must(e.st.SyncPending(ctx, e.dir.ID)); len(got) != 0 {
+				t.Errorf("full %t: still pending %+v", full, got)
+			}
+		}
+	})
+}

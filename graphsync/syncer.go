@@ -54,6 +54,7 @@ type Store interface {
 	SyncClashWaiting(ctx context.Context, dirID int64) (int, error)
 	ApplySync(ctx context.Context, dirID int64, b store.SyncBatch) (store.SyncResult, error)
 	SyncProtectedGroups(ctx context.Context) ([]string, error)
+	SyncPending(ctx context.Context, dirID int64) ([]store.SyncPendingMember, error)
 	SyncHeldRun(ctx context.Context, dirID int64) (store.SyncRun, error)
 	ReleaseHeldSync(ctx context.Context, dirID, runID int64) error
 }

@@ -17,7 +17,7 @@ import (
 //  3. Forget, then Outside: outside records dropped, then written (replacing earlier ones).
 //  4. Users, then Groups: upserts by external id (see ApplySync for names and clashes).
 //  5. Members: complete direct member sets of groups, replacing what the replica holds.
-//  6. Changes: single membership additions and removals.
+//  6. Changes: single membership additions and removals, then the pending memberships.
 //  7. State: the sync state, saved with the changes it describes.
 //
 // Unknown external ids in removals are ignored, so a batch can be applied again (after a crash or a
@@ -37,13 +37,19 @@ type SyncBatch struct {
 	Protected map[string]string
 	Members   []SyncMembers
 	Changes   []SyncMemberChange
-	State     *SyncState
+	// ClearPending drops every pending membership, DropPending some, and Pending adds member
+	// additions whose member is not known yet (see SyncPending); applied after Changes.
+	ClearPending bool
+	DropPending  []SyncMemberChange
+	Pending      []SyncMemberChange
+	State        *SyncState
 }
 
 // Empty reports whether the batch changes nothing.
 func (b SyncBatch) Empty() bool {
 	return len(b.RemoveGroups) == 0 && len(b.RemoveUsers) == 0 && len(b.Forget) == 0 && len(b.Outside) == 0 &&
-		len(b.Users) == 0 && len(b.Groups) == 0 && len(b.Members) == 0 && len(b.Changes) == 0 && b.State == nil
+		len(b.Users) == 0 && len(b.Groups) == 0 && len(b.Members) == 0 && len(b.Changes) == 0 && b.State == nil &&
+		!b.ClearPending && len(b.DropPending) == 0 && len(b.Pending) == 0
 }
 
 // SyncResult is what ApplySync did.
@@ -102,6 +108,7 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 			func() error { return a.upsertGroups(ctx, b.Groups, b.Protected) },
 			func() error { return a.setMembers(ctx, b.Members) },
 			func() error { return a.changeMembers(ctx, b.Changes) },
+			func() error { return a.pending(ctx, b.ClearPending, b.DropPending, b.Pending, b.RemoveGroups) },
 		}
 		for _, step := range steps {
 			if err := step(); err != nil {
