@@ -113,8 +113,9 @@ func (r *run) usersBatch(ctx context.Context, items []User) (store.SyncBatch, er
 		}
 		if u.Removed {
 			switch {
-			case o.InReplica() && r.deactivate:
-				b.RemoveUsers = append(b.RemoveUsers, id)
+			case o.InReplica() && (r.deactivate || u.RemovedReason == ReasonChanged):
+				// A soft delete ("changed") may be undone within 30 days: the user is only deactivated.
+				b.DeactivateUsers = append(b.DeactivateUsers, id)
 				b.Outside = append(b.Outside, store.SyncOutside{ExternalID: id, Kind: store.SyncKindUser, Reason: store.OutsideRemoved, Name: o.User.Name})
 			case o.InReplica():
 				b.RemoveUsers = append(b.RemoveUsers, id)
@@ -134,6 +135,10 @@ func (r *run) usersBatch(ctx context.Context, items []User) (store.SyncBatch, er
 		}
 		if o.Outside != nil && o.Outside.Reason == store.OutsideGuest {
 			return b, escalate("user %s is no longer an excluded guest", id)
+		}
+		if o.Outside != nil && o.Outside.Reason == store.OutsideRemoved && o.InReplica() {
+			// Restored in Entra ID: its memberships come back with it, which only a full round reads.
+			return b, escalate("user %s was restored", id)
 		}
 		if r.s.m.filtered() && !o.Live() && (o.Outside == nil || o.Outside.Reason == store.OutsideFilter || o.Outside.Reason == store.OutsideRemoved) {
 			// Outside the group filter until a membership brings it in: keep its data.

@@ -81,44 +81,42 @@ func TestSyncFullDecisionPersisted(t *testing.T) {
 	})
 }
 
-// TestSyncMembershipLag: Graph's groups round shows erin in jira-users before its users round shows
-// erin. The membership is kept pending (persisted), and applied in the round in which erin arrives;
-// in a delta round and in a full round alike.
+// TestSyncMembershipLag: Graph's groups round shows a new user in jira-users before its users round
+// shows the user. The membership is kept pending (persisted), and applied in the round in which the
+// user arrives; in a delta round (erin) and in a full round (gina) alike.
 func TestSyncMembershipLag(t *testing.T) {
 	forDialects(t, func(t *testing.T, d string) {
 		ctx := context.Background()
-		var lagging atomic.Bool // erin not shown by the users round
+		var lagging atomic.Value // the id the users round does not show yet
+		lagging.Store("")
 		e := newEnv(t, d, smallTenant(t), envOpts{wrap: func(s graphsync.Source) graphsync.Source {
-			return hiding{s, func(id string) bool { return id != erin || !lagging.Load() }}
+			return hiding{s, func(id string) bool { return id != lagging.Load().(string) }}
 		}})
 		e.sync(false)
-		for _, full := range []bool{false, true} {
-			lagging.Store(true)
-			if full {
-				e.must(e.tn.DeleteUser(erin, true))
-				e.sync(false)
-				e.must(e.tn.AddUser(fakegraph.User{ID: erin, UserPrincipalName: "erin@contoso.com", AccountEnabled: true}),
-					e.tn.AddMember(jiraUsers, erin))
-			} else {
-				e.must(e.tn.AddUser(fakegraph.User{ID: erin, UserPrincipalName: "erin@contoso.com", AccountEnabled: true}),
-					e.tn.AddMember(jiraUsers, erin))
-			}
-			rep := e.sync(full)
-			want := []store.SyncMemberChange{{GroupExternalID: jiraUsers, MemberExternalID: erin}}
+		const gina = "10000000-0000-4000-8000-000000000009"
+		for _, tc := range []struct {
+			id, upn string
+			full    bool
+		}{{erin, "erin@contoso.com", false}, {gina, "gina@contoso.com", true}} {
+			lagging.Store(tc.id)
+			e.must(e.tn.AddUser(fakegraph.User{ID: tc.id, UserPrincipalName: tc.upn, AccountEnabled: true}),
+				e.tn.AddMember(jiraUsers, tc.id))
+			rep := e.sync(tc.full)
+			want := store.SyncMemberChange{GroupExternalID: jiraUsers, MemberExternalID: tc.id}
 			got := storetest.Must(e.st.SyncPending(ctx, e.dir.ID))
-			if len(got) != 1 || got[0].SyncMemberChange != want[0] {
-				t.Fatalf("full %t: pending %+v (report %+v)", full, got, rep)
+			if len(got) != 1 || got[0].SyncMemberChange != want {
+				t.Fatalf("%s: pending %+v (report %+v)", tc.upn, got, rep)
 			}
-			// erin arrives in the next users round.
-			lagging.Store(false)
-			e.must(e.tn.UpdateUser(erin, func(u *fakegraph.User) { u.DisplayName = "Erin" }))
+			// The user arrives in the next users round.
+			lagging.Store("")
+			e.must(e.tn.UpdateUser(tc.id, func(u *fakegraph.User) { u.DisplayName = "Newcomer" }))
 			rep = e.sync(false)
 			if rep.Mode != store.SyncModeDelta || rep.Counts.MembershipsAdded != 1 {
-				t.Errorf("full %t: arrival: %+v", full, rep)
+				t.Errorf("%s: arrival: %+v", tc.upn, rep)
 			}
 			e.check()
 			if got := storetest.Must(e.st.SyncPending(ctx, e.dir.ID)); len(got) != 0 {
-				t.Errorf("full %t: still pending %+v", full, got)
+				t.Errorf("%s: still pending %+v", tc.upn, got)
 			}
 		}
 	})

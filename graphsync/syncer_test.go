@@ -375,20 +375,33 @@ func TestSyncFullThenDelta(t *testing.T) {
 	})
 }
 
-// TestSyncDeleteRemovedUsers: with UserRemoval delete, removed users are gone, not deactivated.
+// TestSyncDeleteRemovedUsers: with UserRemoval delete, users deleted permanently are gone; a soft
+// delete ("changed", restorable for 30 days) only deactivates, and the restored user comes back
+// (a full round, which reads its memberships) with its key.
 func TestSyncDeleteRemovedUsers(t *testing.T) {
 	forDialects(t, func(t *testing.T, d string) {
 		e := newEnv(t, d, smallTenant(t), envOpts{cfg: graphsync.Config{UserRemoval: graphsync.RemovalDelete}})
 		e.sync(false)
+		daveKey := e.user(dave).Key()
 		e.must(e.tn.DeleteUser(dave, false), e.tn.DeleteUser(bob, true))
 		rep := e.sync(false)
 		if rep.Counts.UsersRemoved != 2 {
 			t.Errorf("counts: %+v", rep.Counts)
 		}
-		for _, id := range []string{dave, bob} {
-			if _, err := e.st.UserByExternalID(context.Background(), e.dir.ID, id); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("user %s: %v, want deleted", id, err)
-			}
+		if _, err := e.st.UserByExternalID(context.Background(), e.dir.ID, bob); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("bob: %v, want deleted", err)
+		}
+		if u := e.user(dave); u.Active || e.outside(dave) != store.OutsideRemoved {
+			t.Errorf("soft-deleted dave: %+v", u)
+		}
+		e.check()
+		e.must(e.tn.RestoreUser(dave), e.tn.AddMember(executives, dave))
+		rep = e.sync(false)
+		if rep.Mode != store.SyncModeFull || rep.Reason != "user "+dave+" was restored" {
+			t.Errorf("restore: %+v", rep)
+		}
+		if u := e.user(dave); !u.Active || u.Key() != daveKey {
+			t.Errorf("restored dave: %+v", u)
 		}
 		e.check()
 		// A full round after deletions in Entra that delta never reported (mark-and-sweep).

@@ -28,10 +28,13 @@ type SyncBatch struct {
 	// Deactivate makes RemoveUsers, and users who lose their name in a clash, deactivated instead of
 	// deleted.
 	Deactivate bool
-	Forget     []string
-	Outside    []SyncOutside
-	Users      []SyncUser
-	Groups     []SyncGroup
+	// DeactivateUsers are deactivated whatever Deactivate says (users soft-deleted in Entra ID, which
+	// may come back); after RemoveUsers.
+	DeactivateUsers []string
+	Forget          []string
+	Outside         []SyncOutside
+	Users           []SyncUser
+	Groups          []SyncGroup
 	// Protected maps protected group names (lower-cased) to the external id of the group bound to
 	// each ("" for none): only that group may carry the name (see ApplySync).
 	Protected map[string]string
@@ -47,7 +50,7 @@ type SyncBatch struct {
 
 // Empty reports whether the batch changes nothing.
 func (b SyncBatch) Empty() bool {
-	return len(b.RemoveGroups) == 0 && len(b.RemoveUsers) == 0 && len(b.Forget) == 0 && len(b.Outside) == 0 &&
+	return len(b.RemoveGroups) == 0 && len(b.RemoveUsers) == 0 && len(b.DeactivateUsers) == 0 && len(b.Forget) == 0 && len(b.Outside) == 0 &&
 		len(b.Users) == 0 && len(b.Groups) == 0 && len(b.Members) == 0 && len(b.Changes) == 0 && b.State == nil &&
 		!b.ClearPending && len(b.DropPending) == 0 && len(b.Pending) == 0
 }
@@ -102,6 +105,7 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 		steps := []func() error{
 			func() error { return a.removeGroups(ctx, b.RemoveGroups) },
 			func() error { return a.removeUsers(ctx, b.RemoveUsers, b.Deactivate) },
+			func() error { return a.removeUsers(ctx, b.DeactivateUsers, true) },
 			func() error { return a.forget(ctx, b.Forget) },
 			func() error { return a.writeOutside(ctx, b.Outside) },
 			func() error { return a.upsertUsers(ctx, b.Users) },
