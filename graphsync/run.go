@@ -26,6 +26,7 @@ type run struct {
 	dir        store.Directory
 	hash       string
 	protected  map[string]string // protected group names (lower-cased) → bound object id
+	fence      int64             // the run's fencing token (store.SyncFence)
 	deactivate bool
 	runID      int64
 	mode       string
@@ -91,7 +92,7 @@ func (r *run) apply(ctx context.Context, b store.SyncBatch) (store.SyncResult, e
 	if b.Empty() {
 		return store.SyncResult{}, nil
 	}
-	b.Deactivate = r.deactivate
+	b.Deactivate, b.Fence = r.deactivate, r.fence
 	if len(b.Groups) > 0 {
 		b.Protected = r.protected
 	}

@@ -55,6 +55,7 @@ type Store interface {
 	ApplySync(ctx context.Context, dirID int64, b store.SyncBatch) (store.SyncResult, error)
 	SyncProtectedGroups(ctx context.Context) ([]string, error)
 	SyncPending(ctx context.Context, dirID int64) ([]store.SyncPendingMember, error)
+	SyncFence(ctx context.Context, dirID int64) (int64, error)
 	SyncHeldRun(ctx context.Context, dirID int64) (store.SyncRun, error)
 	ReleaseHeldSync(ctx context.Context, dirID, runID int64) error
 }
@@ -212,6 +213,12 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 		return Report{}, ErrBusy
 	}
 	defer unlock()
+	// If the lock's connection drops, another instance may take the lock: every write of this run
+	// carries the fencing token, so it stops writing at once.
+	fence, err := s.st.SyncFence(ctx, s.dir)
+	if err != nil {
+		return Report{}, fmt.Errorf("graphsync: %w", err)
+	}
 	dir, err := s.st.Directory(ctx, s.dir)
 	if err != nil {
 		return Report{}, fmt.Errorf("graphsync: %w", err)
@@ -229,7 +236,7 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 		return Report{}, fmt.Errorf("graphsync: %w", err)
 	}
 	protected := s.cfg.protectedNames(appGroups)
-	r := &run{s: s, dir: dir, state: state, hash: s.cfg.fingerprint(dir.NestedGroups, protected), protected: protected,
+	r := &run{s: s, dir: dir, state: state, hash: s.cfg.fingerprint(dir.NestedGroups, protected), protected: protected, fence: fence,
 		deactivate: s.cfg.UserRemoval != RemovalDelete, started: s.now()}
 	r.mode, r.reason = store.SyncModeDelta, ""
 	switch {
@@ -293,7 +300,7 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 		st.LastSuccessAt, st.LastError = &fin, ""
 		rec.Errors = errorText("", rep.Problems)
 	}
-	if err := s.st.FinishSync(bctx, store.SyncFinish{Run: rec, State: st, Directory: dir.Name, Details: details}); err != nil {
+	if err := s.st.FinishSync(bctx, store.SyncFinish{Run: rec, State: st, Directory: dir.Name, Details: details, Fence: fence}); err != nil {
 		log.Error("record the end of the sync run", "err", err)
 	}
 	s.progress(func(p *Progress) {

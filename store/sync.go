@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -282,6 +283,9 @@ type SyncFinish struct {
 	State     SyncState
 	Directory string // the directory's name, the audit entry's object
 	Details   any    // the audit entry's details
+	// Fence, when not 0, is the run's fencing token: once another run took the sync lock, only the
+	// run's own record is written (FAILED, ErrSyncFenced), not the directory's sync state.
+	Fence int64
 }
 
 // FinishSync records the end of a run in one transaction: the run, the directory's sync state and
@@ -296,7 +300,12 @@ func (s *Store) FinishSync(ctx context.Context, f SyncFinish) error {
 		outcome, action = "FAILURE", "SYNC_HELD"
 	}
 	return s.InTx(ctx, func(tx *Store) error {
-		if err := tx.SaveSyncState(ctx, f.State); err != nil {
+		if err := tx.checkFence(ctx, f.Run.DirectoryID, f.Fence); errors.Is(err, ErrSyncFenced) {
+			f.Run.Status, f.Run.Errors = SyncFailed, err.Error()+"\n"+f.Run.Errors
+			outcome, action = "FAILURE", "SYNC_FAILED"
+		} else if err != nil {
+			return err
+		} else if err := tx.SaveSyncState(ctx, f.State); err != nil {
 			return err
 		}
 		if err := tx.FinishSyncRun(ctx, f.Run); err != nil {

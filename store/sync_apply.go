@@ -46,6 +46,9 @@ type SyncBatch struct {
 	DropPending  []SyncMemberChange
 	Pending      []SyncMemberChange
 	State        *SyncState
+	// Fence, when not 0, is the run's fencing token (SyncFence): the batch is refused with
+	// ErrSyncFenced, writing nothing, once another run took the sync lock.
+	Fence int64
 }
 
 // Empty reports whether the batch changes nothing.
@@ -100,6 +103,9 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 		}
 		if d.Kind != DirectoryAzureAD {
 			return fmt.Errorf("directory %q is %s, not %s: %w", d.Name, d.Kind, DirectoryAzureAD, ErrInvalid)
+		}
+		if err := tx.checkFence(ctx, dirID, b.Fence); err != nil {
+			return err
 		}
 		a := &syncApplier{s: tx, dir: dirID, now: tx.now(), deactivate: b.Deactivate}
 		steps := []func() error{
