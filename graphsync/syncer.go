@@ -56,6 +56,7 @@ type Store interface {
 	SyncProtectedGroups(ctx context.Context) ([]string, error)
 	SyncPending(ctx context.Context, dirID int64) ([]store.SyncPendingMember, error)
 	SyncFence(ctx context.Context, dirID int64) (int64, error)
+	HeartbeatSyncRun(ctx context.Context, runID int64) error
 	SyncHeldRun(ctx context.Context, dirID int64) (store.SyncRun, error)
 	ReleaseHeldSync(ctx context.Context, dirID, runID int64) error
 }
@@ -268,7 +269,9 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 		log.Warn("audit", "err", err)
 	}
 
+	stopBeat := s.heartbeat(ctx, rec.ID, log)
 	runErr := r.execute(ctx)
+	stopBeat()
 	r.phase("done")
 
 	// Bookkeeping must happen even when ctx was cancelled.
@@ -326,6 +329,32 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 		"memberships_added", rep.Counts.MembershipsAdded, "memberships_removed", rep.Counts.MembershipsRemoved,
 		"problems", len(rep.Problems))
 	return rep, nil
+}
+
+// heartbeatEvery is how often a run tells other instances it is alive (store.HeartbeatSyncRun); well
+// within store.SyncRunStale.
+const heartbeatEvery = 30 * time.Second
+
+// heartbeat beats for run runID until the returned function is called (and has returned).
+func (s *Syncer) heartbeat(ctx context.Context, runID int64, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := s.st.HeartbeatSyncRun(ctx, runID); err != nil && ctx.Err() == nil {
+					log.Warn("sync run heartbeat", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // errorText is what sync_runs.errors holds: the error, then the problems, bounded.

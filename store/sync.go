@@ -246,19 +246,33 @@ func syncUTC(t *time.Time) *time.Time {
 	return &u
 }
 
-// StartSyncRun records the start of a run. Runs of the directory still marked RUNNING are marked
-// ABORTED: the caller holds the sync lock (TryLockSync), so no other run can be in progress.
+// SyncRunStale is how long a RUNNING run may go without a heartbeat (HeartbeatSyncRun) before the
+// next run marks it ABORTED.
+const SyncRunStale = 2 * time.Minute
+
+// StartSyncRun records the start of a run. Runs of the directory still marked RUNNING whose last
+// heartbeat (or start) is older than SyncRunStale are marked ABORTED: their process died. A run that
+// still beats is left alone: it lost the sync lock (its connection dropped) but is alive, and its
+// writes are fenced (SyncFence); it records its own end.
 func (s *Store) StartSyncRun(ctx context.Context, dirID int64, mode, instance string) (SyncRun, error) {
 	run := SyncRun{DirectoryID: dirID, Mode: mode, Status: SyncRunning, Instance: instance, StartedAt: s.now()}
 	err := s.InTx(ctx, func(tx *Store) error {
-		err := tx.q(ctx).Exec("UPDATE sync_runs SET status = ?, finished_at = ?, errors = ? WHERE directory_id = ? AND status = ?",
-			SyncAborted, run.StartedAt, "the run ended without finishing (process stopped)", dirID, SyncRunning).Error
+		err := tx.q(ctx).Exec("UPDATE sync_runs SET status = ?, finished_at = ?, errors = ? WHERE directory_id = ? AND status = ? "+
+			"AND COALESCE(heartbeat_at, started_at) < ?",
+			SyncAborted, run.StartedAt, "the run ended without finishing (process stopped)", dirID, SyncRunning,
+			run.StartedAt.Add(-SyncRunStale)).Error
 		if err != nil {
 			return fmt.Errorf("sync runs: %w", err)
 		}
 		return translate(tx.q(ctx).Create(&run).Error, "sync run")
 	})
 	return run, err
+}
+
+// HeartbeatSyncRun records that a RUNNING run is alive (see StartSyncRun).
+func (s *Store) HeartbeatSyncRun(ctx context.Context, runID int64) error {
+	err := s.q(ctx).Exec("UPDATE sync_runs SET heartbeat_at = ? WHERE id = ? AND status = ?", s.now(), runID, SyncRunning).Error
+	return translate(err, "sync run %d", runID)
 }
 
 // FinishSyncRun records the outcome of a run: its mode, status, counts and errors; FinishedAt is set

@@ -404,13 +404,24 @@ func testSyncStateRuns(t *testing.T, s *store.Store) {
 		t.Errorf("state: %+v", got)
 	}
 	r1 := storetest.Must(s.StartSyncRun(ctx, d.ID, store.SyncModeFull, "host-a"))
+	if err := s.HeartbeatSyncRun(ctx, r1.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A run that still beats (it lost the lock, say) is not marked ABORTED by the next one.
 	r2 := storetest.Must(s.StartSyncRun(ctx, d.ID, store.SyncModeDelta, "host-b"))
 	r2.Status, r2.Errors = store.SyncSucceeded, "1 clash"
 	r2.SyncCounts = store.SyncCounts{UsersAdded: 3, MembershipsRemoved: 2}
 	if err := s.FinishSyncRun(ctx, r2); err != nil {
 		t.Fatal(err)
 	}
-	runs := storetest.Must(s.SyncRuns(ctx, d.ID, 10))
+	if runs := storetest.Must(s.SyncRuns(ctx, d.ID, 10)); runs[1].ID != r1.ID || runs[1].Status != store.SyncRunning {
+		t.Errorf("live run: %+v", runs[1])
+	}
+	// Once it stopped beating for SyncRunStale, it is.
+	later := s.Now().Add(store.SyncRunStale + time.Second)
+	s.SetClock(func() time.Time { return later })
+	storetest.Must(s.StartSyncRun(ctx, d.ID, store.SyncModeDelta, "host-c"))
+	runs := storetest.Must(s.SyncRuns(ctx, d.ID, 10))[1:]
 	if len(runs) != 2 || runs[0].ID != r2.ID || runs[1].ID != r1.ID {
 		t.Fatalf("runs: %+v", runs)
 	}
