@@ -33,16 +33,17 @@ func (s *Store) SyncFence(ctx context.Context, dirID int64) (int64, error) {
 	return epoch, nil
 }
 
-// checkFence, in a transaction, locks the directory's sync state row and checks that fence (when
-// not 0) is still the latest token: a run that takes the lock later waits for this transaction, or
-// this transaction sees its token.
+// checkFence, in a transaction, share-locks the directory's sync state row and checks that fence
+// (when not 0) is still the latest token: a run that takes the lock later (SyncFence updates the
+// row) waits for this transaction, or this transaction sees its token. A shared lock, so the run's
+// parallel membership transactions do not wait for each other.
 func (s *Store) checkFence(ctx context.Context, dirID, fence int64) error {
 	if fence == 0 {
 		return nil
 	}
 	q := "SELECT lock_epoch FROM sync_state WHERE directory_id = ?"
 	if s.dialect == "postgres" {
-		q += " FOR UPDATE"
+		q += " FOR SHARE"
 	}
 	var epoch int64
 	if err := s.syncScan(ctx, q, []any{dirID}, func(scan func(...any) error) error { return scan(&epoch) }); err != nil {
