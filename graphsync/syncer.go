@@ -57,6 +57,8 @@ type Store interface {
 	SyncPending(ctx context.Context, dirID int64) ([]store.SyncPendingMember, error)
 	SyncFence(ctx context.Context, dirID int64) (int64, error)
 	HeartbeatSyncRun(ctx context.Context, runID int64) error
+	SyncRuns(ctx context.Context, dirID int64, limit int) ([]store.SyncRun, error)
+	AbortSyncRun(ctx context.Context, runID int64, why string) error
 	SyncHeldRun(ctx context.Context, dirID int64) (store.SyncRun, error)
 	ReleaseHeldSync(ctx context.Context, dirID, runID int64) error
 }
@@ -253,6 +255,9 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 		r.mode, r.reason = store.SyncModeFull, "configuration changed"
 	case s.cfg.FullInterval > 0 && (state.LastFullAt == nil || s.now().Sub(*state.LastFullAt) >= s.cfg.FullInterval):
 		r.mode, r.reason = store.SyncModeFull, "periodic reconciliation"
+	}
+	if err := s.abortDead(ctx); err != nil {
+		return Report{}, fmt.Errorf("graphsync: %w", err)
 	}
 	rec, err := s.st.StartSyncRun(ctx, s.dir, r.mode, s.cfg.Instance)
 	if err != nil {

@@ -252,8 +252,9 @@ const SyncRunStale = 2 * time.Minute
 
 // StartSyncRun records the start of a run. Runs of the directory still marked RUNNING whose last
 // heartbeat (or start) is older than SyncRunStale are marked ABORTED: their process died. A run that
-// still beats is left alone: it lost the sync lock (its connection dropped) but is alive, and its
-// writes are fenced (SyncFence); it records its own end.
+// still beats is left alone: it may have lost the sync lock (its connection dropped) and be alive,
+// its writes fenced (SyncFence), and then it records its own end. A caller that knows a run's
+// process is gone (same host, no such process) marks it with AbortSyncRun first.
 func (s *Store) StartSyncRun(ctx context.Context, dirID int64, mode, instance string) (SyncRun, error) {
 	run := SyncRun{DirectoryID: dirID, Mode: mode, Status: SyncRunning, Instance: instance, StartedAt: s.now()}
 	err := s.InTx(ctx, func(tx *Store) error {
@@ -267,6 +268,13 @@ func (s *Store) StartSyncRun(ctx context.Context, dirID int64, mode, instance st
 		return translate(tx.q(ctx).Create(&run).Error, "sync run")
 	})
 	return run, err
+}
+
+// AbortSyncRun marks a RUNNING run ABORTED (its process is known to be gone, see StartSyncRun).
+func (s *Store) AbortSyncRun(ctx context.Context, runID int64, why string) error {
+	err := s.q(ctx).Exec("UPDATE sync_runs SET status = ?, finished_at = ?, errors = ? WHERE id = ? AND status = ?",
+		SyncAborted, s.now(), why, runID, SyncRunning).Error
+	return translate(err, "sync run %d", runID)
 }
 
 // HeartbeatSyncRun records that a RUNNING run is alive (see StartSyncRun).
