@@ -1,6 +1,7 @@
 package graphsync
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -25,11 +26,16 @@ import (
 //   - external id ← the object id.
 //
 // Groups: name ← displayName (trimmed), description ← description, external id ← the object id.
+// The name is what the group wants: the store gives it another one when the name is held by an
+// incumbent or protected (store.ApplySync).
 //
-// Scope: guests (userType "Guest") are replicated unless Config.ExcludeGuests. With Config.Groups
-// (object ids or display names, case-insensitively) only those groups, the groups nested in them
-// (transitively) and their members are replicated; nested groups are followed whatever the
-// directory's nested-groups setting, which only decides whether nesting is stored.
+// Scope: guests (userType "Guest") are replicated unless Config.ExcludeGuests. Groups are replicated
+// when security-enabled and not Microsoft 365 groups, and Microsoft 365 groups only with
+// Config.UnifiedGroups (others are listed outside with reason TYPE). With Config.Groups (object ids,
+// or display names that exactly one group of the tenant has, case-insensitively) only those groups,
+// the groups nested in them (transitively) and their members are replicated; nested groups are
+// followed whatever the directory's nested-groups setting, which only decides whether nesting is
+// stored.
 
 // Username sources for Config.UsernameSource.
 const (
@@ -44,6 +50,7 @@ type mapper struct {
 	source        string
 	stripDomain   bool
 	excludeGuests bool
+	unified       bool            // Microsoft 365 groups are replicated too
 	filter        []string        // the group filter as configured
 	filterIDs     map[string]bool // lower-cased object ids
 	filterNames   map[string]bool // lower-cased display names
@@ -67,7 +74,8 @@ func (m mapper) unmatched(groups map[string]string) []string {
 }
 
 func newMapper(c Config) mapper {
-	m := mapper{source: c.UsernameSource, stripDomain: c.StripDomain, excludeGuests: c.ExcludeGuests, filter: c.Groups}
+	m := mapper{source: c.UsernameSource, stripDomain: c.StripDomain, excludeGuests: c.ExcludeGuests, unified: c.UnifiedGroups,
+		filter: c.Groups}
 	if m.source == "" {
 		m.source = UsernameUPN
 	}
@@ -88,6 +96,47 @@ func (m mapper) filtered() bool { return m.filterIDs != nil }
 // chosen reports whether a group is one the filter names, by object id or display name.
 func (m mapper) chosen(id, name string) bool {
 	return m.filterIDs[strings.ToLower(id)] || m.filterNames[store.Lower(strings.TrimSpace(name))]
+}
+
+// typed reports whether a group is of a replicated type: security-enabled and not a Microsoft 365
+// group, or a Microsoft 365 group when those are replicated.
+func (m mapper) typed(g Group) bool {
+	if slices.ContainsFunc(g.GroupTypes, func(t string) bool { return strings.EqualFold(t, "Unified") }) {
+		return m.unified
+	}
+	return g.SecurityEnabled
+}
+
+// ambiguous returns an error naming the group filter entries that are no group's object id and the
+// display name of more than one group (id → display name): the filter must not pick one at random.
+func (m mapper) ambiguous(groups map[string]string) error {
+	ids := map[string]bool{}
+	byName := map[string][]string{}
+	for id, name := range groups {
+		ids[strings.ToLower(id)] = true
+		l := store.Lower(strings.TrimSpace(name))
+		byName[l] = append(byName[l], id)
+	}
+	var bad []string
+	for _, f := range m.filter {
+		f = strings.TrimSpace(f)
+		if ids[strings.ToLower(f)] {
+			continue
+		}
+		if same := byName[store.Lower(f)]; len(same) > 1 {
+			slices.Sort(same)
+			bad = append(bad, fmt.Sprintf("%q is the name of %d groups (%s): use the object id", f, len(same), strings.Join(same, ", ")))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("group filter is ambiguous: %s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// chosenByName reports whether a group is chosen by the filter through its display name only.
+func (m mapper) chosenByName(id, name string) bool {
+	return !m.filterIDs[strings.ToLower(id)] && m.filterNames[store.Lower(strings.TrimSpace(name))]
 }
 
 // guest reports whether the user is a guest.
@@ -213,23 +262,4 @@ func (m mapper) scope(g graph) (groups, users map[string]bool) {
 		}
 	}
 	return groups, users
-}
-
-// winners settles name clashes among objects that all want to be live: for each lower-cased name
-// the smallest object id keeps it. It returns the losers, each with the id that holds its name.
-func winners(names map[string]string) map[string]string {
-	best := map[string]string{}
-	for id, name := range names {
-		l := store.Lower(name)
-		if b, ok := best[l]; !ok || id < b {
-			best[l] = id
-		}
-	}
-	lost := map[string]string{}
-	for id, name := range names {
-		if b := best[store.Lower(name)]; b != id {
-			lost[id] = b
-		}
-	}
-	return lost
 }

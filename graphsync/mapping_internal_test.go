@@ -81,9 +81,25 @@ func TestScopeAndWinners(t *testing.T) {
 	if len(groups) != 5 || len(users) != 4 {
 		t.Errorf("no filter: %v %v", groups, users)
 	}
-	lost := winners(map[string]string{"b": "Alice", "a": "alice", "c": "ALICE", "d": "dave"})
-	if diff := cmp.Diff(map[string]string{"b": "a", "c": "a"}, lost); diff != "" {
-		t.Errorf("winners (-want +got):\n%s", diff)
+}
+
+// TestGroupTypesAndAmbiguousFilter: security groups are replicated, Microsoft 365 groups only when
+// asked, distribution lists never; a filter display name shared by two groups is refused.
+func TestGroupTypesAndAmbiguousFilter(t *testing.T) {
+	sec := Group{ID: "s", SecurityEnabled: true}
+	m365 := Group{ID: "u", GroupTypes: []string{"Unified"}, SecurityEnabled: true}
+	dist := Group{ID: "d"}
+	def, uni := newMapper(Config{}), newMapper(Config{UnifiedGroups: true})
+	if !def.typed(sec) || def.typed(m365) || def.typed(dist) || !uni.typed(m365) || uni.typed(dist) {
+		t.Error("group types")
+	}
+	groups := map[string]string{"id-1": "Admins", "id-2": "admins", "id-3": "Staff"}
+	err := newMapper(Config{Groups: []string{"ADMINS", "staff", "id-1"}}).ambiguous(groups)
+	if err == nil || err.Error() != `group filter is ambiguous: "ADMINS" is the name of 2 groups (id-1, id-2): use the object id` {
+		t.Errorf("ambiguous: %v", err)
+	}
+	if err := newMapper(Config{Groups: []string{"ID-2", "Staff"}}).ambiguous(groups); err != nil {
+		t.Errorf("unambiguous: %v", err)
 	}
 }
 
@@ -104,7 +120,16 @@ func TestSyncConfigValidate(t *testing.T) {
 		t.Error("an interval past the delta link lifetime must be refused")
 	}
 	a, b := Config{Groups: []string{"B", "a"}}.withDefaults(), Config{Groups: []string{"A", "b"}}.withDefaults()
-	if a.fingerprint(true) != b.fingerprint(true) || a.fingerprint(true) == a.fingerprint(false) {
+	if a.fingerprint(true, nil) != b.fingerprint(true, nil) || a.fingerprint(true, nil) == a.fingerprint(false, nil) {
 		t.Error("fingerprint must ignore group order and case, and see the nesting setting")
+	}
+	p := a.protectedNames([]string{"jira-users"})
+	if a.fingerprint(true, p) == a.fingerprint(true, nil) || len(p) != len(DefaultProtectedNames)+1 {
+		t.Errorf("fingerprint must see the protected names: %v", p)
+	}
+	c := Config{AdminGroup: "Crowdgate-Admins", BoundGroups: map[string]string{" JIRA-Administrators ": " ABC "}}.withDefaults()
+	p = c.protectedNames(nil)
+	if p["jira-administrators"] != "abc" || p["crowdgate-admins"] != "" || len(p) != len(DefaultProtectedNames)+1 {
+		t.Errorf("protected names: %v", p)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,13 +50,21 @@ type Settings struct {
 	UsernameSource string   `json:"username_source,omitempty"`
 	ExcludeGuests  bool     `json:"exclude_guests,omitempty"`
 	UserRemoval    string   `json:"user_removal,omitempty"`
+	// Names (docs/sync-names.md): Microsoft 365 groups too; protected names (nil: the defaults);
+	// protected names bound to Entra group object ids.
+	UnifiedGroups   bool              `json:"unified_groups,omitempty"`
+	ProtectedGroups []string          `json:"protected_groups,omitempty"`
+	BoundGroups     map[string]string `json:"bound_groups,omitempty"`
+	// MassChangeThreshold: nil for the default, 0 turns the guard off (docs/sync-guard.md).
+	MassChangeThreshold *int `json:"mass_change_threshold,omitempty"`
 
 	extra map[string]json.RawMessage // keys not known here, kept on Encode
 }
 
 // settingsKeys are the JSON keys of Settings' fields.
 var settingsKeys = []string{"tenant_id", "client_id", "credential", KeyClientSecret, KeyCertificate, KeyCertificatePassword,
-	"sync_interval", "groups", "username_source", "exclude_guests", "user_removal"}
+	"sync_interval", "groups", "username_source", "exclude_guests", "user_removal",
+	"unified_groups", "protected_groups", "bound_groups", "mass_change_threshold"}
 
 // ParseSettings reads a directory's Config JSON ("" is no settings). A value of the wrong type is
 // an error naming the key; Validate checks the values.
@@ -129,8 +138,16 @@ func MaxSyncInterval() time.Duration { return min(MaxInterval, DefaultFullInterv
 
 // Config is the syncer configuration the settings ask for.
 func (s Settings) Config() Config {
-	return Config{Interval: s.Interval(), Groups: s.Groups, UsernameSource: s.UsernameSource,
-		ExcludeGuests: s.ExcludeGuests, UserRemoval: s.UserRemoval}
+	c := Config{Interval: s.Interval(), Groups: s.Groups, UsernameSource: s.UsernameSource,
+		ExcludeGuests: s.ExcludeGuests, UserRemoval: s.UserRemoval,
+		UnifiedGroups: s.UnifiedGroups, ProtectedNames: s.ProtectedGroups, BoundGroups: s.BoundGroups}
+	if t := s.MassChangeThreshold; t != nil {
+		c.MassChangeThreshold = *t
+		if *t == 0 {
+			c.MassChangeThreshold = MassChangeOff
+		}
+	}
+	return c
 }
 
 // Validate reports every problem, phrased for an administrator, in one error ("; "-separated).
@@ -258,6 +275,44 @@ func (s *Settings) Set(key, value string) error {
 		}
 	case "user_removal":
 		s.UserRemoval = value
+	case "unified_groups":
+		switch strings.ToLower(value) {
+		case "", "false", "no", "off":
+			s.UnifiedGroups = false
+		case "true", "yes", "on":
+			s.UnifiedGroups = true
+		default:
+			return fmt.Errorf("unified_groups must be true or false, not %q", value)
+		}
+	case "protected_groups":
+		s.ProtectedGroups = nil
+		for _, g := range strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == '\n' }) {
+			if g = strings.TrimSpace(g); g != "" {
+				s.ProtectedGroups = append(s.ProtectedGroups, g)
+			}
+		}
+	case "bound_groups": // name=objectid,name=objectid
+		s.BoundGroups = nil
+		for _, pair := range strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == '\n' }) {
+			name, id, ok := strings.Cut(pair, "=")
+			if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(id) == "" {
+				return fmt.Errorf("bound_groups takes name=objectid pairs separated by commas, not %q", pair)
+			}
+			if s.BoundGroups == nil {
+				s.BoundGroups = map[string]string{}
+			}
+			s.BoundGroups[strings.TrimSpace(name)] = strings.ToLower(strings.TrimSpace(id))
+		}
+	case "mass_change_threshold":
+		if value == "" {
+			s.MassChangeThreshold = nil
+			break
+		}
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 0 {
+			return fmt.Errorf("mass_change_threshold must be a whole number of objects (0 turns the guard off), not %q", value)
+		}
+		s.MassChangeThreshold = &n
 	case KeyClientSecret, KeyCertificate, KeyCertificatePassword:
 		return fmt.Errorf("%s is a secret: it is not set as text (the CLI reads it from standard input or a file)", key)
 	default:
@@ -268,7 +323,8 @@ func (s *Settings) Set(key, value string) error {
 
 // SettableKeys are the keys Set accepts.
 func SettableKeys() []string {
-	return []string{"tenant_id", "client_id", "credential", "sync_interval", "groups", "username_source", "exclude_guests", "user_removal"}
+	return []string{"tenant_id", "client_id", "credential", "sync_interval", "groups", "username_source", "exclude_guests", "user_removal",
+		"unified_groups", "protected_groups", "bound_groups", "mass_change_threshold"}
 }
 
 // Changed lists the keys whose values differ between s and t (known and unknown keys), sorted: what

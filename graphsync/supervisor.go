@@ -37,6 +37,9 @@ type Supervisor struct {
 	// Refresh is how often the stored directories are read again (default 1 minute), so settings
 	// saved by the console or the CLI of any instance take effect without a restart.
 	Refresh time.Duration
+	// AdminGroup is the console's administrator group name, a protected name for every syncer
+	// (Config.AdminGroup). Set it before Run.
+	AdminGroup string
 
 	mu      sync.Mutex
 	running map[int64]*supervised
@@ -164,6 +167,7 @@ func (s *Supervisor) start(ctx context.Context, d store.Directory) (*supervised,
 	}
 	cfg := set.Config()
 	cfg.OnRun = s.onRun
+	cfg.AdminGroup = s.AdminGroup
 	sy, err := New(cfg, src, s.st, d.ID, s.log.With("directory", d.Name))
 	if err != nil {
 		return nil, fmt.Errorf("directory %q: %w", d.Name, err)

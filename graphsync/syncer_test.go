@@ -40,11 +40,17 @@ type envOpts struct {
 	client   func(*fakegraph.Client)
 	wrap     func(graphsync.Source) graphsync.Source
 	noNested bool
+	// securityOnly keeps the default group scope (security groups); otherwise the env replicates
+	// Microsoft 365 groups too, as smallTenant's Executives is one.
+	securityOnly bool
 }
 
 func newEnv(t *testing.T, dialect string, tn *fakegraph.Tenant, o envOpts) *env {
 	t.Helper()
 	e := &env{t: t, url: storetest.URL(t, dialect), tn: tn, cfg: o.cfg}
+	if !o.securityOnly {
+		e.cfg.UnifiedGroups = true
+	}
 	e.st = e.otherInstance()
 	e.fake = fakegraph.New(tn, o.fake)
 	t.Cleanup(e.fake.Close)
@@ -160,14 +166,24 @@ func (e *env) expected() replica {
 	tn := e.tn
 	want := replica{Users: map[string]store.SyncUser{}, Groups: map[string]store.SyncGroup{}, Members: []string{}}
 	inGroup := map[string]bool{}
+	typed := func(id string) bool {
+		g, _ := tn.Group(id)
+		if slices.Contains(g.GroupTypes, "Unified") {
+			return e.cfg.UnifiedGroups
+		}
+		return g.SecurityEnabled
+	}
 	if len(e.cfg.Groups) == 0 {
 		for _, id := range tn.GroupIDs() {
-			inGroup[id] = true
+			inGroup[id] = typed(id)
 		}
 	} else {
 		var queue []string
 		for _, id := range tn.GroupIDs() {
 			g, _ := tn.Group(id)
+			if !typed(id) {
+				continue
+			}
 			for _, f := range e.cfg.Groups {
 				if strings.EqualFold(f, id) || strings.EqualFold(f, g.DisplayName) {
 					inGroup[id], queue = true, append(queue, id)
@@ -178,7 +194,7 @@ func (e *env) expected() replica {
 			id := queue[0]
 			queue = queue[1:]
 			for _, m := range tn.Members(id) {
-				if m.Kind == fakegraph.KindGroup && !inGroup[m.ID] {
+				if m.Kind == fakegraph.KindGroup && !inGroup[m.ID] && typed(m.ID) {
 					inGroup[m.ID], queue = true, append(queue, m.ID)
 				}
 			}
@@ -192,7 +208,10 @@ func (e *env) expected() replica {
 		}
 		inUser[id] = len(e.cfg.Groups) == 0
 	}
-	for gid := range inGroup {
+	for gid, in := range inGroup {
+		if !in {
+			continue
+		}
 		for _, m := range tn.Members(gid) {
 			if m.Kind == fakegraph.KindUser {
 				if _, ok := inUser[m.ID]; ok {
@@ -222,9 +241,24 @@ func (e *env) expected() replica {
 		}
 		want.Users[id] = su
 	}
-	for gid := range inGroup {
+	protected := map[string]string{}
+	names := e.cfg.ProtectedNames
+	if names == nil {
+		names = graphsync.DefaultProtectedNames
+	}
+	licence := storetest.Must(e.st.SyncProtectedGroups(context.Background()))
+	for _, n := range slices.Concat(names, []string{e.cfg.AdminGroup}, licence) {
+		protected[strings.ToLower(n)] = e.cfg.BoundGroups[n]
+	}
+	for gid, in := range inGroup {
+		if !in {
+			continue
+		}
 		g, _ := tn.Group(gid)
 		want.Groups[gid] = store.SyncGroup{ExternalID: gid, Name: g.DisplayName, Description: g.Description}
+		if bound, ok := protected[strings.ToLower(g.DisplayName)]; ok && bound != gid {
+			want.Groups[gid] = store.SyncGroup{ExternalID: gid, Name: g.DisplayName + "#" + gid[:8], Description: g.Description}
+		}
 		for _, m := range tn.Members(gid) {
 			switch {
 			case m.Kind == fakegraph.KindUser && inUser[m.ID]:
@@ -341,20 +375,33 @@ func TestSyncFullThenDelta(t *testing.T) {
 	})
 }
 
-// TestSyncDeleteRemovedUsers: with UserRemoval delete, removed users are gone, not deactivated.
+// TestSyncDeleteRemovedUsers: with UserRemoval delete, users deleted permanently are gone; a soft
+// delete ("changed", restorable for 30 days) only deactivates, and the restored user comes back
+// (a full round, which reads its memberships) with its key.
 func TestSyncDeleteRemovedUsers(t *testing.T) {
 	forDialects(t, func(t *testing.T, d string) {
 		e := newEnv(t, d, smallTenant(t), envOpts{cfg: graphsync.Config{UserRemoval: graphsync.RemovalDelete}})
 		e.sync(false)
+		daveKey := e.user(dave).Key()
 		e.must(e.tn.DeleteUser(dave, false), e.tn.DeleteUser(bob, true))
 		rep := e.sync(false)
 		if rep.Counts.UsersRemoved != 2 {
 			t.Errorf("counts: %+v", rep.Counts)
 		}
-		for _, id := range []string{dave, bob} {
-			if _, err := e.st.UserByExternalID(context.Background(), e.dir.ID, id); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("user %s: %v, want deleted", id, err)
-			}
+		if _, err := e.st.UserByExternalID(context.Background(), e.dir.ID, bob); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("bob: %v, want deleted", err)
+		}
+		if u := e.user(dave); u.Active || e.outside(dave) != store.OutsideRemoved {
+			t.Errorf("soft-deleted dave: %+v", u)
+		}
+		e.check()
+		e.must(e.tn.RestoreUser(dave), e.tn.AddMember(executives, dave))
+		rep = e.sync(false)
+		if rep.Mode != store.SyncModeFull || rep.Reason != "user "+dave+" was restored" {
+			t.Errorf("restore: %+v", rep)
+		}
+		if u := e.user(dave); !u.Active || u.Key() != daveKey {
+			t.Errorf("restored dave: %+v", u)
 		}
 		e.check()
 		// A full round after deletions in Entra that delta never reported (mark-and-sweep).
@@ -498,41 +545,53 @@ func TestSyncNestedGroupsDisabled(t *testing.T) {
 	})
 }
 
-// TestSyncNameClash: two Entra users mapping to one name (case only differs): the smaller object id
-// keeps it, the other is reported, never merged; when the holder goes, the other gets the name.
+// TestSyncNameClash: two Entra users mapping to one name (case only differs): the user holding the
+// name keeps it (active) even against a newcomer with a smaller object id, which is replicated as
+// "zed@contoso.com#30000000", reported, recorded and audited; when the holder goes, the newcomer gets
+// the name.
 func TestSyncNameClash(t *testing.T) {
 	forDialects(t, func(t *testing.T, d string) {
 		tn := smallTenant(t)
 		const zed1, zed2 = "30000000-0000-4000-8000-000000000001", "30000000-0000-4000-8000-000000000002"
 		e := newEnv(t, d, tn, envOpts{})
+		ctx := context.Background()
 		e.must(tn.AddUser(fakegraph.User{ID: zed2, UserPrincipalName: "Zed@contoso.com", AccountEnabled: true}))
 		e.sync(false)
-		// The newcomer has the smaller id: it takes the name, the holder is deactivated and reported.
 		e.must(tn.AddUser(fakegraph.User{ID: zed1, UserPrincipalName: "zed@contoso.com", AccountEnabled: true}))
 		rep := e.sync(false)
-		if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], zed2) || !strings.Contains(rep.Problems[0], "taken by "+zed1) {
-			t.Errorf("problems: %q", rep.Problems)
+		want := `user ` + zed1 + ` synced as "zed@contoso.com#30000000": "zed@contoso.com" is held by ` + zed2
+		if len(rep.Problems) != 1 || rep.Problems[0] != want || rep.Counts.NameClashes != 1 || rep.Counts.UsersRemoved != 0 {
+			t.Errorf("report: %+v", rep)
 		}
-		if e.user(zed1).Name != "zed@contoso.com" || e.user(zed2).Active || e.outside(zed2) != store.OutsideClash {
-			t.Errorf("zed1 %+v, zed2 %+v", e.user(zed1), e.user(zed2))
+		if u1, u2 := e.user(zed1), e.user(zed2); u1.Name != "zed@contoso.com#30000000" || !u1.Active || u2.Name != "Zed@contoso.com" || !u2.Active {
+			t.Errorf("zed1 %+v, zed2 %+v", u1, u2)
 		}
-		runs := storetest.Must(e.st.SyncRuns(context.Background(), e.dir.ID, 1))
-		if !strings.Contains(runs[0].Errors, zed2) || runs[0].Status != store.SyncSucceeded {
+		runs := storetest.Must(e.st.SyncRuns(ctx, e.dir.ID, 1))
+		if !strings.Contains(runs[0].Errors, want) || runs[0].NameClashes != 1 || runs[0].Status != store.SyncSucceeded {
 			t.Errorf("run: %+v", runs[0])
 		}
-		// A full round reaches the same verdict, and reports it again.
+		if c := storetest.Must(e.st.SyncNameClashes(ctx, e.dir.ID)); len(c) != 1 || c[0].ExternalID != zed1 || c[0].Holder != zed2 {
+			t.Errorf("clashes: %+v", c)
+		}
+		if a := storetest.Must(e.st.ListAudit(ctx, store.AuditFilter{Action: "SYNC_NAME_CLASH"})); len(a) != 1 || a[0].Object != "zed@contoso.com" {
+			t.Errorf("audit: %+v", a)
+		}
+		// A full round reaches the same verdict and changes nothing.
 		rep = e.sync(true)
-		if len(rep.Problems) != 1 || rep.Counts.Total() != 0 {
+		if rep.Counts.Total() != 0 || rep.Counts.NameClashes != 0 || e.user(zed1).Name != "zed@contoso.com#30000000" {
 			t.Errorf("full round: %+v", rep)
 		}
-		// The winner goes: the loser takes the name (a full round: its memberships are unknown).
-		e.must(tn.DeleteUser(zed1, true))
+		// The holder goes: the newcomer takes the name (a full round settles it).
+		e.must(tn.DeleteUser(zed2, true))
 		rep = e.sync(false)
 		if rep.Mode != store.SyncModeFull || len(rep.Problems) != 0 {
-			t.Errorf("after the winner left: %+v", rep)
+			t.Errorf("after the holder left: %+v", rep)
 		}
-		if u := e.user(zed2); u.Name != "Zed@contoso.com" || !u.Active {
-			t.Errorf("zed2 now %+v", u)
+		if u := e.user(zed1); u.Name != "zed@contoso.com" || !u.Active {
+			t.Errorf("zed1 now %+v", u)
+		}
+		if c := storetest.Must(e.st.SyncNameClashes(ctx, e.dir.ID)); len(c) != 0 {
+			t.Errorf("clashes: %+v", c)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,8 +32,9 @@ const (
 	OutsideGuest   = "GUEST"   // a guest user while guests are excluded
 	OutsideFilter  = "FILTER"  // outside the group filter
 	OutsideRemoved = "REMOVED" // removed in Entra ID, kept deactivated in the replica (users only)
-	OutsideClash   = "CLASH"   // its name is held by another object with a smaller external id
+	OutsideClash   = "CLASH"   // its name is held, and so are the suffixed names it was offered (see ApplySync)
 	OutsideInvalid = "INVALID" // its mapped name or fields break the directory's rules
+	OutsideType    = "TYPE"    // a group of a type not replicated (not security-enabled, or Microsoft 365)
 )
 
 // Sync modes and run statuses recorded in sync_runs.
@@ -44,6 +46,7 @@ const (
 	SyncSucceeded = "SUCCESS"
 	SyncFailed    = "FAILED"
 	SyncAborted   = "ABORTED" // found RUNNING by the next run: its process died
+	SyncHeld      = "HELD"    // stopped by the mass-change guard before writing (see ReleaseHeldSync)
 )
 
 // SyncUser is a user as the synchroniser wants it in the replica, keyed by ExternalID.
@@ -129,6 +132,7 @@ type SyncCounts struct {
 	GroupsRemoved      int
 	MembershipsAdded   int
 	MembershipsRemoved int
+	NameClashes        int // objects placed under a suffixed name for the first time (not a change: not in Total)
 }
 
 // Add adds o to c.
@@ -141,6 +145,7 @@ func (c *SyncCounts) Add(o SyncCounts) {
 	c.GroupsRemoved += o.GroupsRemoved
 	c.MembershipsAdded += o.MembershipsAdded
 	c.MembershipsRemoved += o.MembershipsRemoved
+	c.NameClashes += o.NameClashes
 }
 
 // Total is the number of changes counted.
@@ -171,7 +176,15 @@ type SyncState struct {
 	LastSuccessAt   *time.Time
 	LastError       string
 	ConfigHash      string // fingerprint of the mapping the replica was built with
-	UpdatedAt       time.Time
+	// ReleaseRun is the HELD run an administrator released (ReleaseHeldSync), and ReleaseUsers and
+	// ReleaseGroups the removals approved with it: the next full round may remove up to that many.
+	ReleaseRun    int64
+	ReleaseUsers  int
+	ReleaseGroups int
+	// FullReason, when set, is why the next round must be a full one (see ApplySync); a complete full
+	// round clears it.
+	FullReason string
+	UpdatedAt  time.Time
 }
 
 // TableName maps SyncState to its table.
@@ -213,13 +226,15 @@ func (s *Store) SyncState(ctx context.Context, dirID int64) (SyncState, error) {
 func (s *Store) SaveSyncState(ctx context.Context, st SyncState) error {
 	st.UpdatedAt = s.now()
 	err := s.q(ctx).Exec("INSERT INTO sync_state (directory_id, users_delta_link, groups_delta_link, last_full_at, "+
-		"last_success_at, last_error, config_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "+
+		"last_success_at, last_error, config_hash, release_run, release_users, release_groups, full_reason, updated_at) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
 		"ON CONFLICT (directory_id) DO UPDATE SET users_delta_link = excluded.users_delta_link, "+
 		"groups_delta_link = excluded.groups_delta_link, last_full_at = excluded.last_full_at, "+
 		"last_success_at = excluded.last_success_at, last_error = excluded.last_error, "+
-		"config_hash = excluded.config_hash, updated_at = excluded.updated_at",
+		"config_hash = excluded.config_hash, release_run = excluded.release_run, release_users = excluded.release_users, "+
+		"release_groups = excluded.release_groups, full_reason = excluded.full_reason, updated_at = excluded.updated_at",
 		st.DirectoryID, st.UsersDeltaLink, st.GroupsDeltaLink, syncUTC(st.LastFullAt), syncUTC(st.LastSuccessAt),
-		st.LastError, st.ConfigHash, st.UpdatedAt).Error
+		st.LastError, st.ConfigHash, st.ReleaseRun, st.ReleaseUsers, st.ReleaseGroups, st.FullReason, st.UpdatedAt).Error
 	return translate(err, "sync state of directory %d", st.DirectoryID)
 }
 
@@ -231,19 +246,41 @@ func syncUTC(t *time.Time) *time.Time {
 	return &u
 }
 
-// StartSyncRun records the start of a run. Runs of the directory still marked RUNNING are marked
-// ABORTED: the caller holds the sync lock (TryLockSync), so no other run can be in progress.
+// SyncRunStale is how long a RUNNING run may go without a heartbeat (HeartbeatSyncRun) before the
+// next run marks it ABORTED.
+const SyncRunStale = 2 * time.Minute
+
+// StartSyncRun records the start of a run. Runs of the directory still marked RUNNING whose last
+// heartbeat (or start) is older than SyncRunStale are marked ABORTED: their process died. A run that
+// still beats is left alone: it may have lost the sync lock (its connection dropped) and be alive,
+// its writes fenced (SyncFence), and then it records its own end. A caller that knows a run's
+// process is gone (same host, no such process) marks it with AbortSyncRun first.
 func (s *Store) StartSyncRun(ctx context.Context, dirID int64, mode, instance string) (SyncRun, error) {
 	run := SyncRun{DirectoryID: dirID, Mode: mode, Status: SyncRunning, Instance: instance, StartedAt: s.now()}
 	err := s.InTx(ctx, func(tx *Store) error {
-		err := tx.q(ctx).Exec("UPDATE sync_runs SET status = ?, finished_at = ?, errors = ? WHERE directory_id = ? AND status = ?",
-			SyncAborted, run.StartedAt, "the run ended without finishing (process stopped)", dirID, SyncRunning).Error
+		err := tx.q(ctx).Exec("UPDATE sync_runs SET status = ?, finished_at = ?, errors = ? WHERE directory_id = ? AND status = ? "+
+			"AND COALESCE(heartbeat_at, started_at) < ?",
+			SyncAborted, run.StartedAt, "the run ended without finishing (process stopped)", dirID, SyncRunning,
+			run.StartedAt.Add(-SyncRunStale)).Error
 		if err != nil {
 			return fmt.Errorf("sync runs: %w", err)
 		}
 		return translate(tx.q(ctx).Create(&run).Error, "sync run")
 	})
 	return run, err
+}
+
+// AbortSyncRun marks a RUNNING run ABORTED (its process is known to be gone, see StartSyncRun).
+func (s *Store) AbortSyncRun(ctx context.Context, runID int64, why string) error {
+	err := s.q(ctx).Exec("UPDATE sync_runs SET status = ?, finished_at = ?, errors = ? WHERE id = ? AND status = ?",
+		SyncAborted, s.now(), why, runID, SyncRunning).Error
+	return translate(err, "sync run %d", runID)
+}
+
+// HeartbeatSyncRun records that a RUNNING run is alive (see StartSyncRun).
+func (s *Store) HeartbeatSyncRun(ctx context.Context, runID int64) error {
+	err := s.q(ctx).Exec("UPDATE sync_runs SET heartbeat_at = ? WHERE id = ? AND status = ?", s.now(), runID, SyncRunning).Error
+	return translate(err, "sync run %d", runID)
 }
 
 // FinishSyncRun records the outcome of a run: its mode, status, counts and errors; FinishedAt is set
@@ -256,9 +293,9 @@ func (s *Store) FinishSyncRun(ctx context.Context, run SyncRun) error {
 	c := run.SyncCounts
 	err := s.q(ctx).Exec("UPDATE sync_runs SET mode = ?, status = ?, finished_at = ?, users_added = ?, users_updated = ?, "+
 		"users_removed = ?, groups_added = ?, groups_updated = ?, groups_removed = ?, memberships_added = ?, "+
-		"memberships_removed = ?, errors = ? WHERE id = ?",
+		"memberships_removed = ?, name_clashes = ?, errors = ? WHERE id = ?",
 		run.Mode, run.Status, syncUTC(run.FinishedAt), c.UsersAdded, c.UsersUpdated, c.UsersRemoved, c.GroupsAdded,
-		c.GroupsUpdated, c.GroupsRemoved, c.MembershipsAdded, c.MembershipsRemoved, run.Errors, run.ID).Error
+		c.GroupsUpdated, c.GroupsRemoved, c.MembershipsAdded, c.MembershipsRemoved, c.NameClashes, run.Errors, run.ID).Error
 	return translate(err, "sync run %d", run.ID)
 }
 
@@ -268,6 +305,9 @@ type SyncFinish struct {
 	State     SyncState
 	Directory string // the directory's name, the audit entry's object
 	Details   any    // the audit entry's details
+	// Fence, when not 0, is the run's fencing token: once another run took the sync lock, only the
+	// run's own record is written (FAILED, ErrSyncFenced), not the directory's sync state.
+	Fence int64
 }
 
 // FinishSync records the end of a run in one transaction: the run, the directory's sync state and
@@ -275,11 +315,19 @@ type SyncFinish struct {
 // therefore also sees its state and its audit entry.
 func (s *Store) FinishSync(ctx context.Context, f SyncFinish) error {
 	outcome, action := "SUCCESS", "SYNC_FINISHED"
-	if f.Run.Status == SyncFailed {
+	switch f.Run.Status {
+	case SyncFailed:
 		outcome, action = "FAILURE", "SYNC_FAILED"
+	case SyncHeld:
+		outcome, action = "FAILURE", "SYNC_HELD"
 	}
 	return s.InTx(ctx, func(tx *Store) error {
-		if err := tx.SaveSyncState(ctx, f.State); err != nil {
+		if err := tx.checkFence(ctx, f.Run.DirectoryID, f.Fence); errors.Is(err, ErrSyncFenced) {
+			f.Run.Status, f.Run.Errors = SyncFailed, err.Error()+"\n"+f.Run.Errors
+			outcome, action = "FAILURE", "SYNC_FAILED"
+		} else if err != nil {
+			return err
+		} else if err := tx.SaveSyncState(ctx, f.State); err != nil {
 			return err
 		}
 		if err := tx.FinishSyncRun(ctx, f.Run); err != nil {
@@ -528,20 +576,4 @@ func (s *Store) SyncLookup(ctx context.Context, dirID int64, exts []string) (map
 		out[r.ExternalID] = o
 	}
 	return out, nil
-}
-
-// SyncClashWaiting counts the CLASH records whose wanted name no live object of their kind holds any
-// more: objects that would now be replicated, which only a full round can do (their memberships are
-// not known to the replica).
-func (s *Store) SyncClashWaiting(ctx context.Context, dirID int64) (int, error) {
-	var n int
-	err := s.syncScan(ctx, `SELECT COUNT(*) FROM sync_outside o WHERE o.directory_id = ? AND o.reason = ? AND NOT EXISTS (
-		SELECT 1 FROM users u WHERE o.kind = ? AND u.directory_id = o.directory_id AND u.lower_name = o.lower_name
-		AND NOT EXISTS (SELECT 1 FROM sync_outside x WHERE x.directory_id = u.directory_id AND x.external_id = u.external_id))
-		AND NOT EXISTS (SELECT 1 FROM groups g WHERE o.kind = ? AND g.directory_id = o.directory_id AND g.lower_name = o.lower_name)`,
-		[]any{dirID, OutsideClash, SyncKindUser, SyncKindGroup}, func(scan func(...any) error) error { return scan(&n) })
-	if err != nil {
-		return 0, fmt.Errorf("sync clashes: %w", err)
-	}
-	return n, nil
 }

@@ -28,7 +28,9 @@ func TestSync(t *testing.T) {
 		{"RemoveUsersDeactivateOrDelete", testSyncRemoveUsers},
 		{"GroupsAndMembers", testSyncGroupsMembers},
 		{"GroupRenameEvents", testSyncGroupRename},
-		{"NameClashSmallerIDWins", testSyncClash},
+		{"IncumbentKeepsItsName", testSyncIncumbent},
+		{"SuffixedNameTaken", testSyncSuffixTaken},
+		{"ProtectedNames", testSyncProtected},
 		{"TombstoneYieldsItsName", testSyncTombstone},
 		{"InvalidObjects", testSyncInvalid},
 		{"OutsideRecordsAndLookup", testSyncOutside},
@@ -297,49 +299,6 @@ func testSyncGroupRename(t *testing.T, s *store.Store) {
 	}
 }
 
-func testSyncClash(t *testing.T, s *store.Store) {
-	ctx := context.Background()
-	d := azureDir(t, s)
-	// Two users of one batch want the same name (case-insensitively): the smaller id wins.
-	res := apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e5", "Alice"), su("e3", "alice"), su("e9", "bob")}})
-	if res.Counts.UsersAdded != 2 || len(res.Skipped) != 1 || res.Skipped[0].ExternalID != "e5" || res.Skipped[0].Reason != store.OutsideClash {
-		t.Fatalf("one batch: %+v", res)
-	}
-	if u := storetest.Must(s.UserByName(ctx, d.ID, "alice")); u.ExternalID != "e3" {
-		t.Errorf("alice is %s, want e3", u.ExternalID)
-	}
-	// A newcomer with a smaller id takes the name from the holder, which is deactivated and moved aside.
-	res = apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("e1", "ALICE")}, Deactivate: true})
-	if len(res.Skipped) != 1 || res.Skipped[0].ExternalID != "e3" {
-		t.Fatalf("newcomer: %+v", res)
-	}
-	if u := storetest.Must(s.UserByName(ctx, d.ID, "alice")); u.ExternalID != "e1" {
-		t.Errorf("alice is %s, want e1", u.ExternalID)
-	}
-	loser := storetest.Must(s.UserByExternalID(ctx, d.ID, "e3"))
-	if loser.Active || loser.Name != "alice#e3" {
-		t.Errorf("loser: %+v", loser)
-	}
-	// A newcomer with a larger id does not take it.
-	res = apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("f7", "bob")}, Deactivate: true})
-	if len(res.Skipped) != 1 || res.Skipped[0].ExternalID != "f7" || res.Counts.Total() != 0 {
-		t.Fatalf("larger newcomer: %+v", res)
-	}
-	if n := storetest.Must(s.SyncClashWaiting(ctx, d.ID)); n != 0 {
-		t.Errorf("clash waiting = %d, want 0 (names held)", n)
-	}
-	// The winner goes: the losers' names are free, which only a full round may act on.
-	apply(t, s, d.ID, store.SyncBatch{RemoveUsers: []string{"e9"}})
-	if n := storetest.Must(s.SyncClashWaiting(ctx, d.ID)); n != 1 {
-		t.Errorf("clash waiting = %d, want 1", n)
-	}
-	// The loser comes back when upserted again: revived.
-	res = apply(t, s, d.ID, store.SyncBatch{Users: []store.SyncUser{su("f7", "bob")}})
-	if diff := cmp.Diff([]string{"f7"}, res.Revived); diff != "" || res.Counts.UsersAdded != 1 {
-		t.Errorf("revived (-want +got):\n%s (counts %+v)", diff, res.Counts)
-	}
-}
-
 func testSyncTombstone(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	d := azureDir(t, s)
@@ -445,13 +404,24 @@ func testSyncStateRuns(t *testing.T, s *store.Store) {
 		t.Errorf("state: %+v", got)
 	}
 	r1 := storetest.Must(s.StartSyncRun(ctx, d.ID, store.SyncModeFull, "host-a"))
+	if err := s.HeartbeatSyncRun(ctx, r1.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A run that still beats (it lost the lock, say) is not marked ABORTED by the next one.
 	r2 := storetest.Must(s.StartSyncRun(ctx, d.ID, store.SyncModeDelta, "host-b"))
 	r2.Status, r2.Errors = store.SyncSucceeded, "1 clash"
 	r2.SyncCounts = store.SyncCounts{UsersAdded: 3, MembershipsRemoved: 2}
 	if err := s.FinishSyncRun(ctx, r2); err != nil {
 		t.Fatal(err)
 	}
-	runs := storetest.Must(s.SyncRuns(ctx, d.ID, 10))
+	if runs := storetest.Must(s.SyncRuns(ctx, d.ID, 10)); runs[1].ID != r1.ID || runs[1].Status != store.SyncRunning {
+		t.Errorf("live run: %+v", runs[1])
+	}
+	// Once it stopped beating for SyncRunStale, it is.
+	later := s.Now().Add(store.SyncRunStale + time.Second)
+	s.SetClock(func() time.Time { return later })
+	storetest.Must(s.StartSyncRun(ctx, d.ID, store.SyncModeDelta, "host-c"))
+	runs := storetest.Must(s.SyncRuns(ctx, d.ID, 10))[1:]
 	if len(runs) != 2 || runs[0].ID != r2.ID || runs[1].ID != r1.ID {
 		t.Fatalf("runs: %+v", runs)
 	}

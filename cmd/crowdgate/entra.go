@@ -117,6 +117,10 @@ func (e *entra) Progress(dirID int64) api.SyncProgress {
 		out.FinishedAt = p.Last.Finished
 		out.NextRunAt = p.Last.Finished.Add(st.Interval)
 	}
+	// A run held by the mass-change guard waits for an administrator: say what it would do.
+	if held, err := e.st.SyncHeldRun(context.Background(), dirID); err == nil {
+		out.Held = fmt.Sprintf("would remove %d users and %d groups: %s", held.UsersRemoved, held.GroupsRemoved, firstLine(held.Errors))
+	}
 	return out
 }
 
@@ -131,11 +135,8 @@ func (e *entra) ApplyHeld(ctx context.Context, dirID int64) error {
 		}
 		return errors.New("this directory is not synchronised by this instance")
 	}
-	h, ok := any(sy).(heldApplier)
-	if !ok {
-		return errors.New("this version of crowdgate holds no runs (it has no mass-change guard): nothing to apply")
-	}
-	_, err := h.ApplyHeld(context.WithoutCancel(ctx)) // the administrator stays the actor; the apply outlives the request
+	// The administrator stays the actor; the apply outlives the request.
+	_, err := sy.ApplyHeld(context.WithoutCancel(ctx), 0, store.ActorFrom(ctx))
 	return err
 }
 

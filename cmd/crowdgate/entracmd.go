@@ -113,7 +113,9 @@ func (c *cli) openEntra(ctx context.Context, cf *config.Flags) (context.Context,
 	}
 	keys := newSecretKeys(cfg, log)
 	ctx = store.WithActor(ctx, store.Actor{Kind: store.ActorCLI, Name: osUser(c.getenv)})
-	return ctx, st, keys, newEntra(cfg.Graph, c.graphTokenClient, st, keys, log), nil
+	e := newEntra(cfg.Graph, c.graphTokenClient, st, keys, log)
+	e.sup.AdminGroup = cfg.AdminGroup
+	return ctx, st, keys, e, nil
 }
 
 // entraDirectory finds the Entra ID directory named name.
@@ -273,7 +275,9 @@ func (e *entra) syncer(ctx context.Context, name string) (*graphsync.Syncer, sto
 	if err != nil {
 		return nil, d, err
 	}
-	sy, err := graphsync.New(set.Config(), src, e.st, d.ID, e.log)
+	cfg := set.Config()
+	cfg.AdminGroup = e.sup.AdminGroup
+	sy, err := graphsync.New(cfg, src, e.st, d.ID, e.log)
 	return sy, d, err
 }
 
@@ -358,14 +362,6 @@ func firstLine(s string) string {
 	return line
 }
 
-// heldApplier is what "sync apply-held" needs from a syncer: applying the run the mass-change guard
-// held, as the administrator decided.
-// TODO(sync-core): graphsync.Syncer gets ApplyHeld with the mass-change guard; until then no run is
-// ever held and the command says so.
-type heldApplier interface {
-	ApplyHeld(ctx context.Context) (graphsync.Report, error)
-}
-
 func (c *cli) syncApplyHeld(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("sync apply-held"))
 	cf := config.AddFlags(fs, config.ScopeServe)
@@ -382,11 +378,7 @@ func (c *cli) syncApplyHeld(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	h, ok := any(sy).(heldApplier)
-	if !ok {
-		return fmt.Errorf("directory %q: this version of crowdgate holds no runs (it has no mass-change guard): nothing to apply", d.Name)
-	}
-	rep, err := h.ApplyHeld(ctx)
+	rep, err := sy.ApplyHeld(ctx, 0, store.ActorFrom(ctx))
 	if rep.RunID != 0 {
 		c.printReport(d.Name, rep)
 	}

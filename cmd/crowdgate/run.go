@@ -71,6 +71,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		log.Error("encrypting stored client secrets failed", "err", err)
 	}
 	syncs := newEntra(cfg.Graph, c.graphTokenClient, st, secrets, log.With("surface", "graphsync"))
+	syncs.sup.AdminGroup = cfg.AdminGroup
 	surf, err := buildSurfaces(cfg, st, syncs, secrets, log)
 	if err != nil {
 		return err

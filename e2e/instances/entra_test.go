@@ -24,6 +24,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
 	"github.com/crowdgate/crowdgate/store"
 )
@@ -187,12 +188,32 @@ func truth(t *fakegraph.Tenant) replica {
 		u, _ := t.User(id)
 		r.Users[id] = mapUser(u)
 	}
+	// Only security groups are replicated by default (Microsoft 365 groups are not); a group named
+	// like a protected name it is not bound to is replicated as "name#<first 8 of its id>".
+	security := func(id string) bool {
+		g, _ := t.Group(id)
+		return g.SecurityEnabled && !slices.Contains(g.GroupTypes, "Unified")
+	}
+	protected := map[string]bool{"crowdgate-admins": true}
+	for _, n := range graphsync.DefaultProtectedNames {
+		protected[n] = true
+	}
 	for _, id := range t.GroupIDs() {
 		g, _ := t.Group(id)
-		r.Groups[id] = [2]string{strings.TrimSpace(g.DisplayName), g.Description}
+		if !security(id) {
+			continue
+		}
+		name := strings.TrimSpace(g.DisplayName)
+		if protected[strings.ToLower(name)] {
+			name += "#" + id[:8]
+		}
+		r.Groups[id] = [2]string{name, g.Description}
 		for _, m := range t.Members(id) {
 			prefix := "u:"
 			if m.Kind == fakegraph.KindGroup {
+				if !security(m.ID) {
+					continue
+				}
 				prefix = "g:"
 			}
 			r.Members[id] = append(r.Members[id], prefix+m.ID)
