@@ -43,6 +43,12 @@ var (
 		"The directory's synchronisation schedule.", []string{"directory"}, nil)
 	syncHeldDesc = prometheus.NewDesc("crowdgate_sync_held",
 		"1 while the directory's latest run is held by the mass-change guard, waiting for an administrator.", []string{"directory"}, nil)
+	syncClashesDesc = prometheus.NewDesc("crowdgate_sync_name_clashes",
+		"Objects of the directory synced under another name than the one they asked for (a name clash).", []string{"directory"}, nil)
+	syncPendingDesc = prometheus.NewDesc("crowdgate_sync_pending_memberships",
+		"Memberships waiting for their member to arrive from Graph (replication lag).", []string{"directory"}, nil)
+	syncPendingAgeDesc = prometheus.NewDesc("crowdgate_sync_pending_oldest_seconds",
+		"How long the oldest pending membership has waited (0 when none waits).", []string{"directory"}, nil)
 	auditDesc = prometheus.NewDesc("crowdgate_audit_events_total",
 		"Audit entries written by this instance, by action and outcome.", []string{"action", "outcome"}, nil)
 	dbUpDesc = prometheus.NewDesc("crowdgate_database_up",
@@ -107,7 +113,7 @@ func (c *opsCollector) licences(ctx context.Context) []seats {
 }
 
 func (c *opsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{syncLastSuccessDesc, syncIntervalDesc, syncHeldDesc, auditDesc, dbUpDesc, workersDesc,
+	for _, d := range []*prometheus.Desc{syncLastSuccessDesc, syncIntervalDesc, syncHeldDesc, syncClashesDesc, syncPendingDesc, syncPendingAgeDesc, auditDesc, dbUpDesc, workersDesc,
 		seatsUsedDesc, seatsLimitDesc, certDesc} {
 		ch <- d
 	}
@@ -145,6 +151,13 @@ func (c *opsCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(syncLastSuccessDesc, prometheus.GaugeValue, last, h.Directory)
 				ch <- prometheus.MustNewConstMetric(syncIntervalDesc, prometheus.GaugeValue, syncInterval(h.Config).Seconds(), h.Directory)
 				ch <- prometheus.MustNewConstMetric(syncHeldDesc, prometheus.GaugeValue, held, h.Directory)
+				ch <- prometheus.MustNewConstMetric(syncClashesDesc, prometheus.GaugeValue, float64(h.NameClashes), h.Directory)
+				ch <- prometheus.MustNewConstMetric(syncPendingDesc, prometheus.GaugeValue, float64(h.Pending), h.Directory)
+				age := 0.0
+				if !h.PendingSince.IsZero() {
+					age = time.Since(h.PendingSince).Seconds()
+				}
+				ch <- prometheus.MustNewConstMetric(syncPendingAgeDesc, prometheus.GaugeValue, age, h.Directory)
 			}
 		}
 	}

@@ -137,6 +137,9 @@ func (e *entra) ApplyHeld(ctx context.Context, dirID int64) error {
 	}
 	// The administrator stays the actor; the apply outlives the request.
 	_, err := sy.ApplyHeld(context.WithoutCancel(ctx), 0, store.ActorFrom(ctx))
+	if store.IsNotFound(err) {
+		return errors.New("no run is held by the mass-change guard: nothing to apply")
+	}
 	return err
 }
 

@@ -379,6 +379,9 @@ func (c *cli) syncApplyHeld(ctx context.Context, args []string) error {
 		return err
 	}
 	rep, err := sy.ApplyHeld(ctx, 0, store.ActorFrom(ctx))
+	if store.IsNotFound(err) {
+		return fmt.Errorf("directory %q has no run held by the mass-change guard: nothing to apply", d.Name)
+	}
 	if rep.RunID != 0 {
 		c.printReport(d.Name, rep)
 	}

@@ -202,7 +202,7 @@ func TestSyncNowAndStatus(t *testing.T) {
 		t.Errorf("Half line %q", lines[2])
 	}
 
-	// Until the mass-change guard exists, nothing is ever held.
+	// Nothing is held: nothing to apply.
 	r = runWithTokenClient(t, e, f.sts.Client(), "", "sync", "apply-held", "Entra")
 	if r.err == nil || !strings.Contains(r.err.Error(), "nothing to apply") {
 		t.Errorf("apply-held: %v", r.err)
