@@ -118,10 +118,12 @@ func New(st Store) *Metrics {
 	return m
 }
 
-// WatchCertificates makes each scrape report the expiry of the certificates certs returns (the
-// SAML identity provider's signing certificates, the SP's, Entra ID client certificates). Call it
-// before serving.
-func (m *Metrics) WatchCertificates(certs func() []Certificate) { m.ops.certs = certs }
+// WatchCertificates makes each scrape report the expiry of the certificates certs returns, besides
+// those of earlier calls (the SAML identity provider's signing certificates and the SP's, Entra ID
+// client certificates). Call it before serving.
+func (m *Metrics) WatchCertificates(certs func() []Certificate) {
+	m.ops.certs = append(m.ops.certs, certs)
+}
 
 // ObserveRequest records one Crowd REST request (crowdapi.Observer).
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {

@@ -66,7 +66,7 @@ var (
 // opsCollector reads the alerting families on scrape.
 type opsCollector struct {
 	st    Store
-	certs func() []Certificate
+	certs []func() []Certificate
 
 	mu         sync.Mutex
 	seats      []seats   // the last count
@@ -169,8 +169,8 @@ func (c *opsCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	if c.certs != nil {
-		for _, cert := range c.certs() {
+	for _, certs := range c.certs {
+		for _, cert := range certs() {
 			ch <- prometheus.MustNewConstMetric(certDesc, prometheus.GaugeValue, float64(cert.NotAfter.Unix()), cert.Role, cert.Subject)
 		}
 	}

@@ -51,6 +51,14 @@ func TestAlertAndDashboardMetricsExist(t *testing.T) {
 	}
 	e := dbEnv(t, "sqlite").with("CROWDGATE_LISTEN", "127.0.0.1:0", "CROWDGATE_HEALTH_LISTEN", "127.0.0.1:0",
 		"CROWDGATE_BASE_URL", "http://127.0.0.1:8095", "CROWDGATE_SAML_IDP_METADATA_FILE", metadata)
+	// An Entra ID directory that signs in with a client certificate, for the Entra credential expiry.
+	entraKey := samltest.NewKey(t, "crowdgate sync")
+	certFile := filepath.Join(t.TempDir(), "entra.pem")
+	if err := os.WriteFile(certFile, append(entraKey.CertPEM(), entraKey.KeyPEM()...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, e, "", "directory", "add", "entra", "Fabrikam", "--tenant", "fabrikam.onmicrosoft.com",
+		"--client-id", "11111111-2222-3333-4444-555555555555", "--certificate", certFile)
 	srv := startServer(t, e)
 	// An Entra ID directory, for the per-directory families, and one request, for the request families.
 	st := openStore(t, e)
@@ -73,6 +81,9 @@ func TestAlertAndDashboardMetricsExist(t *testing.T) {
 		}
 	}
 	if want := `crowdgate_certificate_expiry_timestamp_seconds{role="saml_idp_signing",subject="CN=Microsoft Azure Federated SSO Certificate"}`; metricValue(body, want) != float64(idpCert.NotAfter.Unix()) {
+		t.Errorf("/metrics lacks %s:\n%s", want, regexp.MustCompile(`(?m)^crowdgate_cert.*$`).FindAllString(body, -1))
+	}
+	if want := `crowdgate_certificate_expiry_timestamp_seconds{role="entra_client",subject="Fabrikam: CN=crowdgate sync"}`; metricValue(body, want) != float64(entraKey.Cert.NotAfter.Unix()) {
 		t.Errorf("/metrics lacks %s:\n%s", want, regexp.MustCompile(`(?m)^crowdgate_cert.*$`).FindAllString(body, -1))
 	}
 	if !strings.Contains(body, `crowdgate_sync_interval_seconds{directory="Contoso"} 1800`) {

@@ -93,6 +93,36 @@ func (e *entra) sourceConfig(d store.Directory, s graphsync.Settings) (msgraph.C
 	return cfg, err
 }
 
+// certificates returns the expiry of each active Entra ID directory's client certificate, for the
+// certificate metrics. A directory whose certificate cannot be read is left out: its syncer and
+// `crowdgate doctor` say why.
+func (e *entra) certificates() []metrics.Certificate {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	dirs, err := e.st.Directories(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []metrics.Certificate
+	for _, d := range dirs {
+		if d.Kind != store.DirectoryAzureAD || !d.Active {
+			continue
+		}
+		s, err := graphsync.ParseSettings(d.Config)
+		if err != nil || s.CredentialKind() != graphsync.CredentialCertificate {
+			continue
+		}
+		cfg, err := e.sourceConfig(d, s)
+		if err != nil {
+			continue
+		}
+		if notAfter, subject, ok, err := cfg.CertificateExpiry(); err == nil && ok {
+			out = append(out, metrics.Certificate{Role: "entra_client", Subject: d.Name + ": " + subject, NotAfter: notAfter})
+		}
+	}
+	return out
+}
+
 // SyncNow starts a round of the directory's syncer, a full one when full is set (api.SyncController).
 func (e *entra) SyncNow(ctx context.Context, dirID int64, full bool) error {
 	err := e.sup.SyncNow(ctx, dirID, full)

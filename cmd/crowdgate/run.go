@@ -77,6 +77,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	syncs.observer = observeSync(surf.metrics)
+	surf.metrics.WatchCertificates(syncs.certificates)
 	handler, err := routes(cfg, st, surf, log)
 	if err != nil {
 		return err

@@ -101,3 +101,25 @@ type staticToken string
 func (t staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return azcore.AccessToken{Token: string(t), ExpiresOn: time.Now().Add(24 * time.Hour)}, nil
 }
+
+// CertificateExpiry returns when the client certificate of c expires (the first certificate of
+// the PEM or PFX data), for monitoring; ok is false when c has no certificate.
+func (c Config) CertificateExpiry() (notAfter time.Time, subject string, ok bool, err error) {
+	data := c.CertificatePEM
+	if c.CertificatePath != "" {
+		if data, err = os.ReadFile(c.CertificatePath); err != nil {
+			return time.Time{}, "", false, fmt.Errorf("graphsync: read client certificate: %w", err)
+		}
+	}
+	if len(data) == 0 {
+		return time.Time{}, "", false, nil
+	}
+	certs, _, err := azidentity.ParseCertificates(data, []byte(c.CertificatePassword))
+	if err != nil {
+		return time.Time{}, "", false, fmt.Errorf("graphsync: parse client certificate: %w", err)
+	}
+	if len(certs) == 0 {
+		return time.Time{}, "", false, nil
+	}
+	return certs[0].NotAfter, certs[0].Subject.String(), true, nil
+}
