@@ -35,3 +35,24 @@ func TestDoctorCommand(t *testing.T) {
 		t.Errorf("doctor output lacks the metadata FAIL:\n%s", r.stdout)
 	}
 }
+
+// TestDoctorEntraAgainstFakeGraph: doctor's Entra ID check gets a token from the fake token service
+// and reads users from the fake Graph with the stored credentials; a wrong secret fails the check
+// with the token service's own reason and a non-zero exit.
+func TestDoctorEntraAgainstFakeGraph(t *testing.T) {
+	fe := newFakeEntra(t, "good-secret", 2)
+	e := fe.env(dbEnv(t, "sqlite")).with("CROWDGATE_BASE_URL", "https://sso.example.com", "CROWDGATE_TRUSTED_PROXIES", "10.0.0.1")
+	mustRun(t, e, "", "migrate")
+	mustRun(t, e, "good-secret\n", "directory", "add", "entra", "Contoso", "--tenant", "tenant-1",
+		"--client-id", "client-1", "--secret-stdin")
+	r := runWithTokenClient(t, e, fe.sts.Client(), "", "doctor")
+	if !regexp.MustCompile(`(?m)^OK\s+entra Contoso\s+got a token and read a page of users$`).MatchString(r.stdout) {
+		t.Errorf("doctor with the right secret (err %v):\n%s", r.err, r.stdout)
+	}
+	mustRun(t, e, "wrong-secret\n", "directory", "set", "Contoso", "--secret-stdin")
+	r = runWithTokenClient(t, e, fe.sts.Client(), "", "doctor")
+	if !errors.Is(r.err, errDoctorFailed) || !regexp.MustCompile(`(?m)^FAIL\s+entra Contoso\s+.*AADSTS7000215: Invalid client secret provided.*User\.Read\.All`).MatchString(r.stdout) {
+		t.Errorf("doctor with a wrong secret: err %v\n%s", r.err, r.stdout)
+	}
+}
+

@@ -77,7 +77,9 @@ func Run(ctx context.Context, cfg Config, st Store) []Result {
 	}
 	var out []Result
 	add := func(check string, s Status, format string, args ...any) {
-		out = append(out, Result{Check: check, Status: s, Detail: fmt.Sprintf(format, args...)})
+		// One line per check: errors from the Azure SDK span many lines.
+		detail := strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " ")
+		out = append(out, Result{Check: check, Status: s, Detail: detail})
 	}
 	if err := st.Ping(ctx); err != nil {
 		add("database", Fail, "the database does not answer (%v): check CROWDGATE_DATABASE_URL and that the server runs", err)
