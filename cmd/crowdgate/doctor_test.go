@@ -55,4 +55,3 @@ func TestDoctorEntraAgainstFakeGraph(t *testing.T) {
 		t.Errorf("doctor with a wrong secret: err %v\n%s", r.err, r.stdout)
 	}
 }
-
