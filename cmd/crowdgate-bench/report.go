@@ -266,19 +266,12 @@ func (e *env) targets() {
 				Threshold: "≥ 50 %", Verdict: "info", Notes: fmt.Sprintf("server CPU %.0f µs/validation", hot.ServerCPUPerReqUS)})
 		}
 	}
-	if half != nil {
-		notes := fmt.Sprintf("p50 %.2f ms, max %.1f ms", half.P50, half.Max)
-		for _, sp := range d.Sweep {
-			if sp.Series != "echo" && sp.Fraction == 0.5 {
-				notes += fmt.Sprintf("; the sweep's run at the same rate: p99 %.2f ms", sp.P99)
-			}
-		}
-		add(target{ID: "P1", What: fmt.Sprintf("p99 at half load (%.0f/s offered, open loop)", half.Rate), Value: fmt.Sprintf("%.2f ms", half.P99),
-			Threshold: "≤ 10 ms", Verdict: verdict(half.P99 <= 10 && half.OK > 0), Notes: notes})
+	if t, ok := e.halfLoadTarget(); ok {
+		add(t)
 	}
 	if uni != nil {
 		errs := uint64(0)
-		for _, p := range []*phase{uni, hot, half} {
+		for _, p := range []*phase{uni, hot, half, e.phase("echo-half")} {
 			if p != nil {
 				errs += p.Errors + p.Dropped
 			}
