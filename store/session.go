@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -493,40 +495,17 @@ func (s *Store) flushAccess(ctx context.Context, pending map[tokenKey]access) (i
 	if len(pending) == 0 {
 		return 0, nil
 	}
-	// Group by second of access and idle timeout: one UPDATE per bucket and chunk, each its own
-	// short transaction (the rows are independent), so the database never holds a long one while
-	// requests wait for a core.
-	type bucket struct {
-		at   time.Time
-		idle int
-	}
-	buckets := map[bucket][]tokenKey{}
-	for k, a := range pending {
-		b := bucket{a.time().Truncate(time.Second), int(a.idle)}
-		buckets[b] = append(buckets[b], k)
-	}
+	// Each batch is its own short transaction (the rows are independent), so the database never
+	// holds a long one while requests wait for a core.
 	written := make(map[tokenKey]access, len(pending))
 	var err error
-	for b, keys := range buckets {
-		exp := b.at.Add(time.Duration(b.idle) * time.Second)
-		for c := range slices.Chunk(keys, accessChunk) {
-			hashes := make([]string, len(c))
-			for i, k := range c {
-				hashes[i] = k.hex()
-			}
-			err = s.InTx(ctx, func(tx *Store) error {
-				return tx.q(ctx).Exec("UPDATE sessions SET last_access_at = ?, expires_at = ? WHERE token_hash IN ? AND last_access_at < ?",
-					b.at, exp, hashes, b.at).Error
-			})
-			if err != nil {
-				break
-			}
-			for _, k := range c {
-				written[k] = pending[k]
-			}
-		}
+	for _, keys := range s.accessBatches(pending) {
+		err = s.InTx(ctx, func(tx *Store) error { return tx.writeAccess(ctx, keys, pending) })
 		if err != nil {
 			break
+		}
+		for _, k := range keys {
+			written[k] = pending[k]
 		}
 	}
 	s.shared.sessions.written(written)
@@ -538,6 +517,59 @@ func (s *Store) flushAccess(ctx context.Context, pending map[tokenKey]access) (i
 		return len(written), fmt.Errorf("flush session access: %w", err)
 	}
 	return len(written), nil
+}
+
+// accessBatches splits a write-back into statements of at most accessChunk sessions. PostgreSQL
+// writes each row's own values in one statement (writeAccess), in token order, so concurrent
+// flushes of two instances lock rows in the same order; SQLite needs one statement per second of
+// access and idle timeout.
+func (s *Store) accessBatches(pending map[tokenKey]access) [][]tokenKey {
+	var groups [][]tokenKey
+	if s.dialect == "postgres" {
+		keys := slices.Collect(maps.Keys(pending))
+		slices.SortFunc(keys, func(a, b tokenKey) int { return bytes.Compare(a[:], b[:]) })
+		groups = [][]tokenKey{keys}
+	} else {
+		type bucket struct {
+			at   int64
+			idle int32
+		}
+		buckets := map[bucket][]tokenKey{}
+		for k, a := range pending {
+			b := bucket{a.time().Truncate(time.Second).UnixNano(), a.idle}
+			buckets[b] = append(buckets[b], k)
+		}
+		groups = slices.Collect(maps.Values(buckets))
+	}
+	var out [][]tokenKey
+	for _, g := range groups {
+		out = slices.AppendSeq(out, slices.Chunk(g, accessChunk))
+	}
+	return out
+}
+
+// writeAccess writes the last access of these sessions, to the second, and the expiry it gives,
+// unless the database holds a later one (another instance wrote it). Neither column is indexed, so
+// on PostgreSQL the update is HOT: no index is touched and the new row version stays on its page
+// (the table keeps free room for that; migration 00060).
+func (s *Store) writeAccess(ctx context.Context, keys []tokenKey, pending map[tokenKey]access) error {
+	hashes := make([]string, len(keys))
+	ats, exps := make([]time.Time, len(keys)), make([]time.Time, len(keys))
+	for i, k := range keys {
+		a := pending[k]
+		hashes[i], ats[i] = k.hex(), a.time().Truncate(time.Second)
+		exps[i] = ats[i].Add(time.Duration(a.idle) * time.Second)
+	}
+	if s.dialect == "postgres" {
+		// Straight to the driver: gorm would expand the slices into lists; pgx sends them as arrays.
+		_, err := s.syncExec(ctx, "UPDATE sessions AS s SET last_access_at = v.at, expires_at = v.exp "+
+			"FROM unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) AS v(h, at, exp) "+
+			"WHERE s.token_hash = v.h AND s.last_access_at < v.at", hashes, ats, exps)
+		return err
+	}
+	// One bucket (accessBatches): every row has the same access and expiry.
+	return s.q(ctx).Exec("UPDATE sessions SET last_access_at = ?, expires_at = ? WHERE token_hash IN ? AND last_access_at < ?",
+		ats[0], exps[0], hashes, ats[0]).Error
 }
 
 // accessChunk is how many sessions one write-back statement (and transaction) updates.

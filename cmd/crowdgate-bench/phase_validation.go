@@ -78,8 +78,7 @@ func (e *env) validationThroughput(ctx context.Context) error {
 	if half < 1 {
 		return fmt.Errorf("P1 reached %.1f validations/s: nothing to measure at half load", uni.RPS)
 	}
-	if _, _, err := e.measure("p1-half", fmt.Sprintf("P1 validation at half of its maximum (%.0f/s), uniform", half),
-		e.open(ctx, e.validationTarget(e.uniform(777)), half, o.duration)); err != nil {
+	if err := e.halfLoad(ctx, half); err != nil {
 		return err
 	}
 	for _, p := range []*phase{uni, hot} {
