@@ -217,11 +217,15 @@ func (s *server) login(c echo.Context) error {
 	if err := s.startSession(ctx, c, u, addr, method); err != nil {
 		return err
 	}
-	if method == "password, second factor to set up" {
+	if method == methodEnrolPending {
 		return c.Redirect(http.StatusSeeOther, s.cfg.PathPrefix+enrolPath)
 	}
 	return c.Redirect(http.StatusSeeOther, next)
 }
+
+// methodEnrolPending is the sign-in method (audited) of a local administrator who must set up a
+// second factor: the session is limited to enrolment.
+const methodEnrolPending = "password, second factor to set up"
 
 // localAdmin2FA is localAdmin followed by the second factor: code must be a valid authenticator
 // or recovery code when the administrator has one. Without one, a required factor leaves a
@@ -241,7 +245,7 @@ func (s *server) localAdmin2FA(ctx context.Context, name, pw, code string) (stor
 		}
 		return u, "password and second factor", nil
 	case s.cfg.RequireSecondFactor:
-		return u, "password, second factor to set up", nil
+		return u, methodEnrolPending, nil
 	}
 	return u, "password", nil
 }
