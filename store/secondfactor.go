@@ -159,7 +159,7 @@ var b32Upper = base32.StdEncoding
 // newRecoveryCode is 80 random bits as XXXX-XXXX-XXXX-XXXX in base32 (no 0/1/8/9 to misread).
 func newRecoveryCode() string {
 	b := make([]byte, 10)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
+	_, _ = rand.Read(b)             // never fails (crypto/rand)
 	s := b32Upper.EncodeToString(b) // 16 characters, no padding
 	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16]
 }
