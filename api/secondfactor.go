@@ -17,7 +17,7 @@ import (
 // factor, its reset by another administrator, and the limit on the sessions of administrators
 // who must have one and have none yet.
 
-const enrolPath = "/account/second-factor"
+const enrolPath = "/second-factor"
 
 // secondFactorRoutes registers the enrolment pages; g is the signed-in group.
 func (s *server) secondFactorRoutes(g *echo.Group) {

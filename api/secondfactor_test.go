@@ -30,16 +30,16 @@ func loginCode(c *client, user, pw, code string) response {
 // secret, the time of the code used and the recovery codes.
 func enrol(t *testing.T, c *client) (string, time.Time, []string) {
 	t.Helper()
-	wantStatus(t, c.Post("/console/account/second-factor/start", nil), http.StatusSeeOther)
-	page := c.Get("/console/account/second-factor")
+	wantStatus(t, c.Post("/console/second-factor/start", nil), http.StatusSeeOther)
+	page := c.Get("/console/second-factor")
 	wantStatus(t, page, http.StatusOK)
 	m := secretRe.FindStringSubmatch(page.Body)
 	if m == nil {
 		t.Fatalf("no secret on the enrolment page:\n%.3000s", page.Body)
 	}
 	secret := m[1]
-	wantContains(t, page.Body, "otpauth://totp/crowdgate:", `src="/console/account/second-factor/qr.png"`)
-	qr := c.Get("/console/account/second-factor/qr.png")
+	wantContains(t, page.Body, "otpauth://totp/crowdgate:", `src="/console/second-factor/qr.png"`)
+	qr := c.Get("/console/second-factor/qr.png")
 	if qr.Status != http.StatusOK || qr.Header.Get("Content-Type") != "image/png" || !strings.HasPrefix(qr.Body, "\x89PNG") ||
 		qr.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("QR code: %d %q %q", qr.Status, qr.Header.Get("Content-Type"), qr.Header.Get("Cache-Control"))
@@ -50,10 +50,10 @@ func enrol(t *testing.T, c *client) (string, time.Time, []string) {
 	if code == wrong {
 		wrong = "111111"
 	}
-	r := c.Post("/console/account/second-factor/confirm", url.Values{"code": {wrong}})
+	r := c.Post("/console/second-factor/confirm", url.Values{"code": {wrong}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)
 	wantContains(t, r.Body, "The code was not accepted")
-	r = c.Post("/console/account/second-factor/confirm", url.Values{"code": {code}})
+	r = c.Post("/console/second-factor/confirm", url.Values{"code": {code}})
 	wantStatus(t, r, http.StatusOK)
 	var codes []string
 	for _, m := range recoveryRe.FindAllStringSubmatch(r.Body, -1) {
@@ -62,7 +62,7 @@ func enrol(t *testing.T, c *client) (string, time.Time, []string) {
 	if len(codes) != store.RecoveryCodes {
 		t.Fatalf("%d recovery codes shown, want %d", len(codes), store.RecoveryCodes)
 	}
-	if strings.Contains(c.Get("/console/account/second-factor").Body, codes[0]) {
+	if strings.Contains(c.Get("/console/second-factor").Body, codes[0]) {
 		t.Error("the recovery codes are shown again")
 	}
 	return secret, now, codes
@@ -114,6 +114,13 @@ func TestSecondFactorSignIn(t *testing.T) {
 	}
 	// The fifth failure of the address: still answered, the slow-down comes after it.
 	wantStatus(t, loginCode(h.client(), "admin", adminPassword, codes[2]), http.StatusUnauthorized)
+
+	// The page needs a recent sign-in, and comes back to itself after one.
+	h.age(time.Hour)
+	r = c.Get("/console/second-factor")
+	if loc := r.Header.Get("Location"); r.Status/100 != 3 || loc != "/console/reauth?next="+url.QueryEscape("/console/second-factor") {
+		t.Errorf("an hour-old session at the enrolment page: %d to %q", r.Status, loc)
+	}
 }
 
 // TestSecondFactorRequired: an administrator without a factor is sent to enrolment and can reach
@@ -134,15 +141,15 @@ func TestSecondFactorRequired(t *testing.T) {
 	c := h.client()
 	r := c.Login("admin", adminPassword)
 	wantStatus(t, r, http.StatusSeeOther)
-	if loc := r.Header.Get("Location"); loc != "/console/account/second-factor" {
+	if loc := r.Header.Get("Location"); loc != "/console/second-factor" {
 		t.Fatalf("required, not enrolled: sent to %q, want the enrolment page", loc)
 	}
 	r = c.Get("/console/users")
-	if r.Status != http.StatusFound || r.Header.Get("Location") != "/console/account/second-factor" {
+	if r.Status != http.StatusFound || r.Header.Get("Location") != "/console/second-factor" {
 		t.Fatalf("users page before enrolment: %d to %q", r.Status, r.Header.Get("Location"))
 	}
 	wantStatus(t, c.Post("/console/groups", url.Values{"name": {"sneaky"}}), http.StatusForbidden)
-	page := c.Get("/console/account/second-factor")
+	page := c.Get("/console/second-factor")
 	wantContains(t, page.Body, `id="mfa-banner"`, "admin, bob", "A second factor is required")
 
 	enrol(t, c)
