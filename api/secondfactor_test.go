@@ -114,6 +114,10 @@ func TestSecondFactorSignIn(t *testing.T) {
 	}
 	// The fifth failure of the address: still answered, the slow-down comes after it.
 	wantStatus(t, loginCode(h.client(), "admin", adminPassword, codes[2]), http.StatusUnauthorized)
+	// Four of those five failures had the right password: wrong codes count against the address
+	// like wrong passwords, so codes cannot be guessed at the speed of requests.
+	r = loginCode(h.client(), "admin", adminPassword, codes[5])
+	wantStatus(t, r, http.StatusTooManyRequests)
 
 	// The page needs a recent sign-in, and comes back to itself after one.
 	h.age(time.Hour)
