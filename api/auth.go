@@ -89,6 +89,9 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.forbidden(c, a)
 		}
 		c.SetRequest(r.WithContext(store.WithActor(ctx, store.Actor{Kind: store.ActorAdmin, Name: u.Name, Address: a.Address})))
+		if stop, err := s.enrolmentOnly(c, a); stop || err != nil {
+			return err
+		}
 		return next(c)
 	}
 }
@@ -182,9 +185,13 @@ func (s *server) login(c echo.Context) error {
 	}
 	ctx := store.WithActor(r.Context(), store.Actor{Kind: store.ActorAdmin, Name: name, Address: addr})
 	fail := func(status int, reason, public string) error {
-		s.log.Warn("console: sign-in refused", "user", name, "client", addr, "reason", reason)
-		if err := s.st.Audit(context.WithoutCancel(ctx), "FAILURE", "CONSOLE_LOGIN", "USER", name, reason); err != nil {
-			s.log.Error("console: audit sign-in", "err", err)
+		// Aggregated per address and minute, throttled attempts only counted: a flood of
+		// unauthenticated posts cannot fill the audit log.
+		if status == http.StatusTooManyRequests {
+			s.st.SignInThrottled()
+		} else {
+			s.log.Warn("console: sign-in refused", "user", store.CapName(name), "client", addr, "reason", store.CapName(reason))
+			s.st.FailedSignIn(ctx, "CONSOLE_LOGIN", "USER", name, reason)
 		}
 		p := s.newPage(c, "Sign in", "")
 		d := loginData{Next: next, Username: name, Error: public, Local: !s.cfg.NoLocalSignIn}
@@ -197,19 +204,50 @@ func (s *server) login(c echo.Context) error {
 	if s.cfg.NoLocalSignIn {
 		return fail(http.StatusForbidden, "local sign-in is off (CROWDGATE_BREAKGLASS=off)", "Local sign-in is switched off here. Sign in with single sign-on.")
 	}
-	u, err := s.localAdmin(ctx, name, pw)
+	u, method, err := s.localAdmin2FA(ctx, name, pw, c.FormValue("code"))
 	switch {
 	case errors.Is(err, store.ErrThrottled):
 		return fail(http.StatusTooManyRequests, err.Error(), "Too many failed attempts from your address. Wait a few minutes and try again.")
 	case isRefusal(err):
-		return fail(http.StatusUnauthorized, err.Error(), "Sign-in failed. Check the user name and password.")
+		// The same answer whichever factor was wrong.
+		return fail(http.StatusUnauthorized, err.Error(), "Sign-in failed. Check the user name, password and code.")
 	case err != nil:
 		return err
 	}
-	if err := s.startSession(ctx, c, u, addr, "password"); err != nil {
+	if err := s.startSession(ctx, c, u, addr, method); err != nil {
 		return err
 	}
+	if method == methodEnrolPending {
+		return c.Redirect(http.StatusSeeOther, s.cfg.PathPrefix+enrolPath)
+	}
 	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// methodEnrolPending is the sign-in method (audited) of a local administrator who must set up a
+// second factor: the session is limited to enrolment.
+const methodEnrolPending = "password, second factor to set up"
+
+// localAdmin2FA is localAdmin followed by the second factor: code must be a valid authenticator
+// or recovery code when the administrator has one. Without one, a required factor leaves a
+// session limited to enrolment (enrolmentOnly). method names the factors, for the audit.
+func (s *server) localAdmin2FA(ctx context.Context, name, pw, code string) (store.User, string, error) {
+	u, err := s.localAdmin(ctx, name, pw)
+	if err != nil {
+		return u, "", err
+	}
+	enrolled, err := s.st.TOTPEnrolled(ctx, u)
+	switch {
+	case err != nil:
+		return store.User{}, "", err
+	case enrolled:
+		if err := s.st.VerifySecondFactor(ctx, u, code); err != nil {
+			return store.User{}, "", err
+		}
+		return u, "password and second factor", nil
+	case s.cfg.RequireSecondFactor:
+		return u, methodEnrolPending, nil
+	}
+	return u, "password", nil
 }
 
 // errNotAdmin: the password is right but the user is not a member of a group bound as an

@@ -45,6 +45,10 @@ type Config struct {
 	// NoLocalSignIn turns the console's password sign-in off (CROWDGATE_BREAKGLASS=off): only
 	// LoginURL's single sign-on remains.
 	NoLocalSignIn bool
+	// RequireSecondFactor makes local administrators sign in with a second factor (TOTP) and
+	// sends those without one to enrolment (CROWDGATE_LOCAL_MFA). An enrolled administrator
+	// needs it whatever this says.
+	RequireSecondFactor bool
 	// CrowdURL is the Crowd server URL Jira and Confluence are told to use (their "Server URL");
 	// default PublicURL+"/crowd".
 	CrowdURL string

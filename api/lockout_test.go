@@ -8,15 +8,18 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crowdgate/crowdgate/api"
+	"github.com/crowdgate/crowdgate/internal/totp"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
 // TestLockOutNotWeaponised: 50 addresses (behind a trusted proxy) send wrong passwords for the
-// administrator while the administrator signs in from another address: the administrator gets in
-// every time, and every attacking address ends blocked.
+// administrator (and wrong codes) while the administrator signs in with password and second factor
+// from another address: the administrator gets in every time, and every attacking address ends
+// blocked.
 func TestLockOutNotWeaponised(t *testing.T) {
 	st := storetest.OpenConfig(t, storetest.Dialect(), store.Config{TrustedProxies: []string{"127.0.0.1"}})
 	h := newHarnessOn(t, st)
@@ -31,8 +34,12 @@ func TestLockOutNotWeaponised(t *testing.T) {
 		c := h.client()
 		as = append(as, attacker{addr: fmt.Sprintf("198.18.0.%d", i+1), csrf: c.CSRF(), c: c})
 	}
-	signIn := func(c *client, csrf, addr, pw string) (int, error) {
-		form := url.Values{"username": {"admin"}, "password": {pw}, "next": {"/console/"}, "_csrf": {csrf}}
+	// The administrator has a second factor; each sign-in below spends one recovery code.
+	ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorSystem, Name: "test"})
+	secret := storetest.Must(st.StartTOTP(ctx, h.admin))
+	codes := storetest.Must(st.ConfirmTOTPCode(ctx, h.admin, storetest.Must(totp.Code(secret, time.Now()))))
+	signIn := func(c *client, csrf, addr, pw, code string) (int, error) {
+		form := url.Values{"username": {"admin"}, "password": {pw}, "code": {code}, "next": {"/console/"}, "_csrf": {csrf}}
 		req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/console/login", strings.NewReader(form.Encode()))
 		if err != nil {
 			return 0, err
@@ -53,7 +60,7 @@ func TestLockOutNotWeaponised(t *testing.T) {
 	for _, a := range as {
 		wg.Go(func() {
 			for range attempts {
-				status, err := signIn(a.c, a.csrf, a.addr, "wrong password")
+				status, err := signIn(a.c, a.csrf, a.addr, "wrong password", "123456")
 				once.Do(func() { close(started) })
 				if err != nil || status != http.StatusUnauthorized && status != http.StatusTooManyRequests {
 					errs <- fmt.Errorf("attacker %s: status %d, %v", a.addr, status, err)
@@ -65,7 +72,7 @@ func TestLockOutNotWeaponised(t *testing.T) {
 	admin := h.client()
 	csrf := admin.CSRF()
 	for i := range 10 {
-		status, err := signIn(admin, csrf, "203.0.113.10", adminPassword)
+		status, err := signIn(admin, csrf, "203.0.113.10", adminPassword, codes[i])
 		if err != nil || status != http.StatusSeeOther {
 			t.Errorf("administrator's sign-in %d during the attack: status %d, %v", i+1, status, err)
 		}
@@ -81,7 +88,7 @@ func TestLockOutNotWeaponised(t *testing.T) {
 		if err != nil || until.IsZero() {
 			t.Errorf("attacking address %s not blocked (%v)", a.addr, err)
 		}
-		if status, err := signIn(a.c, a.csrf, a.addr, adminPassword); err != nil || status != http.StatusTooManyRequests {
+		if status, err := signIn(a.c, a.csrf, a.addr, adminPassword, ""); err != nil || status != http.StatusTooManyRequests {
 			t.Errorf("attacking address %s with the right password: status %d, %v; want 429", a.addr, status, err)
 		}
 	}

@@ -132,6 +132,7 @@ func (s *server) routes(e *echo.Echo) {
 
 	g.GET("/access", s.access)
 	g.GET("/access.csv", s.accessCSV)
+	s.secondFactorRoutes(g)
 }
 
 // headers sets the security headers on every response, errors and static files included.
@@ -238,12 +239,15 @@ type page struct {
 	CSRF   string
 	Flash  []flash
 	Data   any
+	// NoSecondFactor lists the local administrators without the second factor that is required.
+	NoSecondFactor []string
 }
 
 func (s *server) newPage(c echo.Context, title, nav string) page {
 	p := page{Title: title, Nav: nav, Prefix: s.cfg.PathPrefix, CSRF: csrfToken(c)}
 	if a, ok := c.Get(adminKey).(*admin); ok {
 		p.Admin = a
+		p.NoSecondFactor = s.mfaBanner(c)
 	}
 	p.Flash = s.takeFlash(c)
 	return p

@@ -19,6 +19,16 @@ type Store interface {
 	ListSessions(ctx context.Context, f store.SessionFilter) ([]store.Session, error)
 	CountSessions(ctx context.Context, kind string) (int64, error)
 	Administrator(ctx context.Context, u store.User) (store.AdminBinding, bool, error)
+	// Second factor of local administrators.
+	TOTPEnrolled(ctx context.Context, u store.User) (bool, error)
+	TOTPSecret(ctx context.Context, u store.User) (string, bool, error)
+	StartTOTP(ctx context.Context, u store.User) (string, error)
+	ConfirmTOTPCode(ctx context.Context, u store.User, code string) ([]string, error)
+	VerifySecondFactor(ctx context.Context, u store.User, code string) error
+	ResetTOTP(ctx context.Context, u store.User) error
+	LocalAdministratorsWithoutTOTP(ctx context.Context) ([]string, error)
+	FailedSignIn(ctx context.Context, action, objectKind, name, reason string)
+	SignInThrottled()
 	ConsoleCSRFKey(ctx context.Context) ([]byte, error)
 	AdminEntraGroups(ctx context.Context) (configured, bound []string, err error)
 	SetAdminEntraGroups(ctx context.Context, ids []string) error

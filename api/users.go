@@ -87,6 +87,8 @@ type userData struct {
 	Self      bool
 	// Admin is set when the user administers crowdgate: the bound group that makes it one.
 	Admin *store.AdminBinding
+	// SecondFactor: the (internal) user has a confirmed second factor.
+	SecondFactor bool
 	// LastSignIn is the last sign-in to anything, SignIns the last to each application (this
 	// instance's unflushed ones included).
 	LastSignIn *time.Time
@@ -113,6 +115,11 @@ func (s *server) user(c echo.Context) error {
 		return err
 	}
 	d.Attrs = sortedAttrs(attrs)
+	if d.Editable {
+		if d.SecondFactor, err = s.st.TOTPEnrolled(ctx, u); err != nil {
+			return err
+		}
+	}
 	if b, ok, err := s.st.Administrator(ctx, u); err != nil {
 		return err
 	} else if ok {

@@ -30,10 +30,14 @@ func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	addr := sp.clientAddress(r)
 	fail := func(status int, reason, public string) {
-		sp.log.Warn("saml: break-glass sign-in refused", "reason", reason, "client", addr)
-		actx := store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: r.PostForm.Get("username"), Address: addr})
-		if err := sp.st.Audit(context.WithoutCancel(actx), "FAILURE", "BREAKGLASS_LOGIN", "USER", r.PostForm.Get("username"), reason); err != nil {
-			sp.log.Error("saml: audit break-glass", "err", err)
+		// Aggregated per address and minute, throttled attempts only counted: a flood of
+		// unauthenticated posts cannot fill the audit log.
+		if status == http.StatusTooManyRequests {
+			sp.st.SignInThrottled()
+		} else {
+			sp.log.Warn("saml: break-glass sign-in refused", "reason", store.CapName(reason), "client", addr)
+			name := r.PostForm.Get("username")
+			sp.st.FailedSignIn(store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: name, Address: addr}), "BREAKGLASS_LOGIN", "USER", name, reason)
 		}
 		sp.breakGlassForm(w, r.PostForm.Get("app"), r.PostForm.Get("dest"), public, status)
 	}
@@ -57,12 +61,17 @@ func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, pw := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
-	u, reason, throttled := sp.checkBreakGlass(store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: name, Address: addr}), name, pw)
+	actx := store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: name, Address: addr})
+	u, reason, throttled := sp.checkBreakGlass(actx, name, pw)
+	if reason == "" {
+		reason, throttled = sp.checkSecondFactor(actx, u, r.PostForm.Get("code"), tgt.Kind == targetApp)
+	}
 	switch {
 	case throttled:
 		fail(http.StatusTooManyRequests, reason, "Too many failed attempts from your address. Try again later.")
 		return
 	case reason != "":
+		// The same answer whichever factor was wrong.
 		fail(http.StatusUnauthorized, reason, "Sign-in failed.")
 		return
 	}
@@ -72,7 +81,7 @@ func (sp *SP) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	actx := store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: u.Name, Address: addr})
+	actx = store.WithActor(ctx, store.Actor{Kind: store.ActorSAML, Name: u.Name, Address: addr})
 	if err := sp.st.Audit(actx, "SUCCESS", "BREAKGLASS_LOGIN", "USER", u.Name, nil); err != nil {
 		sp.log.Error("saml: audit break-glass", "err", err)
 	}
@@ -133,6 +142,25 @@ func (sp *SP) checkBreakGlass(ctx context.Context, name, pw string) (u store.Use
 		return store.User{}, fmt.Sprintf("user %q is not in the break-glass group %q", u.Name, sp.cfg.BreakGlassGroup), false
 	}
 	return u, "", false
+}
+
+// checkSecondFactor returns why u, whose password checked out, may not go on, or "": an enrolled
+// administrator needs a valid code (a wrong one counts against the address, like a wrong
+// password); one without a required factor may enter the console only, which sends them to
+// enrolment.
+func (sp *SP) checkSecondFactor(ctx context.Context, u store.User, code string, intoApp bool) (reason string, throttled bool) {
+	enrolled, err := sp.st.TOTPEnrolled(ctx, u)
+	switch {
+	case err != nil:
+		return "second factor: " + err.Error(), false
+	case enrolled:
+		if err := sp.st.VerifySecondFactor(ctx, u, code); err != nil {
+			return "second factor: " + err.Error(), errors.Is(err, store.ErrThrottled)
+		}
+	case sp.cfg.RequireSecondFactor && intoApp:
+		return fmt.Sprintf("user %q has no second factor, which is required: set one up in the console first", u.Name), false
+	}
+	return "", false
 }
 
 func (sp *SP) csrfCookieName() string {

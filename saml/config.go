@@ -169,6 +169,10 @@ type Config struct {
 	BreakGlassDirectory string
 	// BreakGlassConsoleOnly limits break-glass sign-in to the console (CROWDGATE_BREAKGLASS=console).
 	BreakGlassConsoleOnly bool
+	// RequireSecondFactor: break-glass administrators without a second factor (TOTP) may enter
+	// the console only, where they must set one up (CROWDGATE_LOCAL_MFA). An enrolled
+	// administrator always needs a code.
+	RequireSecondFactor bool
 	// BreakGlassLimit failures per BreakGlassWindow from one address lock that address out;
 	// defaults 5 per 5 min.
 	BreakGlassLimit  int

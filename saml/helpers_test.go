@@ -202,6 +202,11 @@ func (f *fixture) sessions(kind string) []store.Session {
 // failures returns the FAILURE audit entries by actor kind SAML.
 func (f *fixture) failures() []store.AuditEntry {
 	f.t.Helper()
+	// Failures are one row per address and minute: ending the minute's rows here makes the next
+	// refusal a row of its own, so a test sees each.
+	if err := f.st.FlushSignInFailures(context.Background(), true); err != nil {
+		f.t.Fatal(err)
+	}
 	all, err := f.st.ListAudit(context.Background(), store.AuditFilter{Limit: 1000})
 	if err != nil {
 		f.t.Fatal(err)

@@ -25,6 +25,7 @@ button{margin-top:1rem;padding:.5rem 1.2rem}.err{color:#bf2600}</style></head><b
 <input type="hidden" name="csrf" value="{{.CSRF}}"><input type="hidden" name="app" value="{{.App}}"><input type="hidden" name="dest" value="{{.Dest}}">
 <label for="u">User name</label><input id="u" type="text" name="username" autocomplete="username" required>
 <label for="p">Password</label><input id="p" type="password" name="password" autocomplete="current-password" required>
+<label for="c">Code (authenticator app or recovery code, if you have one)</label><input id="c" type="text" name="code" inputmode="numeric" autocomplete="one-time-code">
 <button type="submit">Sign in</button></form>{{template "foot" .}}{{end}}`))
 
 type pageData struct {

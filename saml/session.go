@@ -1,7 +1,6 @@
 package saml
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -134,15 +133,14 @@ func (sp *SP) refuse(w http.ResponseWriter, r *http.Request, f *refusal) {
 	if action == "" {
 		action = "LOGIN_FAILED"
 	}
-	sp.log.Warn("saml: sign-in refused", "reason", reason, "user", f.user, "client", addr, "path", r.URL.Path)
+	sp.log.Warn("saml: sign-in refused", "reason", reason, "user", store.CapName(f.user), "client", addr, "path", r.URL.Path)
 	ctx := store.WithActor(r.Context(), store.Actor{Kind: store.ActorSAML, Name: f.user, Address: addr})
 	kind := "SAML"
 	if f.user != "" {
 		kind = "USER"
 	}
-	if err := sp.st.Audit(context.WithoutCancel(ctx), "FAILURE", action, kind, f.user, reason); err != nil {
-		sp.log.Error("saml: audit refusal", "err", err)
-	}
+	// Aggregated per address and minute: unauthenticated posts cannot flood the audit log.
+	sp.st.FailedSignIn(ctx, action, kind, f.user, reason)
 	msg := f.public
 	if msg == "" {
 		msg = "The sign-in could not be completed. Please start again from the application; if this keeps happening, contact your administrator."

@@ -36,6 +36,10 @@ type Store interface {
 	CookieConfig(ctx context.Context) (store.CookieConfig, error)
 	TrustedProxies() store.AddressList
 	Audit(ctx context.Context, outcome, action, objectKind, object string, details any) error
+	FailedSignIn(ctx context.Context, action, objectKind, name, reason string)
+	SignInThrottled()
+	TOTPEnrolled(ctx context.Context, u store.User) (bool, error)
+	VerifySecondFactor(ctx context.Context, u store.User, code string) error
 	RememberAssertion(ctx context.Context, id string, notOnOrAfter time.Time) error
 	PruneAssertions(ctx context.Context) (int64, error)
 	SAMLStateKey(ctx context.Context) ([]byte, error)

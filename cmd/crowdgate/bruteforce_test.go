@@ -144,8 +144,10 @@ func TestBruteForceConsole(t *testing.T) {
 		}
 		if n := countAudit(t, st, func(e store.AuditEntry) bool {
 			return e.Action == "CONSOLE_LOGIN" && e.Outcome == "FAILURE" && e.Source == "127.0.0.1" && strings.HasPrefix(e.Actor, "victim")
-		}); n != 240 {
-			t.Errorf("%d audited failed console sign-ins, want all 240", n)
+		}); n < 1 || n > 2 {
+			// One row per address and minute holds the count (two when the minute turns); the
+			// throttled guesses are counted in the metrics, not audited.
+			t.Errorf("%d audit rows of failed console sign-ins, want 1", n)
 		}
 
 		// The administrator, from another machine, is not affected.

@@ -63,6 +63,7 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 			RequireEncryption:     cfg.SAML.RequireEncryption,
 			ConsoleForceAuthn:     cfg.SAML.ConsoleForceAuthn,
 			BreakGlassConsoleOnly: cfg.BreakGlass == "console",
+			RequireSecondFactor:   cfg.LocalMFARequired(),
 		}, st, log.With("surface", "saml"))
 		if err != nil {
 			return nil, fmt.Errorf("SAML: %w", err)
@@ -83,15 +84,16 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 		})
 	}
 	console, err := api.New(api.Config{
-		AdminGroup:     cfg.AdminGroup,
-		SessionCookie:  consoleCookie,
-		Secure:         secure,
-		PublicURL:      cfg.BaseURL,
-		LoginURL:       loginURL,
-		NoLocalSignIn:  cfg.BreakGlass == "off",
-		CrowdURL:       crowdURL(cfg),
-		SyncController: sync,
-		Secrets:        secrets,
+		AdminGroup:          cfg.AdminGroup,
+		SessionCookie:       consoleCookie,
+		Secure:              secure,
+		PublicURL:           cfg.BaseURL,
+		LoginURL:            loginURL,
+		NoLocalSignIn:       cfg.BreakGlass == "off",
+		RequireSecondFactor: cfg.LocalMFARequired(),
+		CrowdURL:            crowdURL(cfg),
+		SyncController:      sync,
+		Secrets:             secrets,
 		Doctor: func(ctx context.Context) []doctor.Result {
 			return doctor.Run(ctx, doctorConfig(cfg, st, sync), st)
 		},

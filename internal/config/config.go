@@ -60,6 +60,14 @@ type Config struct {
 
 	// BreakGlass is where local (password) sign-in of administrators is offered: all, console or off.
 	BreakGlass string
+	// LocalMFA is when local sign-in needs a second factor: auto (required once SAML sign-in is
+	// configured), required or optional.
+	LocalMFA string
+}
+
+// LocalMFARequired reports whether local sign-in of administrators needs a second factor.
+func (c Config) LocalMFARequired() bool {
+	return c.LocalMFA == "required" || c.LocalMFA != "optional" && c.SAML.Enabled()
 }
 
 // SecretConfig names the keys that encrypt the secrets crowdgate stores (Entra ID client secrets).
@@ -433,6 +441,11 @@ func Settings() []Setting {
 			Usage:   "Local password sign-in of internal-directory administrators, the emergency door when single sign-on fails: `all` (the console's sign-in form and `/sso/breakglass` into the console and applications), `console` (into the console only) or `off` (none; needs SAML sign-in). See docs/break-glass.md.",
 			Example: "console",
 			apply:   oneOfSetting(func(c *Config) *string { return &c.BreakGlass }, "all", "console", "off")},
+		{Flag: "local-mfa", Env: "CROWDGATE_LOCAL_MFA", Default: "auto",
+			Usage: "Second factor (TOTP authenticator code or recovery code) for local sign-in of internal-directory administrators: `auto` (optional while SAML sign-in is not configured, required once it is), `required` or `optional`. " +
+				"An enrolled administrator always needs it; one who must have it and has none is sent to enrolment after the password. See docs/break-glass.md.",
+			Example: "required",
+			apply:   oneOfSetting(func(c *Config) *string { return &c.LocalMFA }, "auto", "required", "optional")},
 	}
 }
 
