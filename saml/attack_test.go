@@ -55,9 +55,7 @@ var attacks = []attack{
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc := etree.NewDocument()
-		doc.SetRoot(r.ResponseElement(a))
-		return f.post(l.c, samltest.Encode(doc), l.relay)
+		return f.postAssertion(l, r, a)
 	}},
 	{name: "SHA-1 signature when disabled", status: 400, reason: "signature uses SHA-1", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
@@ -66,17 +64,13 @@ var attacks = []attack{
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc := etree.NewDocument()
-		doc.SetRoot(r.ResponseElement(a))
-		return f.post(l.c, samltest.Encode(doc), l.relay)
+		return f.postAssertion(l, r, a)
 	}},
 	{name: "control: SHA-1 signature when allowed", preset: "sha1", accept: true, run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		r := f.response(l, alice)
 		a, _ := samltest.Sign(r.AssertionElement(), samltest.Signing{Key: f.key, SHA1: true})
-		doc := etree.NewDocument()
-		doc.SetRoot(r.ResponseElement(a))
-		return f.post(l.c, samltest.Encode(doc), l.relay)
+		return f.postAssertion(l, r, a)
 	}},
 
 	// Structure.

@@ -77,6 +77,14 @@ func (f *fixture) signedBy(l login, u samltest.EntraUser, edit func(*samltest.Re
 	return samltest.Encode(doc)
 }
 
+// postAssertion posts to l's sign-in the response r carrying the assertion a, which the case signed
+// or encrypted itself; the response is not signed.
+func (f *fixture) postAssertion(l login, r samltest.Response, a *etree.Element) *http.Response {
+	doc := etree.NewDocument()
+	doc.SetRoot(r.ResponseElement(a))
+	return f.post(l.c, samltest.Encode(doc), l.relay)
+}
+
 // send attacks with a response to a fresh Jira sign-in of a fresh browser.
 func send(edit func(*samltest.Response), after func(*etree.Document)) func(*testing.T, *fixture) *http.Response {
 	return func(t *testing.T, f *fixture) *http.Response {
