@@ -153,24 +153,13 @@ var attacks = []attack{
 		return f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), other.relay)
 	}},
 	{name: "replay in the same browser", status: 400, reason: "no sign-in was started by this browser", run: func(t *testing.T, f *fixture) *http.Response {
-		l := jiraLogin(f)
-		v := f.signedBy(l, alice, nil, f.key, nil, nil)
-		if r := f.post(l.c, v, l.relay); r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("first use: %d", r.StatusCode)
-		}
-		deleteSessions(t, f)
+		l, v, _ := usedOnce(t, f)
 		return f.post(l.c, v, l.relay)
 	}},
 	{name: "replay with a captured state cookie", status: 400, reason: "replayed", run: func(t *testing.T, f *fixture) *http.Response {
-		l := jiraLogin(f)
-		u, _ := url.Parse(f.sso.URL)
-		captured := l.c.Jar.Cookies(u)
-		v := f.signedBy(l, alice, nil, f.key, nil, nil)
-		if r := f.post(l.c, v, l.relay); r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("first use: %d", r.StatusCode)
-		}
-		deleteSessions(t, f)
+		l, v, captured := usedOnce(t, f)
 		attacker := client()
+		u, _ := url.Parse(f.sso.URL)
 		attacker.Jar.SetCookies(u, captured)
 		return f.post(attacker, v, l.relay)
 	}},
@@ -183,14 +172,7 @@ var attacks = []attack{
 		}
 		other := httptest.NewServer(sp2.Handler())
 		defer other.Close()
-		l := jiraLogin(f)
-		u, _ := url.Parse(f.sso.URL)
-		captured := l.c.Jar.Cookies(u)
-		v := f.signedBy(l, alice, nil, f.key, nil, nil)
-		if r := f.post(l.c, v, l.relay); r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("first use: %d", r.StatusCode)
-		}
-		deleteSessions(t, f)
+		l, v, captured := usedOnce(t, f)
 		attacker := client()
 		ou, _ := url.Parse(other.URL)
 		attacker.Jar.SetCookies(ou, captured)
