@@ -204,6 +204,7 @@ func (p *cqlParser) primary(depth int) (store.Restriction, error) {
 	p.pos += 3
 	prop := t.text
 	if !store.KnownProperty(p.entity, prop) {
+		//lint:ignore ST1005 Crowd's own wording, sent to the client as is
 		return store.Restriction{}, fmt.Errorf("Unknown type for property: %s", prop)
 	}
 	r := store.Restriction{Property: prop, Value: val.text}

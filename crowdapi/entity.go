@@ -190,12 +190,6 @@ func (g groupEntity) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 	return e.EncodeElement(plain(g), start)
 }
 
-type usersEntity struct {
-	Expand    string       `xml:"expand,attr,omitempty" json:"expand,omitempty"`
-	Users     []userEntity `xml:"user" json:"users"`
-	Alternate []userEntity `xml:"-" json:"user,omitempty"` // Crowd 6 spelling, input only
-}
-
 type groupsEntity struct {
 	Expand    string        `xml:"expand,attr,omitempty" json:"expand,omitempty"`
 	Groups    []groupEntity `xml:"group" json:"groups"`

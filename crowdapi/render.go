@@ -154,8 +154,7 @@ func decodeXML(body []byte, v any) error {
 // (encoding/xml never self-closes). Attribute values and text are escaped, so '<' and '>' inside
 // a tag or between an empty element's tags cannot occur.
 func collapseEmpty(b []byte) []byte {
-	out := b[:0:0]
-	out = make([]byte, 0, len(b))
+	out := make([]byte, 0, len(b))
 	i := 0
 	for {
 		j := bytes.Index(b[i:], []byte("></"))

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/crowdgate/crowdgate/crowdapi"
+	"github.com/crowdgate/crowdgate/internal/syncbuf"
 	"github.com/crowdgate/crowdgate/saml"
 	"github.com/crowdgate/crowdgate/saml/samltest"
 	"github.com/crowdgate/crowdgate/store"
@@ -41,7 +41,7 @@ type env struct {
 	app     store.Application
 	users   map[string]store.User // by UPN
 	hits    *hitLog               // requests crowdgate answered
-	logs    *logBuffer
+	logs    *syncbuf.Buffer       // crowdgate's log, shown when the test fails
 }
 
 func newEnv(t *testing.T) *env {
@@ -53,7 +53,7 @@ func newEnv(t *testing.T) *env {
 func newEnvWith(t *testing.T, edit func(*saml.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{hits: &hitLog{}, logs: &logBuffer{}, users: map[string]store.User{}}
+	e := &env{hits: &hitLog{}, logs: &syncbuf.Buffer{}, users: map[string]store.User{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("crowdgate's log:\n%s", e.logs.String())
@@ -182,24 +182,6 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	w.wrote = true
 	return w.ResponseWriter.Write(b)
-}
-
-// logBuffer keeps crowdgate's log, shown when the test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // browserOnly filters the hits a browser made (not fakejira's Crowd REST calls).

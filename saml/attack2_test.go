@@ -64,9 +64,7 @@ var moreAttacks = []attack{
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc := etree.NewDocument()
-		doc.SetRoot(r.ResponseElement(ea))
-		return f.post(l.c, samltest.Encode(doc), l.relay)
+		return f.postAssertion(l, r, ea)
 	}},
 	{name: "control: signed assertion encrypted to the SP's certificate", preset: "encrypt", accept: true, run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
@@ -76,9 +74,7 @@ var moreAttacks = []attack{
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc := etree.NewDocument()
-		doc.SetRoot(r.ResponseElement(ea))
-		return f.post(l.c, samltest.Encode(doc), l.relay)
+		return f.postAssertion(l, r, ea)
 	}},
 
 	// Certificates.

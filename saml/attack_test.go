@@ -55,9 +55,7 @@ var attacks = []attack{
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc := etree.NewDocument()
-		doc.SetRoot(r.ResponseElement(a))
-		return f.post(l.c, samltest.Encode(doc), l.relay)
+		return f.postAssertion(l, r, a)
 	}},
 	{name: "SHA-1 signature when disabled", status: 400, reason: "signature uses SHA-1", run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
@@ -66,17 +64,13 @@ var attacks = []attack{
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc := etree.NewDocument()
-		doc.SetRoot(r.ResponseElement(a))
-		return f.post(l.c, samltest.Encode(doc), l.relay)
+		return f.postAssertion(l, r, a)
 	}},
 	{name: "control: SHA-1 signature when allowed", preset: "sha1", accept: true, run: func(t *testing.T, f *fixture) *http.Response {
 		l := jiraLogin(f)
 		r := f.response(l, alice)
 		a, _ := samltest.Sign(r.AssertionElement(), samltest.Signing{Key: f.key, SHA1: true})
-		doc := etree.NewDocument()
-		doc.SetRoot(r.ResponseElement(a))
-		return f.post(l.c, samltest.Encode(doc), l.relay)
+		return f.postAssertion(l, r, a)
 	}},
 
 	// Structure.
@@ -159,24 +153,13 @@ var attacks = []attack{
 		return f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), other.relay)
 	}},
 	{name: "replay in the same browser", status: 400, reason: "no sign-in was started by this browser", run: func(t *testing.T, f *fixture) *http.Response {
-		l := jiraLogin(f)
-		v := f.signedBy(l, alice, nil, f.key, nil, nil)
-		if r := f.post(l.c, v, l.relay); r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("first use: %d", r.StatusCode)
-		}
-		deleteSessions(t, f)
+		l, v, _ := usedOnce(t, f)
 		return f.post(l.c, v, l.relay)
 	}},
 	{name: "replay with a captured state cookie", status: 400, reason: "replayed", run: func(t *testing.T, f *fixture) *http.Response {
-		l := jiraLogin(f)
-		u, _ := url.Parse(f.sso.URL)
-		captured := l.c.Jar.Cookies(u)
-		v := f.signedBy(l, alice, nil, f.key, nil, nil)
-		if r := f.post(l.c, v, l.relay); r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("first use: %d", r.StatusCode)
-		}
-		deleteSessions(t, f)
+		l, v, captured := usedOnce(t, f)
 		attacker := client()
+		u, _ := url.Parse(f.sso.URL)
 		attacker.Jar.SetCookies(u, captured)
 		return f.post(attacker, v, l.relay)
 	}},
@@ -189,14 +172,7 @@ var attacks = []attack{
 		}
 		other := httptest.NewServer(sp2.Handler())
 		defer other.Close()
-		l := jiraLogin(f)
-		u, _ := url.Parse(f.sso.URL)
-		captured := l.c.Jar.Cookies(u)
-		v := f.signedBy(l, alice, nil, f.key, nil, nil)
-		if r := f.post(l.c, v, l.relay); r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("first use: %d", r.StatusCode)
-		}
-		deleteSessions(t, f)
+		l, v, captured := usedOnce(t, f)
 		attacker := client()
 		ou, _ := url.Parse(other.URL)
 		attacker.Jar.SetCookies(ou, captured)

@@ -77,6 +77,30 @@ func (f *fixture) signedBy(l login, u samltest.EntraUser, edit func(*samltest.Re
 	return samltest.Encode(doc)
 }
 
+// postAssertion posts to l's sign-in the response r carrying the assertion a, which the case signed
+// or encrypted itself; the response is not signed.
+func (f *fixture) postAssertion(l login, r samltest.Response, a *etree.Element) *http.Response {
+	doc := etree.NewDocument()
+	doc.SetRoot(r.ResponseElement(a))
+	return f.post(l.c, samltest.Encode(doc), l.relay)
+}
+
+// usedOnce signs alice in to Jira with a genuine response v, then ends the session it made, for the
+// replay cases to send v again. captured are the browser's cookies from before the sign-in (its
+// sign-in state).
+func usedOnce(t *testing.T, f *fixture) (l login, v string, captured []*http.Cookie) {
+	t.Helper()
+	l = jiraLogin(f)
+	u, _ := url.Parse(f.sso.URL)
+	captured = l.c.Jar.Cookies(u)
+	v = f.signedBy(l, alice, nil, f.key, nil, nil)
+	if r := f.post(l.c, v, l.relay); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first use: %d", r.StatusCode)
+	}
+	deleteSessions(t, f)
+	return l, v, captured
+}
+
 // send attacks with a response to a fresh Jira sign-in of a fresh browser.
 func send(edit func(*samltest.Response), after func(*etree.Document)) func(*testing.T, *fixture) *http.Response {
 	return func(t *testing.T, f *fixture) *http.Response {

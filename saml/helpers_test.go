@@ -257,15 +257,7 @@ func (f *fixture) startLogin(c *http.Client, query string) login {
 // requestID inflates a redirect-binding AuthnRequest and returns its ID.
 func requestID(t *testing.T, m string) string {
 	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := io.ReadAll(flate.NewReader(bytes.NewReader(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(x)
+	s := inflated(t, m)
 	i := strings.Index(s, ` ID="`)
 	if i < 0 {
 		t.Fatalf("no ID in %s", s)

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
@@ -242,12 +240,6 @@ func (s *Store) unknownUser(ctx context.Context, pw string, done func(bool)) {
 		_, _, _ = s.pw.Verify(ctx, cred, pw)
 	}
 	done(false)
-}
-
-func randomPassword() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // PasswordVerifications is how many password checks the store has hashed, for tests and metrics.

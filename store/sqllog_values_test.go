@@ -1,39 +1,20 @@
 package store_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/crowdgate/crowdgate/internal/syncbuf"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
-// syncBuffer is a log destination safe for the store's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestFailedStatementLoggedWithoutValues: a failed statement is logged with its SQL and error but
 // not its values, which can be password hashes.
 func TestFailedStatementLoggedWithoutValues(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	dialect := storetest.Dialect()
 	st, err := store.Open(context.Background(), store.Config{URL: storetest.URL(t, dialect)}, slog.New(slog.NewTextHandler(&out, nil)))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crowdgate/crowdgate/internal/consoletest"
+	"github.com/crowdgate/crowdgate/internal/syncbuf"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -18,7 +19,7 @@ import (
 func startServerWith(t *testing.T, e env, edit func(*cli), args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	r := &running{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan listeners, 1)
 	c := &cli{getenv: e.getenv, stdin: strings.NewReader(""), stdout: r.stdout,
 		stderr: io.MultiWriter(r.stderr, t.Output()), listening: func(l listeners) { ready <- l }}

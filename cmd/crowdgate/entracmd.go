@@ -241,6 +241,19 @@ func (c *cli) directorySet(ctx context.Context, args []string) error {
 func (c *cli) syncNow(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("sync now"))
 	full := fs.Bool("full", false, "a full round: re-read the whole tenant, not only the changes")
+	return c.syncCommand(ctx, fs, args, func(ctx context.Context, sy *graphsync.Syncer, d store.Directory) (graphsync.Report, error) {
+		rep, err := sy.SyncOnce(ctx, *full)
+		if errors.Is(err, graphsync.ErrBusy) {
+			return graphsync.Report{}, fmt.Errorf("directory %q is being synchronised by another run (a server instance): try again when it ends", d.Name)
+		}
+		return rep, err
+	})
+}
+
+// syncCommand is what the sync commands that run a round share: fs's settings, one DIRECTORY
+// argument, that directory's syncer built as the server would, run on it, and the run's report
+// printed when a run was recorded.
+func (c *cli) syncCommand(ctx context.Context, fs *flag.FlagSet, args []string, run func(context.Context, *graphsync.Syncer, store.Directory) (graphsync.Report, error)) error {
 	cf := config.AddFlags(fs, config.ScopeServe)
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
@@ -255,10 +268,7 @@ func (c *cli) syncNow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := sy.SyncOnce(ctx, *full)
-	if errors.Is(err, graphsync.ErrBusy) {
-		return fmt.Errorf("directory %q is being synchronised by another run (a server instance): try again when it ends", d.Name)
-	}
+	rep, err := run(ctx, sy, d)
 	if rep.RunID != 0 {
 		c.printReport(d.Name, rep)
 	}
@@ -364,26 +374,11 @@ func firstLine(s string) string {
 
 func (c *cli) syncApplyHeld(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("sync apply-held"))
-	cf := config.AddFlags(fs, config.ScopeServe)
-	pos, err := c.parse(fs, args, 1, 1)
-	if err != nil {
-		return helpOK(err)
-	}
-	ctx, st, _, e, err := c.openEntra(ctx, cf)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	sy, d, err := e.syncer(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	rep, err := sy.ApplyHeld(ctx, 0, store.ActorFrom(ctx))
-	if store.IsNotFound(err) {
-		return fmt.Errorf("directory %q has no run held by the mass-change guard: nothing to apply", d.Name)
-	}
-	if rep.RunID != 0 {
-		c.printReport(d.Name, rep)
-	}
-	return err
+	return c.syncCommand(ctx, fs, args, func(ctx context.Context, sy *graphsync.Syncer, d store.Directory) (graphsync.Report, error) {
+		rep, err := sy.ApplyHeld(ctx, 0, store.ActorFrom(ctx))
+		if store.IsNotFound(err) {
+			return rep, fmt.Errorf("directory %q has no run held by the mass-change guard: nothing to apply", d.Name)
+		}
+		return rep, err
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"testing"
 
@@ -27,16 +26,6 @@ func signIn(t *testing.T, p *proc, user, password string) *console {
 		t.Fatalf("%s: console sign-in as %s: %d %s", p.name, user, r.Status, r.Header.Get("Location"))
 	}
 	return c
-}
-
-// token reads the CSRF token the console's forms carry (bound to the session) from the sign-in page.
-func (c *console) token() string {
-	c.t.Helper()
-	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(c.request("GET", "/login", nil, http.StatusOK))
-	if m == nil {
-		c.t.Fatalf("%s: no CSRF token on the console's sign-in page", c.name)
-	}
-	return m[1]
 }
 
 // request sends one console request (forms carry the CSRF token) and checks its status.
