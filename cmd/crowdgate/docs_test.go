@@ -20,7 +20,7 @@ const (
 	readmePath  = "../../README.md"
 	configDoc   = "../../docs/configuration.md"
 	ciRunPath   = "../../.ci/run"
-	generatedBy = "generated from internal/config/config.go by `go test ./cmd/crowdgate -run TestConfigDocs -update`; do not edit by hand"
+	generatedBy = "generated from internal/config/settings.go by `go test ./cmd/crowdgate -run TestConfigDocs -update`; do not edit by hand"
 )
 
 // configReference renders config.Settings() as the Markdown table of docs/configuration.md.
@@ -63,7 +63,7 @@ read only those marked "all commands". ` + "`crowdgate healthcheck`" + ` reads `
 and ` + "`CROWDGATE_LISTEN`" + ` only to find the server to probe. ` + "`crowdgate COMMAND -h`" + ` lists the flags of a
 command.
 
-This file is generated from the settings table in ` + "`internal/config/config.go`" + `, the one place
+This file is generated from the settings table in ` + "`internal/config/settings.go`" + `, the one place
 settings are defined; ` + "`go test ./cmd/crowdgate`" + ` fails when it is out of date. Operating crowdgate:
 [operations.md](operations.md).
 
@@ -164,7 +164,7 @@ func TestNoUndocumentedVariables(t *testing.T) {
 		}
 		for _, name := range re.FindAllString(string(b), -1) {
 			if !known[name] {
-				t.Errorf("%s mentions %s, which is not in config.Settings() (internal/config/config.go): add it there with its documentation", f, name)
+				t.Errorf("%s mentions %s, which is not in config.Settings() (internal/config/settings.go): add it there with its documentation", f, name)
 			}
 		}
 	}
