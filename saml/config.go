@@ -75,8 +75,6 @@ const (
 	DefaultCertRetention   = 24 * time.Hour
 	DefaultLoginTimeout    = 10 * time.Minute
 	DefaultMaxResponseSize = 512 << 10 // base64 characters of a SAMLResponse
-	DefaultBreakGlassLimit = 5
-	DefaultBreakGlassWait  = 5 * time.Minute
 	DefaultConsoleCookie   = "crowdgate_console"
 )
 
@@ -173,10 +171,6 @@ type Config struct {
 	// the console only, where they must set one up (CROWDGATE_LOCAL_MFA). An enrolled
 	// administrator always needs a code.
 	RequireSecondFactor bool
-	// BreakGlassLimit failures per BreakGlassWindow from one address lock that address out;
-	// defaults 5 per 5 min.
-	BreakGlassLimit  int
-	BreakGlassWindow time.Duration
 
 	// StateKey signs the sign-in state cookies (32+ bytes). Default: a key kept in the store,
 	// shared by every instance.
@@ -201,7 +195,6 @@ func (c Config) withDefaults() Config {
 	set(&c.CertRetention, DefaultCertRetention)
 	set(&c.ClockSkew, DefaultClockSkew)
 	set(&c.LoginTimeout, DefaultLoginTimeout)
-	set(&c.BreakGlassWindow, DefaultBreakGlassWait)
 	if c.UserMapping == "" {
 		c.UserMapping = MapObjectID
 	}
@@ -222,9 +215,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConsoleCookie == "" {
 		c.ConsoleCookie = DefaultConsoleCookie
-	}
-	if c.BreakGlassLimit == 0 {
-		c.BreakGlassLimit = DefaultBreakGlassLimit
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
@@ -319,9 +309,6 @@ func (c Config) Validate() error {
 	}
 	if c.BreakGlass && strings.TrimSpace(c.BreakGlassGroup) == "" {
 		bad("saml: break-glass sign-in needs a group")
-	}
-	if c.BreakGlassLimit < 1 || c.BreakGlassWindow < time.Second {
-		bad("saml: break-glass throttling needs a positive limit and window")
 	}
 	if c.StateKey != nil && len(c.StateKey) < 32 {
 		bad("saml: state key has %d bytes, want at least 32", len(c.StateKey))

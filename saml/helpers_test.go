@@ -72,12 +72,12 @@ func entraMetadata(certs ...*x509.Certificate) []byte {
 }
 
 // newStore builds the directory every test uses, on the dialect (empty: storetest's default).
-func newStore(t *testing.T, f *fixture, dialect string) {
+func newStore(t *testing.T, f *fixture, dialect string, sc store.Config) {
 	ctx := context.Background()
 	if dialect == "" {
 		dialect = storetest.Dialect()
 	}
-	st := storetest.Open(t, dialect)
+	st := storetest.OpenConfig(t, dialect, sc)
 	f.st = st
 	f.internal = storetest.Must(st.EnsureInternalDirectory(ctx))
 	f.entra = storetest.Must(st.CreateDirectory(ctx, store.Directory{Name: "Entra", Kind: store.DirectoryAzureAD, Active: true, NestedGroups: true,
@@ -136,8 +136,14 @@ func newFixtureOn(t *testing.T, dialect string, e2e bool, opts ...func(*saml.Con
 // newFixtureIdP is newFixtureOn with options for the crewjam IdP.
 func newFixtureIdP(t *testing.T, dialect string, e2e bool, io samltest.IdPOptions, opts ...func(*saml.Config)) *fixture {
 	t.Helper()
+	return newFixtureStore(t, dialect, e2e, io, store.Config{}, opts...)
+}
+
+// newFixtureStore is newFixtureIdP with a store configuration (trusted proxies, say).
+func newFixtureStore(t *testing.T, dialect string, e2e bool, io samltest.IdPOptions, sc store.Config, opts ...func(*saml.Config)) *fixture {
+	t.Helper()
 	f := &fixture{t: t, logs: &logSink{}, clock: &clock{}}
-	newStore(t, f, dialect)
+	newStore(t, f, dialect, sc)
 	f.sso = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.handler.ServeHTTP(w, r) }))
 	t.Cleanup(f.sso.Close)
 	f.cfg = saml.Config{PublicURL: f.sso.URL, BreakGlass: true, BreakGlassGroup: "crowdgate-breakglass", Now: f.clock.now}

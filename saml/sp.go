@@ -15,7 +15,6 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/crowdgate/crowdgate/internal/clientaddr"
-	"github.com/crowdgate/crowdgate/internal/throttle"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -64,8 +63,7 @@ type SP struct {
 	keyMu    sync.Mutex
 	stateKey []byte
 
-	throttle *throttle.Throttle
-	handler  http.Handler
+	handler http.Handler
 }
 
 // New validates cfg and returns the SP. IdP metadata given as a file or XML must parse; a
@@ -96,7 +94,6 @@ func New(cfg Config, st Store, log *slog.Logger) (*SP, error) {
 		sloURL:   cfg.PublicURL + "/saml/logout",
 		spKey:    key,
 		stateKey: cfg.StateKey,
-		throttle: throttle.New(cfg.BreakGlassLimit, cfg.BreakGlassWindow),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -133,8 +130,8 @@ func (sp *SP) routes() http.Handler {
 	return securityHeaders(mux)
 }
 
-// Run refreshes the IdP metadata (from a URL or file) and prunes the replay cache and the
-// break-glass throttle until ctx ends; it returns nil then.
+// Run refreshes the IdP metadata (from a URL or file) and prunes the replay cache until ctx
+// ends; it returns nil then.
 func (sp *SP) Run(ctx context.Context) error {
 	refresh := time.NewTimer(sp.cfg.MetadataRefresh)
 	if sp.idp.current() == nil {
@@ -157,7 +154,6 @@ func (sp *SP) Run(ctx context.Context) error {
 			} else if n > 0 {
 				sp.log.Debug("saml: pruned replay cache", "entries", n)
 			}
-			sp.throttle.Prune(sp.now())
 		}
 	}
 }

@@ -14,6 +14,8 @@
 //   - R5: SIGTERM lets in-flight requests finish (a slowly read membership list, a validation whose
 //     body is still arriving), writes the last session access times, closes the running sync's
 //     record as failed with a consistent replica, and exits 0 within the shutdown timeout.
+//   - SAML replay: a response used to sign in on one instance, posted again with the browser's
+//     sign-in state cookie to another behind the same address, is refused there as replayed.
 //
 // The tests need PostgreSQL (CROWDGATE_TEST_POSTGRES, or the default local server); they skip when
 // CROWDGATE_TEST_DIALECT=sqlite. The package holds only tests.
