@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -97,6 +100,9 @@ func (s *Source) fetch(ctx context.Context, op string, call func(context.Context
 			return fmt.Errorf("graphsync: %s: %w", op, err)
 		case p.status == 0: // no answer: connection refused or reset, timeout, TLS, token service down
 			wait, giveUp = s.backoff(attempt), fmt.Errorf("graphsync: %s: no answer: %w", op, err)
+		case p.status < 300 && cutShort(err):
+			// The connection broke in the middle of the body: as transient as no answer at all.
+			wait, giveUp = s.backoff(attempt), fmt.Errorf("graphsync: %s: HTTP %d response cut short: %w", op, p.status, err)
 		case p.status < 300:
 			return fmt.Errorf("graphsync: %s: decode HTTP %d response: %w", op, p.status, err)
 		default:
@@ -136,6 +142,12 @@ func (s *Source) fetch(ctx context.Context, op string, call func(context.Context
 			return fmt.Errorf("graphsync: %s: waiting to retry: %w", op, err)
 		}
 	}
+}
+
+// cutShort reports whether reading a response's body failed because the connection ended or broke
+// before the body did, rather than because the body was not what Graph sends.
+func cutShort(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }
 
 // transient statuses are retried: throttling, and a service or gateway failing for now.
