@@ -7,11 +7,13 @@ import (
 
 	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
+	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
-// Minimal regressions for syncer bugs the chaos test found. Each is skipped while the bug is
-// known; remove the t.Skip (and flip the matching switch in chaos_model_test.go) with the fix.
+// Minimal regressions for syncer bugs the chaos test found, each named after the bug (all fixed; the
+// matching switches in chaos_model_test.go are on). A new bug gets its test here, skipped while it
+// is known.
 
 var errInjected = errors.New("injected: connection reset")
 
@@ -86,18 +88,18 @@ func TestKnownBugResumedDeltaRoundIsStale(t *testing.T) {
 	}
 }
 
-// TestKnownBugFullRoundDecisionLost: a group that lost a name clash is renamed to a free name; in
-// the delta run that reads it, the store makes it live in the page's transaction and the run turns
-// into a full round to learn its members. That full round fails. The next run is a delta round
-// (the decision was held in memory only), so the group stays live without its members.
+// TestKnownBugFullRoundDecisionLost: a group without a name is not replicated; when it gets one, the
+// delta run that reads it makes it live in the page's transaction and turns into a full round to
+// learn its members. That full round fails. The next run must still be a full round (the decision
+// is stored with the page), or the revived group never gets its members.
 func TestKnownBugFullRoundDecisionLost(t *testing.T) {
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
-			tn := bugTenant(t, []string{"u1"}, map[string]string{"g1": "team", "g2": "team"}, [][2]string{{"g2", "u1"}})
+			tn := bugTenant(t, []string{"u1"}, map[string]string{"g1": "team", "g2": "  "}, [][2]string{{"g2", "u1"}})
 			w := newWorld(t, d, tn, fakegraph.Options{}, graphsync.Config{}, true, nil)
 			w.sync(false)
 			if _, live := w.replica().Groups["g2"]; live {
-				t.Fatal("g2 should have lost the clash for \"team\" to g1")
+				t.Fatal("g2 has no name and should not be replicated")
 			}
 			w.must(tn.UpdateGroup("g2", func(g *fakegraph.Group) { g.DisplayName = "team-2" }))
 			w.src.failGroups = func(link string) error {
@@ -110,7 +112,9 @@ func TestKnownBugFullRoundDecisionLost(t *testing.T) {
 				t.Fatalf("escalated run: %v, want the injected error", err)
 			}
 			w.src.failGroups = nil
-			w.sync(false)
+			if rep := w.sync(false); rep.Mode != store.SyncModeFull {
+				t.Errorf("the run after the failed full round is %s, want %s", rep.Mode, store.SyncModeFull)
+			}
 			if r := w.replica(); !r.Members["g2 > u1"] {
 				t.Errorf("g2 is %+v, but u1 is not its member: %v", r.Groups["g2"], r.Members)
 			}

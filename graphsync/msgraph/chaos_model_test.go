@@ -126,8 +126,8 @@ func replicaView(ctx context.Context, st *store.Store, dirID int64) (view, error
 
 // tenantView is what the replica must be for the tenant's true state, independently of graphsync's
 // mapping code: user names from the UPN, the documented field fallbacks, guests, nesting, and the
-// group filter (object ids; groups nested in a chosen one come along, users come with the groups
-// in scope). Names are as in the tenant; clashes are settled by settleClashes.
+// group filter (object ids; groups of a replicated type nested in a chosen one come along, users
+// come with the groups in scope). Names are as in the tenant; clashes are settled by settleClashes.
 func tenantView(tn *fakegraph.Tenant, excludeGuests, nested, unified bool, filter []string) view {
 	v := view{Users: map[string]store.SyncUser{}, Groups: map[string]store.SyncGroup{}, Members: map[string]bool{}}
 	var queue []string
@@ -143,6 +143,9 @@ func tenantView(tn *fakegraph.Tenant, excludeGuests, nested, unified bool, filte
 		for _, m := range tn.Members(id) {
 			if _, in := v.Groups[m.ID]; m.Kind == fakegraph.KindGroup && !in {
 				g, _ := tn.Group(m.ID)
+				if !groupInScope(g, unified) {
+					continue // a group of a type not replicated brings nothing along
+				}
 				v.Groups[m.ID] = store.SyncGroup{ExternalID: m.ID, Name: g.DisplayName, Description: g.Description}
 				queue = append(queue, m.ID)
 			}
