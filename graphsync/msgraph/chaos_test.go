@@ -157,7 +157,7 @@ func newChaos(t *testing.T, dialect string, seed uint64) *chaos {
 	}
 	c.world = newWorld(t, dialect, tn, opts,
 		graphsync.Config{ExcludeGuests: c.excludeGuests, UserRemoval: removal, Groups: c.filter,
-		UnifiedGroups: c.unified, MassChangeThreshold: c.massLimit}, c.nested, log)
+			UnifiedGroups: c.unified, MassChangeThreshold: c.massLimit}, c.nested, log)
 	t.Logf("chaos seed %d: %+v, exclude guests %t, nested %t, unified groups %t, removal %s, group filter %q, mass-change threshold %d",
 		seed, opts, c.excludeGuests, c.nested, c.unified, removal, c.filter, c.massLimit)
 	return c
