@@ -256,3 +256,37 @@ func TestKnownBugUserKeptByClashLoser(t *testing.T) {
 		})
 	}
 }
+
+// TestKnownBugFilterScopeLostWithFailedRun: with a group filter, a delta page removes the only
+// membership that kept a user in scope, and the run fails on a later page, before its scope pass.
+// The next run resumes after that page: the user must still leave the replica (the dirty scope is
+// stored with the page as the decision for a full round).
+func TestKnownBugFilterScopeLostWithFailedRun(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run("dialect="+d, func(t *testing.T) {
+			tn := bugTenant(t, []string{"u1", "u2"}, map[string]string{"g1": "chosen", "g2": "other"},
+				[][2]string{{"g1", "u1"}, {"g1", "u2"}, {"g2", "u1"}})
+			w := newWorld(t, d, tn, fakegraph.Options{PageSize: 1}, graphsync.Config{Groups: []string{"g1", "g2"}}, true, nil)
+			w.sync(false)
+			w.must(tn.RemoveMember("g1", "u2"), tn.UpdateGroup("g2", func(g *fakegraph.Group) { g.Description = "changed" }))
+			w.src.failGroups = func(link string) error {
+				if strings.Contains(link, "$skiptoken") {
+					return errInjected
+				}
+				return nil
+			}
+			if _, err := w.syncer.SyncOnce(t.Context(), false); !errors.Is(err, errInjected) {
+				t.Fatalf("first run: %v, want the injected error", err)
+			}
+			w.src.failGroups = nil
+			w.sync(false)
+			r := w.replica()
+			if u, live := r.Users["u2"]; live {
+				t.Errorf("u2 left every group in scope but is still live: %+v", u)
+			}
+			if !r.Users["u1"].Active || r.Groups["g2"].Description != "changed" {
+				t.Errorf("u1 %+v, g2 %+v; want u1 active, g2 changed", r.Users["u1"], r.Groups["g2"])
+			}
+		})
+	}
+}
