@@ -176,18 +176,25 @@ func chaosSDKSource(t *testing.T, fake *fakegraph.Server, cred azcore.TokenCrede
 }
 
 // chaosCredential hands out the fake's current token, except that after a rotation (a token that
-// expired in the middle of a run) the request in flight still carries the old one.
+// expired in the middle of a run) the request in flight still carries the old one. Once Graph has
+// refused a token since the rotation, a credential asked again hands out the new one, as a real
+// credential built afresh does: with users and groups read at once, the request that took the old
+// token just before the rotation may be the one that sees the 401.
 type chaosCredential struct {
 	fake  *fakegraph.Server
 	mu    sync.Mutex
 	stale int
 	old   string
+	since int // 401s the fake had answered at the rotation
 }
 
 func (c *chaosCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tok := c.fake.Token()
+	if c.stale > 0 && refusals(c.fake) > c.since {
+		c.stale = 0
+	}
 	if c.stale > 0 {
 		c.stale--
 		tok = c.old
@@ -228,8 +235,19 @@ func (s *chaosSource) before() {
 	s.cred.mu.Lock()
 	defer s.cred.mu.Unlock()
 	s.tokens++
-	s.cred.old, s.cred.stale = s.fake.Token(), 1
+	s.cred.old, s.cred.stale, s.cred.since = s.fake.Token(), 1, refusals(s.fake)
 	s.fake.SetToken(fmt.Sprintf("token-%d", s.tokens))
+}
+
+// refusals counts the fake's 401 answers since its requests were last reset.
+func refusals(fake *fakegraph.Server) int {
+	n := 0
+	for _, r := range fake.Requests() {
+		if r.Status == 401 {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *chaosSource) UsersDelta(ctx context.Context, link string) (graphsync.Page[graphsync.User], error) {
