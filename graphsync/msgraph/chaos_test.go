@@ -26,7 +26,7 @@ import (
 // and after every run the replica is held against the tenant's true state (see checkSafety and
 // diffViews). CI runs a few fixed seeds; run it long with, for example,
 //
-//	go test ./graphsync -run TestChaos -chaos.seeds=8 -chaos.rounds=250
+//	go test ./graphsync/msgraph -run TestChaos -chaos.seeds=8 -chaos.rounds=250
 //
 // A failure names its seed and round and the command that replays it.
 var (
@@ -442,7 +442,7 @@ func (c *chaos) fail(round int, problems []string) {
 	for _, r := range c.fake.Requests() {
 		reqs = append(reqs, fmt.Sprintf("%s?%s %d", r.Path, r.Query, r.Status))
 	}
-	c.t.Fatalf("chaos seed %d failed in round %d; replay with\n\tgo test ./graphsync -run 'TestChaos/dialect=%s/seed=%d$' -chaos.seed=%d -chaos.rounds=%d\n%s\nthis round: %s\nrequests: %s",
+	c.t.Fatalf("chaos seed %d failed in round %d; replay with\n\tgo test ./graphsync/msgraph -run 'TestChaos/dialect=%s/seed=%d$' -chaos.seed=%d -chaos.rounds=%d\n%s\nthis round: %s\nrequests: %s",
 		c.seed, round, c.dialect, c.seed, c.seed, round, strings.Join(problems, "\n"), strings.Join(c.ops, "; "), strings.Join(reqs, "\n\t"))
 }
 
