@@ -193,9 +193,10 @@ func tenantView(tn *fakegraph.Tenant, excludeGuests, nested, unified bool, filte
 	return v
 }
 
-// settleClashes returns want with the name-clash rule applied (groups only: user names are UPNs,
-// unique in a tenant) given the replica before the run, and the ids of groups that lost their name.
-// got, the replica after the run, is consulted only where a known bug makes the holder uncertain.
+// settleClashes returns want with the name rules applied (groups only: user names are UPNs, unique in
+// a tenant): protected names suffixed (none is bound here), and the incumbent in prev, the replica
+// before the run, keeping a clashing name; and the ids of groups that lost their name. got, the replica after the run, is consulted only where the holder of a freed name depends on
+// which groups the round read.
 func settleClashes(want, prev, got view) (view, []string) {
 	want.Groups = maps.Clone(want.Groups) // the caller's view stays as it was
 	want.Members = maps.Clone(want.Members)
@@ -225,8 +226,17 @@ func settleClashes(want, prev, got view) (view, []string) {
 			}
 		}
 		if clashIncumbentKeeps {
+			incumbent := false
 			for _, id := range ids {
 				if p, ok := prev.Groups[id]; ok && store.Lower(p.Name) == name {
+					keep, incumbent = id, true
+				}
+			}
+			// A freed name goes to the smallest id wanting it among the groups a round reads; a delta
+			// round reads only the groups that changed, so one that waited under a suffixed name may
+			// get it ahead of a smaller waiting one (a full round then keeps it: it is the incumbent).
+			for _, id := range ids {
+				if g, ok := got.Groups[id]; !incumbent && ok && store.Lower(g.Name) == name && prev.Groups[id].ExternalID != "" {
 					keep = id
 				}
 			}
