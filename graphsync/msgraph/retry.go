@@ -76,10 +76,10 @@ func (t probeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // fetch runs call (one page request) until it succeeds, fails for good, or its transient failures
 // have used up RetryBudget. It is the only retry layer. Transient: no answer at all (timeout,
-// connection reset, TLS, a token service that does not answer) and 429, 500, 502, 503, 504; it
-// waits Retry-After (fractional seconds rounded up, or an HTTP date), or an exponential backoff with
-// jitter when Graph gave none, and calls call again, which must build its request afresh (see
-// UsersDelta); repeating a next or delta link is safe. A 401 gets one fresh token and one retry.
+// connection reset, TLS, a token service that does not answer), a body the connection cut short,
+// and 429, 500, 502, 503, 504; it waits Retry-After (fractional seconds rounded up, or an HTTP
+// date), or an exponential backoff with jitter when Graph gave none, and calls call again, which
+// must build its request afresh (see UsersDelta); repeating a next or delta link is safe. A 401 gets one fresh token and one retry.
 // The wait ends early when ctx is done.
 func (s *Source) fetch(ctx context.Context, op string, call func(context.Context) error) error {
 	start := s.now()
