@@ -40,6 +40,9 @@ func (r *run) delta(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := r.applyReenabled(ctx); err != nil {
+		return err
+	}
 	n, err := r.s.st.SyncClashWaiting(ctx, r.dir.ID)
 	if err != nil {
 		return err
@@ -68,7 +71,13 @@ func (r *run) deltaUsers(ctx context.Context) error {
 			return err
 		}
 		next := cmp.Or(page.DeltaLink, page.NextLink)
-		b.State = r.withState(func(st *store.SyncState) { st.UsersDeltaLink = next })
+		b.State = r.withState(func(st *store.SyncState) {
+			st.UsersDeltaLink = next
+			if len(r.reenable) > 0 && st.FullReason == "" {
+				// Should this run fail before it re-enables them, the next one is a full round.
+				st.FullReason = reenableReason
+			}
+		})
 		res, err := r.apply(ctx, b)
 		if err != nil {
 			return fmt.Errorf("users page %d: %w", n, err)
@@ -129,6 +138,7 @@ func (r *run) usersBatch(ctx context.Context, items []User) (store.SyncBatch, er
 		if o.Kind == store.SyncKindGroup {
 			continue
 		}
+		delete(r.reenable, id) // the last word of the round counts
 		if u.Removed {
 			switch {
 			case o.InReplica() && (r.deactivate || u.RemovedReason == ReasonChanged):
@@ -163,9 +173,49 @@ func (r *run) usersBatch(ctx context.Context, items []User) (store.SyncBatch, er
 			b.Outside = append(b.Outside, store.SyncOutside{ExternalID: id, Kind: store.SyncKindUser, Reason: store.OutsideFilter, Name: su.Name, User: &su})
 			continue
 		}
+		if su.Active && o.Live() && !o.User.Active {
+			// Re-enabled: the groups round may still remove memberships the user must not have
+			// when active, so the user stays inactive until it is read (applyReenabled).
+			if r.reenable == nil {
+				r.reenable = map[string]store.SyncUser{}
+			}
+			r.reenable[id] = su
+			su.Active = false
+		}
 		b.Users = append(b.Users, su)
 	}
 	return b, nil
+}
+
+// reenableReason is the full round decision stored while re-enabled users wait for the groups round.
+const reenableReason = "users were re-enabled and the delta round did not finish"
+
+// applyReenabled activates the users the delta round re-enabled, now that their memberships are
+// read, in one transaction that also clears the stored decision for a full round (theirs, or the
+// scope pass's when they were waiting).
+func (r *run) applyReenabled(ctx context.Context) error {
+	if len(r.reenable) == 0 {
+		return nil
+	}
+	ids := slices.Sorted(mapKeysOf(r.reenable))
+	look, err := r.s.st.SyncLookup(ctx, r.dir.ID, ids)
+	if err != nil {
+		return err
+	}
+	var b store.SyncBatch
+	for _, id := range ids {
+		if look[id].Live() { // not taken out of scope meanwhile
+			b.Users = append(b.Users, r.reenable[id])
+		}
+	}
+	if reason := r.committed().FullReason; reason == reenableReason || reason == r.scopeReason() {
+		b.State = r.withState(func(st *store.SyncState) { st.FullReason = "" })
+	}
+	if _, err := r.apply(ctx, b); err != nil {
+		return fmt.Errorf("re-enabled users: %w", err)
+	}
+	r.reenable = nil
+	return nil
 }
 
 // deltaGroups follows the groups round from the committed link, one transaction per page.
@@ -423,7 +473,8 @@ func (r *run) scopeReason() string {
 
 // scopePass removes what left the group filter's scope after a delta round removed memberships or
 // groups: the scope is recomputed from the replica (which holds nesting: nested groups are on). It
-// clears the stored decision for a full round its dirty scope made.
+// clears the stored decision for a full round its dirty scope made, unless re-enabled users still
+// wait for applyReenabled.
 func (r *run) scopePass(ctx context.Context) error {
 	snap, err := r.s.st.SyncSnapshot(ctx, r.dir.ID)
 	if err != nil {
@@ -466,7 +517,7 @@ func (r *run) scopePass(ctx context.Context) error {
 			b.Outside = append(b.Outside, store.SyncOutside{ExternalID: u.ExternalID, Kind: store.SyncKindUser, Reason: store.OutsideFilter, Name: u.Name, User: &data})
 		}
 	}
-	if reason := r.scopeReason(); r.committed().FullReason == reason {
+	if reason := r.scopeReason(); r.committed().FullReason == reason && len(r.reenable) == 0 {
 		b.State = r.withState(func(st *store.SyncState) { st.FullReason = "" })
 	}
 	_, err = r.apply(ctx, b)

@@ -64,7 +64,7 @@ const (
 	// round, so a run failing in between never shows the user active with memberships the tenant
 	// removed. false: users pages apply first (TestKnownBugReactivatedBeforeRemovals), so the
 	// safety check excuses a grant the replica before held for the user while it was inactive.
-	syncerDefersReactivation = false
+	syncerDefersReactivation = true
 )
 
 // privilegedNames are the names an ordinary user's group must not get to carry.
