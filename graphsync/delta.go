@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -31,10 +32,16 @@ func (r *run) delta(ctx context.Context) error {
 		return err
 	}
 	if r.scopeDirty {
+		if !r.dir.NestedGroups {
+			return escalate("%s", r.scopeReason()) // persisted with the page that made the scope dirty
+		}
 		r.phase("scope")
 		if err := r.scopePass(ctx); err != nil {
 			return err
 		}
+	}
+	if err := r.applyReenabled(ctx); err != nil {
+		return err
 	}
 	n, err := r.s.st.SyncClashWaiting(ctx, r.dir.ID)
 	if err != nil {
@@ -46,9 +53,13 @@ func (r *run) delta(ctx context.Context) error {
 	return nil
 }
 
-// deltaUsers follows the users round from the committed link, one transaction per page.
+// deltaUsers follows the users round from the committed link, one transaction per page. A round an
+// earlier run left half-way (its committed link is a next link) is finished, then followed once more
+// from its delta link: its delta link only reads changes made since that round began, and those made
+// since are due in this run.
 func (r *run) deltaUsers(ctx context.Context) error {
 	link := r.committed().UsersDeltaLink
+	resumed := isNextLink(link)
 	for n := 1; ; n++ {
 		page, err := r.s.src.UsersDelta(ctx, link)
 		if err != nil {
@@ -60,7 +71,13 @@ func (r *run) deltaUsers(ctx context.Context) error {
 			return err
 		}
 		next := cmp.Or(page.DeltaLink, page.NextLink)
-		b.State = r.withState(func(st *store.SyncState) { st.UsersDeltaLink = next })
+		b.State = r.withState(func(st *store.SyncState) {
+			st.UsersDeltaLink = next
+			if len(r.reenable) > 0 && st.FullReason == "" {
+				// Should this run fail before it re-enables them, the next one is a full round.
+				st.FullReason = reenableReason
+			}
+		})
 		res, err := r.apply(ctx, b)
 		if err != nil {
 			return fmt.Errorf("users page %d: %w", n, err)
@@ -69,10 +86,20 @@ func (r *run) deltaUsers(ctx context.Context) error {
 			return escalate("user %s that was not replicated (clash or invalid) now is", res.Revived[0])
 		}
 		if page.DeltaLink != "" {
-			return nil
+			if !resumed {
+				return nil
+			}
+			resumed = false
 		}
-		link = page.NextLink
+		link = next
 	}
+}
+
+// isNextLink reports whether link is a next link (the middle of a round, "$skiptoken") rather than a
+// delta link ("$deltatoken") or none.
+func isNextLink(link string) bool {
+	u, err := url.Parse(link)
+	return err == nil && u.Query().Has("$skiptoken")
 }
 
 // lastByID keeps the last occurrence of each object of a page (an object may come back within a
@@ -111,6 +138,7 @@ func (r *run) usersBatch(ctx context.Context, items []User) (store.SyncBatch, er
 		if o.Kind == store.SyncKindGroup {
 			continue
 		}
+		delete(r.reenable, id) // the last word of the round counts
 		if u.Removed {
 			switch {
 			case o.InReplica() && (r.deactivate || u.RemovedReason == ReasonChanged):
@@ -145,14 +173,55 @@ func (r *run) usersBatch(ctx context.Context, items []User) (store.SyncBatch, er
 			b.Outside = append(b.Outside, store.SyncOutside{ExternalID: id, Kind: store.SyncKindUser, Reason: store.OutsideFilter, Name: su.Name, User: &su})
 			continue
 		}
+		if su.Active && o.Live() && !o.User.Active {
+			// Re-enabled: the groups round may still remove memberships the user must not have
+			// when active, so the user stays inactive until it is read (applyReenabled).
+			if r.reenable == nil {
+				r.reenable = map[string]store.SyncUser{}
+			}
+			r.reenable[id] = su
+			su.Active = false
+		}
 		b.Users = append(b.Users, su)
 	}
 	return b, nil
 }
 
+// reenableReason is the full round decision stored while re-enabled users wait for the groups round.
+const reenableReason = "users were re-enabled and the delta round did not finish"
+
+// applyReenabled activates the users the delta round re-enabled, now that their memberships are
+// read, in one transaction that also clears the stored decision for a full round (theirs, or the
+// scope pass's when they were waiting).
+func (r *run) applyReenabled(ctx context.Context) error {
+	if len(r.reenable) == 0 {
+		return nil
+	}
+	ids := slices.Sorted(mapKeysOf(r.reenable))
+	look, err := r.s.st.SyncLookup(ctx, r.dir.ID, ids)
+	if err != nil {
+		return err
+	}
+	var b store.SyncBatch
+	for _, id := range ids {
+		if look[id].Live() { // not taken out of scope meanwhile
+			b.Users = append(b.Users, r.reenable[id])
+		}
+	}
+	if reason := r.committed().FullReason; reason == reenableReason || reason == r.scopeReason() {
+		b.State = r.withState(func(st *store.SyncState) { st.FullReason = "" })
+	}
+	if _, err := r.apply(ctx, b); err != nil {
+		return fmt.Errorf("re-enabled users: %w", err)
+	}
+	r.reenable = nil
+	return nil
+}
+
 // deltaGroups follows the groups round from the committed link, one transaction per page.
 func (r *run) deltaGroups(ctx context.Context) error {
 	link := r.committed().GroupsDeltaLink
+	resumed := isNextLink(link) // see deltaUsers
 	var held []pending
 	var deltaLink string
 	for n := 1; ; n++ {
@@ -169,7 +238,13 @@ func (r *run) deltaGroups(ctx context.Context) error {
 		if len(held) == 0 {
 			// With member additions held back, the committed link stays before them.
 			next := cmp.Or(page.DeltaLink, page.NextLink)
-			b.State = r.withState(func(st *store.SyncState) { st.GroupsDeltaLink = next })
+			b.State = r.withState(func(st *store.SyncState) {
+				st.GroupsDeltaLink = next
+				if r.scopeDirty && st.FullReason == "" {
+					// Should this run fail before its scope pass, the next one is a full round.
+					st.FullReason = r.scopeReason()
+				}
+			})
 		}
 		res, err := r.apply(ctx, b)
 		if err != nil {
@@ -179,10 +254,13 @@ func (r *run) deltaGroups(ctx context.Context) error {
 			return escalate("group %s that was not replicated (clash or invalid) now is", res.Revived[0])
 		}
 		if page.DeltaLink != "" {
-			deltaLink = page.DeltaLink
-			break
+			if !resumed {
+				deltaLink = page.DeltaLink
+				break
+			}
+			resumed = false
 		}
-		link = page.NextLink
+		link = cmp.Or(page.DeltaLink, page.NextLink)
 	}
 	if len(held) > 0 {
 		// Members created after the users round was read: read what changed since.
@@ -211,7 +289,12 @@ func (r *run) deltaGroups(ctx context.Context) error {
 					Group: p.member.Kind == KindGroup})
 			}
 		}
-		b.State = r.withState(func(st *store.SyncState) { st.GroupsDeltaLink = deltaLink })
+		b.State = r.withState(func(st *store.SyncState) {
+			st.GroupsDeltaLink = deltaLink
+			if r.scopeDirty && st.FullReason == "" {
+				st.FullReason = r.scopeReason()
+			}
+		})
 		if _, err := r.apply(ctx, b); err != nil {
 			return fmt.Errorf("groups: held members: %w", err)
 		}
@@ -378,8 +461,20 @@ func (r *run) memberAdd(b *store.SyncBatch, group string, c MemberChange, m stor
 	return nil
 }
 
+// scopeReason is the full round decision stored while a delta round's scope pass is due. With nested
+// groups off the replica holds no group-in-group edges, so only a full round (reading nesting from
+// Graph) can recompute the scope.
+func (r *run) scopeReason() string {
+	if !r.dir.NestedGroups {
+		return "the group filter's scope changed; with nested groups off only a full round can recompute it"
+	}
+	return "the group filter's scope changed and was not recomputed"
+}
+
 // scopePass removes what left the group filter's scope after a delta round removed memberships or
-// groups: the scope is recomputed from the replica.
+// groups: the scope is recomputed from the replica (which holds nesting: nested groups are on). It
+// clears the stored decision for a full round its dirty scope made, unless re-enabled users still
+// wait for applyReenabled.
 func (r *run) scopePass(ctx context.Context) error {
 	snap, err := r.s.st.SyncSnapshot(ctx, r.dir.ID)
 	if err != nil {
@@ -421,6 +516,9 @@ func (r *run) scopePass(ctx context.Context) error {
 			b.RemoveUsers = append(b.RemoveUsers, u.ExternalID)
 			b.Outside = append(b.Outside, store.SyncOutside{ExternalID: u.ExternalID, Kind: store.SyncKindUser, Reason: store.OutsideFilter, Name: u.Name, User: &data})
 		}
+	}
+	if reason := r.scopeReason(); r.committed().FullReason == reason && len(r.reenable) == 0 {
+		b.State = r.withState(func(st *store.SyncState) { st.FullReason = "" })
 	}
 	_, err = r.apply(ctx, b)
 	return err

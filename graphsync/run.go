@@ -41,6 +41,9 @@ type run struct {
 	objects  int
 
 	scopeDirty bool // a delta round removed memberships or renamed groups under a group filter
+	// reenable holds the users a delta round re-enables, applied after the groups round (see
+	// deltaUsers).
+	reenable map[string]store.SyncUser
 
 	phaseName  string
 	phaseStart time.Time

@@ -7,11 +7,13 @@ import (
 
 	"github.com/crowdgate/crowdgate/graphsync"
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
+	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
-// Minimal regressions for syncer bugs the chaos test found. Each is skipped while the bug is
-// known; remove the t.Skip (and flip the matching switch in chaos_model_test.go) with the fix.
+// Minimal regressions for syncer bugs the chaos test found, each named after the bug (all fixed; the
+// matching switches in chaos_model_test.go are on). A new bug gets its test here, skipped while it
+// is known.
 
 var errInjected = errors.New("injected: connection reset")
 
@@ -60,7 +62,6 @@ func (w *world) must(errs ...error) {
 // successfully, but the rename made after that round began is not in the replica: it arrives one
 // run later.
 func TestKnownBugResumedDeltaRoundIsStale(t *testing.T) {
-	t.Skip("known: a run that resumes a delta round from a committed next link does not read the changes made since that round began; a fault-free run then ends with a stale replica (syncer: deltaGroups/deltaUsers)")
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
 			tn := bugTenant(t, nil, map[string]string{"g1": "one", "g2": "two", "g3": "three"}, nil)
@@ -87,19 +88,18 @@ func TestKnownBugResumedDeltaRoundIsStale(t *testing.T) {
 	}
 }
 
-// TestKnownBugFullRoundDecisionLost: a group that lost a name clash is renamed to a free name; in
-// the delta run that reads it, the store makes it live in the page's transaction and the run turns
-// into a full round to learn its members. That full round fails. The next run is a delta round
-// (the decision was held in memory only), so the group stays live without its members.
+// TestKnownBugFullRoundDecisionLost: a group without a name is not replicated; when it gets one, the
+// delta run that reads it makes it live in the page's transaction and turns into a full round to
+// learn its members. That full round fails. The next run must still be a full round (the decision
+// is stored with the page), or the revived group never gets its members.
 func TestKnownBugFullRoundDecisionLost(t *testing.T) {
-	t.Skip("known: the decision to run a full round (a clash loser revived by a delta page) is not persisted with the page; if the full round fails, the revived group never gets its members (syncer: escalate after res.Revived)")
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
-			tn := bugTenant(t, []string{"u1"}, map[string]string{"g1": "team", "g2": "team"}, [][2]string{{"g2", "u1"}})
+			tn := bugTenant(t, []string{"u1"}, map[string]string{"g1": "team", "g2": "  "}, [][2]string{{"g2", "u1"}})
 			w := newWorld(t, d, tn, fakegraph.Options{}, graphsync.Config{}, true, nil)
 			w.sync(false)
 			if _, live := w.replica().Groups["g2"]; live {
-				t.Fatal("g2 should have lost the clash for \"team\" to g1")
+				t.Fatal("g2 has no name and should not be replicated")
 			}
 			w.must(tn.UpdateGroup("g2", func(g *fakegraph.Group) { g.DisplayName = "team-2" }))
 			w.src.failGroups = func(link string) error {
@@ -112,7 +112,9 @@ func TestKnownBugFullRoundDecisionLost(t *testing.T) {
 				t.Fatalf("escalated run: %v, want the injected error", err)
 			}
 			w.src.failGroups = nil
-			w.sync(false)
+			if rep := w.sync(false); rep.Mode != store.SyncModeFull {
+				t.Errorf("the run after the failed full round is %s, want %s", rep.Mode, store.SyncModeFull)
+			}
 			if r := w.replica(); !r.Members["g2 > u1"] {
 				t.Errorf("g2 is %+v, but u1 is not its member: %v", r.Groups["g2"], r.Members)
 			}
@@ -124,7 +126,6 @@ func TestKnownBugFullRoundDecisionLost(t *testing.T) {
 // already lists as a member. The membership is reported as a problem and dropped; when the user
 // arrives in the next run, the membership is not applied (until a periodic full round).
 func TestKnownBugLaggedMemberLost(t *testing.T) {
-	t.Skip("known: a membership whose user users delta has not returned yet (replication lag) is dropped, not kept pending; the next run adds the user without it (syncer: deltaGroups held members)")
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
 			tn := bugTenant(t, []string{"u1"}, map[string]string{"g1": "team"}, [][2]string{{"g1", "u1"}})
@@ -146,7 +147,6 @@ func TestKnownBugLaggedMemberLost(t *testing.T) {
 // TestKnownBugNestingOffDeltaWritesEdges: with nested groups off, a full round writes no
 // group-in-group edge, but a delta round that sees a group nested into another writes one.
 func TestKnownBugNestingOffDeltaWritesEdges(t *testing.T) {
-	t.Skip("known: with nested groups off, delta rounds still write group-in-group memberships (syncer: groupsBatch)")
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
 			tn := bugTenant(t, []string{"u1"}, map[string]string{"g1": "parent", "g2": "child"}, [][2]string{{"g2", "u1"}})
@@ -166,7 +166,6 @@ func TestKnownBugNestingOffDeltaWritesEdges(t *testing.T) {
 // takes the name and g2 keeps waiting. A full round then gives the name to g2 and deletes g3 with
 // its members. A delta round and a full round over the same tenant must agree.
 func TestKnownBugDeltaAndFullDisagreeOnClash(t *testing.T) {
-	t.Skip("known: a delta round lets a newcomer take a freed name ahead of a waiting clash loser; the next full round reverses it and deletes the newcomer with its memberships (syncer/store clash handling in delta rounds)")
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
 			tn := bugTenant(t, []string{"u1"}, map[string]string{"g1": "team", "g2": "team"}, nil)
@@ -189,7 +188,6 @@ func diffViewsCount(a, b view) int { return len(diffViews(a, b, 1)) }
 // TestKnownBugResetMidBodyNotRetried: a connection cut in the middle of a page's body is a
 // transient fault like a 503, but the source returns it as a decode error at once.
 func TestKnownBugResetMidBodyNotRetried(t *testing.T) {
-	t.Skip("known: a connection reset in the middle of a page's body is not retried; the run fails with \"decode HTTP 200 response\" (SDK source retry loop)")
 	fake := fakegraph.New(bugTenant(t, []string{"u1", "u2"}, nil, nil), fakegraph.Options{})
 	defer fake.Close()
 	src := chaosSDKSource(t, fake, &chaosCredential{fake: fake})
@@ -203,7 +201,6 @@ func TestKnownBugResetMidBodyNotRetried(t *testing.T) {
 // TestKnownBugExpiredTokenNotRefreshed: the access token expires between two pages; Graph answers
 // 401 and the credential would now hand out a fresh token, but the source does not ask for one.
 func TestKnownBugExpiredTokenNotRefreshed(t *testing.T) {
-	t.Skip("known: a 401 in the middle of a run is not answered with a fresh token and one retry; the run fails (SDK source)")
 	fake := fakegraph.New(bugTenant(t, []string{"u1", "u2"}, nil, nil), fakegraph.Options{})
 	defer fake.Close()
 	cred := &chaosCredential{fake: fake}
@@ -224,7 +221,6 @@ func TestKnownBugExpiredTokenNotRefreshed(t *testing.T) {
 // a delta round that removes a membership recomputes the scope from the replica, which holds no
 // group-in-group edges, and drops them with their users. The next full round brings them back.
 func TestKnownBugFilterScopeWithNestingOff(t *testing.T) {
-	t.Skip("known: with a group filter and nested groups off, the delta round's scope pass drops groups nested in a chosen group and their users, which the full round took in (syncer: scopePass builds nesting from the replica)")
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
 			tn := bugTenant(t, []string{"u1", "u2", "u3"}, map[string]string{"g1": "chosen", "g2": "nested"},
@@ -247,7 +243,6 @@ func TestKnownBugFilterScopeWithNestingOff(t *testing.T) {
 // chosen group that lost a name clash stays live and active after leaving that group: the removal
 // is ignored because the group is not live, and the scope is not recomputed.
 func TestKnownBugUserKeptByClashLoser(t *testing.T) {
-	t.Skip("known: a user in the group filter's scope only through a clash-losing group keeps an active account after leaving it (syncer: groupsBatch skips member removals of groups that are not live, scopeDirty stays false)")
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
 			tn := bugTenant(t, []string{"u1", "u2"}, map[string]string{"g1": "team", "g2": "team"}, [][2]string{{"g1", "u1"}, {"g2", "u2"}})
@@ -257,6 +252,71 @@ func TestKnownBugUserKeptByClashLoser(t *testing.T) {
 			w.sync(false)
 			if u, live := w.replica().Users["u2"]; live {
 				t.Errorf("u2 left every group in scope but is still live: %+v", u)
+			}
+		})
+	}
+}
+
+// TestKnownBugFilterScopeLostWithFailedRun: with a group filter, a delta page removes the only
+// membership that kept a user in scope, and the run fails on a later page, before its scope pass.
+// The next run resumes after that page: the user must still leave the replica (the dirty scope is
+// stored with the page as the decision for a full round).
+func TestKnownBugFilterScopeLostWithFailedRun(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run("dialect="+d, func(t *testing.T) {
+			tn := bugTenant(t, []string{"u1", "u2"}, map[string]string{"g1": "chosen", "g2": "other"},
+				[][2]string{{"g1", "u1"}, {"g1", "u2"}, {"g2", "u1"}})
+			w := newWorld(t, d, tn, fakegraph.Options{PageSize: 1}, graphsync.Config{Groups: []string{"g1", "g2"}}, true, nil)
+			w.sync(false)
+			w.must(tn.RemoveMember("g1", "u2"), tn.UpdateGroup("g2", func(g *fakegraph.Group) { g.Description = "changed" }))
+			w.src.failGroups = func(link string) error {
+				if strings.Contains(link, "$skiptoken") {
+					return errInjected
+				}
+				return nil
+			}
+			if _, err := w.syncer.SyncOnce(t.Context(), false); !errors.Is(err, errInjected) {
+				t.Fatalf("first run: %v, want the injected error", err)
+			}
+			w.src.failGroups = nil
+			w.sync(false)
+			r := w.replica()
+			if u, live := r.Users["u2"]; live {
+				t.Errorf("u2 left every group in scope but is still live: %+v", u)
+			}
+			if !r.Users["u1"].Active || r.Groups["g2"].Description != "changed" {
+				t.Errorf("u1 %+v, g2 %+v; want u1 active, g2 changed", r.Users["u1"], r.Groups["g2"])
+			}
+		})
+	}
+}
+
+// TestKnownBugReactivatedBeforeRemovals: a disabled user is enabled again and, in the same window,
+// removed from a group. The users round comes first; the groups round fails before the removal.
+// The user must not be active with the group the tenant took away (it stays inactive until the
+// groups round is read, and the next run is a full round). Found by the chaos test (seeds 52 and
+// 60 with -chaos.seeds=60 -chaos.rounds=300).
+func TestKnownBugReactivatedBeforeRemovals(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run("dialect="+d, func(t *testing.T) {
+			tn := bugTenant(t, []string{"u1"}, map[string]string{"g1": "admins"}, [][2]string{{"g1", "u1"}})
+			w := newWorld(t, d, tn, fakegraph.Options{}, graphsync.Config{}, true, nil)
+			w.must(tn.UpdateUser("u1", func(u *fakegraph.User) { u.AccountEnabled = false }))
+			w.sync(false)
+			w.must(tn.UpdateUser("u1", func(u *fakegraph.User) { u.AccountEnabled = true }), tn.RemoveMember("g1", "u1"))
+			w.src.failGroups = func(string) error { return errInjected }
+			if _, err := w.syncer.SyncOnce(t.Context(), false); !errors.Is(err, errInjected) {
+				t.Fatalf("run: %v, want the injected error", err)
+			}
+			if r := w.replica(); r.Users["u1"].Active && r.Members["g1 > u1"] {
+				t.Errorf("after a failed run u1 is active and a member of g1, which the tenant removed")
+			}
+			w.src.failGroups = nil
+			if rep := w.sync(false); rep.Mode != store.SyncModeFull {
+				t.Errorf("the next run is %s, want %s", rep.Mode, store.SyncModeFull)
+			}
+			if r := w.replica(); !r.Users["u1"].Active || r.Members["g1 > u1"] {
+				t.Errorf("after a fault-free run: u1 %+v, member of g1 %t; want active, not a member", r.Users["u1"], r.Members["g1 > u1"])
 			}
 		})
 	}

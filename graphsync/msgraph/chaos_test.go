@@ -26,7 +26,7 @@ import (
 // and after every run the replica is held against the tenant's true state (see checkSafety and
 // diffViews). CI runs a few fixed seeds; run it long with, for example,
 //
-//	go test ./graphsync -run TestChaos -chaos.seeds=8 -chaos.rounds=250
+//	go test ./graphsync/msgraph -run TestChaos -chaos.seeds=8 -chaos.rounds=250
 //
 // A failure names its seed and round and the command that replays it.
 var (
@@ -114,6 +114,8 @@ type chaos struct {
 	rng     *rand.Rand
 
 	excludeGuests, nested bool
+	unified               bool // Microsoft 365 groups are replicated too
+	massLimit             int  // the mass-change guard's threshold (graphsync.Config.MassChangeThreshold)
 	filtered              bool
 	filter                []string // the group filter, object ids; empty for the whole tenant
 	n                     int      // ids and names handed out
@@ -123,6 +125,7 @@ type chaos struct {
 	ops                   []string // this round's mutations and faults
 	faults, failures      map[string]int
 	runs, failed, clean   int
+	held                  int // runs the mass-change guard held, then released
 	lastFailed            bool
 	lastMode              string
 	lagged                bool // users lagged since the last fault-free run
@@ -143,6 +146,8 @@ func newChaos(t *testing.T, dialect string, seed uint64) *chaos {
 		log = testLogger(t)
 	}
 	c.filtered = c.rng.IntN(3) == 0 && (c.nested || syncerKeepsFilterScopeWithNestingOff)
+	c.unified = c.rng.IntN(2) == 0
+	c.massLimit = []int{0, 2, 4, graphsync.MassChangeOff}[c.rng.IntN(4)] // 0: the default threshold
 	tn := fakegraph.NewTenant()
 	c.world = &world{t: t, tn: tn} // populate needs only the tenant
 	c.populate()
@@ -151,8 +156,10 @@ func newChaos(t *testing.T, dialect string, seed uint64) *chaos {
 		c.filter = []string{ids[c.rng.IntN(len(ids))], ids[c.rng.IntN(len(ids))]}[:1+c.rng.IntN(2)]
 	}
 	c.world = newWorld(t, dialect, tn, opts,
-		graphsync.Config{ExcludeGuests: c.excludeGuests, UserRemoval: removal, Groups: c.filter}, c.nested, log)
-	t.Logf("chaos seed %d: %+v, exclude guests %t, nested %t, removal %s, group filter %q", seed, opts, c.excludeGuests, c.nested, removal, c.filter)
+		graphsync.Config{ExcludeGuests: c.excludeGuests, UserRemoval: removal, Groups: c.filter,
+			UnifiedGroups: c.unified, MassChangeThreshold: c.massLimit}, c.nested, log)
+	t.Logf("chaos seed %d: %+v, exclude guests %t, nested %t, unified groups %t, removal %s, group filter %q, mass-change threshold %d",
+		seed, opts, c.excludeGuests, c.nested, c.unified, removal, c.filter, c.massLimit)
 	return c
 }
 
@@ -161,7 +168,7 @@ func chaosSDKSource(t *testing.T, fake *fakegraph.Server, cred azcore.TokenCrede
 	// A short retry budget: sustained faults must fail a run here, as a 10-minute budget would
 	// against a real outage, so that the next run's repair is exercised.
 	src, err := msgraph.New(msgraph.Config{BaseURL: fake.BaseURL(), Credential: cred,
-		RetryBaseDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond, RetryBudget: 200 * time.Millisecond}, nil)
+		RetryBaseDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond, RetryBudget: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,18 +176,25 @@ func chaosSDKSource(t *testing.T, fake *fakegraph.Server, cred azcore.TokenCrede
 }
 
 // chaosCredential hands out the fake's current token, except that after a rotation (a token that
-// expired in the middle of a run) the request in flight still carries the old one.
+// expired in the middle of a run) the request in flight still carries the old one. Once Graph has
+// refused a token since the rotation, a credential asked again hands out the new one, as a real
+// credential built afresh does: with users and groups read at once, the request that took the old
+// token just before the rotation may be the one that sees the 401.
 type chaosCredential struct {
 	fake  *fakegraph.Server
 	mu    sync.Mutex
 	stale int
 	old   string
+	since int // 401s the fake had answered at the rotation
 }
 
 func (c *chaosCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tok := c.fake.Token()
+	if c.stale > 0 && refusals(c.fake) > c.since {
+		c.stale = 0
+	}
 	if c.stale > 0 {
 		c.stale--
 		tok = c.old
@@ -221,8 +235,19 @@ func (s *chaosSource) before() {
 	s.cred.mu.Lock()
 	defer s.cred.mu.Unlock()
 	s.tokens++
-	s.cred.old, s.cred.stale = s.fake.Token(), 1
+	s.cred.old, s.cred.stale, s.cred.since = s.fake.Token(), 1, refusals(s.fake)
 	s.fake.SetToken(fmt.Sprintf("token-%d", s.tokens))
+}
+
+// refusals counts the fake's 401 answers since its requests were last reset.
+func refusals(fake *fakegraph.Server) int {
+	n := 0
+	for _, r := range fake.Requests() {
+		if r.Status == 401 {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *chaosSource) UsersDelta(ctx context.Context, link string) (graphsync.Page[graphsync.User], error) {
@@ -278,6 +303,9 @@ func (c *chaos) run(rounds int) {
 			c.note("second run (TestKnownBugResumedDeltaRoundIsStale)")
 			rep, err = c.syncOnce(false)
 		}
+		if rep.Held != nil {
+			rep, err = c.applyHeld(round, prev, faulty, full)
+		}
 		c.lastFailed, c.lastMode = err != nil, rep.Mode
 		if !faulty {
 			c.lagged = false
@@ -289,7 +317,7 @@ func (c *chaos) run(rounds int) {
 			c.fail(round, []string{"a run with transient faults only failed: " + err.Error()})
 		}
 		got := c.replica()
-		want := tenantView(c.tn, c.excludeGuests, c.nested, c.filter)
+		want := tenantView(c.tn, c.excludeGuests, c.nested, c.unified, c.filter)
 		settled, losers := settleClashes(want, prev, got)
 		if problems := checkSafety(prev, got, want, losers, c.nested, 20); len(problems) > 0 {
 			c.fail(round, problems)
@@ -319,8 +347,8 @@ func (c *chaos) run(rounds int) {
 		causes = append(causes, fmt.Sprintf("%s %d", k, c.failures[k]))
 	}
 	users, groups, members := c.tn.Counts()
-	c.t.Logf("chaos seed %d: %d rounds, %d runs, %d failed (%s), %d fault-free runs matched the tenant exactly; tenant now %d users, %d groups, %d memberships; faults: %s",
-		c.seed, rounds, c.runs, c.failed, strings.Join(causes, ", "), c.clean, users, groups, members, strings.Join(fs, ", "))
+	c.t.Logf("chaos seed %d: %d rounds, %d runs, %d failed (%s), %d held and released, %d fault-free runs matched the tenant exactly; tenant now %d users, %d groups, %d memberships; faults: %s",
+		c.seed, rounds, c.runs, c.failed, strings.Join(causes, ", "), c.held, c.clean, users, groups, members, strings.Join(fs, ", "))
 }
 
 func (c *chaos) syncOnce(full bool) (graphsync.Report, error) {
@@ -338,11 +366,39 @@ func (c *chaos) syncOnce(full bool) (graphsync.Report, error) {
 	return rep, err
 }
 
+// applyHeld checks a run the mass-change guard held and releases it as an administrator would: the
+// released round runs at once (fault-free when the round was). A run asked to be a full round must
+// have written nothing; one that began as a delta round keeps the delta pages it applied before it
+// turned into a full round (docs/sync-guard.md: delta rounds are not held).
+func (c *chaos) applyHeld(round int, prev view, faulty, full bool) (graphsync.Report, error) {
+	c.t.Helper()
+	c.held++
+	c.note("held by the mass-change guard")
+	if problems := diffViews(prev, c.replica(), 20); full && len(problems) > 0 {
+		c.fail(round, append([]string{"a held run changed the replica"}, problems...))
+	}
+	if !faulty {
+		c.fake.ClearFaults()
+	}
+	rep, err := c.syncer.ApplyHeld(c.t.Context(), 0, store.Actor{Kind: store.ActorAdmin, Name: "chaos-admin"})
+	c.runs++
+	c.fake.ClearFaults()
+	if err != nil {
+		c.failed++
+		c.failures[failureCause(err)]++
+		c.note("released run failed: %v", err)
+	}
+	if rep.Held != nil {
+		c.fail(round, []string{"the released run was held again: " + rep.Held.Error()})
+	}
+	return rep, err
+}
+
 // failureCause names why a run failed, for the summary of a long run.
 func failureCause(err error) string {
 	msg := err.Error()
 	for _, cause := range []string{"still throttled", "HTTP 401", "HTTP 403", "HTTP 500", "decode HTTP 200", "unexpected EOF",
-		"EOF", "context deadline exceeded", "injected"} {
+		"EOF", "context deadline exceeded", "injected", "held by the mass-change guard"} {
 		if strings.Contains(msg, cause) {
 			return cause
 		}
@@ -386,7 +442,7 @@ func (c *chaos) fail(round int, problems []string) {
 	for _, r := range c.fake.Requests() {
 		reqs = append(reqs, fmt.Sprintf("%s?%s %d", r.Path, r.Query, r.Status))
 	}
-	c.t.Fatalf("chaos seed %d failed in round %d; replay with\n\tgo test ./graphsync -run 'TestChaos/dialect=%s/seed=%d$' -chaos.seed=%d -chaos.rounds=%d\n%s\nthis round: %s\nrequests: %s",
+	c.t.Fatalf("chaos seed %d failed in round %d; replay with\n\tgo test ./graphsync/msgraph -run 'TestChaos/dialect=%s/seed=%d$' -chaos.seed=%d -chaos.rounds=%d\n%s\nthis round: %s\nrequests: %s",
 		c.seed, round, c.dialect, c.seed, c.seed, round, strings.Join(problems, "\n"), strings.Join(c.ops, "; "), strings.Join(reqs, "\n\t"))
 }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -73,10 +76,10 @@ func (t probeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // fetch runs call (one page request) until it succeeds, fails for good, or its transient failures
 // have used up RetryBudget. It is the only retry layer. Transient: no answer at all (timeout,
-// connection reset, TLS, a token service that does not answer) and 429, 500, 502, 503, 504; it
-// waits Retry-After (fractional seconds rounded up, or an HTTP date), or an exponential backoff with
-// jitter when Graph gave none, and calls call again, which must build its request afresh (see
-// UsersDelta); repeating a next or delta link is safe. A 401 gets one fresh token and one retry.
+// connection reset, TLS, a token service that does not answer), a body the connection cut short,
+// and 429, 500, 502, 503, 504; it waits Retry-After (fractional seconds rounded up, or an HTTP
+// date), or an exponential backoff with jitter when Graph gave none, and calls call again, which
+// must build its request afresh (see UsersDelta); repeating a next or delta link is safe. A 401 gets one fresh token and one retry.
 // The wait ends early when ctx is done.
 func (s *Source) fetch(ctx context.Context, op string, call func(context.Context) error) error {
 	start := s.now()
@@ -97,6 +100,9 @@ func (s *Source) fetch(ctx context.Context, op string, call func(context.Context
 			return fmt.Errorf("graphsync: %s: %w", op, err)
 		case p.status == 0: // no answer: connection refused or reset, timeout, TLS, token service down
 			wait, giveUp = s.backoff(attempt), fmt.Errorf("graphsync: %s: no answer: %w", op, err)
+		case p.status < 300 && cutShort(err):
+			// The connection broke in the middle of the body: as transient as no answer at all.
+			wait, giveUp = s.backoff(attempt), fmt.Errorf("graphsync: %s: HTTP %d response cut short: %w", op, p.status, err)
 		case p.status < 300:
 			return fmt.Errorf("graphsync: %s: decode HTTP %d response: %w", op, p.status, err)
 		default:
@@ -136,6 +142,12 @@ func (s *Source) fetch(ctx context.Context, op string, call func(context.Context
 			return fmt.Errorf("graphsync: %s: waiting to retry: %w", op, err)
 		}
 	}
+}
+
+// cutShort reports whether reading a response's body failed because the connection ended or broke
+// before the body did, rather than because the body was not what Graph sends.
+func cutShort(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }
 
 // transient statuses are retried: throttling, and a service or gateway failing for now.
