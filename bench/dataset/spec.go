@@ -1,5 +1,5 @@
 // Package dataset describes and generates crowdgate's benchmark directory (D-100k in
-// docs/performance-targets.md, and smaller variants) deterministically from a seed, straight into a store's database with bulk SQL.
+// docs/performance.md, and smaller variants) deterministically from a seed, straight into a store's database with bulk SQL.
 //
 // Everything a load generator needs to address the data is derivable from the Spec alone: user and
 // group names, the plain passwords of users with {PKCS5S2} credentials, and the SSO tokens (only
@@ -27,7 +27,7 @@ type Spec struct {
 	SessionIdle       time.Duration
 }
 
-// D100k is dataset D-100k of docs/performance-targets.md.
+// D100k is dataset D-100k of docs/performance.md.
 func D100k() Spec {
 	return Spec{Seed: 100_000, Users: 100_000, Groups: 5_000, Memberships: 1_000_000, Sessions: 100_000,
 		PKCS5S2Share: 0.2, DistinctPasswords: 100, SessionIdle: 8 * time.Hour}

@@ -1,4 +1,4 @@
-// Command crowdgate-bench measures crowdgate against the performance targets P1–P8 of docs/performance-targets.md.
+// Command crowdgate-bench measures crowdgate against the performance targets P1–P8 of docs/performance.md.
 //
 // It generates a benchmark directory (D-100k, or a small one with -short) deterministically into a
 // fresh database (SQLite and PostgreSQL), starts crowdgate's Crowd REST server on 127.0.0.1 in a child

@@ -246,7 +246,7 @@ func (e *env) phase(key string) *phase {
 	return nil
 }
 
-// targets judges the run against docs/performance-targets.md.
+// targets judges the run against docs/performance.md.
 func (e *env) targets() {
 	d := e.dr
 	add := func(t target) { d.Targets = append(d.Targets, t) }

@@ -1,4 +1,4 @@
-// Package instances proves crowdgate's reliability targets R1, R3 and R5 (docs/performance-targets.md,
+// Package instances proves crowdgate's reliability targets R1, R3 and R5 (docs/performance.md,
 // "Reliability targets R1-R5") with real crowdgate processes, built once from ./cmd/crowdgate and driven only from outside:
 // environment variables, the Crowd REST API, the admin console, the CLI, signals and the database.
 //

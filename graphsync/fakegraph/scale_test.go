@@ -7,7 +7,7 @@ import (
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
 )
 
-// TestScaleD100k generates dataset D-100k (docs/performance-targets.md, "Dataset D-100k") and serves
+// TestScaleD100k generates dataset D-100k (docs/performance.md, "Dataset D-100k") and serves
 // full users and groups rounds at 999 objects per page over HTTP, decoding every page. Times are
 // logged; the generation bound is checked only without the race detector, which slows everything
 // down several times.
