@@ -265,25 +265,11 @@ func (s *Settings) Set(key, value string) error {
 	case "username_source":
 		s.UsernameSource = value
 	case "exclude_guests":
-		switch strings.ToLower(value) {
-		case "", "false", "no", "off":
-			s.ExcludeGuests = false
-		case "true", "yes", "on":
-			s.ExcludeGuests = true
-		default:
-			return fmt.Errorf("exclude_guests must be true or false, not %q", value)
-		}
+		return setBool(&s.ExcludeGuests, key, value)
 	case "user_removal":
 		s.UserRemoval = value
 	case "unified_groups":
-		switch strings.ToLower(value) {
-		case "", "false", "no", "off":
-			s.UnifiedGroups = false
-		case "true", "yes", "on":
-			s.UnifiedGroups = true
-		default:
-			return fmt.Errorf("unified_groups must be true or false, not %q", value)
-		}
+		return setBool(&s.UnifiedGroups, key, value)
 	case "protected_groups":
 		s.ProtectedGroups = nil
 		for _, g := range strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == '\n' }) {
@@ -317,6 +303,19 @@ func (s *Settings) Set(key, value string) error {
 		return fmt.Errorf("%s is a secret: it is not set as text (the CLI reads it from standard input or a file)", key)
 	default:
 		return fmt.Errorf("unknown setting %q: want one of %s", key, strings.Join(SettableKeys(), ", "))
+	}
+	return nil
+}
+
+// setBool sets *b from a yes/no value of key.
+func setBool(b *bool, key, value string) error {
+	switch strings.ToLower(value) {
+	case "", "false", "no", "off":
+		*b = false
+	case "true", "yes", "on":
+		*b = true
+	default:
+		return fmt.Errorf("%s must be true or false, not %q", key, value)
 	}
 	return nil
 }

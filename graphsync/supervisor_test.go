@@ -161,3 +161,23 @@ func TestSupervisorReportsStopped(t *testing.T) {
 		t.Errorf("SyncNow after the fix: %v", err)
 	}
 }
+
+// TestSettingsSetRefusesBadValues: Set names the key and the value it cannot take.
+func TestSettingsSetRefusesBadValues(t *testing.T) {
+	for _, tc := range []struct{ key, value, want string }{
+		{"exclude_guests", "maybe", `exclude_guests must be true or false, not "maybe"`},
+		{"unified_groups", "2", `unified_groups must be true or false, not "2"`},
+		{"mass_change_threshold", "-1", "mass_change_threshold must be a whole number"},
+		{"bound_groups", "jira-administrators", "bound_groups takes name=objectid pairs"},
+		{"colour", "blue", `unknown setting "colour"`},
+	} {
+		var s graphsync.Settings
+		if err := s.Set(tc.key, tc.value); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Set(%s, %s) = %v, want an error containing %q", tc.key, tc.value, err, tc.want)
+		}
+	}
+	var s graphsync.Settings
+	if err := s.Set("unified_groups", "yes"); err != nil || !s.UnifiedGroups {
+		t.Errorf("Set(unified_groups, yes) = %v, UnifiedGroups %v", err, s.UnifiedGroups)
+	}
+}
