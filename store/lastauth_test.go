@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -17,16 +16,7 @@ func TestSignInWriteBehindTwoInstances(t *testing.T) {
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
 			ctx := context.Background()
-			url := storetest.URL(t, d)
-			open := func() *store.Store {
-				s, err := store.Open(ctx, store.Config{URL: url, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				return s
-			}
-			a, b := open(), open()
+			a, b := storetest.Two(t, d)
 			f := setup(t, a)
 			u := storetest.Must(a.CreateUser(ctx, store.NewUser{DirectoryID: f.dir.ID, Name: "alice", Active: true, Password: "alice-password-1"}))
 			bob := addUser(t, a, f.dir.ID, "bob")

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 
 	"github.com/crowdgate/crowdgate/store"
@@ -18,16 +17,7 @@ func TestSyncFence(t *testing.T) {
 		t.Skip("the lock connection can drop on PostgreSQL only")
 	}
 	ctx := context.Background()
-	url := storetest.URL(t, "postgres")
-	open := func() *store.Store {
-		s, err := store.Open(ctx, store.Config{URL: url, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	a, b := open(), open()
+	a, b := storetest.Two(t, "postgres")
 	dir := azureDir(t, a)
 	unlockA, ok, err := a.TryLockSync(ctx, dir.ID)
 	if err != nil || !ok {

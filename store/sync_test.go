@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -544,16 +543,7 @@ func TestSyncLock(t *testing.T) {
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
 			ctx := context.Background()
-			url := storetest.URL(t, d)
-			open := func() *store.Store {
-				s, err := store.Open(ctx, store.Config{URL: url, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				return s
-			}
-			a, b := open(), open()
+			a, b := storetest.Two(t, d)
 			dir := azureDir(t, a)
 			unlock, ok, err := a.TryLockSync(ctx, dir.ID)
 			if err != nil || !ok {

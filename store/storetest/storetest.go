@@ -142,3 +142,19 @@ func Must2[T, U any](v T, w U, err error) (T, U) {
 	}
 	return v, w
 }
+
+// Two opens two stores on one new database of the dialect, as two crowdgate instances would; both
+// are closed (and the database dropped) when the test ends.
+func Two(t testing.TB, dialect string) (*store.Store, *store.Store) {
+	t.Helper()
+	url := URL(t, dialect)
+	open := func() *store.Store {
+		s, err := store.Open(context.Background(), store.Config{URL: url, PasswordWorkers: 1}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("storetest: open %s: %v", dialect, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	return open(), open()
+}
