@@ -18,16 +18,27 @@ import (
 type Pool struct {
 	slots   chan struct{} // a token per running hash
 	waiting atomic.Int64  // callers blocked waiting for a slot
-	// optionalAfter is when TryHash may run again (Unix nanoseconds): optional hashing is paced
-	// to a small share of the pool (optionalShare).
-	optionalAfter atomic.Int64
-	runs          atomic.Int64 // hashes and checks run, for metrics and tests
-	verified      atomic.Int64 // Verify calls that hashed
+	// credit is the hashing time (nanoseconds) TryHash may spend: Verify earns optionalShare of
+	// its own time, a pool idle for idleGap or longer earns the idle time, TryHash spends what it
+	// took. It may go negative (one upgrade overdraws it) and is capped at maxCredit.
+	credit      atomic.Int64
+	lastRelease atomic.Int64 // when a slot was last released (Unix nanoseconds)
+	runs        atomic.Int64 // hashes and checks run, for metrics and tests
+	verified    atomic.Int64 // Verify calls that hashed
 }
 
-// optionalShare bounds the share of the pool's time TryHash may take: upgrading a legacy hash
-// (argon2id, ~10 times a {PKCS5S2} check) must not cost a burst of first logins its throughput.
-const optionalShare = 0.05
+// Optional hashing (TryHash: upgrading a legacy hash, an argon2id hash about 10 times the cost of a
+// {PKCS5S2} check) is paced on the time the pool's verifications take, not on wall time: under
+// load it may cost at most optionalShare of the verifications' hashing time, so a saturated
+// login burst keeps its throughput (P3) whatever the machine's load. Both are measured the same
+// way (wall time of a hash holding a slot), so a loaded machine slows both alike. A pool that had
+// nothing to do for idleGap or longer before a verification earns that idle time instead: on a
+// quiet server every legacy login is upgraded at once.
+const (
+	optionalShare = 0.03
+	idleGap       = 100 * time.Millisecond
+	maxCredit     = int64(idleGap) // about two upgrades: an idle spell funds no long burst of them
+)
 
 // NewPool returns a Pool that runs at most workers hashes at once;
 // workers <= 0 means runtime.GOMAXPROCS(0).
@@ -41,9 +52,17 @@ func NewPool(workers int) *Pool {
 // Verify is Verify run inside the pool. It returns ctx.Err() if ctx is done
 // before a slot frees up; once a check has started it runs to completion.
 func (p *Pool) Verify(ctx context.Context, stored, plain string) (ok, rehash bool, err error) {
-	if perr := p.do(ctx, func() { p.verified.Add(1); ok, rehash, err = Verify(stored, plain) }); perr != nil {
+	var took time.Duration
+	perr := p.do(ctx, func() {
+		p.verified.Add(1)
+		start := time.Now()
+		ok, rehash, err = Verify(stored, plain)
+		took = time.Since(start)
+	})
+	if perr != nil {
 		return false, false, perr
 	}
+	p.earn(int64(float64(took) * optionalShare))
 	return ok, rehash, err
 }
 
@@ -56,13 +75,12 @@ func (p *Pool) Hash(ctx context.Context, plain string) (stored string, err error
 	return stored, err
 }
 
-// TryHash is Hash run inside the pool only if every slot is free and optional work is within its
-// share of the pool's time (optionalShare); ok is false, and nothing is hashed, otherwise. For
-// optional work such as upgrading a legacy hash after a login, which must never delay or crowd
-// out the logins themselves.
+// TryHash is Hash run inside the pool only if every slot is free and optional work has credit
+// left (see optionalShare); ok is false, and nothing is hashed, otherwise. For optional work such
+// as upgrading a legacy hash after a login, which must never delay or crowd out the logins
+// themselves.
 func (p *Pool) TryHash(plain string) (stored string, ok bool, err error) {
-	now := time.Now()
-	if p.waiting.Load() > 0 || len(p.slots) > 0 || now.UnixNano() < p.optionalAfter.Load() {
+	if p.waiting.Load() > 0 || len(p.slots) > 0 || p.credit.Load() < 0 {
 		return "", false, nil // busy, or a slot freeing now belongs to a waiting caller
 	}
 	select {
@@ -72,10 +90,21 @@ func (p *Pool) TryHash(plain string) (stored string, ok bool, err error) {
 	}
 	defer p.release()
 	p.runs.Add(1)
+	start := time.Now()
 	stored, err = Hash(plain)
-	took := time.Since(now)
-	p.optionalAfter.Store(now.Add(time.Duration(float64(took) / optionalShare / float64(cap(p.slots)))).UnixNano())
+	p.credit.Add(-int64(time.Since(start)))
 	return stored, err == nil, err
+}
+
+// earn adds n nanoseconds to the optional-hashing credit, up to maxCredit.
+func (p *Pool) earn(n int64) {
+	for {
+		c := p.credit.Load()
+		next := min(c+n, maxCredit)
+		if next <= c || p.credit.CompareAndSwap(c, next) {
+			return
+		}
+	}
 }
 
 // Verifications returns how many passwords Verify has checked: tests count hashing work with it
@@ -99,6 +128,7 @@ func (p *Pool) acquire(ctx context.Context) error {
 	}
 	select {
 	case p.slots <- struct{}{}:
+		p.earnIdle()
 		return nil
 	default:
 	}
@@ -112,7 +142,26 @@ func (p *Pool) acquire(ctx context.Context) error {
 	}
 }
 
-func (p *Pool) release() { <-p.slots }
+func (p *Pool) release() {
+	p.lastRelease.Store(time.Now().UnixNano())
+	<-p.slots
+}
+
+// earnIdle credits optional hashing with the time the pool stood idle before this acquire, if it
+// was idleGap or longer: only a quiet server upgrades every legacy login.
+func (p *Pool) earnIdle() {
+	if len(p.slots) != 1 {
+		return // other hashes are running: the pool was not idle
+	}
+	last := p.lastRelease.Load()
+	if last == 0 {
+		p.earn(maxCredit) // nothing ran yet
+		return
+	}
+	if gap := time.Now().UnixNano() - last; gap >= int64(idleGap) {
+		p.earn(gap)
+	}
+}
 
 // do runs fn on the calling goroutine while holding a slot.
 func (p *Pool) do(ctx context.Context, fn func()) error {

@@ -169,8 +169,8 @@ func TestPoolBound(t *testing.T) {
 	})
 }
 
-// TestPoolTryHash: TryHash hashes when a slot is free and gives up at once, without queueing,
-// when none is.
+// TestPoolTryHash: TryHash hashes when a slot is free and it has credit, and gives up at once,
+// without queueing, when no slot is free.
 func TestPoolTryHash(t *testing.T) {
 	p := NewPool(1)
 	stored, ok, err := p.TryHash("secret")
@@ -180,11 +180,14 @@ func TestPoolTryHash(t *testing.T) {
 	if v, _, err := Verify(stored, "secret"); !v || err != nil {
 		t.Fatalf("TryHash's hash does not verify: %v, %v", v, err)
 	}
-	// Paced: right after one, another is refused, idle pool or not.
+	// Paced: the hash spent the credit, so another at once is refused, idle pool or not.
+	if got := p.credit.Load(); got >= 0 {
+		t.Errorf("credit after a TryHash = %d, want < 0", got)
+	}
 	if _, ok, _ := p.TryHash("secret"); ok {
 		t.Error("a second TryHash at once was not paced")
 	}
-	p.optionalAfter.Store(0)
+	p.credit.Store(0)
 	fill(p)
 	defer p.release()
 	if _, ok, err := p.TryHash("secret"); ok || err != nil {
@@ -192,5 +195,54 @@ func TestPoolTryHash(t *testing.T) {
 	}
 	if got := p.Waiting(); got != 0 {
 		t.Errorf("TryHash queued: Waiting() = %d", got)
+	}
+}
+
+// TestPoolTryHashPacedOnVerifications: under load (no idle spell before a verification), each
+// Verify earns optionalShare of its own hashing time and nothing more, so upgrades take at most
+// that share of the verifications' time, however slow the wall clock runs.
+func TestPoolTryHashPacedOnVerifications(t *testing.T) {
+	p := NewPool(2)
+	p.credit.Store(-int64(time.Hour)) // an upgrade overdrew the credit
+	for range 50 {
+		p.lastRelease.Store(time.Now().UnixNano()) // busy: a hash just finished
+		if ok, _, err := p.Verify(t.Context(), cheapSSHA, "secret"); !ok || err != nil {
+			t.Fatalf("Verify = %v, %v", ok, err)
+		}
+	}
+	if got := p.credit.Load(); got >= 0 || got <= -int64(time.Hour) {
+		t.Errorf("credit after 50 busy verifications = %d, want more than -1h and still < 0", got)
+	}
+	if _, ok, _ := p.TryHash("secret"); ok {
+		t.Error("TryHash ran on credit 50 cheap verifications cannot have earned")
+	}
+	if got := p.Verifications(); got != 50 {
+		t.Errorf("Verifications() = %d, want 50", got)
+	}
+}
+
+// TestPoolTryHashAfterIdleSpell: a verification that finds the pool idle for idleGap or longer
+// earns the idle time (up to maxCredit), so a quiet server upgrades every legacy login; a gap
+// shorter than idleGap earns nothing.
+func TestPoolTryHashAfterIdleSpell(t *testing.T) {
+	p := NewPool(2)
+	p.credit.Store(-int64(idleGap) / 2)
+	p.lastRelease.Store(time.Now().Add(-idleGap / 10).UnixNano())
+	if ok, _, _ := p.Verify(t.Context(), cheapSSHA, "secret"); !ok {
+		t.Fatal("Verify failed")
+	}
+	if _, ok, _ := p.TryHash("secret"); ok {
+		t.Error("TryHash ran after a gap shorter than idleGap")
+	}
+	p.credit.Store(-int64(idleGap) / 2)
+	p.lastRelease.Store(time.Now().Add(-2 * idleGap).UnixNano())
+	if ok, _, _ := p.Verify(t.Context(), cheapSSHA, "secret"); !ok {
+		t.Fatal("Verify failed")
+	}
+	if got := p.credit.Load(); got != maxCredit {
+		t.Errorf("credit after an idle spell of 2×idleGap = %d, want maxCredit %d", got, maxCredit)
+	}
+	if _, ok, err := p.TryHash("secret"); !ok || err != nil {
+		t.Errorf("TryHash after an idle spell = %v, %v; want true, nil", ok, err)
 	}
 }
