@@ -77,7 +77,10 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			},
 		}
 		app, err := s.st.AuthenticateApplicationWith(ctx, name, pw, gate)
-		actx := store.WithActor(context.WithoutCancel(ctx), store.Actor{Kind: store.ActorApplication, Name: logName, Address: client.String()})
+		// The failures' audit context, built only for them: a success (every validation) skips it.
+		actx := func() context.Context {
+			return store.WithActor(context.WithoutCancel(ctx), store.Actor{Kind: store.ActorApplication, Name: logName, Address: client.String()})
+		}
 		var refused addressRefused
 		switch {
 		case err == nil:
@@ -90,13 +93,13 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set("Retry-After", "60")
 			return c.Blob(http.StatusTooManyRequests, "text/plain;charset=UTF-8", []byte("Too many failed authentication attempts; try again later"))
 		case errors.As(err, &refused):
-			s.st.FailedSignIn(actx, "APPLICATION_LOGIN_FAILED", "APPLICATION", logName, "address not allowed")
+			s.st.FailedSignIn(actx(), "APPLICATION_LOGIN_FAILED", "APPLICATION", logName, "address not allowed")
 			return s.forbidden(c, fmt.Sprintf("Client with address %q is forbidden from making requests to the application, %s.", client, refused.app))
 		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadCredential):
 			s.log.Info("application failed to authenticate", "app", logName, "client", client.String())
 			// A login failure of an application; requests without credentials, the usual first
 			// challenge, are not failures.
-			s.st.FailedSignIn(actx, "APPLICATION_LOGIN_FAILED", "APPLICATION", logName, "wrong application name or password")
+			s.st.FailedSignIn(actx(), "APPLICATION_LOGIN_FAILED", "APPLICATION", logName, "wrong application name or password")
 			return s.unauthorized(c)
 		default:
 			return fmt.Errorf("authenticate application %q: %w", logName, err)
@@ -109,11 +112,11 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(viewKey, v)
-		ver := "1"
+		api := "/rest/usermanagement/1"
 		if strings.Contains(r.URL.Path, "/rest/usermanagement/latest/") {
-			ver = "latest" // links follow the version the client used, as Crowd's do
+			api = "/rest/usermanagement/latest" // links follow the version the client used, as Crowd's do
 		}
-		c.Set(baseKey, s.baseURL(r)+"/rest/usermanagement/"+ver)
+		c.Set(baseKey, s.baseURL(r, api))
 		actor := store.Actor{Kind: store.ActorApplication, Name: app.Name, Address: client.String()}
 		c.SetRequest(r.WithContext(store.WithActor(ctx, actor)))
 		return next(c)

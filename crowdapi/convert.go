@@ -18,8 +18,11 @@ type expansion struct {
 
 func expandOf(c echo.Context) expansion {
 	var e expansion
+	if !strings.Contains(c.Request().URL.RawQuery, "expand") {
+		return e // most requests: parsing the query would allocate a map for nothing
+	}
 	for _, v := range c.QueryParams()["expand"] {
-		for _, p := range strings.Split(v, ",") {
+		for p := range strings.SplitSeq(v, ",") {
 			switch strings.ToLower(strings.TrimSpace(p)) {
 			case "user":
 				e.user = true
@@ -85,13 +88,18 @@ func q(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~!$'()*,;:@/?", c) >= 0 {
+		if queryLegal(c) {
 			b.WriteByte(c)
 			continue
 		}
 		fmt.Fprintf(&b, "%%%02X", c)
 	}
 	return b.String()
+}
+
+// queryLegal reports whether q leaves c as it is.
+func queryLegal(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~!$'()*,;:@/?", c) >= 0
 }
 
 func userLink(base, name string) *link {

@@ -2,7 +2,6 @@ package crowdapi
 
 import (
 	"bytes"
-	"encoding/xml"
 	"time"
 	"unicode/utf8"
 )
@@ -152,22 +151,27 @@ func xmlChar(r rune) bool {
 }
 
 // appendSessionXML appends the document respond writes for a session with the minimal user
-// (no expand=user): prolog, token, user name and link, self link, dates.
+// (no expand=user): prolog, token, user name and link, self link, dates. It allocates nothing:
+// the links are escaped piece by piece (escaping is per character, and no piece can join a
+// neighbour's bytes into another character: each link's pieces meet at ASCII).
 func appendSessionXML(b []byte, base, token, userName string, created, expiry time.Time) []byte {
-	w := (*appendWriter)(&b)
 	b = append(b, xmlProlog...)
 	if token == "" {
 		b = append(b, `<session expand="user"><token/><user name="`...)
 	} else {
 		b = append(b, `<session expand="user"><token>`...)
-		xml.EscapeText(w, []byte(token))
+		b = appendEscaped(b, token)
 		b = append(b, `</token><user name="`...)
 	}
-	xml.EscapeText(w, []byte(userName))
+	b = appendEscaped(b, userName)
 	b = append(b, `"><link rel="self" href="`...)
-	xml.EscapeText(w, []byte(base+"/user?username="+q(userName)))
+	b = appendEscaped(b, base)
+	b = append(b, "/user?username="...)
+	b = appendQEscaped(b, userName)
 	b = append(b, `"/></user><link rel="self" href="`...)
-	xml.EscapeText(w, []byte(base+"/session/"+token))
+	b = appendEscaped(b, base)
+	b = append(b, "/session/"...)
+	b = appendEscaped(b, token)
 	b = append(b, `"/>`...)
 	if !created.IsZero() {
 		b = append(b, `<created-date>`...)
@@ -182,10 +186,63 @@ func appendSessionXML(b []byte, base, token, userName string, created, expiry ti
 	return append(b, `</session>`...)
 }
 
-// appendWriter lets xml.EscapeText append to a byte slice.
-type appendWriter []byte
+// appendEscaped appends s escaped exactly as xml.EscapeText escapes it, without its io.Writer
+// and []byte conversion (which allocate).
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch c {
+			case '"':
+				b = append(b, "&#34;"...)
+			case '\'':
+				b = append(b, "&#39;"...)
+			case '&':
+				b = append(b, "&amp;"...)
+			case '<':
+				b = append(b, "&lt;"...)
+			case '>':
+				b = append(b, "&gt;"...)
+			case '\t':
+				b = append(b, "&#x9;"...)
+			case '\n':
+				b = append(b, "&#xA;"...)
+			case '\r':
+				b = append(b, "&#xD;"...)
+			default:
+				if c < 0x20 {
+					b = append(b, "\uFFFD"...)
+				} else {
+					b = append(b, c)
+				}
+			}
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !xmlChar(r) || r == utf8.RuneError && n == 1 {
+			b = append(b, "\uFFFD"...)
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return b
+}
 
-func (w *appendWriter) Write(p []byte) (int, error) {
-	*w = append(*w, p...)
-	return len(p), nil
+// appendQEscaped appends appendEscaped(q(s)) without building q(s): q's output is ASCII, and of
+// its characters only the apostrophe needs escaping in XML.
+func appendQEscaped(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\'':
+			b = append(b, "&#39;"...)
+		case queryLegal(c):
+			b = append(b, c)
+		default:
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
 }

@@ -20,7 +20,7 @@ const xmlProlog = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`
 // wantsJSON applies Crowd's negotiation: XML unless the client asked for JSON (no Accept, */* or
 // anything listing XML first means XML).
 func wantsJSON(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
 		mt, _ := mediaType(part)
 		switch mt {
 		case "application/json":
@@ -38,7 +38,7 @@ func acceptable(r *http.Request) bool {
 	if h == "" {
 		return true
 	}
-	for _, part := range strings.Split(h, ",") {
+	for part := range strings.SplitSeq(h, ",") {
 		mt, err := mediaType(part)
 		if err != nil {
 			continue

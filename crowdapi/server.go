@@ -79,11 +79,12 @@ type Store interface {
 }
 
 type server struct {
-	cfg     Config
-	st      Store
-	log     *slog.Logger
-	version string
-	answers sync.Pool // *[]byte: buffers of hand-written answers (session validations)
+	cfg           Config
+	st            Store
+	log           *slog.Logger
+	version       string
+	versionHeader []string  // []string{version}
+	answers       sync.Pool // *[]byte: buffers of hand-written answers (session validations)
 
 	byAddress, byName *throttle.Throttle // failed application authentications
 }
@@ -104,6 +105,7 @@ func New(cfg Config, st Store, log *slog.Logger) (http.Handler, error) {
 		v = DefaultVersion
 	}
 	s := &server{cfg: cfg, st: st, log: log, version: "Crowd/" + v}
+	s.versionHeader = []string{s.version}
 	s.byAddress, s.byName = newAuthThrottles(cfg)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -177,14 +179,21 @@ func (s *server) routes(g *echo.Group) {
 	g.DELETE("/webhook/:id", s.deleteWebhook)
 }
 
+var (
+	userManagementVersion = []string{"1.4"}
+	noCache               = []string{"no-cache, no-store"}
+	noSniff               = []string{"nosniff"}
+)
+
 // headers sets what every response under the API carries, errors and 401s included.
 func (s *server) headers(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		// Shared, never modified value slices: Header.Set would allocate one per header and request.
 		h := c.Response().Header()
-		h.Set("X-Embedded-Crowd-Version", s.version)
-		h.Set("X-Crowd-User-Management-Version", "1.4")
-		h.Set("Cache-Control", "no-cache, no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
+		h["X-Embedded-Crowd-Version"] = s.versionHeader
+		h["X-Crowd-User-Management-Version"] = userManagementVersion
+		h["Cache-Control"] = noCache
+		h["X-Content-Type-Options"] = noSniff
 		return next(c)
 	}
 }
@@ -281,16 +290,17 @@ func (s *server) clientAddress(r *http.Request) netip.Addr {
 	return clientaddr.Of(r, s.st.TrustedProxies())
 }
 
-// baseURL is the externally visible URL of the context path, for links.
-func (s *server) baseURL(r *http.Request) string {
+// baseURL is the externally visible URL of the context path followed by suffix, for links (one
+// concatenation: it is built on every request).
+func (s *server) baseURL(r *http.Request, suffix string) string {
 	if s.cfg.BaseURL != "" {
-		return strings.TrimSuffix(s.cfg.BaseURL, "/")
+		return strings.TrimSuffix(s.cfg.BaseURL, "/") + suffix
 	}
-	scheme := "http"
+	scheme := "http://"
 	if r.TLS != nil {
-		scheme = "https"
+		scheme = "https://"
 	}
-	return scheme + "://" + r.Host + s.cfg.ContextPath
+	return scheme + r.Host + s.cfg.ContextPath + suffix
 }
 
 // handleError renders every failure as Crowd does.

@@ -102,7 +102,7 @@ func (s *server) factorsIn(c echo.Context, in *validationFactorsEntity) ([]store
 	if in == nil {
 		return nil, netip.Addr{}
 	}
-	var out []store.Factor
+	out := make([]store.Factor, 0, len(in.Factors))
 	var remote, xff string
 	for _, f := range in.Factors {
 		out = append(out, store.Factor{Name: f.Name, Value: f.Value})
