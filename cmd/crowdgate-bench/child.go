@@ -40,8 +40,15 @@ func startChild(ctx context.Context, dbURL string, o options) (*child, error) {
 		args = append(args, "-password-workers", fmt.Sprint(o.pwWorkers))
 	}
 	cmd := exec.Command(exe, args...)
+	cmd.Env = os.Environ()
 	if o.serverProcs > 0 {
-		cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", o.serverProcs))
+		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", o.serverProcs))
+	}
+	if o.serverGOGC != "" {
+		cmd.Env = append(cmd.Env, "GOGC="+o.serverGOGC)
+	}
+	if o.serverMemLimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+o.serverMemLimit)
 	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()

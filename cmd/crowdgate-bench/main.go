@@ -56,8 +56,10 @@ type options struct {
 	accessFlush   time.Duration
 	only          map[string]bool
 	serverProcs   int
-	pwWorkers     int
-	replot        string
+	// The server's GOGC and GOMEMLIMIT (empty: inherited), to compare garbage-collector settings.
+	serverGOGC, serverMemLimit string
+	pwWorkers                  int
+	replot                     string
 }
 
 func main() {
@@ -159,6 +161,8 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.accessFlush, "access-flush", 5*time.Second, "server's interval of the session-access write-behind, as crowdgate's (0: never, to isolate its cost)")
 	fs.IntVar(&o.pwWorkers, "password-workers", 0, "server's password hashing pool size (0: the store's default, one per CPU)")
 	fs.IntVar(&o.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server process (0: Go's default, the number of CPUs)")
+	fs.StringVar(&o.serverGOGC, "server-gogc", "", "GOGC of the server process (empty: inherited from this one)")
+	fs.StringVar(&o.serverMemLimit, "server-gomemlimit", "", "GOMEMLIMIT of the server process, e.g. 200MiB (empty: inherited from this one)")
 	fs.StringVar(&o.replot, "replot", "", "re-render results.md and the plots of an earlier run from its results.json (a results folder), and BENCHMARKS.md with -write-benchmarks-md, then stop")
 	only := fs.String("only", "", "run only these steps, comma-separated: p1, sweep, p3, p4, p5, profiles, explain, p8 (default: all)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the databases (PostgreSQL database, SQLite file) after the run")
