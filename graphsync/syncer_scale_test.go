@@ -1,7 +1,6 @@
 package graphsync_test
 
 import (
-	"fmt"
 	"os"
 	"runtime"
 	"testing"
@@ -32,28 +31,7 @@ func scaleRun(t *testing.T, dialect string, users, groups, memberships int) (ful
 	}
 	e.check()
 
-	// 100 changes: 30 renames, 20 disables, 10 deletions, 10 new users in a group, 30 membership changes.
-	ids, gids := tn.UserIDs(), tn.GroupIDs()
-	for i := range 30 {
-		e.must(tn.RenameUser(ids[i*7], fmt.Sprintf("renamed%d@contoso.com", i)))
-	}
-	for i := range 20 {
-		e.must(tn.UpdateUser(ids[1000+i*11], func(u *fakegraph.User) { u.AccountEnabled = !u.AccountEnabled }))
-	}
-	for i := range 10 {
-		e.must(tn.DeleteUser(ids[2000+i*13], i%2 == 0))
-	}
-	for i := range 10 {
-		id := fmt.Sprintf("50000000-0000-4000-8000-%012d", i)
-		e.must(tn.AddUser(fakegraph.User{ID: id, UserPrincipalName: fmt.Sprintf("new%d@contoso.com", i), AccountEnabled: true}),
-			tn.AddMember(gids[i], id))
-	}
-	for i := range 15 {
-		e.must(tn.AddMember(gids[len(gids)-1-i], ids[3000+i]))
-		if m := tn.Members(gids[10+i]); len(m) > 0 && m[0].Kind == fakegraph.KindUser {
-			e.must(tn.RemoveMember(gids[10+i], m[0].ID))
-		}
-	}
+	e.must(tn.ApplyHundredChanges())
 	tok := e.token()
 	rep = e.sync(false)
 	delta = rep.Duration()

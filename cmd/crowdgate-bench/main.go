@@ -164,7 +164,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.serverGOGC, "server-gogc", "", "GOGC of the server process (empty: inherited from this one)")
 	fs.StringVar(&o.serverMemLimit, "server-gomemlimit", "", "GOMEMLIMIT of the server process, e.g. 200MiB (empty: inherited from this one)")
 	fs.StringVar(&o.replot, "replot", "", "re-render results.md and the plots of an earlier run from its results.json (a results folder), and BENCHMARKS.md with -write-benchmarks-md, then stop")
-	only := fs.String("only", "", "run only these steps, comma-separated: p1, sweep, p3, p4, p5, profiles, explain, p8 (default: all)")
+	only := fs.String("only", "", "run only these steps, comma-separated: p1, sweep, p3, p4, p5, profiles, explain, p6, p8 (default: all)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the databases (PostgreSQL database, SQLite file) after the run")
 	fs.BoolVar(&o.generateOnly, "generate-only", false, "generate the dataset, keep the database and stop (for manual EXPLAIN or profiling)")
 	fs.BoolVar(&o.failOnTarget, "fail-on-target", false, "exit 3 when a target is missed")
@@ -184,7 +184,7 @@ func parseFlags(args []string) (options, error) {
 		for _, s := range strings.Split(*only, ",") {
 			s = strings.TrimSpace(s)
 			switch s {
-			case "p1", "sweep", "p3", "p4", "p5", "profiles", "explain", "p8":
+			case "p1", "sweep", "p3", "p4", "p5", "profiles", "explain", "p6", "p8":
 				o.only[s] = true
 			default:
 				return o, fmt.Errorf("-only: unknown step %q", s)

@@ -11,7 +11,7 @@ import (
 )
 
 // soakValidations measures P8: validations at half of P1's maximum for the -soak duration, with
-// latency drift and memory growth per window.
+// latency drift and memory growth per window (a sixth of the soak).
 func (e *env) soakValidations(ctx context.Context) error {
 	if e.o.soak <= 0 || e.dr.P1Max <= 0 {
 		return nil
@@ -20,7 +20,7 @@ func (e *env) soakValidations(ctx context.Context) error {
 		return nil // soak once, on PostgreSQL
 	}
 	rate := e.dr.P1Max / 2
-	win := max(e.o.soak/10, 10*time.Second)
+	win := max(e.o.soak/6, 10*time.Second) // 30 minutes: the first 5 against the last 5
 	pid := e.child.pid()
 	var rss []float64
 	stop := make(chan struct{})

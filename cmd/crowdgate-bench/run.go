@@ -150,6 +150,7 @@ func runDialect(ctx context.Context, o options, rep *report, dr *dialectReport) 
 		{"p5", "P5 Jira full sync", e.jiraFullSync},
 		{"profiles", "profiles", e.profiles},
 		{"explain", "EXPLAIN", e.explain},
+		{"p6", "P6 Graph sync", e.graphSync},
 		{"p8", "P8 soak", e.soakValidations},
 	}
 	for _, s := range steps {
