@@ -33,11 +33,14 @@ func TestReportAndPlot(t *testing.T) {
 	d.Phases = []*phase{{Key: "echo", Name: "echo", Mode: "closed", Conc: 32, RPS: 10000, OK: 100000},
 		{Key: "p1", Name: "p1", Mode: "closed", Conc: 32, RPS: 6000, OK: 60000},
 		{Key: "p1-half", Name: "half", Mode: "open", Rate: 3000, RPS: 3000, OK: 30000, P99: 4}}
+	d.P6 = &p6Report{Users: 10, Groups: 2, Memberships: 5, FullS: 1.5, FullPages: 3, DeltaS: 1.2,
+		FullPhases: []syncPhase{{"reading", 1}, {"apply users", 0.5}}}
 	r.Dialects = []*dialectReport{d}
 	e := &env{dr: d, o: options{hotTokens: 100}, tokens: make([]string, 10)}
 	e.targets()
 	md := r.summaryMarkdown()
-	for _, want := range []string{"| P1 | validations/s", "60 %", "**PASS**", "| P6 |", "graphsync scale test"} {
+	for _, want := range []string{"| P1 | validations/s", "60 %", "**PASS**", "| P6 | Graph full sync, 10 users, 2 groups, 5 memberships | 1.5 s |", "3 pages; reading 1.0 s, apply users 0.5 s",
+		"| P6 | Graph delta round of 100 changes | 1200 ms | — | — | ≤ 1 s | **FAIL**"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}
