@@ -15,24 +15,13 @@ import (
 
 // TestConsole covers the console's queries on every dialect.
 func TestConsole(t *testing.T) {
-	cases := []struct {
-		name string
-		run  func(t *testing.T, s *store.Store)
-	}{
+	runSuite(t, []storeCase{
 		{"ExplainAndCount", testConsoleExplain},
 		{"AccessReport", testConsoleReport},
 		{"GroupGrants", testConsoleGroupGrants},
 		{"DirectoryStatsAndView", testConsoleDirectories},
 		{"TouchConsoleSession", testConsoleTouch},
-	}
-	for _, d := range storetest.Dialects(t) {
-		t.Run("dialect="+d, func(t *testing.T) {
-			t.Parallel()
-			for _, tc := range cases {
-				t.Run(tc.name, func(t *testing.T) { tc.run(t, storetest.Open(t, d)) })
-			}
-		})
-	}
+	})
 }
 
 // consoleFixture: two internal directories; jira lets nested members of jira-users of the first

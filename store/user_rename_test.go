@@ -12,24 +12,21 @@ import (
 // renamed the user in one transaction and then failed to save an invalid field in another,
 // leaving the rename: UserChange.Name now renames in the update's own transaction.
 func TestUpdateUserRenameRollsBackWithRefusedField(t *testing.T) {
-	for _, d := range storetest.Dialects(t) {
-		t.Run(d, func(t *testing.T) {
-			st := storetest.Open(t, d)
-			ctx := context.Background()
-			dir := storetest.Must(st.EnsureInternalDirectory(ctx))
-			u := storetest.Must(st.CreateUser(ctx, store.NewUser{DirectoryID: dir.ID, Name: "bob", Active: true}))
-			name, bad := "robert", "bob\x00@example.com"
-			if _, err := st.UpdateUser(ctx, u.ID, store.UserChange{Name: &name, Email: &bad}); err == nil {
-				t.Fatal("an invalid e-mail was accepted")
-			}
-			if got := storetest.Must(st.User(ctx, u.ID)); got.Name != "bob" {
-				t.Fatalf("name %q after a refused change, want bob", got.Name)
-			}
-			good := "robert@example.com"
-			got, err := st.UpdateUser(ctx, u.ID, store.UserChange{Name: &name, Email: &good})
-			if err != nil || got.Name != "robert" || got.Email != good {
-				t.Fatalf("rename with update: %+v %v", got, err)
-			}
-		})
-	}
+	onEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		dir := storetest.Must(st.EnsureInternalDirectory(ctx))
+		u := storetest.Must(st.CreateUser(ctx, store.NewUser{DirectoryID: dir.ID, Name: "bob", Active: true}))
+		name, bad := "robert", "bob\x00@example.com"
+		if _, err := st.UpdateUser(ctx, u.ID, store.UserChange{Name: &name, Email: &bad}); err == nil {
+			t.Fatal("an invalid e-mail was accepted")
+		}
+		if got := storetest.Must(st.User(ctx, u.ID)); got.Name != "bob" {
+			t.Fatalf("name %q after a refused change, want bob", got.Name)
+		}
+		good := "robert@example.com"
+		got, err := st.UpdateUser(ctx, u.ID, store.UserChange{Name: &name, Email: &good})
+		if err != nil || got.Name != "robert" || got.Email != good {
+			t.Fatalf("rename with update: %+v %v", got, err)
+		}
+	})
 }
