@@ -84,11 +84,8 @@ func (s *server) createGroup(c echo.Context) error {
 
 func (s *server) updateGroup(c echo.Context) error {
 	ctx := c.Request().Context()
-	g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+	g, err := s.groupToChange(c, "update group")
 	if err != nil {
-		return err
-	}
-	if err := s.protectGroups(c, "update group", g); err != nil {
 		return err
 	}
 	var in groupEntity
@@ -118,11 +115,8 @@ func (s *server) updateGroup(c echo.Context) error {
 }
 
 func (s *server) deleteGroup(c echo.Context) error {
-	g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+	g, err := s.groupToChange(c, "delete group")
 	if err != nil {
-		return err
-	}
-	if err := s.protectGroups(c, "delete group", g); err != nil {
 		return err
 	}
 	return s.change(c, g.DirectoryID, store.OpDeleteGroup, InvalidGroup, func(ctx context.Context) error {
@@ -144,11 +138,8 @@ func (s *server) getGroupAttributes(c echo.Context) error {
 }
 
 func (s *server) storeGroupAttributes(c echo.Context) error {
-	g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+	g, err := s.groupToChange(c, "store group attributes")
 	if err != nil {
-		return err
-	}
-	if err := s.protectGroups(c, "store group attributes", g); err != nil {
 		return err
 	}
 	var in attributesEntity
@@ -161,11 +152,8 @@ func (s *server) storeGroupAttributes(c echo.Context) error {
 }
 
 func (s *server) deleteGroupAttribute(c echo.Context) error {
-	g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+	g, err := s.groupToChange(c, "delete group attribute")
 	if err != nil {
-		return err
-	}
-	if err := s.protectGroups(c, "delete group attribute", g); err != nil {
 		return err
 	}
 	attr, err := required(c, "attributename")

@@ -23,6 +23,25 @@ func (s *server) protectGroups(c echo.Context, action string, groups ...store.Gr
 	return s.protect(c, action, nil, groups)
 }
 
+// userToChange is the visible user the username parameter names (404 when there is none), refused
+// as protectUsers does: the start of every request that changes one user.
+func (s *server) userToChange(c echo.Context, action string) (store.User, error) {
+	u, err := s.lookupUser(c, "username", http.StatusNotFound)
+	if err == nil {
+		err = s.protectUsers(c, action, u)
+	}
+	return u, err
+}
+
+// groupToChange is userToChange for the group the groupname parameter names.
+func (s *server) groupToChange(c echo.Context, action string) (store.Group, error) {
+	g, err := s.lookupGroup(c, "groupname", http.StatusNotFound)
+	if err == nil {
+		err = s.protectGroups(c, action, g)
+	}
+	return g, err
+}
+
 func (s *server) protect(c echo.Context, action string, users []store.User, groups []store.Group) error {
 	ctx := c.Request().Context()
 	p, err := s.st.ProtectedObjects(ctx)

@@ -131,11 +131,8 @@ func deref(p *string) string {
 }
 
 func (s *server) updateUser(c echo.Context) error {
-	u, err := s.lookupUser(c, "username", http.StatusNotFound)
+	u, err := s.userToChange(c, "update user")
 	if err != nil {
-		return err
-	}
-	if err := s.protectUsers(c, "update user", u); err != nil {
 		return err
 	}
 	var in userEntity
@@ -157,11 +154,8 @@ func (s *server) updateUser(c echo.Context) error {
 }
 
 func (s *server) deleteUser(c echo.Context) error {
-	u, err := s.lookupUser(c, "username", http.StatusNotFound)
+	u, err := s.userToChange(c, "delete user")
 	if err != nil {
-		return err
-	}
-	if err := s.protectUsers(c, "delete user", u); err != nil {
 		return err
 	}
 	return s.change(c, u.DirectoryID, store.OpDeleteUser, InvalidUser, func(ctx context.Context) error {
@@ -183,11 +177,8 @@ func (s *server) getUserAttributes(c echo.Context) error {
 }
 
 func (s *server) storeUserAttributes(c echo.Context) error {
-	u, err := s.lookupUser(c, "username", http.StatusNotFound)
+	u, err := s.userToChange(c, "store user attributes")
 	if err != nil {
-		return err
-	}
-	if err := s.protectUsers(c, "store user attributes", u); err != nil {
 		return err
 	}
 	var in attributesEntity
@@ -204,11 +195,8 @@ func (s *server) storeUserAttributes(c echo.Context) error {
 }
 
 func (s *server) deleteUserAttribute(c echo.Context) error {
-	u, err := s.lookupUser(c, "username", http.StatusNotFound)
+	u, err := s.userToChange(c, "delete user attribute")
 	if err != nil {
-		return err
-	}
-	if err := s.protectUsers(c, "delete user attribute", u); err != nil {
 		return err
 	}
 	attr, err := required(c, "attributename")
@@ -224,11 +212,8 @@ func (s *server) deleteUserAttribute(c echo.Context) error {
 }
 
 func (s *server) setPassword(c echo.Context) error {
-	u, err := s.lookupUser(c, "username", http.StatusNotFound)
+	u, err := s.userToChange(c, "set password")
 	if err != nil {
-		return err
-	}
-	if err := s.protectUsers(c, "set password", u); err != nil {
 		return err
 	}
 	var in passwordEntity
@@ -244,11 +229,8 @@ func (s *server) setPassword(c echo.Context) error {
 }
 
 func (s *server) clearPassword(c echo.Context) error {
-	u, err := s.lookupUser(c, "username", http.StatusNotFound)
+	u, err := s.userToChange(c, "clear password")
 	if err != nil {
-		return err
-	}
-	if err := s.protectUsers(c, "clear password", u); err != nil {
 		return err
 	}
 	return s.change(c, u.DirectoryID, store.OpUpdateUser, InvalidCredential, func(ctx context.Context) error {
@@ -258,11 +240,8 @@ func (s *server) clearPassword(c echo.Context) error {
 
 func (s *server) renameUser(c echo.Context) error {
 	ctx := c.Request().Context()
-	u, err := s.lookupUser(c, "username", http.StatusNotFound)
+	u, err := s.userToChange(c, "rename user")
 	if err != nil {
-		return err
-	}
-	if err := s.protectUsers(c, "rename user", u); err != nil {
 		return err
 	}
 	var in renameEntity

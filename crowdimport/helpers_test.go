@@ -90,19 +90,13 @@ func directoryView(t *testing.T, st *store.Store, dir string) *store.View {
 		t.Fatal(err)
 	}
 	name := "verify-" + d.LowerName
-	a, err := st.ApplicationByName(ctx, name)
-	if store.IsNotFound(err) {
-		a, err = st.CreateApplication(ctx, store.NewApplication{Name: name, Password: "verify-password", Active: true,
-			Mappings: []store.Mapping{{DirectoryID: d.ID, AllowAll: true}}})
+	if _, err := st.ApplicationByName(ctx, name); store.IsNotFound(err) {
+		if _, err := st.CreateApplication(ctx, store.NewApplication{Name: name, Password: "verify-password", Active: true,
+			Mappings: []store.Mapping{{DirectoryID: d.ID, AllowAll: true}}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := st.View(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return viewOf(t, st, name)
 }
 
 func newSQLite(t *testing.T) *store.Store { return storetest.Open(t, "sqlite") }

@@ -130,30 +130,13 @@ type replica struct {
 
 func (e *env) replica() replica {
 	e.t.Helper()
-	snap := storetest.Must(e.st.SyncSnapshot(context.Background(), e.dir.ID))
-	listed := map[string]bool{}
-	for _, o := range snap.Outside {
-		listed[o.ExternalID] = true
+	live := storetest.Must(storetest.LiveReplica(context.Background(), e.st, e.dir.ID))
+	r := replica{Users: live.Users, Groups: live.Groups, Members: []string{}}
+	for _, m := range live.UserMembers {
+		r.Members = append(r.Members, m[0]+" > "+m[1])
 	}
-	r := replica{Users: map[string]store.SyncUser{}, Groups: map[string]store.SyncGroup{}, Members: []string{}}
-	uext, gext := map[int64]string{}, map[int64]string{}
-	for _, u := range snap.Users {
-		uext[u.ID] = u.ExternalID
-		if !listed[u.ExternalID] {
-			r.Users[u.ExternalID] = u.SyncUser
-		}
-	}
-	for _, g := range snap.Groups {
-		gext[g.ID] = g.ExternalID
-		if !listed[g.ExternalID] {
-			r.Groups[g.ExternalID] = g.SyncGroup
-		}
-	}
-	for _, m := range snap.UserMemberships {
-		r.Members = append(r.Members, gext[m[0]]+" > "+uext[m[1]])
-	}
-	for _, m := range snap.GroupMemberships {
-		r.Members = append(r.Members, gext[m[0]]+" >> "+gext[m[1]])
+	for _, m := range live.GroupMembers {
+		r.Members = append(r.Members, m[0]+" >> "+m[1])
 	}
 	slices.Sort(r.Members)
 	return r
@@ -225,21 +208,7 @@ func (e *env) expected() replica {
 			continue
 		}
 		u, _ := tn.User(id)
-		su := store.SyncUser{ExternalID: id, Name: u.UserPrincipalName, FirstName: u.GivenName, LastName: u.Surname,
-			DisplayName: u.DisplayName, Email: u.Mail, Active: u.AccountEnabled}
-		if su.Email == "" && len(u.OtherMails) > 0 {
-			su.Email = u.OtherMails[0]
-		}
-		if su.Email == "" {
-			su.Email = u.UserPrincipalName
-		}
-		if su.DisplayName == "" {
-			su.DisplayName = strings.TrimSpace(su.FirstName + " " + su.LastName)
-		}
-		if su.DisplayName == "" {
-			su.DisplayName = su.Name
-		}
-		want.Users[id] = su
+		want.Users[id] = u.WantSyncUser()
 	}
 	protected := map[string]string{}
 	names := e.cfg.ProtectedNames
@@ -1009,25 +978,24 @@ type hookSource struct {
 }
 
 func (h *hookSource) UsersDelta(ctx context.Context, link string) (graphsync.Page[graphsync.User], error) {
-	h.mu.Lock()
-	fn := h.beforeUsers
-	h.mu.Unlock()
-	n := int(h.users.Add(1))
-	if fn != nil {
-		fn(n)
-	}
+	h.called(&h.beforeUsers, &h.users)
 	return h.Source.UsersDelta(ctx, link)
 }
 
 func (h *hookSource) GroupsDelta(ctx context.Context, link string) (graphsync.Page[graphsync.Group], error) {
+	h.called(&h.beforeGroups, &h.groups)
+	return h.Source.GroupsDelta(ctx, link)
+}
+
+// called counts a call and runs its hook, if any, with the count (outside the lock).
+func (h *hookSource) called(hook *func(n int), count *atomic.Int64) {
 	h.mu.Lock()
-	fn := h.beforeGroups
+	fn := *hook
 	h.mu.Unlock()
-	n := int(h.groups.Add(1))
+	n := int(count.Add(1))
 	if fn != nil {
 		fn(n)
 	}
-	return h.Source.GroupsDelta(ctx, link)
 }
 
 func (h *hookSource) set(users, groups func(n int)) {

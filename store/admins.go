@@ -98,18 +98,24 @@ func (s *Store) EnsureAdminBinding(ctx context.Context, name string) (bool, erro
 }
 
 func (s *Store) boundAdminGroupIDs(ctx context.Context) ([]int64, error) {
-	v, err := s.Setting(ctx, settingAdminGroups)
+	return jsonListSetting[int64](ctx, s, settingAdminGroups, "group ids")
+}
+
+// jsonListSetting reads a setting holding a JSON array; a missing setting is an empty list. what
+// names the array's items in the error.
+func jsonListSetting[T any](ctx context.Context, s *Store, name, what string) ([]T, error) {
+	v, err := s.Setting(ctx, name)
 	if IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var ids []int64
-	if err := json.Unmarshal([]byte(v), &ids); err != nil {
-		return nil, fmt.Errorf("setting %s is not a JSON array of group ids: %w", settingAdminGroups, errors.Join(err, ErrInvalid))
+	var list []T
+	if err := json.Unmarshal([]byte(v), &list); err != nil {
+		return nil, fmt.Errorf("setting %s is not a JSON array of %s: %w", name, what, errors.Join(err, ErrInvalid))
 	}
-	return ids, nil
+	return list, nil
 }
 
 // adminGroups returns the bound administrator groups that exist and are active, each with how it is
@@ -117,18 +123,25 @@ func (s *Store) boundAdminGroupIDs(ctx context.Context) ([]int64, error) {
 // the configured list.
 func (s *Store) adminGroups(ctx context.Context) (map[int64]string, error) {
 	out := map[int64]string{}
+	// bound adds the active groups of active directories of the kind whose column is in keys.
+	bound := func(column string, keys any, kind, how string) error {
+		var found []int64
+		if err := s.q(ctx).Raw("SELECT g.id FROM groups g JOIN directories d ON d.id = g.directory_id "+
+			"WHERE "+column+" IN ? AND g.active = ? AND d.active = ? AND d.kind = ?", keys, true, true, kind).Scan(&found).Error; err != nil {
+			return fmt.Errorf("admin groups: %w", err)
+		}
+		for _, id := range found {
+			out[id] = how
+		}
+		return nil
+	}
 	ids, err := s.boundAdminGroupIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if len(ids) > 0 {
-		var found []int64
-		if err := s.q(ctx).Raw("SELECT g.id FROM groups g JOIN directories d ON d.id = g.directory_id "+
-			"WHERE g.id IN ? AND g.active = ? AND d.active = ? AND d.kind = ?", ids, true, true, DirectoryInternal).Scan(&found).Error; err != nil {
-			return nil, fmt.Errorf("admin groups: %w", err)
-		}
-		for _, id := range found {
-			out[id] = "group id"
+		if err := bound("g.id", ids, DirectoryInternal, "group id"); err != nil {
+			return nil, err
 		}
 	}
 	objs, err := s.adminEntraObjectIDs(ctx)
@@ -136,13 +149,8 @@ func (s *Store) adminGroups(ctx context.Context) (map[int64]string, error) {
 		return nil, err
 	}
 	if len(objs) > 0 {
-		var found []int64
-		if err := s.q(ctx).Raw("SELECT g.id FROM groups g JOIN directories d ON d.id = g.directory_id "+
-			"WHERE LOWER(g.external_id) IN ? AND g.active = ? AND d.active = ? AND d.kind = ?", objs, true, true, DirectoryAzureAD).Scan(&found).Error; err != nil {
-			return nil, fmt.Errorf("admin groups: %w", err)
-		}
-		for _, id := range found {
-			out[id] = "Entra object id"
+		if err := bound("LOWER(g.external_id)", objs, DirectoryAzureAD, "Entra object id"); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -54,18 +53,8 @@ func (s *Store) SetAdminEntraGroups(ctx context.Context, ids []string) error {
 }
 
 func (s *Store) boundEntraObjectIDs(ctx context.Context) ([]string, error) {
-	v, err := s.Setting(ctx, settingAdminEntraGroups)
-	if IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	if err := json.Unmarshal([]byte(v), &ids); err != nil {
-		return nil, fmt.Errorf("setting %s is not a JSON array of object ids: %w", settingAdminEntraGroups, errors.Join(err, ErrInvalid))
-	}
-	return normaliseObjectIDs(ids), nil
+	ids, err := jsonListSetting[string](ctx, s, settingAdminEntraGroups, "object ids")
+	return normaliseObjectIDs(ids), err
 }
 
 // adminEntraObjectIDs is every Entra object id bound as an administrator group, lower-cased.

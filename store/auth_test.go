@@ -193,44 +193,32 @@ func testUnknownUserHashes(t *testing.T, s *store.Store) {
 // TestAddressBlockAcrossInstances: an address blocked through one instance is refused by another
 // instance on the same database, before any hashing.
 func TestAddressBlockAcrossInstances(t *testing.T) {
-	for _, d := range storetest.Dialects(t) {
-		t.Run("dialect="+d, func(t *testing.T) {
-			url := storetest.URL(t, d)
-			open := func() *store.Store {
-				s, err := store.Open(context.Background(), store.Config{URL: url, PasswordWorkers: 2}, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				return s
+	onTwoStores(t, func(t *testing.T, a, b *store.Store) {
+		f := setup(t, a)
+		storetest.Must(a.CreateUser(context.Background(), store.NewUser{DirectoryID: f.dir.ID, Name: "bob", Active: true, Password: "right password"}))
+		now := time.Now()
+		start := now
+		a.SetClock(func() time.Time { return now })
+		b.SetClock(func() time.Time { return now })
+		ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorAdmin, Name: "bob", Address: "192.0.2.66"})
+		// Real failures spread over both instances, each waiting its turn: the shared count blocks.
+		for i := range store.GuardBlockAfter {
+			s := []*store.Store{a, b}[i%2]
+			now = now.Add(33 * time.Second) // each instance's own wait is at most 32 s here
+			_, err := s.AuthenticateLocal(ctx, []int64{f.dir.ID}, "bob", "wrong")
+			wantErr(t, err, store.ErrBadCredential)
+		}
+		now = now.Add(store.GuardMaxDelay)
+		if now.Sub(start) >= store.GuardWindow {
+			t.Fatal("the failures took longer than the window")
+		}
+		for _, s := range []*store.Store{a, b} {
+			_, err := s.AuthenticateLocal(ctx, []int64{f.dir.ID}, "bob", "right password")
+			if !errors.Is(err, store.ErrThrottled) || !strings.Contains(err.Error(), "blocked until") {
+				t.Errorf("after %d failures over two instances: %v, want blocked", store.GuardBlockAfter, err)
 			}
-			a, b := open(), open()
-			f := setup(t, a)
-			storetest.Must(a.CreateUser(context.Background(), store.NewUser{DirectoryID: f.dir.ID, Name: "bob", Active: true, Password: "right password"}))
-			now := time.Now()
-			start := now
-			a.SetClock(func() time.Time { return now })
-			b.SetClock(func() time.Time { return now })
-			ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorAdmin, Name: "bob", Address: "192.0.2.66"})
-			// Real failures spread over both instances, each waiting its turn: the shared count blocks.
-			for i := range store.GuardBlockAfter {
-				s := []*store.Store{a, b}[i%2]
-				now = now.Add(33 * time.Second) // each instance's own wait is at most 32 s here
-				_, err := s.AuthenticateLocal(ctx, []int64{f.dir.ID}, "bob", "wrong")
-				wantErr(t, err, store.ErrBadCredential)
-			}
-			now = now.Add(store.GuardMaxDelay)
-			if now.Sub(start) >= store.GuardWindow {
-				t.Fatal("the failures took longer than the window")
-			}
-			for _, s := range []*store.Store{a, b} {
-				_, err := s.AuthenticateLocal(ctx, []int64{f.dir.ID}, "bob", "right password")
-				if !errors.Is(err, store.ErrThrottled) || !strings.Contains(err.Error(), "blocked until") {
-					t.Errorf("after %d failures over two instances: %v, want blocked", store.GuardBlockAfter, err)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func testApplicationAuth(t *testing.T, s *store.Store) {

@@ -85,9 +85,7 @@ func (s *Store) UpdateDirectory(ctx context.Context, d Directory) (Directory, er
 
 // Directory returns one directory by id.
 func (s *Store) Directory(ctx context.Context, id int64) (Directory, error) {
-	var d Directory
-	err := s.q(ctx).Where("id = ?", id).Take(&d).Error
-	return d, translate(err, "directory %d", id)
+	return byID[Directory](ctx, s, "directory", id)
 }
 
 // DirectoryByName returns one directory by name, case-insensitively.

@@ -80,11 +80,16 @@ func (s *Store) CreateGroup(ctx context.Context, ng NewGroup) (Group, error) {
 	return g, err
 }
 
+// byID reads the row of a T by id; kind names it in the error.
+func byID[T any](ctx context.Context, s *Store, kind string, id int64) (T, error) {
+	var v T
+	err := s.q(ctx).Where("id = ?", id).Take(&v).Error
+	return v, translate(err, "%s %d", kind, id)
+}
+
 // Group returns a group by id.
 func (s *Store) Group(ctx context.Context, id int64) (Group, error) {
-	var g Group
-	err := s.q(ctx).Where("id = ?", id).Take(&g).Error
-	return g, translate(err, "group %d", id)
+	return byID[Group](ctx, s, "group", id)
 }
 
 // GroupByName returns the group named name (case-insensitively) in one directory.
@@ -116,10 +121,7 @@ func (s *Store) UpdateGroup(ctx context.Context, id int64, ch GroupChange) (Grou
 	}
 	var g Group
 	err := s.InTx(ctx, func(tx *Store) error {
-		if err := tx.lock(ctx, "groups", id); err != nil {
-			return err
-		}
-		old, err := tx.Group(ctx, id)
+		old, err := lockedRead(ctx, tx, "groups", id, tx.Group)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,18 @@ func (b boxSealer) OpenSetting(name, sealed string) (string, error) {
 	return b.box.Open(sealed, "setting "+name)
 }
 
+// sealWithNewKey gives st a key ring over a new random key.
+func sealWithNewKey(t *testing.T, st *store.Store) {
+	t.Helper()
+	k := make([]byte, secretbox.KeySize)
+	rand.Read(k)
+	box, err := secretbox.New(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetSettingSealer(boxSealer{box})
+}
+
 // TestInstanceKeysEncrypted: with a key ring the SAML state key and the console CSRF key are stored
 // encrypted; a SAML state key stored in plain text before is encrypted at its first read and keeps
 // its value.
@@ -34,13 +46,7 @@ func TestInstanceKeysEncrypted(t *testing.T) {
 	if v, _ := st.Setting(ctx, "saml_state_key"); secretbox.IsSealed(v) {
 		t.Fatal("sealed without a key ring")
 	}
-	k := make([]byte, secretbox.KeySize)
-	rand.Read(k)
-	box, err := secretbox.New(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.SetSettingSealer(boxSealer{box})
+	sealWithNewKey(t, st)
 	for range 2 {
 		got, err := st.SAMLStateKey(ctx)
 		if err != nil || !bytes.Equal(got, plain) {

@@ -54,42 +54,22 @@ func (v *View) groupQuery(cond string, args []any, p Page) (string, []any) {
 	return q, append(all, args...)
 }
 
-func (v *View) eachUser(ctx context.Context, q string, args []any, fn func(User) error) error {
+// eachRow streams the rows of q to fn as Ts; an empty q lists nothing. what names the rows in errors.
+func eachRow[T any](ctx context.Context, v *View, what, q string, args []any, fn func(T) error) error {
 	if q == "" {
 		return nil
 	}
 	rows, err := v.s.q(ctx).Raw(q, args...).Rows()
 	if err != nil {
-		return fmt.Errorf("list users: %w", err)
+		return fmt.Errorf("list %s: %w", what, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var u User
-		if err := v.s.db.ScanRows(rows, &u); err != nil {
-			return fmt.Errorf("list users: %w", err)
+		var row T
+		if err := v.s.db.ScanRows(rows, &row); err != nil {
+			return fmt.Errorf("list %s: %w", what, err)
 		}
-		if err := fn(u); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-func (v *View) eachGroup(ctx context.Context, q string, args []any, fn func(Group) error) error {
-	if q == "" {
-		return nil
-	}
-	rows, err := v.s.q(ctx).Raw(q, args...).Rows()
-	if err != nil {
-		return fmt.Errorf("list groups: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var g Group
-		if err := v.s.db.ScanRows(rows, &g); err != nil {
-			return fmt.Errorf("list groups: %w", err)
-		}
-		if err := fn(g); err != nil {
+		if err := fn(row); err != nil {
 			return err
 		}
 	}
@@ -107,7 +87,7 @@ func (v *View) SearchUsers(ctx context.Context, r Restriction, p Page, fn func(U
 	if err != nil {
 		return err
 	}
-	return v.eachUser(ctx, q, all, fn)
+	return eachRow(ctx, v, "users", q, all, fn)
 }
 
 // SearchGroups calls fn for each visible group matching r, sorted by name, within page p.
@@ -117,7 +97,7 @@ func (v *View) SearchGroups(ctx context.Context, r Restriction, p Page, fn func(
 		return err
 	}
 	q, all := v.groupQuery(cond, args, p)
-	return v.eachGroup(ctx, q, all, fn)
+	return eachRow(ctx, v, "groups", q, all, fn)
 }
 
 // UserGroups lists the groups u is a direct (or nested) member of. Memberships come from u's own
@@ -138,7 +118,7 @@ func (v *View) UserGroups(ctx context.Context, u User, nested bool, p Page, fn f
 		return nil
 	}
 	q, args := v.groupQuery("e.lower_name IN (SELECT lower_name FROM groups WHERE id IN ?)", []any{ids}, p)
-	return v.eachGroup(ctx, q, args, fn)
+	return eachRow(ctx, v, "groups", q, args, fn)
 }
 
 // GroupUsers lists the users who are direct (or nested) members of the group named name.
@@ -158,7 +138,7 @@ func (v *View) GroupUsers(ctx context.Context, name string, nested bool, p Page,
 	if err != nil {
 		return err
 	}
-	return v.eachUser(ctx, q, args, fn)
+	return eachRow(ctx, v, "users", q, args, fn)
 }
 
 // ChildGroups lists the groups directly (or transitively) inside the group named name.
@@ -196,7 +176,7 @@ func (v *View) relatedGroups(ctx context.Context, name string, nested, down bool
 	}
 	// A group reached through a cycle is not its own member.
 	q, args := v.groupQuery("e.lower_name IN (SELECT lower_name FROM groups WHERE id IN ?) AND e.lower_name <> ?", []any{rel, Lower(name)}, p)
-	return v.eachGroup(ctx, q, args, fn)
+	return eachRow(ctx, v, "groups", q, args, fn)
 }
 
 // Users collects a listing into a slice, for callers that need the whole (bounded) result.

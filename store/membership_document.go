@@ -109,7 +109,7 @@ func (v *View) Memberships(ctx context.Context, fn func(Membership) error) error
 		return nil
 	}
 	q, qargs := v.groupQuery("1=1", nil, All)
-	err = v.eachGroup(ctx, q, qargs, func(g Group) error {
+	err = eachRow(ctx, v, "groups", q, qargs, func(g Group) error {
 		chunk = append(chunk, g)
 		if len(chunk) == membershipChunk {
 			return flush()

@@ -15,24 +15,13 @@ import (
 
 // TestSAML covers the store methods behind SAML sign-in, on every dialect.
 func TestSAML(t *testing.T) {
-	cases := []struct {
-		name string
-		run  func(t *testing.T, s *store.Store)
-	}{
+	runSuite(t, []storeCase{
 		{"ReplayCache", testSAMLReplayCache},
 		{"ReplayCacheConcurrent", testSAMLReplayConcurrent},
 		{"UsersForAssertion", testSAMLUsers},
 		{"UserInGroup", testSAMLUserInGroup},
 		{"StateKey", testSAMLStateKey},
-	}
-	for _, d := range storetest.Dialects(t) {
-		t.Run("dialect="+d, func(t *testing.T) {
-			t.Parallel()
-			for _, tc := range cases {
-				t.Run(tc.name, func(t *testing.T) { tc.run(t, storetest.Open(t, d)) })
-			}
-		})
-	}
+	})
 }
 
 func testSAMLReplayCache(t *testing.T, s *store.Store) {

@@ -323,6 +323,15 @@ func (s *Store) lock(ctx context.Context, table string, id int64) error {
 	return nil
 }
 
+// lockedRead locks a row (as lock does) and reads it through read, in the transaction tx.
+func lockedRead[T any](ctx context.Context, tx *Store, table string, id int64, read func(context.Context, int64) (T, error)) (T, error) {
+	if err := tx.lock(ctx, table, id); err != nil {
+		var zero T
+		return zero, err
+	}
+	return read(ctx, id)
+}
+
 // afterCommit runs f once the surrounding transaction commits (at once outside a transaction).
 func (s *Store) afterCommit(f func()) {
 	if s.tx == nil {

@@ -11,10 +11,7 @@ import (
 
 // TestStore is the conformance suite: every case runs on a fresh store of every dialect.
 func TestStore(t *testing.T) {
-	cases := []struct {
-		name string
-		run  func(t *testing.T, s *store.Store)
-	}{
+	runSuite(t, []storeCase{
 		{"UserCRUD", testUserCRUD},
 		{"UserNamesCaseInsensitive", testUserCase},
 		{"UserBadInput", testUserBadInput},
@@ -44,13 +41,41 @@ func TestStore(t *testing.T) {
 		{"TimePrecision", testTimePrecision},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"TransactionAtomic", testAtomic},
-	}
+	})
+}
+
+// storeCase is one case of a suite: it runs on a fresh store.
+type storeCase struct {
+	name string
+	run  func(t *testing.T, s *store.Store)
+}
+
+// runSuite runs every case on a fresh store of every dialect, the dialects in parallel.
+func runSuite(t *testing.T, cases []storeCase) {
 	for _, d := range storetest.Dialects(t) {
 		t.Run("dialect="+d, func(t *testing.T) {
 			t.Parallel()
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) { tc.run(t, storetest.Open(t, d)) })
 			}
+		})
+	}
+}
+
+// onEachStore runs fn on a fresh store of every dialect.
+func onEachStore(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run("dialect="+d, func(t *testing.T) { fn(t, storetest.Open(t, d)) })
+	}
+}
+
+// onTwoStores runs fn on every dialect with two stores on one fresh database, as two crowdgate
+// instances would have.
+func onTwoStores(t *testing.T, fn func(t *testing.T, a, b *store.Store)) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run("dialect="+d, func(t *testing.T) {
+			a, b := storetest.Two(t, d)
+			fn(t, a, b)
 		})
 	}
 }

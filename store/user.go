@@ -197,10 +197,7 @@ func (s *Store) UserByKey(ctx context.Context, key string) (User, error) {
 func (s *Store) UpdateUser(ctx context.Context, id int64, ch UserChange) (User, error) {
 	var u User
 	err := s.InTx(ctx, func(tx *Store) error {
-		if err := tx.lock(ctx, "users", id); err != nil {
-			return err
-		}
-		old, err := tx.User(ctx, id)
+		old, err := lockedRead(ctx, tx, "users", id, tx.User)
 		if err != nil {
 			return err
 		}
@@ -273,10 +270,7 @@ func (s *Store) RenameUser(ctx context.Context, id int64, newName string) (User,
 	}
 	var u User
 	err := s.InTx(ctx, func(tx *Store) error {
-		if err := tx.lock(ctx, "users", id); err != nil {
-			return err
-		}
-		old, err := tx.User(ctx, id)
+		old, err := lockedRead(ctx, tx, "users", id, tx.User)
 		if err != nil {
 			return err
 		}

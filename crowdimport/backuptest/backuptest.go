@@ -287,9 +287,7 @@ var allOps = []string{"CREATE_GROUP", "CREATE_USER", "DELETE_GROUP", "DELETE_USE
 	"UPDATE_GROUP_ATTRIBUTE", "UPDATE_USER_ATTRIBUTE"}
 
 func (g *gen) directory(id int64, name, typ, class, encoder string) {
-	g.printf("    <directory>\n      <id>%d</id>\n", id)
-	g.el("      ", "name", name)
-	g.printf("      <createdDate>%s</createdDate>\n      <updatedDate>%s</updatedDate>\n      <active>true</active>\n", date, date)
+	g.head("directory", id, name, true)
 	g.el("      ", "description", name)
 	g.printf("      <type>%s</type>\n      <implementationClass>%s</implementationClass>\n", typ, class)
 	g.printf("      <allowedOperations>\n")
@@ -305,6 +303,13 @@ func (g *gen) directory(id int64, name, typ, class, encoder string) {
 	g.printf("      </attributes>\n    </directory>\n")
 }
 
+// head opens an entity element with the fields every entity starts with.
+func (g *gen) head(elem string, id int64, name string, active bool) {
+	g.printf("    <%s>\n      <id>%d</id>\n", elem, id)
+	g.el("      ", "name", name)
+	g.printf("      <createdDate>%s</createdDate>\n      <updatedDate>%s</updatedDate>\n      <active>%t</active>\n", date, date, active)
+}
+
 func (g *gen) attrs(indent string, attrs [][2]string) {
 	for _, a := range attrs {
 		g.printf("%s<attribute>\n", indent)
@@ -316,9 +321,7 @@ func (g *gen) attrs(indent string, attrs [][2]string) {
 
 func (g *gen) user(dir int64, name, first, last, display, email string, active bool, cred string, history bool, attrs [][2]string) {
 	g.sum.Users++
-	g.printf("    <user>\n      <id>%d</id>\n", g.nextID())
-	g.el("      ", "name", name)
-	g.printf("      <createdDate>%s</createdDate>\n      <updatedDate>%s</updatedDate>\n      <active>%t</active>\n", date, date, active)
+	g.head("user", g.nextID(), name, active)
 	g.el("      ", "firstName", first)
 	g.el("      ", "lastName", last)
 	g.el("      ", "displayName", display)
@@ -341,9 +344,7 @@ func (g *gen) user(dir int64, name, first, last, display, email string, active b
 
 func (g *gen) group(dir int64, name, desc string, attrs [][2]string) {
 	g.sum.Groups++
-	g.printf("    <group>\n      <id>%d</id>\n", g.nextID())
-	g.el("      ", "name", name)
-	g.printf("      <createdDate>%s</createdDate>\n      <updatedDate>%s</updatedDate>\n      <active>true</active>\n", date, date)
+	g.head("group", g.nextID(), name, true)
 	g.el("      ", "description", desc)
 	g.printf("      <type>GROUP</type>\n      <local>false</local>\n      <directoryId>%d</directoryId>\n      <attributes>\n", dir)
 	g.attrs("        ", attrs)
@@ -373,9 +374,7 @@ type mapping struct {
 
 func (g *gen) application(name, typ, desc, cred string, maps []mapping, addrs []string) {
 	g.sum.Applications++
-	g.printf("    <application>\n      <id>%d</id>\n", g.nextID())
-	g.el("      ", "name", name)
-	g.printf("      <createdDate>%s</createdDate>\n      <updatedDate>%s</updatedDate>\n      <active>true</active>\n", date, date)
+	g.head("application", g.nextID(), name, true)
 	g.el("      ", "description", desc)
 	g.printf("      <type>%s</type>\n", typ)
 	g.el("      ", "credential", cred)

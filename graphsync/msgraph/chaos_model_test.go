@@ -9,6 +9,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
 	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
 // Rules of the syncer that other work changes. Each is one named switch, so the chaos test can be
@@ -98,33 +99,16 @@ func memberKey(group, member string, isGroup bool) string {
 
 // replicaView reads the live replica through the store.
 func replicaView(ctx context.Context, st *store.Store, dirID int64) (view, error) {
-	snap, err := st.SyncSnapshot(ctx, dirID)
+	r, err := storetest.LiveReplica(ctx, st, dirID)
 	if err != nil {
 		return view{}, err
 	}
-	listed := map[string]bool{}
-	for _, o := range snap.Outside {
-		listed[o.ExternalID] = true
+	v := view{Users: r.Users, Groups: r.Groups, Members: map[string]bool{}}
+	for _, m := range r.UserMembers {
+		v.Members[memberKey(m[0], m[1], false)] = true
 	}
-	v := view{Users: map[string]store.SyncUser{}, Groups: map[string]store.SyncGroup{}, Members: map[string]bool{}}
-	uext, gext := map[int64]string{}, map[int64]string{}
-	for _, u := range snap.Users {
-		uext[u.ID] = u.ExternalID
-		if !listed[u.ExternalID] {
-			v.Users[u.ExternalID] = u.SyncUser
-		}
-	}
-	for _, g := range snap.Groups {
-		gext[g.ID] = g.ExternalID
-		if !listed[g.ExternalID] {
-			v.Groups[g.ExternalID] = g.SyncGroup
-		}
-	}
-	for _, m := range snap.UserMemberships {
-		v.Members[memberKey(gext[m[0]], uext[m[1]], false)] = true
-	}
-	for _, m := range snap.GroupMemberships {
-		v.Members[memberKey(gext[m[0]], gext[m[1]], true)] = true
+	for _, m := range r.GroupMembers {
+		v.Members[memberKey(m[0], m[1], true)] = true
 	}
 	return v, nil
 }
@@ -169,21 +153,7 @@ func tenantView(tn *fakegraph.Tenant, excludeGuests, nested, unified bool, filte
 		if (excludeGuests && u.UserType == "Guest") || (len(filter) > 0 && !inScope[id]) {
 			continue
 		}
-		su := store.SyncUser{ExternalID: id, Name: u.UserPrincipalName, FirstName: u.GivenName, LastName: u.Surname,
-			DisplayName: u.DisplayName, Email: u.Mail, Active: u.AccountEnabled}
-		if su.Email == "" && len(u.OtherMails) > 0 {
-			su.Email = u.OtherMails[0]
-		}
-		if su.Email == "" {
-			su.Email = u.UserPrincipalName
-		}
-		if su.DisplayName == "" {
-			su.DisplayName = strings.TrimSpace(su.FirstName + " " + su.LastName)
-		}
-		if su.DisplayName == "" {
-			su.DisplayName = su.Name
-		}
-		v.Users[id] = su
+		v.Users[id] = u.WantSyncUser()
 	}
 	for gid := range v.Groups {
 		for _, m := range tn.Members(gid) {
@@ -281,34 +251,8 @@ func diffViews(want, got view, limit int) []string {
 			out = append(out, fmt.Sprintf(format, args...))
 		}
 	}
-	for _, id := range sortedKeys(want.Users) {
-		g, ok := got.Users[id]
-		switch {
-		case !ok:
-			add("user %s missing, want %+v", id, want.Users[id])
-		case g != want.Users[id]:
-			add("user %s is %+v, want %+v", id, g, want.Users[id])
-		}
-	}
-	for _, id := range sortedKeys(got.Users) {
-		if _, ok := want.Users[id]; !ok {
-			add("user %s %+v should not be live", id, got.Users[id])
-		}
-	}
-	for _, id := range sortedKeys(want.Groups) {
-		g, ok := got.Groups[id]
-		switch {
-		case !ok:
-			add("group %s missing, want %+v", id, want.Groups[id])
-		case g != want.Groups[id]:
-			add("group %s is %+v, want %+v", id, g, want.Groups[id])
-		}
-	}
-	for _, id := range sortedKeys(got.Groups) {
-		if _, ok := want.Groups[id]; !ok {
-			add("group %s %+v should not be live", id, got.Groups[id])
-		}
-	}
+	diffObjects(add, "user", want.Users, got.Users)
+	diffObjects(add, "group", want.Groups, got.Groups)
 	for _, k := range sortedKeys(want.Members) {
 		if !got.Members[k] {
 			add("membership %s missing", k)
@@ -320,6 +264,24 @@ func diffViews(want, got view, limit int) []string {
 		}
 	}
 	return out
+}
+
+// diffObjects adds every difference between the objects of one kind in want and in got, by id.
+func diffObjects[T comparable](add func(format string, args ...any), kind string, want, got map[string]T) {
+	for _, id := range sortedKeys(want) {
+		g, ok := got[id]
+		switch {
+		case !ok:
+			add("%s %s missing, want %+v", kind, id, want[id])
+		case g != want[id]:
+			add("%s %s is %+v, want %+v", kind, id, g, want[id])
+		}
+	}
+	for _, id := range sortedKeys(got) {
+		if _, ok := want[id]; !ok {
+			add("%s %s %+v should not be live", kind, id, got[id])
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
