@@ -26,6 +26,15 @@ func (s *server) groupNamed(c echo.Context, name string, status int) (store.Grou
 	return g, err
 }
 
+// respondGroup answers 200 with the group (and its attributes if withAttrs).
+func (s *server) respondGroup(c echo.Context, g store.Group, withAttrs bool) error {
+	out, err := s.groupOut(c, g, withAttrs)
+	if err != nil {
+		return err
+	}
+	return respond(c, http.StatusOK, out)
+}
+
 func (s *server) groupOut(c echo.Context, g store.Group, withAttrs bool) (groupEntity, error) {
 	var attrs map[string][]string
 	if withAttrs {
@@ -42,11 +51,7 @@ func (s *server) getGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.groupOut(c, g, expandOf(c).attributes)
-	if err != nil {
-		return err
-	}
-	return respond(c, http.StatusOK, out)
+	return s.respondGroup(c, g, expandOf(c).attributes)
 }
 
 func (s *server) createGroup(c echo.Context) error {
@@ -107,11 +112,7 @@ func (s *server) updateGroup(c echo.Context) error {
 	if err != nil {
 		return storeError(err, InvalidGroup)
 	}
-	out, err := s.groupOut(c, g, false)
-	if err != nil {
-		return err
-	}
-	return respond(c, http.StatusOK, out)
+	return s.respondGroup(c, g, false)
 }
 
 func (s *server) deleteGroup(c echo.Context) error {

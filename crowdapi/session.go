@@ -48,11 +48,7 @@ func (s *server) authenticateUser(c echo.Context) error {
 	if err != nil {
 		return authError(name, err)
 	}
-	out, err := s.userOut(c, u, false)
-	if err != nil {
-		return err
-	}
-	return respond(c, http.StatusOK, out)
+	return s.respondUser(c, u, false)
 }
 
 // notifyAuthenticated: the application signed the user in by other means (SSO); answer with the
@@ -70,11 +66,7 @@ func (s *server) notifyAuthenticated(c echo.Context) error {
 	if err := viewOf(c).RecordSignIn(c.Request().Context(), u); err != nil && !errors.Is(err, store.ErrNotAllowed) {
 		return err
 	}
-	out, err := s.userOut(c, u, false)
-	if err != nil {
-		return err
-	}
-	return respond(c, http.StatusOK, out)
+	return s.respondUser(c, u, false)
 }
 
 // userLoginContext names what a user's wrong passwords count against (store/loginguard.go): the end
@@ -122,6 +114,15 @@ func (s *server) factorsIn(c echo.Context, in *validationFactorsEntity) ([]store
 		hops = []string{xff}
 	}
 	return out, clientaddr.Resolve(c.Request().Context(), addr, hops, s.st.TrustedProxies())
+}
+
+// respondSession answers 200 with the session (see sessionOut).
+func (s *server) respondSession(c echo.Context, token string, sess store.Session, u store.User, full bool) error {
+	out, err := s.sessionOut(c, token, sess, u, full)
+	if err != nil {
+		return err
+	}
+	return respond(c, http.StatusOK, out)
 }
 
 // sessionOut renders a session; its user is full when full or expand=user, else minimal.
@@ -259,11 +260,7 @@ func (s *server) validateSession(c echo.Context) error {
 			return tokenError(err)
 		}
 	}
-	out, err := s.sessionOut(c, token, sess, u, false)
-	if err != nil {
-		return err
-	}
-	return respond(c, http.StatusOK, out)
+	return s.respondSession(c, token, sess, u, false)
 }
 
 // getSession is GET /session/{token}: no factors, no extension, but the same access rule as a
@@ -287,11 +284,7 @@ func (s *server) getSession(c echo.Context) error {
 	if err := viewOf(c).MayAuthenticate(ctx, u); err != nil {
 		return tokenError(err)
 	}
-	out, err := s.sessionOut(c, token, sess, u, true)
-	if err != nil {
-		return err
-	}
-	return respond(c, http.StatusOK, out)
+	return s.respondSession(c, token, sess, u, true)
 }
 
 func (s *server) deleteSession(c echo.Context) error {

@@ -30,6 +30,15 @@ func (s *server) userNamed(c echo.Context, name string, status int) (store.User,
 }
 
 // userOut renders a full user, with attributes when asked.
+// respondUser answers 200 with the user (and its attributes if withAttrs).
+func (s *server) respondUser(c echo.Context, u store.User, withAttrs bool) error {
+	out, err := s.userOut(c, u, withAttrs)
+	if err != nil {
+		return err
+	}
+	return respond(c, http.StatusOK, out)
+}
+
 func (s *server) userOut(c echo.Context, u store.User, withAttrs bool) (userEntity, error) {
 	var attrs map[string][]string
 	if withAttrs {
@@ -73,11 +82,7 @@ func (s *server) getUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.userOut(c, u, expandOf(c).attributes)
-	if err != nil {
-		return err
-	}
-	return respond(c, http.StatusOK, out)
+	return s.respondUser(c, u, expandOf(c).attributes)
 }
 
 func (s *server) createUser(c echo.Context) error {
@@ -258,11 +263,7 @@ func (s *server) renameUser(c echo.Context) error {
 	if err != nil {
 		return storeError(err, InvalidUser)
 	}
-	out, err := s.userOut(c, r, true)
-	if err != nil {
-		return err
-	}
-	return respond(c, http.StatusOK, out)
+	return s.respondUser(c, r, true)
 }
 
 // mailPassword and mailUsernames answer as Crowd does without a mail server: the request is valid,

@@ -13,17 +13,6 @@ import (
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
-// TestConsole covers the console's queries on every dialect.
-func TestConsole(t *testing.T) {
-	runSuite(t, []storeCase{
-		{"ExplainAndCount", testConsoleExplain},
-		{"AccessReport", testConsoleReport},
-		{"GroupGrants", testConsoleGroupGrants},
-		{"DirectoryStatsAndView", testConsoleDirectories},
-		{"TouchConsoleSession", testConsoleTouch},
-	})
-}
-
 // consoleFixture: two internal directories; jira lets nested members of jira-users of the first
 // and everyone of the second in; confluence everyone of the first; "old" is inactive.
 type consoleFixture struct {

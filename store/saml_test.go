@@ -13,17 +13,6 @@ import (
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
-// TestSAML covers the store methods behind SAML sign-in, on every dialect.
-func TestSAML(t *testing.T) {
-	runSuite(t, []storeCase{
-		{"ReplayCache", testSAMLReplayCache},
-		{"ReplayCacheConcurrent", testSAMLReplayConcurrent},
-		{"UsersForAssertion", testSAMLUsers},
-		{"UserInGroup", testSAMLUserInGroup},
-		{"StateKey", testSAMLStateKey},
-	})
-}
-
 func testSAMLReplayCache(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	now := time.Now()

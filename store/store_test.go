@@ -9,7 +9,8 @@ import (
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
-// TestStore is the conformance suite: every case runs on a fresh store of every dialect.
+// TestStore is the conformance suite: every case runs on a fresh store of every dialect (the
+// console's queries and the methods behind SAML sign-in included).
 func TestStore(t *testing.T) {
 	runSuite(t, []storeCase{
 		{"UserCRUD", testUserCRUD},
@@ -41,6 +42,16 @@ func TestStore(t *testing.T) {
 		{"TimePrecision", testTimePrecision},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"TransactionAtomic", testAtomic},
+		{"ConsoleExplainAndCount", testConsoleExplain},
+		{"ConsoleAccessReport", testConsoleReport},
+		{"ConsoleGroupGrants", testConsoleGroupGrants},
+		{"ConsoleDirectoryStatsAndView", testConsoleDirectories},
+		{"ConsoleTouchSession", testConsoleTouch},
+		{"SAMLReplayCache", testSAMLReplayCache},
+		{"SAMLReplayCacheConcurrent", testSAMLReplayConcurrent},
+		{"SAMLUsersForAssertion", testSAMLUsers},
+		{"SAMLUserInGroup", testSAMLUserInGroup},
+		{"SAMLStateKey", testSAMLStateKey},
 	})
 }
 
