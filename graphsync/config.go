@@ -81,6 +81,9 @@ type Config struct {
 	// RemovalDelete. Removed groups are always deleted.
 	UserRemoval string
 
+	// SourceKey identifies what the Source reads (tenant and application): a full round interrupted
+	// while reading one source is not continued with another.
+	SourceKey string
 	// Instance names this process in sync_runs; default host name and process id.
 	Instance string
 	// OnRun, when set, is called after every run that held the sync lock, successful or not (a

@@ -23,7 +23,7 @@ type fullPlan struct {
 func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups map[string]*fullGroup, usersLink, groupsLink string) error {
 	p, err := r.planFull(users, groups)
 	if err != nil {
-		return err
+		return unplannedError{err}
 	}
 
 	r.phase("apply users")
@@ -69,13 +69,19 @@ func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups 
 
 	// Last transaction: the links, so the next round continues from this one.
 	now := r.s.now()
-	final := store.SyncBatch{ClearPending: true, Pending: pending, State: r.withState(func(st *store.SyncState) {
+	final := store.SyncBatch{ClearPending: true, Pending: pending, ClearStage: true, State: r.withState(func(st *store.SyncState) {
 		st.UsersDeltaLink, st.GroupsDeltaLink, st.LastFullAt, st.ConfigHash = usersLink, groupsLink, &now, r.hash
 		st.FullReason = ""
 	})}
 	_, err = r.apply(ctx, final)
 	return err
 }
+
+// unplannedError is a full round that could not be planned from what it read (an ambiguous group
+// filter): the staged round is not continued, Graph is read again.
+type unplannedError struct{ error }
+
+func (e unplannedError) Unwrap() error { return e.error }
 
 // planFull computes the scope, sets apart what stays outside (guests, out of the filter's scope,
 // invalid objects, name clash losers) and returns the plan.

@@ -18,7 +18,7 @@ import (
 //  4. Users, then Groups: upserts by external id (see ApplySync for names and clashes).
 //  5. Members: complete direct member sets of groups, replacing what the replica holds.
 //  6. Changes: single membership additions and removals, then the pending memberships.
-//  7. State: the sync state, saved with the changes it describes.
+//  7. State: the sync state, saved with the changes it describes; ClearStage: the staged full round dropped.
 //
 // Unknown external ids in removals are ignored, so a batch can be applied again (after a crash or a
 // replayed delta page) with the same result.
@@ -46,6 +46,8 @@ type SyncBatch struct {
 	DropPending  []SyncMemberChange
 	Pending      []SyncMemberChange
 	State        *SyncState
+	// ClearStage drops the staged full round (SyncStageBegin): the last transaction of its apply.
+	ClearStage bool
 	// Fence, when not 0, is the run's fencing token (SyncFence): the batch is refused with
 	// ErrSyncFenced, writing nothing, once another run took the sync lock.
 	Fence int64
@@ -55,7 +57,7 @@ type SyncBatch struct {
 func (b SyncBatch) Empty() bool {
 	return len(b.RemoveGroups) == 0 && len(b.RemoveUsers) == 0 && len(b.DeactivateUsers) == 0 && len(b.Forget) == 0 && len(b.Outside) == 0 &&
 		len(b.Users) == 0 && len(b.Groups) == 0 && len(b.Members) == 0 && len(b.Changes) == 0 && b.State == nil &&
-		!b.ClearPending && len(b.DropPending) == 0 && len(b.Pending) == 0
+		!b.ClearPending && len(b.DropPending) == 0 && len(b.Pending) == 0 && !b.ClearStage
 }
 
 // SyncResult is what ApplySync did.
@@ -138,6 +140,11 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 			if _, err := tx.syncExec(ctx, "UPDATE sync_state SET full_reason = ? WHERE directory_id = ?",
 				SyncRevivedReason(a.res.Revived[0]), dirID); err != nil {
 				return fmt.Errorf("sync state: %w", err)
+			}
+		}
+		if b.ClearStage {
+			if err := tx.clearStage(ctx, dirID); err != nil {
+				return err
 			}
 		}
 		if err := tx.syncWriteEvents(ctx, a.events); err != nil {
