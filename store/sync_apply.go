@@ -11,7 +11,7 @@ import (
 // SyncBatch is one unit of replication into an AZURE_AD directory. ApplySync applies it in one
 // transaction, in this order:
 //
-//  1. RemoveGroups: groups deleted with their memberships.
+//  1. RemoveGroups: groups deleted with their memberships; DeactivateGroups: deactivated, memberships removed.
 //  2. RemoveUsers: users deleted, or with Deactivate deactivated (their sessions ended and their
 //     direct memberships removed).
 //  3. Forget, then Outside: outside records dropped, then written (replacing earlier ones).
@@ -31,10 +31,13 @@ type SyncBatch struct {
 	// DeactivateUsers are deactivated whatever Deactivate says (users soft-deleted in Entra ID, which
 	// may come back); after RemoveUsers.
 	DeactivateUsers []string
-	Forget          []string
-	Outside         []SyncOutside
-	Users           []SyncUser
-	Groups          []SyncGroup
+	// DeactivateGroups are deactivated with their memberships (as parent and as child) removed, so
+	// they grant nothing: groups soft-deleted in Entra ID, which may come back; after RemoveGroups.
+	DeactivateGroups []string
+	Forget           []string
+	Outside          []SyncOutside
+	Users            []SyncUser
+	Groups           []SyncGroup
 	// Protected maps protected group names (lower-cased) to the external id of the group bound to
 	// each ("" for none): only that group may carry the name (see ApplySync).
 	Protected map[string]string
@@ -55,7 +58,8 @@ type SyncBatch struct {
 
 // Empty reports whether the batch changes nothing.
 func (b SyncBatch) Empty() bool {
-	return len(b.RemoveGroups) == 0 && len(b.RemoveUsers) == 0 && len(b.DeactivateUsers) == 0 && len(b.Forget) == 0 && len(b.Outside) == 0 &&
+	return len(b.RemoveGroups) == 0 && len(b.DeactivateGroups) == 0 && len(b.RemoveUsers) == 0 && len(b.DeactivateUsers) == 0 &&
+		len(b.Forget) == 0 && len(b.Outside) == 0 &&
 		len(b.Users) == 0 && len(b.Groups) == 0 && len(b.Members) == 0 && len(b.Changes) == 0 && b.State == nil &&
 		!b.ClearPending && len(b.DropPending) == 0 && len(b.Pending) == 0 && !b.ClearStage
 }
@@ -112,6 +116,7 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 		a := &syncApplier{s: tx, dir: dirID, now: tx.now(), deactivate: b.Deactivate}
 		steps := []func() error{
 			func() error { return a.removeGroups(ctx, b.RemoveGroups) },
+			func() error { return a.deactivateGroups(ctx, b.DeactivateGroups) },
 			func() error { return a.removeUsers(ctx, b.RemoveUsers, b.Deactivate) },
 			func() error { return a.removeUsers(ctx, b.DeactivateUsers, true) },
 			func() error { return a.forget(ctx, b.Forget) },
