@@ -101,7 +101,7 @@ type Progress struct {
 	Running   bool
 	RunID     int64
 	Mode      string
-	Phase     string // "reading" (full), "users", "groups" (delta), "users again", "apply users", "apply groups", "apply memberships", "scope", "done"
+	Phase     string // "staged pages", "reading" (full), "users", "groups" (delta), "users again", "apply users", "apply groups", "apply memberships", "scope", "done"
 	Pages     int    // Graph pages read in this run
 	Objects   int    // Graph objects read in this run
 	Changes   int    // changes written in this run
