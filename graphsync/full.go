@@ -88,18 +88,26 @@ func (r *run) readFull(ctx context.Context, round store.SyncFullRound, users map
 	})
 	wg.Wait()
 	cancel()
-	// Whatever was read is staged before the run ends, failed or not.
-	errG := stG.close()
 	switch {
 	case usersErr != nil && !(errors.Is(usersErr, context.Canceled) && groupsErr != nil && ctx.Err() == nil):
-		stU.close()
-		return "", "", usersErr
+		err = usersErr
 	case groupsErr != nil:
+		err = groupsErr
+	case round.Users.Pages+round.Groups.Pages > 0:
+		// A continued round was read over a longer time: what changed meanwhile (a restore brings
+		// memberships back on pages already staged) is read from both delta links, groups first.
+		r.phase("catching up")
+		if groupsLink, err = r.readGroups(ctx, store.SyncStageCursor{DeltaLink: groupsLink}, groups, stG); err == nil {
+			usersLink, err = r.readUsers(ctx, store.SyncStageCursor{DeltaLink: usersLink}, users, stU)
+		}
+	}
+	// Whatever was read is staged before the run ends, failed or not.
+	if errG := stG.close(); err == nil {
+		err = errG
+	}
+	if err != nil {
 		stU.close()
-		return "", "", groupsErr
-	case errG != nil:
-		stU.close()
-		return "", "", errG
+		return "", "", err
 	}
 	// Share member id strings with the users map, and notice members the users round did not have.
 	missing := false
@@ -177,7 +185,7 @@ func (r *run) readGroups(ctx context.Context, cur store.SyncStageCursor, groups 
 	if cur.Pages > 0 && cur.NextLink == "" {
 		return cur.DeltaLink, nil
 	}
-	return r.readPages(ctx, "groups", cur.NextLink, st, func(ctx context.Context, link string) (int, string, string, func() ([]byte, error), error) {
+	return r.readPages(ctx, "groups", cmp.Or(cur.NextLink, cur.DeltaLink), st, func(ctx context.Context, link string) (int, string, string, func() ([]byte, error), error) {
 		page, err := r.s.src.GroupsDelta(ctx, link)
 		if err != nil {
 			return 0, "", "", nil, err
