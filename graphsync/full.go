@@ -148,12 +148,12 @@ func (r *run) readUsers(ctx context.Context, cur store.SyncStageCursor, users ma
 	})
 }
 
-// readPagesFn reads one page from link and returns its size, links and staged form.
+// readPageFn reads one page from link and returns its size, links and staged form.
 type readPageFn func(ctx context.Context, link string) (n int, next, delta string, encode func() ([]byte, error), err error)
 
 // readPages reads pages from link until a delta link, staging each, and returns the delta link.
 func (r *run) readPages(ctx context.Context, what, link string, st *stager, read readPageFn) (string, error) {
-	for n := 1; ; n++ {
+	for {
 		items, next, delta, encode, err := read(ctx, link)
 		if err != nil {
 			return "", fmt.Errorf("%s page %d: %w", what, st.seq+1, err)
