@@ -1,6 +1,9 @@
 package graphsync_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -147,5 +150,54 @@ func TestFullRoundResumeOtherTenant(t *testing.T) {
 			t.Errorf("the restarted run made %d requests, want a whole round (%d or more)", n, pages)
 		}
 		e.check()
+	})
+}
+
+// failApply is a Store whose ApplySync fails from the n-th call on (n 0: never).
+type failApply struct {
+	graphsync.Store
+	calls, from int
+}
+
+var errApplyDown = errors.New("database down")
+
+func (f *failApply) ApplySync(ctx context.Context, dirID int64, b store.SyncBatch) (store.SyncResult, error) {
+	f.calls++
+	if f.from > 0 && f.calls >= f.from {
+		return store.SyncResult{}, errApplyDown
+	}
+	return f.Store.ApplySync(ctx, dirID, b)
+}
+
+// TestFullRoundApplyResumes: a full round whose writes stop after the sweep (the database went away)
+// keeps its staged round; the next run applies it again from the stage, reading from Graph only
+// what changed meanwhile (one page per delta link), and the replica ends equal to the tenant.
+func TestFullRoundApplyResumes(t *testing.T) {
+	forDialects(t, func(t *testing.T, d string) {
+		e, pages := resumeEnv(t, d, graphsync.Config{})
+		fa := &failApply{Store: e.st, from: 2} // the sweep is written, the users are not
+		e.syncer = e.newSyncer(fa)
+		e.fake.ResetRequests()
+		if _, err := e.syncer.SyncOnce(t.Context(), true); !errors.Is(err, errApplyDown) {
+			t.Fatalf("the run whose writes fail: %v", err)
+		}
+		if _, ok := storetestRound(t, e); !ok {
+			t.Fatal("no staged round after the apply failed")
+		}
+		fa.from = 0
+		e.fake.ResetRequests()
+		rep := e.sync(false)
+		// The sweep cleared the delta links, which is a reason of its own.
+		if want := fmt.Sprintf("no delta links (first sync, or the last full round did not finish); continuing the full round interrupted after %d pages",
+			pages); rep.Mode != store.SyncModeFull || !strings.HasPrefix(rep.Reason, want) {
+			t.Errorf("next run: mode %s, reason %q, want it to begin with %q", rep.Mode, rep.Reason, want)
+		}
+		if n := len(e.fake.Requests()); n != 2 {
+			t.Errorf("the run applying the staged round made %d requests, want 2 (one per delta link; a full round takes %d)", n, pages)
+		}
+		e.check()
+		if _, ok := storetestRound(t, e); ok {
+			t.Error("the stage was not dropped after the round was applied")
+		}
 	})
 }
