@@ -78,9 +78,13 @@ type Config struct {
 	MassChangeThreshold int
 	// UserRemoval is what happens to a user removed in Entra ID (or leaving the filter's scope):
 	// RemovalDeactivate (default: deactivated, sessions ended, memberships removed, key kept) or
-	// RemovalDelete. Removed groups are always deleted.
+	// RemovalDelete. Groups deleted for good are deleted; soft-deleted ones are kept inactive, without
+	// memberships, until restored (docs/sync-rounds.md).
 	UserRemoval string
 
+	// SourceKey identifies what the Source reads (tenant and application): a full round interrupted
+	// while reading one source is not continued with another.
+	SourceKey string
 	// Instance names this process in sync_runs; default host name and process id.
 	Instance string
 	// OnRun, when set, is called after every run that held the sync lock, successful or not (a

@@ -343,7 +343,15 @@ func (r *run) groupsBatch(ctx context.Context, items []Group) (store.SyncBatch, 
 			continue
 		}
 		if g.Removed {
-			if o.InReplica() {
+			switch {
+			case o.InReplica() && g.RemovedReason == ReasonChanged && (o.Outside == nil || o.Outside.Reason == store.OutsideRemoved):
+				// A soft delete may be undone within 30 days: the group is kept, inactive and
+				// without memberships (it grants nothing); restored, a full round reads them again.
+				b.DeactivateGroups = append(b.DeactivateGroups, id)
+				b.Outside = append(b.Outside, store.SyncOutside{ExternalID: id, Kind: store.SyncKindGroup, Reason: store.OutsideRemoved, Name: o.Group.Name})
+				r.scopeDirty = r.scopeDirty || r.s.m.filtered()
+				continue
+			case o.InReplica():
 				b.RemoveGroups = append(b.RemoveGroups, id)
 				r.scopeDirty = r.scopeDirty || r.s.m.filtered()
 			}
@@ -362,6 +370,9 @@ func (r *run) groupsBatch(ctx context.Context, items []Group) (store.SyncBatch, 
 			}
 			b.Outside = append(b.Outside, store.SyncOutside{ExternalID: id, Kind: store.SyncKindGroup, Reason: store.OutsideType, Name: sg.Name})
 			typeOut[id] = true
+		case o.Outside != nil && o.Outside.Reason == store.OutsideRemoved:
+			// Restored in Entra ID: its memberships come back with it, which only a full round reads.
+			return b, nil, escalate("group %q (%s) was restored", sg.Name, id)
 		case o.Outside != nil && o.Outside.Reason == store.OutsideType:
 			// Its members were never read into the replica.
 			return b, nil, escalate("group %q (%s) is now of a replicated type", sg.Name, id)

@@ -1,7 +1,9 @@
 package graphsync
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,21 +31,58 @@ type fullGroup struct {
 }
 
 func (r *run) full(ctx context.Context) error {
-	// The two rounds are independent: read them at once (parsing pages is the costly part).
-	r.phase("reading")
 	users := map[string]*fullUser{}
 	groups := map[string]*fullGroup{}
-	var usersLink, groupsLink string
+	round, err := r.openStage(ctx, users, groups)
+	if err != nil {
+		return err
+	}
+	usersLink, groupsLink, err := r.readFull(ctx, round, users, groups)
+	if errors.Is(err, ErrDeltaExpired) && round.Users.Pages+round.Groups.Pages > 0 {
+		// Graph no longer accepts the link the interrupted round stopped at.
+		r.restarted("Graph no longer accepts the interrupted full round's next link (" + err.Error() + ")")
+		clear(users)
+		clear(groups)
+		if round, err = r.s.st.SyncStageBegin(ctx, r.dir.ID, r.fence, r.stageKey()); err != nil {
+			return err
+		}
+		usersLink, groupsLink, err = r.readFull(ctx, round, users, groups)
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.applyFull(ctx, users, groups, usersLink, groupsLink); err != nil {
+		var held *HeldError
+		if unplanned := (unplannedError{}); errors.As(err, &held) || errors.As(err, &unplanned) {
+			// Not to be continued: the next round reads Graph again (an administrator may fix
+			// Entra meanwhile).
+			if cerr := r.s.st.SyncStageClear(ctx, r.dir.ID, r.fence); cerr != nil {
+				r.s.log.Warn("graph sync: clear the staged full round", "run", r.runID, "err", cerr)
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// readFull reads a full round from where round stands, staging every page, and returns its delta
+// links.
+func (r *run) readFull(ctx context.Context, round store.SyncFullRound, users map[string]*fullUser,
+	groups map[string]*fullGroup) (usersLink, groupsLink string, err error) {
+	// The two rounds are independent: read them at once (parsing pages is the costly part).
+	r.phase("reading")
+	stU := r.newStager(ctx, store.SyncStageUsers, round.Users)
+	stG := r.newStager(ctx, store.SyncStageGroups, round.Groups)
 	var usersErr, groupsErr error
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if usersLink, usersErr = r.readUsers(rctx, "", users); usersErr != nil {
+		if usersLink, usersErr = r.readUsers(rctx, round.Users, users, stU); usersErr != nil {
 			cancel()
 		}
 	})
 	wg.Go(func() {
-		if groupsLink, groupsErr = r.readGroups(rctx, groups); groupsErr != nil {
+		if groupsLink, groupsErr = r.readGroups(rctx, round.Groups, groups, stG); groupsErr != nil {
 			cancel()
 		}
 	})
@@ -51,9 +90,24 @@ func (r *run) full(ctx context.Context) error {
 	cancel()
 	switch {
 	case usersErr != nil && !(errors.Is(usersErr, context.Canceled) && groupsErr != nil && ctx.Err() == nil):
-		return usersErr
+		err = usersErr
 	case groupsErr != nil:
-		return groupsErr
+		err = groupsErr
+	case round.Users.Pages+round.Groups.Pages > 0:
+		// A continued round was read over a longer time: what changed meanwhile (a restore brings
+		// memberships back on pages already staged) is read from both delta links, groups first.
+		r.phase("catching up")
+		if groupsLink, err = r.readGroups(ctx, store.SyncStageCursor{DeltaLink: groupsLink}, groups, stG); err == nil {
+			usersLink, err = r.readUsers(ctx, store.SyncStageCursor{DeltaLink: usersLink}, users, stU)
+		}
+	}
+	// Whatever was read is staged before the run ends, failed or not.
+	if errG := stG.close(); err == nil {
+		err = errG
+	}
+	if err != nil {
+		stU.close()
+		return "", "", err
 	}
 	// Share member id strings with the users map, and notice members the users round did not have.
 	missing := false
@@ -69,77 +123,107 @@ func (r *run) full(ctx context.Context) error {
 	if missing {
 		// Users created while the groups were read: read what changed since the users round.
 		r.phase("users again")
-		var err error
-		if usersLink, err = r.readUsers(ctx, usersLink, users); err != nil {
-			return err
-		}
+		usersLink, err = r.readUsers(ctx, store.SyncStageCursor{DeltaLink: usersLink}, users, stU)
 	}
-	return r.applyFull(ctx, users, groups, usersLink, groupsLink)
+	if cerr := stU.close(); err == nil {
+		err = cerr
+	}
+	return usersLink, groupsLink, err
 }
 
-// readUsers reads a users round from link into users (last one wins; removals delete).
-func (r *run) readUsers(ctx context.Context, link string, users map[string]*fullUser) (string, error) {
-	for n := 1; ; n++ {
+// readUsers reads a users round into users (last one wins; removals delete), staging each page: from
+// cur's next link, or its delta link (the round was read: what changed since), or from the start.
+func (r *run) readUsers(ctx context.Context, cur store.SyncStageCursor, users map[string]*fullUser, st *stager) (string, error) {
+	link := cmp.Or(cur.NextLink, cur.DeltaLink)
+	if cur.Pages > 0 && cur.NextLink == "" {
+		return cur.DeltaLink, nil // read completely before the run that staged it stopped
+	}
+	return r.readPages(ctx, "users", link, st, func(ctx context.Context, link string) (int, string, string, func() ([]byte, error), error) {
 		page, err := r.s.src.UsersDelta(ctx, link)
 		if err != nil {
-			return "", fmt.Errorf("users page %d: %w", n, err)
+			return 0, "", "", nil, err
 		}
-		r.pageRead(len(page.Items))
-		for _, u := range page.Items {
-			if u.Removed {
-				delete(users, u.ID)
-				continue
-			}
-			users[u.ID] = &fullUser{SyncUser: r.s.m.user(u), excluded: r.s.m.excluded(u)}
+		r.addUsers(users, page.Items)
+		return len(page.Items), page.NextLink, page.DeltaLink, func() ([]byte, error) { return json.Marshal(stagedUsers(page.Items)) }, nil
+	})
+}
+
+// readPageFn reads one page from link and returns its size, links and staged form.
+type readPageFn func(ctx context.Context, link string) (n int, next, delta string, encode func() ([]byte, error), err error)
+
+// readPages reads pages from link until a delta link, staging each, and returns the delta link.
+func (r *run) readPages(ctx context.Context, what, link string, st *stager, read readPageFn) (string, error) {
+	for {
+		items, next, delta, encode, err := read(ctx, link)
+		if err != nil {
+			return "", fmt.Errorf("%s page %d: %w", what, st.seq+1, err)
 		}
-		if page.DeltaLink != "" {
-			return page.DeltaLink, nil
+		r.pageRead(items)
+		if err := st.put(ctx, items, next, delta, encode); err != nil {
+			return "", err
 		}
-		link = page.NextLink
+		if delta != "" {
+			return delta, nil
+		}
+		link = next
 	}
 }
 
-// readGroups reads a full groups round.
-func (r *run) readGroups(ctx context.Context, groups map[string]*fullGroup) (string, error) {
-	link := ""
-	for n := 1; ; n++ {
+// addUsers adds a users page to a full round.
+func (r *run) addUsers(users map[string]*fullUser, items []User) {
+	for _, u := range items {
+		if u.Removed {
+			delete(users, u.ID)
+			continue
+		}
+		users[u.ID] = &fullUser{SyncUser: r.s.m.user(u), excluded: r.s.m.excluded(u)}
+	}
+}
+
+// readGroups reads a full groups round from cur (see readUsers), staging each page.
+func (r *run) readGroups(ctx context.Context, cur store.SyncStageCursor, groups map[string]*fullGroup, st *stager) (string, error) {
+	if cur.Pages > 0 && cur.NextLink == "" {
+		return cur.DeltaLink, nil
+	}
+	return r.readPages(ctx, "groups", cmp.Or(cur.NextLink, cur.DeltaLink), st, func(ctx context.Context, link string) (int, string, string, func() ([]byte, error), error) {
 		page, err := r.s.src.GroupsDelta(ctx, link)
 		if err != nil {
-			return "", fmt.Errorf("groups page %d: %w", n, err)
+			return 0, "", "", nil, err
 		}
-		r.pageRead(len(page.Items))
-		for _, g := range page.Items {
-			if g.Removed {
-				delete(groups, g.ID)
+		r.addGroups(groups, page.Items)
+		return len(page.Items), page.NextLink, page.DeltaLink, func() ([]byte, error) { return json.Marshal(stagedGroups(page.Items)) }, nil
+	})
+}
+
+// addGroups adds a groups page to a full round.
+func (r *run) addGroups(groups map[string]*fullGroup, items []Group) {
+	for _, g := range items {
+		if g.Removed {
+			delete(groups, g.ID)
+			continue
+		}
+		acc := groups[g.ID]
+		if acc == nil {
+			acc = &fullGroup{}
+			groups[g.ID] = acc
+		}
+		acc.name, acc.sg, acc.typed = g.DisplayName, r.s.m.group(g), r.s.m.typed(g)
+		for _, c := range g.Members {
+			id := c.ID
+			if c.Removed {
+				if acc.dropped == nil {
+					acc.dropped = map[string]bool{}
+				}
+				acc.dropped[id] = true
 				continue
 			}
-			acc := groups[g.ID]
-			if acc == nil {
-				acc = &fullGroup{}
-				groups[g.ID] = acc
-			}
-			acc.name, acc.sg, acc.typed = g.DisplayName, r.s.m.group(g), r.s.m.typed(g)
-			for _, c := range g.Members {
-				id := c.ID
-				if c.Removed {
-					if acc.dropped == nil {
-						acc.dropped = map[string]bool{}
-					}
-					acc.dropped[id] = true
-					continue
-				}
-				switch c.Kind {
-				case KindUser:
-					acc.users = append(acc.users, id)
-				case KindGroup:
-					acc.groups = append(acc.groups, id)
-				}
+			switch c.Kind {
+			case KindUser:
+				acc.users = append(acc.users, id)
+			case KindGroup:
+				acc.groups = append(acc.groups, id)
 			}
 		}
-		if page.DeltaLink != "" {
-			return page.DeltaLink, nil
-		}
-		link = page.NextLink
 	}
 }
 

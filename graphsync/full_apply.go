@@ -16,6 +16,23 @@ type fullPlan struct {
 	liveU  map[string]store.SyncUser
 	liveG  map[string]store.SyncGroup
 	out    map[string]store.SyncOutside
+	// kept are the replica's soft-deleted groups (deactivated, listed REMOVED) the round did not
+	// read: still in Entra's recycle bin as far as a full round can tell, so they stay as they are.
+	kept map[string]bool
+}
+
+// keepSoftDeleted fills p.kept from the replica.
+func (p *fullPlan) keepSoftDeleted(snap store.SyncSnapshot) {
+	p.kept = map[string]bool{}
+	for _, o := range snap.Outside {
+		if o.Kind != store.SyncKindGroup || o.Reason != store.OutsideRemoved {
+			continue
+		}
+		if _, read := p.groups[o.ExternalID]; !read {
+			p.kept[o.ExternalID] = true
+			p.out[o.ExternalID] = o
+		}
+	}
 }
 
 // applyFull writes a full round's result: scope and names are settled in memory, then the
@@ -23,7 +40,7 @@ type fullPlan struct {
 func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups map[string]*fullGroup, usersLink, groupsLink string) error {
 	p, err := r.planFull(users, groups)
 	if err != nil {
-		return err
+		return unplannedError{err}
 	}
 
 	r.phase("apply users")
@@ -31,6 +48,7 @@ func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups 
 	if err != nil {
 		return err
 	}
+	p.keepSoftDeleted(snap)
 	release, err := r.guardFull(p, snap)
 	if err != nil {
 		return err
@@ -48,14 +66,17 @@ func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups 
 	}
 	r.phase("apply groups")
 	rowsG := make(map[string]store.SyncGroup, len(snap.Groups))
+	inactive := map[string]bool{}
 	for _, rg := range snap.Groups {
 		rowsG[rg.ExternalID] = rg.SyncGroup
+		inactive[rg.ExternalID] = rg.Inactive
 	}
 	// A group wanting a protected name it is not bound to is written even when its row is unchanged:
-	// it may hold the name from before the name was protected.
+	// it may hold the name from before the name was protected. An inactive one (restored after a
+	// soft delete) is written to be reactivated.
 	unbound := func(g store.SyncGroup) bool {
 		bound, ok := r.protected[store.Lower(g.Name)]
-		return ok && bound != g.ExternalID
+		return ok && bound != g.ExternalID || inactive[g.ExternalID]
 	}
 	if err := writeObjects(r, ctx, "groups", p.liveG, rowsG, func(g store.SyncGroup) string { return g.Name }, unbound,
 		func(gs []store.SyncGroup) store.SyncBatch { return store.SyncBatch{Groups: gs} }); err != nil {
@@ -69,13 +90,19 @@ func (r *run) applyFull(ctx context.Context, users map[string]*fullUser, groups 
 
 	// Last transaction: the links, so the next round continues from this one.
 	now := r.s.now()
-	final := store.SyncBatch{ClearPending: true, Pending: pending, State: r.withState(func(st *store.SyncState) {
+	final := store.SyncBatch{ClearPending: true, Pending: pending, ClearStage: true, State: r.withState(func(st *store.SyncState) {
 		st.UsersDeltaLink, st.GroupsDeltaLink, st.LastFullAt, st.ConfigHash = usersLink, groupsLink, &now, r.hash
 		st.FullReason = ""
 	})}
 	_, err = r.apply(ctx, final)
 	return err
 }
+
+// unplannedError is a full round that could not be planned from what it read (an ambiguous group
+// filter): the staged round is not continued, Graph is read again.
+type unplannedError struct{ error }
+
+func (e unplannedError) Unwrap() error { return e.error }
 
 // planFull computes the scope, sets apart what stays outside (guests, out of the filter's scope,
 // invalid objects, name clash losers) and returns the plan.
@@ -171,7 +198,7 @@ func (r *run) sweepFull(ctx context.Context, p *fullPlan, snap store.SyncSnapsho
 		}
 	}
 	for _, rg := range snap.Groups {
-		if _, ok := p.liveG[rg.ExternalID]; !ok {
+		if _, ok := p.liveG[rg.ExternalID]; !ok && !p.kept[rg.ExternalID] {
 			sweep.RemoveGroups = append(sweep.RemoveGroups, rg.ExternalID)
 		}
 	}

@@ -60,7 +60,7 @@ func (r *run) guardFull(p *fullPlan, snap store.SyncSnapshot) (release bool, err
 		}
 	}
 	for _, rg := range snap.Groups {
-		if _, live := p.liveG[rg.ExternalID]; !live {
+		if _, live := p.liveG[rg.ExternalID]; !live && !p.kept[rg.ExternalID] {
 			h.Groups++
 			if len(h.Sample) < heldSample {
 				h.Sample = append(h.Sample, "group "+rg.Name)

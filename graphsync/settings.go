@@ -140,7 +140,8 @@ func MaxSyncInterval() time.Duration { return min(MaxInterval, DefaultFullInterv
 func (s Settings) Config() Config {
 	c := Config{Interval: s.Interval(), Groups: s.Groups, UsernameSource: s.UsernameSource,
 		ExcludeGuests: s.ExcludeGuests, UserRemoval: s.UserRemoval,
-		UnifiedGroups: s.UnifiedGroups, ProtectedNames: s.ProtectedGroups, BoundGroups: s.BoundGroups}
+		UnifiedGroups: s.UnifiedGroups, ProtectedNames: s.ProtectedGroups, BoundGroups: s.BoundGroups,
+		SourceKey: strings.ToLower(strings.TrimSpace(s.TenantID) + "/" + strings.TrimSpace(s.ClientID))}
 	if t := s.MassChangeThreshold; t != nil {
 		c.MassChangeThreshold = *t
 		if *t == 0 {

@@ -20,12 +20,14 @@ import (
 // Full round (the first sync, a periodic reconciliation, a configuration change, an expired delta
 // link, or a delta round that met something only a full picture can settle): both delta queries are
 // read from the start (at once), every page, into memory (100,000 users, 5,000 groups and 1,000,000
-// memberships take a few hundred megabytes at most); scope, name clashes and the desired member
-// sets are computed; then the difference against the replica is applied in transactions of a
-// bounded size (mark-and-sweep: whatever the round did not see is removed). Nothing is written
-// before every page has been read, so a round that fails while reading changes nothing. The delta
-// links are cleared when writing starts and saved with the last transaction, so a round that stops
-// half-way is followed by another full round.
+// memberships take a few hundred megabytes at most), and each page is staged in the database with
+// the link that continues after it (full_stage.go): a run that fails while reading leaves the
+// replica as it was, and the next run continues the round where it stopped. Then scope, name
+// clashes and the desired member sets are computed, and the difference against the replica is
+// applied in transactions of a bounded size (mark-and-sweep: whatever the round did not see is
+// removed). The delta links are cleared when writing starts and saved with the last transaction,
+// which also drops the staged round; a round that stops half-way through writing is applied again
+// from its staged pages by the next run.
 //
 // Delta round: the users round and then the groups round continue from the saved links, and each
 // page is applied in one transaction together with the link that continues after it: a failure or
@@ -61,6 +63,11 @@ type Store interface {
 	AbortSyncRun(ctx context.Context, runID int64, why string) error
 	SyncHeldRun(ctx context.Context, dirID int64) (store.SyncRun, error)
 	ReleaseHeldSync(ctx context.Context, dirID, runID int64) error
+	SyncStagedRound(ctx context.Context, dirID int64) (store.SyncFullRound, bool, error)
+	SyncStageBegin(ctx context.Context, dirID, fence int64, key string) (store.SyncFullRound, error)
+	SyncStagePut(ctx context.Context, dirID, fence int64, p store.SyncStagePage) error
+	SyncStagePages(ctx context.Context, dirID int64, kind string, fn func(store.SyncStagePage) error) error
+	SyncStageClear(ctx context.Context, dirID, fence int64) error
 }
 
 var _ Store = (*store.Store)(nil)
@@ -94,7 +101,7 @@ type Progress struct {
 	Running   bool
 	RunID     int64
 	Mode      string
-	Phase     string // "reading" (full), "users", "groups" (delta), "users again", "apply users", "apply groups", "apply memberships", "scope", "done"
+	Phase     string // "staged pages", "reading" (full), "users", "groups" (delta), "users again", "apply users", "apply groups", "apply memberships", "scope", "done"
 	Pages     int    // Graph pages read in this run
 	Objects   int    // Graph objects read in this run
 	Changes   int    // changes written in this run
@@ -247,6 +254,10 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 	protected := s.cfg.protectedNames(appGroups)
 	r := &run{s: s, dir: dir, state: state, hash: s.cfg.fingerprint(dir.NestedGroups, protected), protected: protected, fence: fence,
 		deactivate: s.cfg.UserRemoval != RemovalDelete, started: s.now()}
+	staged, resume, _, err := s.stagedRound(ctx, r.stageKey())
+	if err != nil {
+		return Report{}, fmt.Errorf("graphsync: %w", err)
+	}
 	r.mode, r.reason = store.SyncModeDelta, ""
 	switch {
 	case full:
@@ -261,6 +272,11 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 		r.mode, r.reason = store.SyncModeFull, "configuration changed"
 	case s.cfg.FullInterval > 0 && (state.LastFullAt == nil || s.now().Sub(*state.LastFullAt) >= s.cfg.FullInterval):
 		r.mode, r.reason = store.SyncModeFull, "periodic reconciliation"
+	}
+	if n := staged.Users.Pages + staged.Groups.Pages; resume && n > 0 {
+		// A full round interrupted while reading goes on where it stopped.
+		cont := fmt.Sprintf("continuing the full round interrupted after %d pages (begun %s)", n, staged.StartedAt.UTC().Format(time.RFC3339))
+		r.mode, r.reason = store.SyncModeFull, strings.TrimPrefix(r.reason+"; "+cont, "; ")
 	}
 	if err := s.abortDead(ctx); err != nil {
 		return Report{}, fmt.Errorf("graphsync: %w", err)

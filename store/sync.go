@@ -31,7 +31,7 @@ const (
 const (
 	OutsideGuest   = "GUEST"   // a guest user while guests are excluded
 	OutsideFilter  = "FILTER"  // outside the group filter
-	OutsideRemoved = "REMOVED" // removed in Entra ID, kept deactivated in the replica (users only)
+	OutsideRemoved = "REMOVED" // removed in Entra ID, kept deactivated in the replica (users; soft-deleted groups)
 	OutsideClash   = "CLASH"   // its name is held, and so are the suffixed names it was offered (see ApplySync)
 	OutsideInvalid = "INVALID" // its mapped name or fields break the directory's rules
 	OutsideType    = "TYPE"    // a group of a type not replicated (not security-enabled, or Microsoft 365)
@@ -415,6 +415,7 @@ type SyncReplicaUser struct {
 type SyncReplicaGroup struct {
 	ID int64
 	SyncGroup
+	Inactive bool // deactivated: soft-deleted in Entra ID (see SyncBatch.DeactivateGroups)
 }
 
 // SyncSnapshot is the whole replica of one directory as the synchroniser compares it: users and
@@ -443,12 +444,14 @@ func (s *Store) SyncSnapshot(ctx context.Context, dirID int64) (SyncSnapshot, er
 	if err != nil {
 		return SyncSnapshot{}, fmt.Errorf("sync snapshot users: %w", err)
 	}
-	err = s.syncScan(ctx, "SELECT id, external_id, name, description FROM groups WHERE directory_id = ?", []any{dirID},
+	err = s.syncScan(ctx, "SELECT id, external_id, name, description, active FROM groups WHERE directory_id = ?", []any{dirID},
 		func(scan func(...any) error) error {
 			var g SyncReplicaGroup
-			if err := scan(&g.ID, &g.ExternalID, &g.Name, &g.Description); err != nil {
+			var active bool
+			if err := scan(&g.ID, &g.ExternalID, &g.Name, &g.Description, &active); err != nil {
 				return err
 			}
+			g.Inactive = !active
 			snap.Groups = append(snap.Groups, g)
 			return nil
 		})

@@ -11,14 +11,14 @@ import (
 // SyncBatch is one unit of replication into an AZURE_AD directory. ApplySync applies it in one
 // transaction, in this order:
 //
-//  1. RemoveGroups: groups deleted with their memberships.
+//  1. RemoveGroups: groups deleted with their memberships; DeactivateGroups: deactivated, memberships removed.
 //  2. RemoveUsers: users deleted, or with Deactivate deactivated (their sessions ended and their
 //     direct memberships removed).
 //  3. Forget, then Outside: outside records dropped, then written (replacing earlier ones).
 //  4. Users, then Groups: upserts by external id (see ApplySync for names and clashes).
 //  5. Members: complete direct member sets of groups, replacing what the replica holds.
 //  6. Changes: single membership additions and removals, then the pending memberships.
-//  7. State: the sync state, saved with the changes it describes.
+//  7. State: the sync state, saved with the changes it describes; ClearStage: the staged full round dropped.
 //
 // Unknown external ids in removals are ignored, so a batch can be applied again (after a crash or a
 // replayed delta page) with the same result.
@@ -31,10 +31,13 @@ type SyncBatch struct {
 	// DeactivateUsers are deactivated whatever Deactivate says (users soft-deleted in Entra ID, which
 	// may come back); after RemoveUsers.
 	DeactivateUsers []string
-	Forget          []string
-	Outside         []SyncOutside
-	Users           []SyncUser
-	Groups          []SyncGroup
+	// DeactivateGroups are deactivated with their memberships (as parent and as child) removed, so
+	// they grant nothing: groups soft-deleted in Entra ID, which may come back; after RemoveGroups.
+	DeactivateGroups []string
+	Forget           []string
+	Outside          []SyncOutside
+	Users            []SyncUser
+	Groups           []SyncGroup
 	// Protected maps protected group names (lower-cased) to the external id of the group bound to
 	// each ("" for none): only that group may carry the name (see ApplySync).
 	Protected map[string]string
@@ -46,6 +49,8 @@ type SyncBatch struct {
 	DropPending  []SyncMemberChange
 	Pending      []SyncMemberChange
 	State        *SyncState
+	// ClearStage drops the staged full round (SyncStageBegin): the last transaction of its apply.
+	ClearStage bool
 	// Fence, when not 0, is the run's fencing token (SyncFence): the batch is refused with
 	// ErrSyncFenced, writing nothing, once another run took the sync lock.
 	Fence int64
@@ -53,9 +58,10 @@ type SyncBatch struct {
 
 // Empty reports whether the batch changes nothing.
 func (b SyncBatch) Empty() bool {
-	return len(b.RemoveGroups) == 0 && len(b.RemoveUsers) == 0 && len(b.DeactivateUsers) == 0 && len(b.Forget) == 0 && len(b.Outside) == 0 &&
+	return len(b.RemoveGroups) == 0 && len(b.DeactivateGroups) == 0 && len(b.RemoveUsers) == 0 && len(b.DeactivateUsers) == 0 &&
+		len(b.Forget) == 0 && len(b.Outside) == 0 &&
 		len(b.Users) == 0 && len(b.Groups) == 0 && len(b.Members) == 0 && len(b.Changes) == 0 && b.State == nil &&
-		!b.ClearPending && len(b.DropPending) == 0 && len(b.Pending) == 0
+		!b.ClearPending && len(b.DropPending) == 0 && len(b.Pending) == 0 && !b.ClearStage
 }
 
 // SyncResult is what ApplySync did.
@@ -110,6 +116,7 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 		a := &syncApplier{s: tx, dir: dirID, now: tx.now(), deactivate: b.Deactivate}
 		steps := []func() error{
 			func() error { return a.removeGroups(ctx, b.RemoveGroups) },
+			func() error { return a.deactivateGroups(ctx, b.DeactivateGroups) },
 			func() error { return a.removeUsers(ctx, b.RemoveUsers, b.Deactivate) },
 			func() error { return a.removeUsers(ctx, b.DeactivateUsers, true) },
 			func() error { return a.forget(ctx, b.Forget) },
@@ -138,6 +145,11 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 			if _, err := tx.syncExec(ctx, "UPDATE sync_state SET full_reason = ? WHERE directory_id = ?",
 				SyncRevivedReason(a.res.Revived[0]), dirID); err != nil {
 				return fmt.Errorf("sync state: %w", err)
+			}
+		}
+		if b.ClearStage {
+			if err := tx.clearStage(ctx, dirID); err != nil {
+				return err
 			}
 		}
 		if err := tx.syncWriteEvents(ctx, a.events); err != nil {

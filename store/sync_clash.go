@@ -183,12 +183,13 @@ func (s *Store) SyncProtectedGroups(ctx context.Context) ([]string, error) {
 // SyncClashWaiting counts the objects that could now have the name they want, which only a full
 // round can settle: CLASH records (not replicated; their memberships are not known to the replica)
 // and clash records of objects placed under a suffixed name (not for a protected name), whose wanted
-// name no live object of their kind holds any more.
+// name no live object of their kind holds any more (a deactivated one, listed outside, yields it).
 func (s *Store) SyncClashWaiting(ctx context.Context, dirID int64) (int, error) {
 	const free = `NOT EXISTS (
 		SELECT 1 FROM users u WHERE o.kind = ? AND u.directory_id = o.directory_id AND u.lower_name = o.%[1]s
 		AND NOT EXISTS (SELECT 1 FROM sync_outside x WHERE x.directory_id = u.directory_id AND x.external_id = u.external_id))
-		AND NOT EXISTS (SELECT 1 FROM groups g WHERE o.kind = ? AND g.directory_id = o.directory_id AND g.lower_name = o.%[1]s)`
+		AND NOT EXISTS (SELECT 1 FROM groups g WHERE o.kind = ? AND g.directory_id = o.directory_id AND g.lower_name = o.%[1]s
+		AND NOT EXISTS (SELECT 1 FROM sync_outside x WHERE x.directory_id = g.directory_id AND x.external_id = g.external_id))`
 	var n, m int
 	err := s.syncScan(ctx, "SELECT COUNT(*) FROM sync_outside o WHERE o.directory_id = ? AND o.reason = ? AND "+fmt.Sprintf(free, "lower_name"),
 		[]any{dirID, OutsideClash, SyncKindUser, SyncKindGroup}, func(scan func(...any) error) error { return scan(&n) })

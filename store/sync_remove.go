@@ -167,3 +167,59 @@ func (a *syncApplier) writeOutside(ctx context.Context, recs []SyncOutside) erro
 	}
 	return nil
 }
+
+// deactivateGroups deactivates groups and removes their memberships, as parent and as child: an
+// inactive group of the replica has no members and is nobody's member, so it grants nothing.
+func (a *syncApplier) deactivateGroups(ctx context.Context, exts []string) error {
+	if len(exts) == 0 {
+		return nil
+	}
+	exts = syncDedupe(exts)
+	cond, arg := a.s.syncInTexts("external_id", exts)
+	gcond, garg := a.s.syncInTexts("g.external_id", exts)
+	sub := "(SELECT id FROM groups WHERE directory_id = ? AND " + cond + ")"
+	err := a.s.syncScan(ctx, "SELECT u.name, g.name FROM user_memberships m JOIN users u ON u.id = m.user_id "+
+		"JOIN groups g ON g.id = m.group_id WHERE g.directory_id = ? AND "+gcond+" ORDER BY g.lower_name, u.lower_name",
+		[]any{a.dir, garg}, func(scan func(...any) error) error {
+			var u, g string
+			if err := scan(&u, &g); err != nil {
+				return err
+			}
+			a.event(EntityUserMembership, OpDeleted, 0, u, g)
+			a.res.Counts.MembershipsRemoved++
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("deactivate groups: memberships: %w", err)
+	}
+	err = a.s.syncScan(ctx, "SELECT c.name, p.name FROM group_memberships m JOIN groups p ON p.id = m.parent_id "+
+		"JOIN groups c ON c.id = m.child_id WHERE m.parent_id IN "+sub+" OR m.child_id IN "+sub+" ORDER BY p.lower_name, c.lower_name",
+		[]any{a.dir, arg, a.dir, arg}, func(scan func(...any) error) error {
+			var c, p string
+			if err := scan(&c, &p); err != nil {
+				return err
+			}
+			a.event(EntityGroupMembership, OpDeleted, 0, c, p)
+			a.res.Counts.MembershipsRemoved++
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("deactivate groups: nesting: %w", err)
+	}
+	if _, err := a.s.syncExec(ctx, "DELETE FROM user_memberships WHERE group_id IN "+sub, a.dir, arg); err != nil {
+		return fmt.Errorf("deactivate groups: memberships: %w", err)
+	}
+	if _, err := a.s.syncExec(ctx, "DELETE FROM group_memberships WHERE parent_id IN "+sub+" OR child_id IN "+sub, a.dir, arg, a.dir, arg); err != nil {
+		return fmt.Errorf("deactivate groups: nesting: %w", err)
+	}
+	rows, err := a.refs(ctx, "UPDATE groups SET active = ?, updated_at = ? WHERE directory_id = ? AND "+cond+" AND active = ? RETURNING id, name",
+		false, a.now, a.dir, arg, true)
+	if err != nil {
+		return fmt.Errorf("deactivate groups: %w", err)
+	}
+	for _, r := range rows {
+		a.event(EntityGroup, OpUpdated, r.id, r.name, "")
+		a.res.Counts.GroupsRemoved++
+	}
+	return a.dropClashes(ctx, exts)
+}

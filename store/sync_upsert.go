@@ -196,7 +196,8 @@ func (a *syncApplier) insertUsers(ctx context.Context, us []SyncUser) error {
 type syncGroupRow struct {
 	id int64
 	SyncGroup
-	lower string
+	lower    string
+	inactive bool // deactivated (soft-deleted in Entra ID): an upsert reactivates it
 }
 
 // upsertGroups creates and updates groups by external id; see ApplySync.
@@ -209,9 +210,11 @@ func (a *syncApplier) upsertGroups(ctx context.Context, in []SyncGroup, protecte
 		items[g.ExternalID] = g
 	}
 	up, byExt, yield, err := syncPrepare(ctx, a, SyncKindGroup, "groups", items, func(g SyncGroup) (string, error) { return g.Name, g.Validate() }, protected,
-		"id, external_id, name, lower_name, description",
+		"id, external_id, name, lower_name, description, active",
 		func(scan func(...any) error) (r syncGroupRow, err error) {
-			err = scan(&r.id, &r.ExternalID, &r.Name, &r.lower, &r.Description)
+			var active bool
+			err = scan(&r.id, &r.ExternalID, &r.Name, &r.lower, &r.Description, &active)
+			r.inactive = !active
 			return r, err
 		})
 	if err != nil {
@@ -229,7 +232,7 @@ func (a *syncApplier) upsertGroups(ctx context.Context, in []SyncGroup, protecte
 			create = append(create, g)
 			continue
 		}
-		if r.SyncGroup == g {
+		if r.SyncGroup == g && !r.inactive {
 			continue
 		}
 		upd = append(upd, syncGroupRow{id: r.id, SyncGroup: g})
