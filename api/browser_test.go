@@ -25,6 +25,17 @@ type screenshots struct {
 	dir string
 }
 
+func newScreenshots(t *testing.T, ctx context.Context) *screenshots {
+	t.Helper()
+	dir := os.Getenv("CROWDGATE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &screenshots{t: t, ctx: ctx, dir: dir}
+}
+
 func (s *screenshots) take(name string) []byte {
 	s.t.Helper()
 	if _, err := chromedp.Run(s.ctx, chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)")); err != nil {
@@ -57,18 +68,10 @@ func TestBrowser(t *testing.T) {
 	for _, n := range []string{"carol", "dan", "erin", "frank", "grace", "heidi", "ivan"} {
 		h.addUser(h.entra.ID, n+"@contoso.com", f.team.ID)
 	}
-	dir := os.Getenv("CROWDGATE_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bctx := waitBrowser()
-	shots := &screenshots{t: t, ctx: bctx, dir: dir}
-	defer func() { t.Logf("screenshots in %s", dir) }()
-	ctx, cancel := context.WithTimeout(bctx, 120*time.Second) // about 30 s on an idle 2-core machine
+	ctx, cancel := context.WithTimeout(waitBrowser(), 120*time.Second) // about 30 s on an idle 2-core machine
 	defer cancel()
-	shots.ctx = ctx
+	shots := newScreenshots(t, ctx)
+	defer func() { t.Logf("screenshots in %s", shots.dir) }()
 	base := h.srv.URL + "/console"
 	text := func(sel string) string {
 		t.Helper()

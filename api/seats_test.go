@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -106,15 +105,9 @@ func TestSeatsBrowser(t *testing.T) {
 	waitBrowser := chromium.Start(t, 1440, 1000)
 	h := newHarness(t)
 	f := newSeatsFixture(t, h)
-	dir := os.Getenv("CROWDGATE_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(waitBrowser(), 90*time.Second)
 	defer cancel()
-	shots := &screenshots{t: t, ctx: ctx, dir: dir}
+	shots := newScreenshots(t, ctx)
 	base := h.srv.URL + "/console"
 	text := func(sel string) string {
 		t.Helper()
