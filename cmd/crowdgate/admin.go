@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,6 +31,22 @@ func (c *cli) openStore(ctx context.Context, cf *config.Flags, skipMigrations bo
 		return nil, nil, nil, err
 	}
 	return store.WithActor(ctx, store.Actor{Kind: store.ActorCLI, Name: osUser(c.getenv)}), st, log, nil
+}
+
+// parseAndOpen is the preamble of a command that only reads its arguments and then works on the
+// database: it adds the configuration flags, parses args (minArgs to maxArgs positional ones) and
+// opens the store. The caller closes the store; on --help the error is errHelp (see helpOK).
+func (c *cli) parseAndOpen(ctx context.Context, fs *flag.FlagSet, args []string, minArgs, maxArgs int) (context.Context, *store.Store, []string, error) {
+	cf := config.AddFlags(fs, config.ScopeAll)
+	pos, err := c.parse(fs, args, minArgs, maxArgs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, st, _, err := c.openStore(ctx, cf, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ctx, st, pos, nil
 }
 
 // osUser names the person running the command, for the audit log.
@@ -333,14 +350,9 @@ func (c *cli) groupAdd(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("group add"))
 	description := fs.String("description", "", "free-text `description`")
 	dir := fs.String("directory", "", "internal `directory` to add the group to (default: the first internal directory)")
-	cf := config.AddFlags(fs, config.ScopeAll)
-	pos, err := c.parse(fs, args, 1, 1)
+	ctx, st, pos, err := c.parseAndOpen(ctx, fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
-	}
-	ctx, st, _, err := c.openStore(ctx, cf, false)
-	if err != nil {
-		return err
 	}
 	defer st.Close()
 	d, err := internalDirectory(ctx, st, *dir)

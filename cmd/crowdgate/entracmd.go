@@ -303,13 +303,9 @@ func (c *cli) printReport(dir string, r graphsync.Report) {
 
 func (c *cli) syncStatus(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("sync status"))
-	cf := config.AddFlags(fs, config.ScopeAll)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return helpOK(err)
-	}
-	ctx, st, _, err := c.openStore(ctx, cf, false)
+	ctx, st, _, err := c.parseAndOpen(ctx, fs, args, 0, 0)
 	if err != nil {
-		return err
+		return helpOK(err)
 	}
 	defer st.Close()
 	ds, err := st.Directories(ctx)
