@@ -220,8 +220,7 @@ func TestNonAdminForbidden(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	form := func(token string) url.Values {
 		return url.Values{"_csrf": {token}, "directory": {"1"}, "name": {"eve"}, "password": {"long enough password"}, "password2": {"long enough password"}}
 	}
@@ -253,8 +252,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestReauthentication(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	app := createApp(t, h, c, "jira", "JIRA")
 	h.age(api.DefaultReauthAge + 1)
 	// Stale sign-in: the rotation is refused and sends the administrator to confirm.
