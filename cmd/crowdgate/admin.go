@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,22 +30,6 @@ func (c *cli) openStore(ctx context.Context, cf *config.Flags, skipMigrations bo
 		return nil, nil, nil, err
 	}
 	return store.WithActor(ctx, store.Actor{Kind: store.ActorCLI, Name: osUser(c.getenv)}), st, log, nil
-}
-
-// parseAndOpen is the preamble of a command that only reads its arguments and then works on the
-// database: it adds the configuration flags, parses args (minArgs to maxArgs positional ones) and
-// opens the store. The caller closes the store; on --help the error is errHelp (see helpOK).
-func (c *cli) parseAndOpen(ctx context.Context, fs *flag.FlagSet, args []string, minArgs, maxArgs int) (context.Context, *store.Store, []string, error) {
-	cf := config.AddFlags(fs, config.ScopeAll)
-	pos, err := c.parse(fs, args, minArgs, maxArgs)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	ctx, st, _, err := c.openStore(ctx, cf, false)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return ctx, st, pos, nil
 }
 
 // osUser names the person running the command, for the audit log.
