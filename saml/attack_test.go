@@ -104,6 +104,25 @@ func usedOnce(t *testing.T, f *fixture) (l login, v string, captured []*http.Coo
 	return l, v, captured
 }
 
+// signedAs posts alice's assertion signed again as signing says, and encrypted to the SP's
+// certificate when encrypt is set.
+func signedAs(encrypt bool, signing func(t *testing.T, f *fixture) samltest.Signing) func(*testing.T, *fixture) *http.Response {
+	return func(t *testing.T, f *fixture) *http.Response {
+		l := jiraLogin(f)
+		r := f.response(l, alice)
+		a, err := samltest.Sign(r.AssertionElement(), signing(t, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if encrypt {
+			if a, err = samltest.EncryptAssertion(a, f.spKey.Cert); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return f.postAssertion(l, r, a)
+	}
+}
+
 // send attacks with a response to a fresh Jira sign-in of a fresh browser.
 func send(edit func(*samltest.Response), after func(*etree.Document)) func(*testing.T, *fixture) *http.Response {
 	return func(t *testing.T, f *fixture) *http.Response {
@@ -308,30 +327,15 @@ var attacks = []attack{
 		l := jiraLogin(f)
 		return f.post(l.c, f.signedBy(l, alice, nil, samltest.NewKey(t, "idp"), nil, nil), l.relay)
 	}},
-	{name: "attacker key without KeyInfo", status: 400, reason: "crypto/rsa: verification error", run: func(t *testing.T, f *fixture) *http.Response {
-		l := jiraLogin(f)
-		r := f.response(l, alice)
-		a, err := samltest.Sign(r.AssertionElement(), samltest.Signing{Key: samltest.NewKey(t, "evil"), NoKeyInfo: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f.postAssertion(l, r, a)
-	}},
-	{name: "SHA-1 signature when disabled", status: 400, reason: "signature uses SHA-1", run: func(t *testing.T, f *fixture) *http.Response {
-		l := jiraLogin(f)
-		r := f.response(l, alice)
-		a, err := samltest.Sign(r.AssertionElement(), samltest.Signing{Key: f.key, SHA1: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f.postAssertion(l, r, a)
-	}},
-	{name: "control: SHA-1 signature when allowed", preset: "sha1", accept: true, run: func(t *testing.T, f *fixture) *http.Response {
-		l := jiraLogin(f)
-		r := f.response(l, alice)
-		a, _ := samltest.Sign(r.AssertionElement(), samltest.Signing{Key: f.key, SHA1: true})
-		return f.postAssertion(l, r, a)
-	}},
+	{name: "attacker key without KeyInfo", status: 400, reason: "crypto/rsa: verification error", run: signedAs(false, func(t *testing.T, f *fixture) samltest.Signing {
+		return samltest.Signing{Key: samltest.NewKey(t, "evil"), NoKeyInfo: true}
+	})},
+	{name: "SHA-1 signature when disabled", status: 400, reason: "signature uses SHA-1", run: signedAs(false, func(t *testing.T, f *fixture) samltest.Signing {
+		return samltest.Signing{Key: f.key, SHA1: true}
+	})},
+	{name: "control: SHA-1 signature when allowed", preset: "sha1", accept: true, run: signedAs(false, func(t *testing.T, f *fixture) samltest.Signing {
+		return samltest.Signing{Key: f.key, SHA1: true}
+	})},
 
 	// Structure.
 	{name: "comment inside NameID", preset: "nameid", status: 400, reason: "document contains a comment", run: func(t *testing.T, f *fixture) *http.Response {
@@ -584,29 +588,12 @@ var moreAttacks = []attack{
 		doc.SetRoot(f.response(l, alice).ResponseElement(ea))
 		return f.post(l.c, samltest.Encode(doc), l.relay)
 	}},
-	{name: "encrypted assertion signed by an attacker's key", preset: "encrypt", status: 400, reason: "Could not verify certificate against trusted certs", run: func(t *testing.T, f *fixture) *http.Response {
-		l := jiraLogin(f)
-		r := f.response(l, alice)
-		signed, err := samltest.Sign(r.AssertionElement(), samltest.Signing{Key: samltest.NewKey(t, "evil")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ea, err := samltest.EncryptAssertion(signed, f.spKey.Cert)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f.postAssertion(l, r, ea)
-	}},
-	{name: "control: signed assertion encrypted to the SP's certificate", preset: "encrypt", accept: true, run: func(t *testing.T, f *fixture) *http.Response {
-		l := jiraLogin(f)
-		r := f.response(l, alice)
-		signed, _ := samltest.Sign(r.AssertionElement(), samltest.Signing{Key: f.key})
-		ea, err := samltest.EncryptAssertion(signed, f.spKey.Cert)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f.postAssertion(l, r, ea)
-	}},
+	{name: "encrypted assertion signed by an attacker's key", preset: "encrypt", status: 400, reason: "Could not verify certificate against trusted certs", run: signedAs(true, func(t *testing.T, f *fixture) samltest.Signing {
+		return samltest.Signing{Key: samltest.NewKey(t, "evil")}
+	})},
+	{name: "control: signed assertion encrypted to the SP's certificate", preset: "encrypt", accept: true, run: signedAs(true, func(t *testing.T, f *fixture) samltest.Signing {
+		return samltest.Signing{Key: f.key}
+	})},
 
 	// Certificates.
 	{name: "expired trusted IdP certificate", preset: "expiredcert", status: 400, reason: "the IdP signing certificate is not valid now", run: send(nil, nil)},
