@@ -36,8 +36,7 @@ func (c *cli) openDB(ctx context.Context, cf *config.Flags) (context.Context, *s
 // itself; this command is for operators who want to do it as a separate step, or to look.
 func (c *cli) migrate(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("migrate"))
-	cf := config.AddFlags(fs, config.ScopeAll)
-	pos, err := c.parse(fs, args, 0, 1)
+	cf, pos, err := c.parseConfig(fs, config.ScopeAll, args, 0, 1)
 	if err != nil {
 		return helpOK(err)
 	}
@@ -156,8 +155,7 @@ func (c *cli) version(ctx context.Context, args []string) error {
 // half-written. PostgreSQL has pg_dump for this; the command refuses rather than pretending.
 func (c *cli) backup(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("backup"))
-	cf := config.AddFlags(fs, config.ScopeAll)
-	pos, err := c.parse(fs, args, 1, 1)
+	cf, pos, err := c.parseConfig(fs, config.ScopeAll, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
 	}
