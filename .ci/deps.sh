@@ -8,33 +8,30 @@ set -euo pipefail
 
 bash "$(dirname "${BASH_SOURCE[0]}")/../crowdapi/testdata/npmclient/install.sh"
 
-# promtool, for the alert rules' unit tests (metrics.TestAlertRules), from Debian's prometheus package.
-if ! command -v promtool >/dev/null 2>&1; then
+# need CMD PACKAGE [APT-GET OPTION...] installs Debian's PACKAGE when the command CMD is missing.
+need() {
+	local cmd=$1 pkg=$2
+	shift 2
+	if command -v "$cmd" >/dev/null 2>&1; then
+		return 0
+	fi
 	if [[ $(id -u) -ne 0 ]]; then
-		echo ".ci/deps.sh: promtool is not installed, and installing it needs root: apt-get install -y prometheus" >&2
+		echo ".ci/deps.sh: $cmd is not installed, and installing it needs root: apt-get install -y $pkg" >&2
 		exit 1
 	fi
-	echo "promtool is not installed: installing Debian's prometheus package"
+	echo "$cmd is not installed: installing Debian's $pkg package"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
+	apt-get install -y -qq "$@" "$pkg" >/dev/null
+	if ! command -v "$cmd" >/dev/null 2>&1; then
+		echo ".ci/deps.sh: apt-get install $pkg succeeded but there is no $cmd command" >&2
+		exit 1
+	fi
+}
+
+# promtool, for the alert rules' unit tests (metrics.TestAlertRules), from Debian's prometheus package.
+need promtool prometheus --no-install-recommends
 echo "promtool: $(promtool --version 2>&1 | head -n 1)"
 
-if command -v chromium >/dev/null 2>&1; then
-	echo "chromium: $(chromium --version 2>/dev/null || echo 'present') ($(command -v chromium))"
-	exit 0
-fi
-if [[ $(id -u) -ne 0 ]]; then
-	echo ".ci/deps.sh: chromium is not installed, and installing it needs root: apt-get install -y chromium" >&2
-	exit 1
-fi
-echo "chromium is not installed: installing Debian's package"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq chromium >/dev/null
-if ! command -v chromium >/dev/null 2>&1; then
-	echo ".ci/deps.sh: apt-get install chromium succeeded but there is no chromium command" >&2
-	exit 1
-fi
-echo "chromium: $(chromium --version 2>/dev/null || echo 'installed') ($(command -v chromium))"
+need chromium chromium
+echo "chromium: $(chromium --version 2>/dev/null || echo 'present') ($(command -v chromium))"

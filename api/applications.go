@@ -89,13 +89,20 @@ func (s *server) appRows(ctx context.Context) ([]appRow, error) {
 }
 
 func (s *server) dirNames(ctx context.Context) (map[int64]string, error) {
-	dirs, err := s.st.Directories(ctx)
+	return namesByID(ctx, s.st.Directories, func(d store.Directory) (int64, string) { return d.ID, d.Name })
+}
+
+// namesByID reads a list (directories, applications) and maps each id to its name, for tables
+// whose rows hold ids.
+func namesByID[T any](ctx context.Context, list func(context.Context) ([]T, error), idName func(T) (int64, string)) (map[int64]string, error) {
+	xs, err := list(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[int64]string{}
-	for _, d := range dirs {
-		out[d.ID] = d.Name
+	out := make(map[int64]string, len(xs))
+	for _, x := range xs {
+		id, name := idName(x)
+		out[id] = name
 	}
 	return out, nil
 }
@@ -169,10 +176,7 @@ func (s *server) createApplication(c echo.Context) error {
 		if !isUserFacing(err) {
 			return err
 		}
-		p := s.newPage(c, "Add application", "applications")
-		p.Flash = append(p.Flash, flash{Kind: "error", Text: message(err)})
-		p.Data = newAppData{Dirs: dirs, Form: form}
-		return s.render(c, http.StatusUnprocessableEntity, "application_new", p)
+		return s.formAgain(c, "Add application", "applications", "application_new", newAppData{Dirs: dirs, Form: form}, message(err))
 	}
 	return s.showCredential(c, app, na.Password, true)
 }
@@ -217,11 +221,7 @@ type applicationData struct {
 
 func (s *server) application(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, err := idParam(c)
-	if err != nil {
-		return err
-	}
-	app, err := s.st.Application(ctx, id)
+	app, err := paramRecord(c, s.st.Application)
 	if err != nil {
 		return err
 	}
@@ -332,17 +332,13 @@ func (s *server) updateMappings(c echo.Context) error {
 // rotateCredential replaces an application's password (a route that needs a recent sign-in).
 func (s *server) rotateCredential(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, err := idParam(c)
-	if err != nil {
-		return err
-	}
-	app, err := s.st.Application(ctx, id)
+	app, err := paramRecord(c, s.st.Application)
 	if err != nil {
 		return err
 	}
 	pw := newCredential()
 	if err := s.st.SetApplicationPassword(ctx, app.ID, pw); err != nil {
-		return s.done(c, err, s.appURL(id), "")
+		return s.done(c, err, s.appURL(app.ID), "")
 	}
 	return s.showCredential(c, app, pw, false)
 }

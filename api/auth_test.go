@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/crowdgate/crowdgate/api"
+	"github.com/crowdgate/crowdgate/internal/totp"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
@@ -217,8 +220,7 @@ func TestNonAdminForbidden(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	form := func(token string) url.Values {
 		return url.Values{"_csrf": {token}, "directory": {"1"}, "name": {"eve"}, "password": {"long enough password"}, "password2": {"long enough password"}}
 	}
@@ -250,8 +252,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestReauthentication(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	app := createApp(t, h, c, "jira", "JIRA")
 	h.age(api.DefaultReauthAge + 1)
 	// Stale sign-in: the rotation is refused and sends the administrator to confirm.
@@ -279,4 +280,161 @@ func TestReauthentication(t *testing.T) {
 	r = c.Post("/console/applications/"+itoa(app.ID)+"/rotate", url.Values{"reauth_password": {adminPassword}})
 	wantStatus(t, r, http.StatusOK)
 	wantContains(t, r.Body, "Credential rotated")
+}
+
+// TestLockOutNotWeaponised: 50 addresses (behind a trusted proxy) send wrong passwords for the
+// administrator (and wrong codes) while the administrator signs in with password and second factor
+// from another address: the administrator gets in every time, and every attacking address ends
+// blocked.
+func TestLockOutNotWeaponised(t *testing.T) {
+	st := storetest.OpenConfig(t, storetest.Dialect(), store.Config{TrustedProxies: []string{"127.0.0.1"}})
+	h := newHarnessOn(t, st)
+	const attackers = 50
+	attempts := store.GuardBlockAfter + 2
+	type attacker struct {
+		addr, csrf string
+		c          *client
+	}
+	var as []attacker
+	for i := range attackers {
+		c := h.client()
+		as = append(as, attacker{addr: fmt.Sprintf("198.18.0.%d", i+1), csrf: c.CSRF(), c: c})
+	}
+	// The administrator has a second factor; each sign-in below spends one recovery code.
+	ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorSystem, Name: "test"})
+	secret := storetest.Must(st.StartTOTP(ctx, h.admin))
+	codes := storetest.Must(st.ConfirmTOTPCode(ctx, h.admin, storetest.Must(totp.Code(secret, time.Now()))))
+	signIn := func(c *client, csrf, addr, pw, code string) (int, error) {
+		form := url.Values{"username": {"admin"}, "password": {pw}, "code": {code}, "next": {"/console/"}, "_csrf": {csrf}}
+		req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/console/login", strings.NewReader(form.Encode()))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", addr)
+		res, err := c.HTTP.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	errs := make(chan error, attackers*attempts)
+	for _, a := range as {
+		wg.Go(func() {
+			for range attempts {
+				status, err := signIn(a.c, a.csrf, a.addr, "wrong password", "123456")
+				once.Do(func() { close(started) })
+				if err != nil || status != http.StatusUnauthorized && status != http.StatusTooManyRequests {
+					errs <- fmt.Errorf("attacker %s: status %d, %v", a.addr, status, err)
+				}
+			}
+		})
+	}
+	<-started
+	admin := h.client()
+	csrf := admin.CSRF()
+	for i := range 10 {
+		status, err := signIn(admin, csrf, "203.0.113.10", adminPassword, codes[i])
+		if err != nil || status != http.StatusSeeOther {
+			t.Errorf("administrator's sign-in %d during the attack: status %d, %v", i+1, status, err)
+		}
+		admin.HTTP.Jar.SetCookies(mustURL(t, h.srv.URL+"/console/"), []*http.Cookie{{Name: "crowdgate_console", Value: "", MaxAge: -1}})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, a := range as {
+		until, err := st.BlockedUntil(context.Background(), a.addr)
+		if err != nil || until.IsZero() {
+			t.Errorf("attacking address %s not blocked (%v)", a.addr, err)
+		}
+		if status, err := signIn(a.c, a.csrf, a.addr, adminPassword, ""); err != nil || status != http.StatusTooManyRequests {
+			t.Errorf("attacking address %s with the right password: status %d, %v; want 429", a.addr, status, err)
+		}
+	}
+	if until, _ := st.BlockedUntil(context.Background(), "203.0.113.10"); !until.IsZero() {
+		t.Errorf("the administrator's address is blocked until %s", until)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestLoginUnknownUserHashes: an unknown name costs the password hashing of a known one.
+func TestLoginUnknownUserHashes(t *testing.T) {
+	h := newHarness(t)
+	c := h.client()
+	for _, user := range []string{"admin", "nobody-at-all"} {
+		before := h.st.PasswordVerifications()
+		wantStatus(t, c.Login(user, "a wrong guess"), http.StatusUnauthorized)
+		if n := h.st.PasswordVerifications() - before; n != 1 {
+			t.Errorf("%s: %d password hashes checked, want 1", user, n)
+		}
+	}
+}
+
+// TestLocalSignInOff: CROWDGATE_BREAKGLASS=off takes the password form away and refuses a posted
+// password, right or wrong, without checking it.
+func TestLocalSignInOff(t *testing.T) {
+	h := newHarness(t, func(c *api.Config) { c.NoLocalSignIn, c.LoginURL = true, "/sso/login?dest=/console/" })
+	c := h.client()
+	page := c.Get("/console/login")
+	wantStatus(t, page, http.StatusOK)
+	if strings.Contains(page.Body, `name="password"`) {
+		t.Error("the sign-in page offers a password form")
+	}
+	before := h.st.PasswordVerifications()
+	r := c.Login("admin", adminPassword)
+	wantStatus(t, r, http.StatusForbidden)
+	wantContains(t, r.Body, "Local sign-in is switched off")
+	if n := h.st.PasswordVerifications() - before; n != 0 {
+		t.Errorf("%d passwords checked", n)
+	}
+	if e := h.lastAudit("CONSOLE_LOGIN"); e.Outcome != "FAILURE" || !strings.Contains(e.Details, "CROWDGATE_BREAKGLASS=off") {
+		t.Errorf("audit %+v", e)
+	}
+}
+
+// TestReauthenticationAsksTheIdP: an administrator who signed in with SAML re-authenticates
+// through the SAML sign-in with reauth=1, which makes crowdgate's SP send ForceAuthn; a plain
+// sign-in link would let the IdP sign the administrator back in from its own session.
+func TestReauthenticationAsksTheIdP(t *testing.T) {
+	h := newHarness(t, func(c *api.Config) { c.LoginURL = "/sso/login" })
+	ctx := store.WithActor(context.Background(), store.Actor{Kind: store.ActorSystem, Name: "test"})
+	// An Entra administrator: a member of the group bound by object id.
+	admins := storetest.Must(h.st.CreateGroup(ctx, store.NewGroup{DirectoryID: h.entra.ID, Name: "IT operations", ExternalID: adminsObjectID, Active: true}))
+	u := storetest.Must(h.st.CreateUser(ctx, store.NewUser{DirectoryID: h.entra.ID, Name: "eve@contoso.example", ExternalID: "0b5c4f0e-1111-2222-3333-444455556666", Active: true}))
+	if err := h.st.AddUserToGroup(ctx, u.ID, admins.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, token, err := h.st.CreateSession(ctx, store.NewSession{UserID: u.ID, Kind: store.SessionConsole})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := h.client()
+	su, _ := url.Parse(h.srv.URL + "/console/")
+	c.HTTP.Jar.SetCookies(su, []*http.Cookie{{Name: api.DefaultSessionCookie, Value: token, Path: "/console"}})
+	h.age(api.DefaultReauthAge + 1)
+
+	want := "/sso/login?dest=" + url.QueryEscape("/console/applications") + "&reauth=1"
+	page := c.Get("/console/reauth?next=" + url.QueryEscape("/console/applications"))
+	if page.Status != http.StatusOK || !strings.Contains(page.Body, strings.ReplaceAll(want, "&", "&amp;")) {
+		t.Errorf("reauth page %d does not link to %s:\n%s", page.Status, want, page.Body)
+	}
+	r := c.Post("/console/reauth", url.Values{"next": {"/console/applications"}})
+	if loc := r.Header.Get("Location"); r.Status != http.StatusSeeOther || loc != want {
+		t.Errorf("POST /console/reauth: %d to %q, want 303 to %q", r.Status, loc, want)
+	}
 }

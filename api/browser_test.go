@@ -25,6 +25,17 @@ type screenshots struct {
 	dir string
 }
 
+func newScreenshots(t *testing.T, ctx context.Context) *screenshots {
+	t.Helper()
+	dir := os.Getenv("CROWDGATE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &screenshots{t: t, ctx: ctx, dir: dir}
+}
+
 func (s *screenshots) take(name string) []byte {
 	s.t.Helper()
 	if _, err := chromedp.Run(s.ctx, chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)")); err != nil {
@@ -45,6 +56,16 @@ func (s *screenshots) take(name string) []byte {
 	return png
 }
 
+// textOf is the text of the element sel selects.
+func textOf(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
 // TestBrowser drives the console in headless Chromium through an administrator's day: sign in,
 // add Jira and choose its licence group, find out why a user may use Jira, revoke a session, and
 // run a sync while watching its progress.
@@ -57,26 +78,14 @@ func TestBrowser(t *testing.T) {
 	for _, n := range []string{"carol", "dan", "erin", "frank", "grace", "heidi", "ivan"} {
 		h.addUser(h.entra.ID, n+"@contoso.com", f.team.ID)
 	}
-	dir := os.Getenv("CROWDGATE_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bctx := waitBrowser()
-	shots := &screenshots{t: t, ctx: bctx, dir: dir}
-	defer func() { t.Logf("screenshots in %s", dir) }()
-	ctx, cancel := context.WithTimeout(bctx, 120*time.Second) // about 30 s on an idle 2-core machine
+	ctx, cancel := context.WithTimeout(waitBrowser(), 120*time.Second) // about 30 s on an idle 2-core machine
 	defer cancel()
-	shots.ctx = ctx
+	shots := newScreenshots(t, ctx)
+	defer func() { t.Logf("screenshots in %s", shots.dir) }()
 	base := h.srv.URL + "/console"
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
+		return textOf(t, ctx, sel)
 	}
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -216,4 +225,70 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestSeatsBrowser shows the licence insight in Chromium: the overview's seats tile, the seats
+// page with the group each seat is held through and the inactive ones, and a user's last sign-in
+// per application.
+func TestSeatsBrowser(t *testing.T) {
+	waitBrowser := chromium.Start(t, 1440, 1000)
+	h := newHarness(t)
+	f := newSeatsFixture(t, h)
+	ctx, cancel := context.WithTimeout(waitBrowser(), 90*time.Second)
+	defer cancel()
+	shots := newScreenshots(t, ctx)
+	base := h.srv.URL + "/console"
+	text := func(sel string) string {
+		t.Helper()
+		return strings.Join(strings.Fields(textOf(t, ctx, sel)), " ")
+	}
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	do("open the console", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("username")))
+	do("sign in", chromedp.SetValue(chromedp.ID("username"), "admin"), chromedp.SetValue(chromedp.ID("password"), adminPassword))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("#signin"))); err != nil {
+		t.Fatal(err)
+	}
+
+	// Overview: 3 of 5 seats in use, 2 inactive.
+	do("overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("seats")))
+	tile := text(`tr.seat-summary[data-app="jira"]`)
+	wantContains(t, tile, "3 / 5")
+	if inactive := text(`tr.seat-summary[data-app="jira"] td.num`); inactive != "2" {
+		t.Errorf("inactive on the overview: %q (row %q)", inactive, tile)
+	}
+	shots.take("seats-01-overview")
+
+	// The application's page leads to its seats.
+	do("application", chromedp.Navigate(base+"/applications/"+itoa(f.app.ID)), chromedp.WaitVisible(chromedp.ID("app-seats")))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("app-seats"))); err != nil {
+		t.Fatal(err)
+	}
+	wantContains(t, text("#seats-in-use"), "3 / 5")
+	wantContains(t, text("#seats-inactive"), "2", "90 days")
+	wantContains(t, text(`tr.seat[data-user="alice@contoso.com"]`), "team-a (in jira-software-users)", "1 h ago", "active")
+	wantContains(t, text(`tr.seat[data-user="carol@contoso.com"]`), "jira-software-users", "inactive")
+	wantContains(t, text(`tr.seat[data-user="mallory@contoso.com"]`), "never", "inactive")
+	shots.take("seats-02-seats")
+
+	// Only the inactive ones, after 200 days: mallory alone.
+	do("only inactive", chromedp.SetValue(chromedp.CSS(`#seats input[name="inactive"]`), "200"), chromedp.Click(chromedp.CSS(`#seats input[name="only"]`)))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`#seats button[type="submit"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if rows := text("#seats tbody"); !strings.Contains(rows, "mallory@contoso.com") || strings.Contains(rows, "carol@contoso.com") {
+		t.Errorf("inactive for 200 days: %q", rows)
+	}
+
+	// Alice's page: her last sign-in to jira.
+	do("alice", chromedp.Navigate(base+"/users/"+itoa(f.alice.ID)), chromedp.WaitVisible(chromedp.ID("sign-ins")))
+	wantContains(t, text(`tr.sign-in[data-app="jira"]`), "jira", "1 h ago", "UTC")
+	if last := text("#last-sign-in"); !strings.HasSuffix(last, "UTC") {
+		t.Errorf("last sign-in on alice's page: %q", last)
+	}
+	shots.take("seats-03-user")
 }

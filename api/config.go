@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,28 +80,14 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.PathPrefix == "" {
-		c.PathPrefix = DefaultPathPrefix
-	}
-	if c.AdminGroup == "" {
-		c.AdminGroup = DefaultAdminGroup
-	}
-	if c.SessionCookie == "" {
-		c.SessionCookie = DefaultSessionCookie
-	}
+	c.PathPrefix = cmp.Or(c.PathPrefix, DefaultPathPrefix)
+	c.AdminGroup = cmp.Or(c.AdminGroup, DefaultAdminGroup)
+	c.SessionCookie = cmp.Or(c.SessionCookie, DefaultSessionCookie)
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-	if c.ReauthAge == 0 {
-		c.ReauthAge = DefaultReauthAge
-	}
-	if c.SessionMaxAge == 0 {
-		c.SessionMaxAge = DefaultSessionMaxAge
-	}
-	if c.LoginFailures == 0 {
-		c.LoginFailures = DefaultLoginFailures
-	}
-	if c.LoginWindow == 0 {
-		c.LoginWindow = DefaultLoginWindow
-	}
+	c.ReauthAge = cmp.Or(c.ReauthAge, DefaultReauthAge)
+	c.SessionMaxAge = cmp.Or(c.SessionMaxAge, DefaultSessionMaxAge)
+	c.LoginFailures = cmp.Or(c.LoginFailures, DefaultLoginFailures)
+	c.LoginWindow = cmp.Or(c.LoginWindow, DefaultLoginWindow)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

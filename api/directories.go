@@ -145,11 +145,7 @@ type directoryData struct {
 
 // directoryParam is the directory of the :id parameter.
 func (s *server) directoryParam(c echo.Context) (store.Directory, error) {
-	id, err := idParam(c)
-	if err != nil {
-		return store.Directory{}, err
-	}
-	return s.st.Directory(c.Request().Context(), id)
+	return paramRecord(c, s.st.Directory)
 }
 
 func (s *server) directory(c echo.Context) error {

@@ -19,8 +19,7 @@ import (
 // a day) with the same words, saves the settings that had no field before, and a stored setting the
 // syncer cannot use shows as an error, never "Healthy".
 func TestEntraSettingsOneValidation(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	base := "/console/directories/" + itoa(h.entra.ID)
 	form := func(kv ...string) url.Values {
 		v := url.Values{"tenant_id": {"contoso.onmicrosoft.com"}}
@@ -70,8 +69,7 @@ func TestEntraSettingsOneValidation(t *testing.T) {
 // TestStoppedSyncerNotHealthy: when the synchroniser reports the directory stopped, the badge says
 // so, with the reason, whatever the last run did.
 func TestStoppedSyncerNotHealthy(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	base := "/console/directories/" + itoa(h.entra.ID)
 	h.sync.SyncNow(context.Background(), h.entra.ID, false)
 	for h.sync.step() {
@@ -90,8 +88,7 @@ func TestStoppedSyncerNotHealthy(t *testing.T) {
 // TestFullSyncNow: the "Full sync now" button asks for a full round, needs a recent sign-in and is
 // audited.
 func TestFullSyncNow(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	base := "/console/directories/" + itoa(h.entra.ID)
 	wantContains(t, c.Get(base).Body, `id="full-sync-now"`)
 	h.age(11 * time.Minute)
@@ -145,8 +142,7 @@ func postMultipart(c *client, path string, fields map[string]string, fileField, 
 // TestEntraCertificateUpload: a certificate file uploaded with the form is stored (PEM as text, a
 // PFX in base64), never shown again, and kept when the form is saved without a file.
 func TestEntraCertificateUpload(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	base := "/console/directories/" + itoa(h.entra.ID)
 	pem := "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIIEsecretkey\n-----END PRIVATE KEY-----\n"
 	fields := func() map[string]string {
@@ -188,8 +184,7 @@ func TestEntraCertificateUpload(t *testing.T) {
 // TestApplyHeld: a run held by the mass-change guard is shown with "Apply anyway", which needs a
 // recent sign-in, is audited, and applies it.
 func TestApplyHeld(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	base := "/console/directories/" + itoa(h.entra.ID)
 	if strings.Contains(c.Get(base).Body, `id="apply-held"`) {
 		t.Fatal("apply-held offered with nothing held")

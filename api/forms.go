@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sort"
@@ -19,6 +20,24 @@ func idParam(c echo.Context) (int64, error) {
 		return 0, echo.NewHTTPError(http.StatusNotFound, "Not found.")
 	}
 	return id, nil
+}
+
+// paramRecord is the record the :id parameter names, read with get (s.st.User, s.st.Group, …).
+func paramRecord[T any](c echo.Context, get func(context.Context, int64) (T, error)) (T, error) {
+	id, err := idParam(c)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return get(c.Request().Context(), id)
+}
+
+// formAgain shows a form's page (tmpl, with data) again, with msg saying what was wrong.
+func (s *server) formAgain(c echo.Context, title, menu, tmpl string, data any, msg string) error {
+	p := s.newPage(c, title, menu)
+	p.Flash = append(p.Flash, flash{Kind: "error", Text: msg})
+	p.Data = data
+	return s.render(c, http.StatusUnprocessableEntity, tmpl, p)
 }
 
 // formID reads a positive integer form field.

@@ -19,18 +19,8 @@ type groupRow struct {
 }
 
 func (s *server) groups(c echo.Context) error {
-	ctx := c.Request().Context()
-	q := strings.TrimSpace(c.QueryParam("q"))
-	search := func(v *store.View, p store.Page, fn func(store.Group) error) error {
-		return v.SearchGroups(ctx, contains(q, "name", "description"), p, fn)
-	}
-	d, err := searchDirectories(ctx, s.st, q, search, func(g store.Group, dir store.Directory) groupRow { return groupRow{g, dir} })
-	if err != nil {
-		return err
-	}
-	p := s.newPage(c, "Groups", "groups")
-	p.Data = d
-	return s.render(c, http.StatusOK, "groups", p)
+	return searchPage(s, c, "Groups", "groups", (*store.View).SearchGroups,
+		func(g store.Group, dir store.Directory) groupRow { return groupRow{g, dir} }, "name", "description")
 }
 
 type groupData struct {
@@ -49,11 +39,7 @@ type groupData struct {
 
 func (s *server) group(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, err := idParam(c)
-	if err != nil {
-		return err
-	}
-	g, err := s.st.Group(ctx, id)
+	g, err := paramRecord(c, s.st.Group)
 	if err != nil {
 		return err
 	}
@@ -72,25 +58,19 @@ func (s *server) group(c echo.Context) error {
 		return err
 	}
 	page := store.Page{Max: memberLimit}
-	if d.Members, err = store.Users(func(fn func(store.User) error) error { return v.GroupUsers(ctx, g.Name, false, page, fn) }); err != nil {
+	if d.Members, d.NestedMembers, err = directAndInherited(func(nested bool, fn func(store.User) error) error {
+		return v.GroupUsers(ctx, g.Name, nested, page, fn)
+	}, func(u store.User) int64 { return u.ID }); err != nil {
 		return err
 	}
-	nested, err := store.Users(func(fn func(store.User) error) error { return v.GroupUsers(ctx, g.Name, true, page, fn) })
-	if err != nil {
-		return err
-	}
-	d.NestedMembers = inherited(d.Members, nested, func(u store.User) int64 { return u.ID })
 	if d.Children, err = store.Groups(func(fn func(store.Group) error) error { return v.ChildGroups(ctx, g.Name, false, page, fn) }); err != nil {
 		return err
 	}
-	if d.Parents, err = store.Groups(func(fn func(store.Group) error) error { return v.ParentGroups(ctx, g.Name, false, page, fn) }); err != nil {
+	if d.Parents, d.InheritedParent, err = directAndInherited(func(nested bool, fn func(store.Group) error) error {
+		return v.ParentGroups(ctx, g.Name, nested, page, fn)
+	}, func(p store.Group) int64 { return p.ID }); err != nil {
 		return err
 	}
-	all, err := store.Groups(func(fn func(store.Group) error) error { return v.ParentGroups(ctx, g.Name, true, page, fn) })
-	if err != nil {
-		return err
-	}
-	d.InheritedParent = inherited(d.Parents, all, func(p store.Group) int64 { return p.ID })
 	if d.Grants, err = s.st.GroupGrants(ctx, g); err != nil {
 		return err
 	}
@@ -144,10 +124,7 @@ func (s *server) createGroup(c echo.Context) error {
 		if !isUserFacing(err) {
 			return err
 		}
-		p := s.newPage(c, "New group", "groups")
-		p.Flash = append(p.Flash, flash{Kind: "error", Text: message(err)})
-		p.Data = newGroupData{Dirs: dirs, Form: form}
-		return s.render(c, http.StatusUnprocessableEntity, "group_new", p)
+		return s.formAgain(c, "New group", "groups", "group_new", newGroupData{Dirs: dirs, Form: form}, message(err))
 	}
 	s.setFlash(c, "ok", "Group "+g.Name+" created.")
 	return c.Redirect(http.StatusSeeOther, s.groupURL(g.ID))

@@ -139,6 +139,14 @@ type (
 
 func (h *harness) client() *client { return consoletest.New(h.t, h.srv.URL) }
 
+// signedIn is the preamble of most console tests: a harness and a client signed in as its
+// administrator.
+func signedIn(t *testing.T) (*harness, *client) {
+	t.Helper()
+	h := newHarness(t)
+	return h, h.loggedIn()
+}
+
 // loggedIn returns a client signed in as the administrator through the break-glass page.
 func (h *harness) loggedIn() *client {
 	h.t.Helper()

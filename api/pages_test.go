@@ -155,8 +155,7 @@ func storetest_user(t *testing.T, h *harness, name string, groups ...int64) stor
 }
 
 func TestInternalUserLifecycle(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	staff := h.addGroup(h.dir.ID, "staff")
 	r := c.Post("/console/users", url.Values{"directory": {itoa(h.dir.ID)}, "name": {"svc-backup"}, "first": {"Backup"}, "last": {"Service"},
 		"email": {"backup@example.com"}, "password": {"a long service password"}, "password2": {"a long service password"}, "active": {"on"}})
@@ -213,8 +212,7 @@ func TestInternalUserLifecycle(t *testing.T) {
 }
 
 func TestGroupEditing(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	r := c.Post("/console/groups", url.Values{"directory": {itoa(h.dir.ID)}, "name": {"ops"}, "description": {"operations"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	ops, err := h.st.GroupByName(context.Background(), h.dir.ID, "ops")
@@ -290,8 +288,7 @@ func TestApplicationSettings(t *testing.T) {
 }
 
 func TestDirectorySettingsAndSync(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	base := "/console/directories/" + itoa(h.entra.ID)
 	r := c.Post(base+"/entra", url.Values{"tenant_id": {"fabrikam.onmicrosoft.com"}, "client_id": {"11111111-2222-3333-4444-555555555555"},
 		"client_secret": {""}, "sync_interval": {"30m"}, "groups": {"Jira Users, Confluence Users"}})

@@ -15,8 +15,7 @@ import (
 // groups, memberships, applications, settings and events (the audit log records refusals; the
 // console's own session row is touched by every request).
 func TestRejectedFormsChangeNothing(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	bob := h.addUser(h.dir.ID, "bob")
 	h.addUser(h.dir.ID, "carol")
 	team := h.addGroup(h.dir.ID, "team")

@@ -1,17 +1,12 @@
 package api_test
 
 import (
-	"context"
 	"encoding/csv"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
-	"github.com/crowdgate/crowdgate/internal/chromium"
 	"github.com/crowdgate/crowdgate/store"
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
@@ -97,80 +92,4 @@ func flat(recs [][]string) []string {
 		out = append(out, strings.Join(r, ","))
 	}
 	return out
-}
-
-// TestSeatsBrowser shows the licence insight in Chromium: the overview's seats tile, the seats
-// page with the group each seat is held through and the inactive ones, and a user's last sign-in
-// per application.
-func TestSeatsBrowser(t *testing.T) {
-	waitBrowser := chromium.Start(t, 1440, 1000)
-	h := newHarness(t)
-	f := newSeatsFixture(t, h)
-	dir := os.Getenv("CROWDGATE_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(waitBrowser(), 90*time.Second)
-	defer cancel()
-	shots := &screenshots{t: t, ctx: ctx, dir: dir}
-	base := h.srv.URL + "/console"
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.Join(strings.Fields(s), " ")
-	}
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	do("open the console", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("username")))
-	do("sign in", chromedp.SetValue(chromedp.ID("username"), "admin"), chromedp.SetValue(chromedp.ID("password"), adminPassword))
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("#signin"))); err != nil {
-		t.Fatal(err)
-	}
-
-	// Overview: 3 of 5 seats in use, 2 inactive.
-	do("overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("seats")))
-	tile := text(`tr.seat-summary[data-app="jira"]`)
-	wantContains(t, tile, "3 / 5")
-	if inactive := text(`tr.seat-summary[data-app="jira"] td.num`); inactive != "2" {
-		t.Errorf("inactive on the overview: %q (row %q)", inactive, tile)
-	}
-	shots.take("seats-01-overview")
-
-	// The application's page leads to its seats.
-	do("application", chromedp.Navigate(base+"/applications/"+itoa(f.app.ID)), chromedp.WaitVisible(chromedp.ID("app-seats")))
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("app-seats"))); err != nil {
-		t.Fatal(err)
-	}
-	wantContains(t, text("#seats-in-use"), "3 / 5")
-	wantContains(t, text("#seats-inactive"), "2", "90 days")
-	wantContains(t, text(`tr.seat[data-user="alice@contoso.com"]`), "team-a (in jira-software-users)", "1 h ago", "active")
-	wantContains(t, text(`tr.seat[data-user="carol@contoso.com"]`), "jira-software-users", "inactive")
-	wantContains(t, text(`tr.seat[data-user="mallory@contoso.com"]`), "never", "inactive")
-	shots.take("seats-02-seats")
-
-	// Only the inactive ones, after 200 days: mallory alone.
-	do("only inactive", chromedp.SetValue(chromedp.CSS(`#seats input[name="inactive"]`), "200"), chromedp.Click(chromedp.CSS(`#seats input[name="only"]`)))
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`#seats button[type="submit"]`))); err != nil {
-		t.Fatal(err)
-	}
-	if rows := text("#seats tbody"); !strings.Contains(rows, "mallory@contoso.com") || strings.Contains(rows, "carol@contoso.com") {
-		t.Errorf("inactive for 200 days: %q", rows)
-	}
-
-	// Alice's page: her last sign-in to jira.
-	do("alice", chromedp.Navigate(base+"/users/"+itoa(f.alice.ID)), chromedp.WaitVisible(chromedp.ID("sign-ins")))
-	wantContains(t, text(`tr.sign-in[data-app="jira"]`), "jira", "1 h ago", "UTC")
-	if last := text("#last-sign-in"); !strings.HasSuffix(last, "UTC") {
-		t.Errorf("last sign-in on alice's page: %q", last)
-	}
-	shots.take("seats-03-user")
 }

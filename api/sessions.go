@@ -25,13 +25,9 @@ func (s *server) sessionRows(ctx context.Context, f store.SessionFilter) ([]sess
 	if err != nil {
 		return nil, err
 	}
-	apps, err := s.st.Applications(ctx)
+	appNames, err := namesByID(ctx, s.st.Applications, func(a store.Application) (int64, string) { return a.ID, a.Name })
 	if err != nil {
 		return nil, err
-	}
-	appNames := map[int64]string{}
-	for _, a := range apps {
-		appNames[a.ID] = a.Name
 	}
 	users := map[int64]string{}
 	out := make([]sessionRow, 0, len(list))

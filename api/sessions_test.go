@@ -27,8 +27,7 @@ func (h *harness) auditCount() int {
 // TestSensitiveActionsNeedRecentSignIn: with an hour-old sign-in, every console action that changes
 // who can sign in or what they may do sends the administrator to re-authenticate and changes nothing.
 func TestSensitiveActionsNeedRecentSignIn(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	app := createApp(t, h, c, "jira", "JIRA")
 	admins, err := h.st.GroupByName(h.ctx(), h.dir.ID, "crowdgate-admins")
 	if err != nil {
@@ -84,8 +83,7 @@ func TestSensitiveActionsNeedRecentSignIn(t *testing.T) {
 
 // TestConsoleSessionLifetime: a console session ends 12 hours after sign-in however active it is.
 func TestConsoleSessionLifetime(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	h.age(api.DefaultSessionMaxAge - time.Minute)
 	wantStatus(t, c.Get("/console/"), http.StatusOK)
 	h.age(2 * time.Minute)
@@ -103,8 +101,7 @@ func TestConsoleSessionLifetime(t *testing.T) {
 // TestPasswordResetEndsSessions: a new password ends the user's console and SSO sessions, except the
 // session of an administrator changing their own.
 func TestPasswordResetEndsSessions(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	other := h.loggedIn() // the administrator's second browser
 	bob := h.addUser(h.dir.ID, "bob")
 	for _, kind := range []string{store.SessionSSO, store.SessionConsole} {
@@ -193,8 +190,7 @@ func TestCSRFBoundToSession(t *testing.T) {
 // TestBindEntraAdminGroupsInConsole: the console binds Entra ID groups as administrator groups by
 // object id, beside the configuration's; a malformed id saves nothing; the change is audited.
 func TestBindEntraAdminGroupsInConsole(t *testing.T) {
-	h := newHarness(t)
-	c := h.loggedIn()
+	h, c := signedIn(t)
 	const objectID = "0b0b0b0b-1111-4222-8333-444444444444"
 	ops := storetest.Must(h.st.CreateGroup(h.ctx(), store.NewGroup{DirectoryID: h.entra.ID, Name: "Ops", ExternalID: objectID, Active: true}))
 	carol := h.addUser(h.entra.ID, "carol@contoso.com", ops.ID)

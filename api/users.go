@@ -29,10 +29,26 @@ type listData[R any] struct {
 	Limited int
 }
 
-// searchDirectories runs search in every directory, keeping the first listLimit matches of each
-// (row makes a match a row of the page).
-func searchDirectories[T, R any](ctx context.Context, st Store, q string,
-	search func(v *store.View, p store.Page, fn func(T) error) error, row func(T, store.Directory) R) (listData[R], error) {
+// searchPage renders the users or groups page (name): the matches of the q parameter in any of
+// fields, by search in every directory, keeping the first listLimit of each (row makes a match a
+// row of the page).
+func searchPage[T, R any](s *server, c echo.Context, title, name string,
+	search func(v *store.View, ctx context.Context, r store.Restriction, p store.Page, fn func(T) error) error,
+	row func(T, store.Directory) R, fields ...string) error {
+	q := strings.TrimSpace(c.QueryParam("q"))
+	d, err := searchDirectories(c.Request().Context(), s.st, q, contains(q, fields...), search, row)
+	if err != nil {
+		return err
+	}
+	p := s.newPage(c, title, name)
+	p.Data = d
+	return s.render(c, http.StatusOK, name, p)
+}
+
+// searchDirectories is searchPage's search of every directory.
+func searchDirectories[T, R any](ctx context.Context, st Store, q string, r store.Restriction,
+	search func(v *store.View, ctx context.Context, r store.Restriction, p store.Page, fn func(T) error) error,
+	row func(T, store.Directory) R) (listData[R], error) {
 	dirs, err := st.Directories(ctx)
 	if err != nil {
 		return listData[R]{}, err
@@ -45,7 +61,7 @@ func searchDirectories[T, R any](ctx context.Context, st Store, q string,
 			return listData[R]{}, err
 		}
 		n := 0
-		err = search(v, store.Page{Max: listLimit + 1}, func(x T) error {
+		err = search(v, ctx, r, store.Page{Max: listLimit + 1}, func(x T) error {
 			if n++; n > listLimit {
 				d.More = true
 				return nil
@@ -61,18 +77,8 @@ func searchDirectories[T, R any](ctx context.Context, st Store, q string,
 }
 
 func (s *server) users(c echo.Context) error {
-	ctx := c.Request().Context()
-	q := strings.TrimSpace(c.QueryParam("q"))
-	search := func(v *store.View, p store.Page, fn func(store.User) error) error {
-		return v.SearchUsers(ctx, contains(q, "name", "email", "displayName"), p, fn)
-	}
-	d, err := searchDirectories(ctx, s.st, q, search, func(u store.User, dir store.Directory) userRow { return userRow{u, dir} })
-	if err != nil {
-		return err
-	}
-	p := s.newPage(c, "Users", "users")
-	p.Data = d
-	return s.render(c, http.StatusOK, "users", p)
+	return searchPage(s, c, "Users", "users", (*store.View).SearchUsers,
+		func(u store.User, dir store.Directory) userRow { return userRow{u, dir} }, "name", "email", "displayName")
 }
 
 type userData struct {
@@ -97,11 +103,7 @@ type userData struct {
 
 func (s *server) user(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, err := idParam(c)
-	if err != nil {
-		return err
-	}
-	u, err := s.st.User(ctx, id)
+	u, err := paramRecord(c, s.st.User)
 	if err != nil {
 		return err
 	}
@@ -129,14 +131,11 @@ func (s *server) user(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.Direct, err = store.Groups(func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, false, store.All, fn) }); err != nil {
+	if d.Direct, d.Inherited, err = directAndInherited(func(nested bool, fn func(store.Group) error) error {
+		return v.UserGroups(ctx, u, nested, store.All, fn)
+	}, func(g store.Group) int64 { return g.ID }); err != nil {
 		return err
 	}
-	all, err := store.Groups(func(fn func(store.Group) error) error { return v.UserGroups(ctx, u, true, store.All, fn) })
-	if err != nil {
-		return err
-	}
-	d.Inherited = inherited(d.Direct, all, func(g store.Group) int64 { return g.ID })
 	apps, err := s.st.Applications(ctx)
 	if err != nil {
 		return err
@@ -173,19 +172,14 @@ func (s *server) editableUser(c echo.Context) (store.User, error) {
 // can still go back to its page.
 func editable[T any](c echo.Context, st Store, get func(context.Context, int64) (T, error), dir func(T) int64, kind string) (T, error) {
 	var zero T
-	ctx := c.Request().Context()
-	id, err := idParam(c)
-	if err != nil {
-		return zero, err
-	}
-	x, err := get(ctx, id)
+	x, err := paramRecord(c, get)
 	if store.IsNotFound(err) {
 		return zero, echo.NewHTTPError(http.StatusNotFound, "No such "+kind+".")
 	}
 	if err != nil {
 		return zero, err
 	}
-	d, err := st.Directory(ctx, dir(x))
+	d, err := st.Directory(c.Request().Context(), dir(x))
 	if err != nil {
 		return zero, err
 	}
@@ -202,19 +196,31 @@ type newUserData struct {
 	Form map[string]string
 }
 
-// inherited is what all holds beyond direct (compared by id): what comes only through nesting.
-func inherited[T any](direct, all []T, id func(T) int64) []T {
+// directAndInherited lists what list finds directly (nested false) and, apart, what it finds only
+// through nesting (compared by id): a user's groups, a group's members or parents.
+func directAndInherited[T any](list func(nested bool, fn func(T) error) error, id func(T) int64) (direct, inherited []T, err error) {
+	collect := func(nested bool) ([]T, error) {
+		var out []T
+		err := list(nested, func(x T) error { out = append(out, x); return nil })
+		return out, err
+	}
+	if direct, err = collect(false); err != nil {
+		return nil, nil, err
+	}
+	all, err := collect(true)
+	if err != nil {
+		return nil, nil, err
+	}
 	isDirect := map[int64]bool{}
 	for _, x := range direct {
 		isDirect[id(x)] = true
 	}
-	var out []T
 	for _, x := range all {
 		if !isDirect[id(x)] {
-			out = append(out, x)
+			inherited = append(inherited, x)
 		}
 	}
-	return out
+	return direct, inherited, nil
 }
 
 func (s *server) internalDirectories(ctx context.Context) ([]store.Directory, error) {
@@ -252,10 +258,7 @@ func (s *server) createUser(c echo.Context) error {
 		form[k] = c.FormValue(k)
 	}
 	again := func(msg string) error {
-		p := s.newPage(c, "New user", "users")
-		p.Flash = append(p.Flash, flash{Kind: "error", Text: msg})
-		p.Data = newUserData{Dirs: dirs, Form: form}
-		return s.render(c, http.StatusUnprocessableEntity, "user_new", p)
+		return s.formAgain(c, "New user", "users", "user_new", newUserData{Dirs: dirs, Form: form}, msg)
 	}
 	dirID, _ := formID(c, "directory")
 	internal := false
@@ -362,11 +365,7 @@ func (s *server) removeUserGroup(c echo.Context) error {
 // revokeUserSessions ends every session of a user (except the administrator's own console session).
 func (s *server) revokeUserSessions(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, err := idParam(c)
-	if err != nil {
-		return err
-	}
-	u, err := s.st.User(ctx, id)
+	u, err := paramRecord(c, s.st.User)
 	if err != nil {
 		return err
 	}

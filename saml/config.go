@@ -1,16 +1,18 @@
 package saml
 
 import (
+	"cmp"
 	"crypto/rsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/crowdgate/crowdgate/internal/clientaddr"
 )
 
 // User mappings: which part of the assertion names the directory user.
@@ -186,36 +188,21 @@ func (c Config) withDefaults() Config {
 	if c.EntityID == "" && c.PublicURL != "" {
 		c.EntityID = c.PublicURL + "/saml/metadata"
 	}
-	set := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
-	set(&c.MetadataRefresh, DefaultMetadataRefresh)
-	set(&c.CertRetention, DefaultCertRetention)
-	set(&c.ClockSkew, DefaultClockSkew)
-	set(&c.LoginTimeout, DefaultLoginTimeout)
-	if c.UserMapping == "" {
-		c.UserMapping = MapObjectID
-	}
-	if c.GuestRule == "" {
-		c.GuestRule = GuestSame
-	}
-	if c.RequireSigned == "" {
-		c.RequireSigned = SignedAssertion
-	}
+	c.MetadataRefresh = cmp.Or(c.MetadataRefresh, DefaultMetadataRefresh)
+	c.CertRetention = cmp.Or(c.CertRetention, DefaultCertRetention)
+	c.ClockSkew = cmp.Or(c.ClockSkew, DefaultClockSkew)
+	c.LoginTimeout = cmp.Or(c.LoginTimeout, DefaultLoginTimeout)
+	c.UserMapping = cmp.Or(c.UserMapping, MapObjectID)
+	c.GuestRule = cmp.Or(c.GuestRule, GuestSame)
+	c.RequireSigned = cmp.Or(c.RequireSigned, SignedAssertion)
 	if len(c.ObjectIDClaims) == 0 {
 		c.ObjectIDClaims = DefaultObjectIDClaims
 	}
 	if len(c.EmailClaims) == 0 {
 		c.EmailClaims = DefaultEmailClaims
 	}
-	if c.MaxResponseSize == 0 {
-		c.MaxResponseSize = DefaultMaxResponseSize
-	}
-	if c.ConsoleCookie == "" {
-		c.ConsoleCookie = DefaultConsoleCookie
-	}
+	c.MaxResponseSize = cmp.Or(c.MaxResponseSize, DefaultMaxResponseSize)
+	c.ConsoleCookie = cmp.Or(c.ConsoleCookie, DefaultConsoleCookie)
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -254,7 +241,7 @@ func (c Config) Validate() error {
 	}
 	if c.IdPMetadataURL != "" {
 		if u, err := url.Parse(c.IdPMetadataURL); err != nil || u.Host == "" ||
-			!(u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) {
+			!(u.Scheme == "https" || u.Scheme == "http" && clientaddr.LoopbackHost(u.Hostname())) {
 			bad("saml: IdP metadata URL %q must be https (http only to a loopback address)", c.IdPMetadataURL)
 		}
 	}
@@ -361,16 +348,8 @@ func metadataRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 5 {
 		return errors.New("saml: IdP metadata: too many redirects")
 	}
-	if u := req.URL; !(u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) {
+	if u := req.URL; !(u.Scheme == "https" || u.Scheme == "http" && clientaddr.LoopbackHost(u.Hostname())) {
 		return fmt.Errorf("saml: IdP metadata: redirect to %q refused: not https", u.Redacted())
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

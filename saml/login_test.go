@@ -2,6 +2,7 @@ package saml_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -260,4 +261,176 @@ func sameSiteGet(t *testing.T, c *http.Client, rawURL string) *http.Response {
 	}
 	resp.Body.Close()
 	return resp
+}
+
+// TestConsoleReauthForcesAuthn: the console's re-authentication (/sso/login?reauth=1) sends
+// ForceAuthn to the IdP and refuses an assertion whose AuthnInstant predates the request, so the
+// IdP's own session cannot stand in for a fresh sign-in. reauth=1 means nothing for an
+// application sign-in.
+func TestConsoleReauthForcesAuthn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	start := func(query string) (login, string) {
+		c := client()
+		resp, err := c.Get(f.sso.URL + "/sso/login?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		m := loc.Query().Get("SAMLRequest")
+		return login{c: c, requestID: requestID(t, m), relay: loc.Query().Get("RelayState")}, inflated(t, m)
+	}
+	console := "dest=" + url.QueryEscape(f.sso.URL+"/console/")
+	if _, req := start(console); strings.Contains(req, "ForceAuthn") {
+		t.Errorf("a plain console sign-in sends ForceAuthn: %s", req)
+	}
+	if _, req := start("app=jira&reauth=1"); strings.Contains(req, "ForceAuthn") {
+		t.Errorf("an application sign-in with reauth=1 sends ForceAuthn: %s", req)
+	}
+
+	l, req := start(console + "&reauth=1")
+	if !strings.Contains(req, `ForceAuthn="true"`) {
+		t.Fatalf("re-authentication request without ForceAuthn: %s", req)
+	}
+	old := f.signedBy(l, alice, func(r *samltest.Response) { r.AuthnInstant = time.Now().Add(-time.Hour) }, f.key, nil, nil)
+	resp := f.post(l.c, old, l.relay)
+	reasons := f.logs.reasons("saml: sign-in refused")
+	if resp.StatusCode != http.StatusForbidden || len(reasons) != 1 || !strings.Contains(reasons[0], "re-authentication was requested") {
+		t.Fatalf("IdP session reused: %d, reasons %q", resp.StatusCode, reasons)
+	}
+
+	l, _ = start(console + "&reauth=1")
+	resp = f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), l.relay)
+	s := f.sessions(store.SessionConsole)
+	if resp.StatusCode != http.StatusSeeOther || len(s) != 1 || s[0].UserID != f.users[alice.UPN].ID {
+		t.Fatalf("fresh re-authentication: %d, console sessions %+v; want alice's", resp.StatusCode, s)
+	}
+}
+
+// TestStateCookiesBounded: however often a page sends the browser to /sso/login, it holds at most
+// MaxStateCookies sign-in states; the newest sign-ins still complete, the oldest are gone.
+func TestStateCookiesBounded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	c := client()
+	var logins []login
+	for range 3 * saml.MaxStateCookies {
+		logins = append(logins, f.startLogin(c, "app=jira"))
+	}
+	u, _ := url.Parse(f.sso.URL)
+	n := 0
+	for _, ck := range c.Jar.Cookies(u) {
+		if strings.HasPrefix(ck.Name, "crowdgate_saml_") {
+			n++
+		}
+	}
+	if n != saml.MaxStateCookies {
+		t.Errorf("browser holds %d state cookies, want %d", n, saml.MaxStateCookies)
+	}
+	first := logins[0]
+	resp := f.post(c, f.signedBy(first, alice, nil, f.key, nil, nil), first.relay)
+	reasons := f.logs.reasons("saml: sign-in refused")
+	if resp.StatusCode != http.StatusBadRequest || len(reasons) != 1 || !strings.Contains(reasons[0], "no sign-in was started by this browser") {
+		t.Errorf("oldest sign-in: %d, reasons %q; want its state replaced", resp.StatusCode, reasons)
+	}
+	// Over http the reason says why a cross-site IdP loses the state cookie.
+	if len(reasons) == 1 && !strings.Contains(reasons[0], "serve crowdgate over https") {
+		t.Errorf("reason %q does not name https", reasons[0])
+	}
+	last := logins[len(logins)-1]
+	if resp := f.post(c, f.signedBy(last, alice, nil, f.key, nil, nil), last.relay); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("newest sign-in: %d, want 303", resp.StatusCode)
+	}
+}
+
+// TestLogoutNeedsSameSiteOrSignature: a logout link on another site, a cross-site form, or an
+// unsigned or wrongly signed LogoutRequest ends no session but shows a confirmation page, whose
+// button (posted from crowdgate's own page) does. A LogoutRequest signed by the IdP ends the
+// sessions at once and is answered with a signed LogoutResponse; a confirmed unverified one
+// gets an unsigned answer.
+func TestLogoutNeedsSameSiteOrSignature(t *testing.T) {
+	t.Parallel()
+	spKey := samltest.NewKey(t, "sp")
+	f := newFixture(t, false, func(c *saml.Config) { c.SPKeyPEM, c.SPCertPEM, c.SignRequests = spKey.KeyPEM(), spKey.CertPEM(), true })
+	logoutRequest := func(issuer string, key *samltest.Key) string {
+		return "/saml/logout?" + samltest.RedirectQuery("SAMLRequest", samltest.LogoutRequest(samltest.NewID(), issuer, f.sso.URL+"/saml/logout", alice.UPN), "rs1", key)
+	}
+	send := func(c *http.Client, method, path string, form url.Values, h map[string]string) (*http.Response, string) {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, f.sso.URL+path, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	cross := map[string]string{"Sec-Fetch-Site": "cross-site"}
+	confirmations := []struct {
+		name, method, path string
+		form               url.Values
+		header             map[string]string
+	}{
+		{"cross-site link", "GET", "/sso/logout?app=jira", nil, cross},
+		{"link without Fetch Metadata or Origin", "GET", "/sso/logout", nil, nil},
+		{"cross-site form", "POST", "/sso/logout", url.Values{"app": {"jira"}}, map[string]string{"Origin": "https://evil.example"}},
+		{"unsigned LogoutRequest", "GET", logoutRequest(f.issuer(), nil), nil, cross},
+		{"LogoutRequest signed by another key", "GET", logoutRequest(f.issuer(), samltest.NewKey(t, "evil")), nil, cross},
+		{"signed LogoutRequest of another issuer", "GET", logoutRequest("https://idp.evil.example/", f.key), nil, cross},
+	}
+	for _, tc := range confirmations {
+		t.Run(tc.name, func(t *testing.T) {
+			l := jiraLogin(f)
+			f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), l.relay)
+			resp, body := send(l.c, tc.method, tc.path, tc.form, tc.header)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Sign out?") || len(f.sessions(store.SessionSSO)) != 1 {
+				t.Fatalf("%d, %d sessions, body %s; want the confirmation page and the session alive", resp.StatusCode, len(f.sessions(store.SessionSSO)), body)
+			}
+			page := &samltest.Page{URL: resp.Request.URL, Body: body}
+			form, ok := samltest.ParseForm(page)
+			if !ok || form.Method != http.MethodPost {
+				t.Fatalf("no confirmation form in %s", body)
+			}
+			action, _ := url.Parse(form.Action)
+			resp, _ = send(l.c, http.MethodPost, action.Path, form.Values, map[string]string{"Sec-Fetch-Site": "same-origin"})
+			if n := len(f.sessions(store.SessionSSO)); n != 0 {
+				t.Fatalf("confirmed logout left %d sessions", n)
+			}
+			if loc, _ := url.Parse(resp.Header.Get("Location")); loc != nil && loc.Query().Get("SAMLResponse") != "" && loc.Query().Get("Signature") != "" {
+				t.Errorf("LogoutResponse to an unverified request is signed: %s", loc)
+			}
+		})
+	}
+
+	t.Run("signed LogoutRequest with Entra's logout issuer", func(t *testing.T) {
+		l := jiraLogin(f)
+		f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), l.relay)
+		resp, _ := send(l.c, "GET", logoutRequest("https://login.microsoftonline.com/"+tenant+"/", f.key), nil, cross)
+		if n := len(f.sessions(store.SessionSSO)); resp.StatusCode != http.StatusFound || n != 0 {
+			t.Fatalf("%d, %d sessions; want the sessions ended at once", resp.StatusCode, n)
+		}
+	})
+	t.Run("signed LogoutRequest", func(t *testing.T) {
+		l := jiraLogin(f)
+		f.post(l.c, f.signedBy(l, alice, nil, f.key, nil, nil), l.relay)
+		resp, _ := send(l.c, "GET", logoutRequest(f.issuer(), f.key), nil, cross)
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound || loc.Query().Get("SAMLResponse") == "" || loc.Query().Get("Signature") == "" || loc.Query().Get("RelayState") != "rs1" {
+			t.Fatalf("%d to %s; want a signed LogoutResponse with the RelayState", resp.StatusCode, loc)
+		}
+		if n := len(f.sessions(store.SessionSSO)); n != 0 {
+			t.Fatalf("%d sessions after a verified LogoutRequest", n)
+		}
+	})
 }

@@ -45,81 +45,67 @@ type scanInfo struct {
 // Assertion).
 func scanXML(b []byte, r scanRules) (scanInfo, error) {
 	var info scanInfo
-	d := xml.NewDecoder(bytes.NewReader(b))
-	d.Strict = true
 	var stack []xml.Name
 	elements := 0
 	sawRoot := false
-	for {
-		tok, err := d.RawToken()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return info, fmt.Errorf("malformed XML: %w", err)
-		}
+	err := eachToken(b, true, func(tok xml.Token) error {
 		switch t := tok.(type) {
 		case xml.Directive:
-			return info, errors.New("document contains a DTD or other declaration")
+			return errors.New("document contains a DTD or other declaration")
 		case xml.Comment:
 			if !r.allowComments {
-				return info, errors.New("document contains a comment")
+				return errors.New("document contains a comment")
 			}
 		case xml.ProcInst:
 			if t.Target != "xml" || sawRoot || elements > 0 {
-				return info, fmt.Errorf("document contains the processing instruction %q", t.Target)
+				return fmt.Errorf("document contains the processing instruction %q", t.Target)
 			}
 		case xml.StartElement:
 			if err := wellFormedNames(t); err != nil {
-				return info, err
+				return err
 			}
 			elements++
 			if elements > r.maxElements {
-				return info, fmt.Errorf("document has more than %d elements", r.maxElements)
+				return fmt.Errorf("document has more than %d elements", r.maxElements)
 			}
 			if len(stack) >= 64 {
-				return info, errors.New("document is nested more than 64 levels deep")
+				return errors.New("document is nested more than 64 levels deep")
 			}
 			if len(stack) == 0 && sawRoot {
-				return info, errors.New("document has more than one root element")
+				return errors.New("document has more than one root element")
 			}
 			stack = append(stack, t.Name)
 			sawRoot = true
 		case xml.EndElement:
 			if len(stack) == 0 {
-				return info, errors.New("malformed XML: unexpected end element")
+				return errors.New("malformed XML: unexpected end element")
 			}
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) == 0 && len(bytes.TrimSpace(t)) > 0 {
-				return info, errors.New("document has text outside its root element")
+				return errors.New("document has text outside its root element")
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return info, err
 	}
 	if !sawRoot {
 		return info, errors.New("document is empty")
 	}
 	// RawToken does not resolve namespaces, so walk again with Token, which does; the first pass
 	// already refused everything that could make this one expensive.
-	d = xml.NewDecoder(bytes.NewReader(b))
-	d.Strict = true
 	var names []xml.Name
 	var ids []string // the ID attribute of each open element
 	seenIDs := map[string]bool{}
 	references := 0    // in the open SignedInfo
 	confirmations := 0 // in the open Subject
-	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return info, fmt.Errorf("malformed XML: %w", err)
-		}
+	err = eachToken(b, false, func(tok xml.Token) error {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if len(names) == 0 && t.Name != r.root {
-				return info, fmt.Errorf("root element is {%s}%s, want {%s}%s", t.Name.Space, t.Name.Local, r.root.Space, r.root.Local)
+				return fmt.Errorf("root element is {%s}%s, want {%s}%s", t.Name.Space, t.Name.Local, r.root.Space, r.root.Local)
 			}
 			parent := xml.Name{}
 			if len(names) > 0 {
@@ -129,16 +115,16 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 			id := attrValue(t, "ID")
 			if id != "" {
 				if seenIDs[id] {
-					return info, fmt.Errorf("ID %q appears twice", id)
+					return fmt.Errorf("ID %q appears twice", id)
 				}
 				seenIDs[id] = true
 			}
 			ids = append(ids, id)
 			if err := checkSignatureShape(t, parent, names, ids, &references); err != nil {
-				return info, err
+				return err
 			}
 			if err := checkSubject(t, parent, &confirmations); err != nil {
-				return info, err
+				return err
 			}
 			if t.Name.Space == nsAssertion && (t.Name.Local == "Assertion" || t.Name.Local == "EncryptedAssertion") {
 				info.assertions++
@@ -150,7 +136,7 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 				info.assertionSigned = true
 			}
 			if r.allowSHA1 || t.Name.Space != nsDSig {
-				continue
+				return nil
 			}
 			// Only signature algorithms: the RSA-OAEP key transport of an encrypted assertion also
 			// names a SHA-1 DigestMethod, which is not a signature weakness.
@@ -158,7 +144,7 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 				(t.Name.Local == "DigestMethod" && parent == xml.Name{Space: nsDSig, Local: "Reference"}) {
 				for _, a := range t.Attr {
 					if a.Name.Local == "Algorithm" && strings.HasSuffix(strings.ToLower(a.Value), "sha1") {
-						return info, fmt.Errorf("signature uses SHA-1 (%s), which is not allowed", a.Value)
+						return fmt.Errorf("signature uses SHA-1 (%s), which is not allowed", a.Value)
 					}
 				}
 			}
@@ -166,11 +152,38 @@ func scanXML(b []byte, r scanRules) (scanInfo, error) {
 			names = names[:len(names)-1]
 			ids = ids[:len(ids)-1]
 		}
+		return nil
+	})
+	if err != nil {
+		return info, err
 	}
 	if err := rtvalidator.Validate(bytes.NewReader(b)); err != nil {
 		return info, fmt.Errorf("document does not survive an XML round trip: %w", err)
 	}
 	return info, nil
+}
+
+// eachToken hands fn the tokens of b (raw: without resolving namespaces) in order, stopping at
+// the first error fn returns; a document encoding/xml cannot read is malformed.
+func eachToken(b []byte, raw bool, fn func(xml.Token) error) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	d.Strict = true
+	next := d.Token
+	if raw {
+		next = d.RawToken
+	}
+	for {
+		tok, err := next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("malformed XML: %w", err)
+		}
+		if err := fn(tok); err != nil {
+			return err
+		}
+	}
 }
 
 // Signature algorithms a SAML signature may name in its SignedInfo and Reference. XPath and XSLT

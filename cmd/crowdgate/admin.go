@@ -119,8 +119,7 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	filter := fs.Bool("filter-by-access", false, "the application sees only the users allowed to authenticate to it")
 	inactive := fs.Bool("inactive", false, "create the application disabled")
 	pwStdin := fs.Bool("password-stdin", false, "read the application password from the first line of standard input instead of generating one")
-	cf := config.AddFlags(fs, config.ScopeAll)
-	pos, err := c.parse(fs, args, 1, 1)
+	cf, pos, err := c.parseConfig(fs, config.ScopeAll, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
 	}
@@ -231,8 +230,7 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	dir := fs.String("directory", "", "internal `directory` to add the user to (default: the first internal directory)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	noPassword := fs.Bool("no-password", false, "create the user without a password (it cannot sign in with one until it is set)")
-	cf := config.AddFlags(fs, config.ScopeAll)
-	pos, err := c.parse(fs, args, 1, 1)
+	cf, pos, err := c.parseConfig(fs, config.ScopeAll, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
 	}
@@ -333,14 +331,9 @@ func (c *cli) groupAdd(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("group add"))
 	description := fs.String("description", "", "free-text `description`")
 	dir := fs.String("directory", "", "internal `directory` to add the group to (default: the first internal directory)")
-	cf := config.AddFlags(fs, config.ScopeAll)
-	pos, err := c.parse(fs, args, 1, 1)
+	ctx, st, pos, err := c.parseAndOpen(ctx, fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
-	}
-	ctx, st, _, err := c.openStore(ctx, cf, false)
-	if err != nil {
-		return err
 	}
 	defer st.Close()
 	d, err := internalDirectory(ctx, st, *dir)

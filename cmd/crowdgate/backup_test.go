@@ -20,18 +20,9 @@ import (
 // writes to it, checks the copy is whole and consistent, then serves from the copy as a restore
 // does.
 func TestBackupWhileWriting(t *testing.T) {
-	e := dbEnv(t, "sqlite").with("CROWDGATE_LISTEN", "127.0.0.1:0")
-	srv := startServer(t, e)
-	adminPassword := passwordLine.FindStringSubmatch(srv.stdout.String())
-	if adminPassword == nil {
-		t.Fatalf("no administrator password printed:\n%s", srv.stdout.String())
-	}
-	st := openStore(t, e)
+	e, srv := startSQLite(t)
+	adminPassword, st, dir := firstStart(t, srv, e)
 	ctx := t.Context()
-	dir, err := st.EnsureInternalDirectory(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	origID, err := st.Setting(ctx, "database_id")
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +161,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rst.CheckPassword(ctx, admin, adminPassword[1]); err != nil {
+	if err := rst.CheckPassword(ctx, admin, adminPassword); err != nil {
 		t.Errorf("the administrator's password does not work on the restored database: %v", err)
 	}
 	if out := mustRun(t, restored, "", "user", "list"); !strings.Contains(out.stdout, fmt.Sprintf("w%05d", before-1)) {

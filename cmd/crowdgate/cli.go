@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/crowdgate/crowdgate/internal/config"
+	"github.com/crowdgate/crowdgate/store"
 )
 
 // errUsage reports a command line that could not be parsed; the problem and the usage have already
@@ -206,6 +207,29 @@ func helpOK(err error) error {
 		return nil
 	}
 	return err
+}
+
+// parseConfig adds the configuration flags of scope to fs and parses args (minArgs to maxArgs
+// positional ones): the start of every command that reads the configuration.
+func (c *cli) parseConfig(fs *flag.FlagSet, scope config.Scope, args []string, minArgs, maxArgs int) (*config.Flags, []string, error) {
+	cf := config.AddFlags(fs, scope)
+	pos, err := c.parse(fs, args, minArgs, maxArgs)
+	return cf, pos, err
+}
+
+// parseAndOpen is the preamble of a command that only reads its arguments and then works on the
+// database: it adds the configuration flags, parses args (minArgs to maxArgs positional ones) and
+// opens the store. The caller closes the store; on --help the error is errHelp (see helpOK).
+func (c *cli) parseAndOpen(ctx context.Context, fs *flag.FlagSet, args []string, minArgs, maxArgs int) (context.Context, *store.Store, []string, error) {
+	cf, pos, err := c.parseConfig(fs, config.ScopeAll, args, minArgs, maxArgs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, st, _, err := c.openStore(ctx, cf, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ctx, st, pos, nil
 }
 
 // multiFlag collects a repeatable flag: --group a --group b.

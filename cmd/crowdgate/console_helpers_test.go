@@ -60,11 +60,21 @@ func crowdCall(t *testing.T, base, app, pw, method, path string, body any) reply
 		b, _ := json.Marshal(body)
 		rd = strings.NewReader(string(b))
 	}
-	req, _ := http.NewRequest(method, base+"/crowd/rest/usermanagement/1"+path, rd)
+	return crowdRequest(t, base+"/crowd/rest/usermanagement/1"+path, app, pw, method, "application/json", rd)
+}
+
+// crowdRequest calls the Crowd REST API at url as an application; contentType is the body's type
+// and the one asked for.
+func crowdRequest(t *testing.T, url, app, pw, method, contentType string, body io.Reader) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.SetBasicAuth(app, pw)
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", contentType)
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

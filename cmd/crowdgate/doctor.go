@@ -21,8 +21,8 @@ var errDoctorFailed = fmt.Errorf("crowdgate doctor: at least one check FAILED")
 // check. It changes nothing: the database is opened without migrating.
 func (c *cli) doctor(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("doctor"))
-	cf := config.AddFlags(fs, config.ScopeServe) // the configuration the server would run with
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
+	cf, _, err := c.parseConfig(fs, config.ScopeServe, args, 0, 0) // the configuration the server would run with
+	if err != nil {
 		return helpOK(err)
 	}
 	cfg, err := cf.Load(c.getenv)

@@ -141,8 +141,7 @@ func (c *cli) directoryAddEntra(ctx context.Context, args []string) error {
 	var groups listFlag
 	fs.Var(&groups, "group", "group filter: replicate only this `group` (object id or name), its nested groups and members; repeatable")
 	sf := addSecretFlags(fs)
-	cf := config.AddFlags(fs, config.ScopeServe)
-	pos, err := c.parse(fs, args, 1, 1)
+	cf, pos, err := c.parseConfig(fs, config.ScopeServe, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
 	}
@@ -193,8 +192,7 @@ func withSecrets(set graphsync.Settings, secrets map[string]string) graphsync.Se
 func (c *cli) directorySet(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("directory set"))
 	sf := addSecretFlags(fs)
-	cf := config.AddFlags(fs, config.ScopeServe)
-	pos, err := c.parse(fs, args, 1, 100)
+	cf, pos, err := c.parseConfig(fs, config.ScopeServe, args, 1, 100)
 	if err != nil {
 		return helpOK(err)
 	}
@@ -254,8 +252,7 @@ func (c *cli) syncNow(ctx context.Context, args []string) error {
 // argument, that directory's syncer built as the server would, run on it, and the run's report
 // printed when a run was recorded.
 func (c *cli) syncCommand(ctx context.Context, fs *flag.FlagSet, args []string, run func(context.Context, *graphsync.Syncer, store.Directory) (graphsync.Report, error)) error {
-	cf := config.AddFlags(fs, config.ScopeServe)
-	pos, err := c.parse(fs, args, 1, 1)
+	cf, pos, err := c.parseConfig(fs, config.ScopeServe, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
 	}
@@ -303,13 +300,9 @@ func (c *cli) printReport(dir string, r graphsync.Report) {
 
 func (c *cli) syncStatus(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("sync status"))
-	cf := config.AddFlags(fs, config.ScopeAll)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return helpOK(err)
-	}
-	ctx, st, _, err := c.openStore(ctx, cf, false)
+	ctx, st, _, err := c.parseAndOpen(ctx, fs, args, 0, 0)
 	if err != nil {
-		return err
+		return helpOK(err)
 	}
 	defer st.Close()
 	ds, err := st.Directories(ctx)

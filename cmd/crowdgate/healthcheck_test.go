@@ -11,8 +11,7 @@ import (
 // TestHealthcheck runs the container probe against a live server, by URL and by the listen
 // address it derives from CROWDGATE_LISTEN, and against servers that are not ready.
 func TestHealthcheck(t *testing.T) {
-	e := dbEnv(t, "sqlite").with("CROWDGATE_LISTEN", "127.0.0.1:0")
-	srv := startServer(t, e)
+	_, srv := startSQLite(t)
 	mustRun(t, env{}, "", "healthcheck", "http://"+srv.addrs.Main+"/readyz")
 
 	// As in the container: CROWDGATE_LISTEN=0.0.0.0:PORT is probed on the loopback address.

@@ -97,6 +97,29 @@ func startServer(t *testing.T, e env, args ...string) *running {
 	return startServerWith(t, e, nil, args...)
 }
 
+// startSQLite starts a server on a new SQLite database, listening on a free port.
+func startSQLite(t *testing.T) (env, *running) {
+	t.Helper()
+	e := dbEnv(t, "sqlite").with("CROWDGATE_LISTEN", "127.0.0.1:0")
+	return e, startServer(t, e)
+}
+
+// firstStart reads what a server's first start on a new database left: the administrator
+// password it printed once, and the store with its internal directory.
+func firstStart(t *testing.T, srv *running, e env) (password string, st *store.Store, dir store.Directory) {
+	t.Helper()
+	m := passwordLine.FindStringSubmatch(srv.stdout.String())
+	if m == nil {
+		t.Fatalf("no generated administrator password on stdout:\n%s", srv.stdout.String())
+	}
+	st = openStore(t, e)
+	dir, err := st.EnsureInternalDirectory(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[1], st, dir
+}
+
 var errAlreadyStopped = errors.New("already stopped")
 
 // stop cancels the server's context and waits for run to return.

@@ -19,8 +19,7 @@ func (c *cli) importBackup(ctx context.Context, args []string) error {
 	others := fs.String("other-directories", "skip", "non-internal Crowd directories: `skip` or import as `internal`")
 	skipApps := fs.String("skip-apps", "", "comma-separated application `names` not to import (default: Crowd's own)")
 	batch := fs.Int("batch-size", 0, "objects per transaction (0: the importer's default)")
-	cf := config.AddFlags(fs, config.ScopeAll)
-	pos, err := c.parse(fs, args, 1, 1)
+	cf, pos, err := c.parseConfig(fs, config.ScopeAll, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
 	}
@@ -51,8 +50,7 @@ func (c *cli) importREST(ctx context.Context, args []string) error {
 	dry := fs.Bool("dry-run", false, "report what would be created, updated and skipped, and change nothing")
 	target := fs.String("target-directory", "", "import into this internal `directory` (default: the internal directory)")
 	page := fs.Int("page-size", 0, "users or groups per search request (0: the importer's default)")
-	cf := config.AddFlags(fs, config.ScopeAll)
-	pos, err := c.parse(fs, args, 1, 1)
+	cf, pos, err := c.parseConfig(fs, config.ScopeAll, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
 	}

@@ -5,22 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/crowdgate/crowdgate/internal/config"
+	"github.com/crowdgate/crowdgate/api"
 	"github.com/crowdgate/crowdgate/store"
 )
 
 func (c *cli) appList(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("app list"))
-	cf := config.AddFlags(fs, config.ScopeAll)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return helpOK(err)
-	}
-	ctx, st, _, err := c.openStore(ctx, cf, false)
+	ctx, st, _, err := c.parseAndOpen(ctx, fs, args, 0, 0)
 	if err != nil {
-		return err
+		return helpOK(err)
 	}
 	defer st.Close()
 	apps, err := st.Applications(ctx)
@@ -119,13 +116,9 @@ func (c *cli) listByDirectory(ctx context.Context, args []string, name, header s
 	rows func(ctx context.Context, v *store.View, d store.Directory, w io.Writer) error) error {
 	fs := c.flagSet(lookup(name))
 	dir := fs.String("directory", "", "list only this `directory` (default: all)")
-	cf := config.AddFlags(fs, config.ScopeAll)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return helpOK(err)
-	}
-	ctx, st, _, err := c.openStore(ctx, cf, false)
+	ctx, st, _, err := c.parseAndOpen(ctx, fs, args, 0, 0)
 	if err != nil {
-		return err
+		return helpOK(err)
 	}
 	defer st.Close()
 	ds, err := listDirectories(ctx, st, *dir)
@@ -144,4 +137,41 @@ func (c *cli) listByDirectory(ctx context.Context, args []string, name, header s
 		}
 	}
 	return tw.Flush()
+}
+
+// reportSeats prints an application's seats as CSV, the same as the console's export. It reads the
+// database, so sign-ins still held in a running server's memory (at most a minute) are not in it.
+func (c *cli) reportSeats(ctx context.Context, args []string) error {
+	fs := c.flagSet(lookup("report seats"))
+	days := daysFlag(store.DefaultInactiveDays)
+	fs.Var(&days, "inactive", "a seat is inactive without a sign-in for this long: `days`, as 90d or 90")
+	only := fs.Bool("only-inactive", false, "print only the inactive seats")
+	ctx, st, pos, err := c.parseAndOpen(ctx, fs, args, 1, 1)
+	if err != nil {
+		return helpOK(err)
+	}
+	defer st.Close()
+	app, err := st.ApplicationByName(ctx, pos[0])
+	if err != nil {
+		return fmt.Errorf("application %q: %w", pos[0], err)
+	}
+	rep, err := st.Seats(ctx, app, int(days))
+	if err != nil {
+		return err
+	}
+	return api.WriteSeatsCSV(c.stdout, rep, *only)
+}
+
+// daysFlag is a number of days, written "90d" or "90".
+type daysFlag int
+
+func (d *daysFlag) String() string { return strconv.Itoa(int(*d)) + "d" }
+
+func (d *daysFlag) Set(v string) error {
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), "d"))
+	if err != nil || n < 1 || n > 36500 {
+		return fmt.Errorf("want a number of days from 1 to 36500, as 90d, not %q", v)
+	}
+	*d = daysFlag(n)
+	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -30,20 +29,8 @@ func TestServeMetrics(t *testing.T) {
 	}
 	crowd := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.SetBasicAuth("jira", appPassword)
-		req.Header.Set("Content-Type", "application/xml")
-		req.Header.Set("Accept", "application/xml")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		r := crowdRequest(t, base+path, "jira", appPassword, method, "application/xml", strings.NewReader(body))
+		return r.Status, r.Body
 	}
 
 	before := scrapeMetrics(t, metricsURL)

@@ -33,8 +33,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // serve runs the server until ctx ends or SIGTERM/SIGINT arrives, then shuts down gracefully.
 func (c *cli) serve(ctx context.Context, args []string) error {
 	fs := c.flagSet(lookup("serve"))
-	cf := config.AddFlags(fs, config.ScopeServe)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
+	cf, _, err := c.parseConfig(fs, config.ScopeServe, args, 0, 0)
+	if err != nil {
 		return helpOK(err)
 	}
 	cfg, err := cf.Load(c.getenv)

@@ -51,27 +51,19 @@ func TestServe(t *testing.T) {
 		base := "http://" + srv.addrs.Main
 
 		// First start: the administrator's generated password is printed once, and works.
-		m := passwordLine.FindStringSubmatch(srv.stdout.String())
-		if m == nil {
-			t.Fatalf("no generated administrator password on stdout:\n%s", srv.stdout.String())
-		}
-		st := openStore(t, e)
+		password, st, dir := firstStart(t, srv, e)
 		ctx := t.Context()
-		dir, err := st.EnsureInternalDirectory(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
 		admin, err := st.UserByName(ctx, dir.ID, "admin")
 		if err != nil {
 			t.Fatalf("no admin user: %v", err)
 		}
-		if err := st.CheckPassword(ctx, admin, m[1]); err != nil {
+		if err := st.CheckPassword(ctx, admin, password); err != nil {
 			t.Errorf("the printed password does not authenticate admin: %v", err)
 		}
 		if _, err := st.GroupByName(ctx, dir.ID, "crowdgate-admins"); err != nil {
 			t.Errorf("no crowdgate-admins group: %v", err)
 		}
-		if strings.Contains(srv.stderr.String(), m[1]) {
+		if strings.Contains(srv.stderr.String(), password) {
 			t.Error("the generated password is in the log")
 		}
 
@@ -121,7 +113,7 @@ func TestServe(t *testing.T) {
 // TestServeStopsOnSIGTERM sends the process SIGTERM, as systemd and docker do: the server shuts
 // down gracefully and run returns nil (exit status 0).
 func TestServeStopsOnSIGTERM(t *testing.T) {
-	srv := startServer(t, dbEnv(t, "sqlite").with("CROWDGATE_LISTEN", "127.0.0.1:0"))
+	_, srv := startSQLite(t)
 	// serve registered for SIGTERM before it reported its listeners, so the signal cannot kill the
 	// test binary; and no other test runs a server at the same time (this test is not parallel).
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {

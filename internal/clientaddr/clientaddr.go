@@ -57,3 +57,13 @@ func Resolve(ctx context.Context, peer netip.Addr, xff []string, trusted Trusted
 	}
 	return client
 }
+
+// LoopbackHost reports whether a URL's host name is this machine (localhost or a loopback
+// address): the one place plain http is acceptable for a URL crowdgate serves or fetches.
+func LoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

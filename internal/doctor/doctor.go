@@ -12,13 +12,13 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/crowdgate/crowdgate/internal/clientaddr"
 	"github.com/crowdgate/crowdgate/store"
 )
 
@@ -139,7 +139,7 @@ func checkBaseURL(cfg Config, add func(string, Status, string, ...any)) *url.URL
 		return nil
 	}
 	switch {
-	case u.Scheme != "https" && !loopback(u.Hostname()):
+	case u.Scheme != "https" && !clientaddr.LoopbackHost(u.Hostname()):
 		add("base URL", Warn, "%s is not https: browsers send the SSO cookie in clear text and a real identity provider on another site cannot complete sign-in; serve crowdgate over HTTPS", cfg.BaseURL)
 	case u.Scheme == "https" && !cfg.TLS && len(cfg.TrustedProxies) == 0:
 		add("base URL", Warn, "%s is https but crowdgate has no TLS certificate and no trusted proxies: set CROWDGATE_TRUSTED_PROXIES to the TLS proxy's address so client addresses and X-Forwarded-Proto are believed", cfg.BaseURL)
@@ -147,14 +147,6 @@ func checkBaseURL(cfg Config, add func(string, Status, string, ...any)) *url.URL
 		add("base URL", OK, "%s", cfg.BaseURL)
 	}
 	return u
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // covers reports whether a cookie for domain is sent to host ("" is a host-only cookie of own).
