@@ -18,6 +18,11 @@ const (
 	OpCreated = "CREATED"
 	OpUpdated = "UPDATED"
 	OpDeleted = "DELETED"
+
+	// EntityDirectory/OpBulkChange stands for more changes to a directory than one transaction
+	// records one by one (see syncBulkEvents): a token older than it is expired.
+	EntityDirectory = "DIRECTORY"
+	OpBulkChange    = "BULK_CHANGE"
 )
 
 // MaxEventsPerRead is how many events one incremental read may return; beyond it a full sync is
@@ -138,6 +143,11 @@ func (s *Store) EventsSince(ctx context.Context, token EventToken, configVersion
 	}
 	if len(evs) > MaxEventsPerRead {
 		return nil, EventToken{}, fmt.Errorf("more than %d events since the token: %w", MaxEventsPerRead, ErrTokenExpired)
+	}
+	for _, ev := range evs {
+		if ev.Operation == OpBulkChange {
+			return nil, EventToken{}, fmt.Errorf("a directory changed in bulk since the token (event %d): %w", ev.ID, ErrTokenExpired)
+		}
 	}
 	return evs, EventToken{DatabaseID: s.shared.dbID, ConfigVersion: configVersion, Position: last}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -152,6 +153,11 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 				return err
 			}
 		}
+		if len(a.events) > syncBulkEvents {
+			// A client holding an older token would be told to synchronise in full anyway; one
+			// marker instead of each change saves a full round the writing of a million events.
+			a.events = []Event{{DirectoryID: dirID, Entity: EntityDirectory, Operation: OpBulkChange, Name: strconv.Itoa(len(a.events))}}
+		}
 		if err := tx.syncWriteEvents(ctx, a.events); err != nil {
 			return err
 		}
@@ -169,6 +175,12 @@ func (s *Store) ApplySync(ctx context.Context, dirID int64, b SyncBatch) (SyncRe
 	}
 	return res, nil
 }
+
+// syncBulkEvents is how many events one sync transaction records one by one; beyond it, it records
+// a single BULK_CHANGE that expires every older event token. In the same transaction as the changes,
+// so a token taken before them is expired and one taken after them sees them all. Half of what a
+// read returns at most (MaxEventsPerRead), so a client behind by one such transaction still reads it.
+const syncBulkEvents = MaxEventsPerRead / 2
 
 // syncApplier carries one ApplySync transaction.
 type syncApplier struct {

@@ -18,10 +18,7 @@ import (
 
 // TestSync is the conformance suite of the synchroniser's store API, on every dialect.
 func TestSync(t *testing.T) {
-	cases := []struct {
-		name string
-		run  func(t *testing.T, s *store.Store)
-	}{
+	runSuite(t, []storeCase{
 		{"UsersUpsertRenameNoOp", testSyncUsers},
 		{"RenameSwapInOneBatch", testSyncSwap},
 		{"RemoveUsersDeactivateOrDelete", testSyncRemoveUsers},
@@ -38,15 +35,8 @@ func TestSync(t *testing.T) {
 		{"InternalDirectoryRefused", testSyncInternal},
 		{"AtomicBatch", testSyncAtomic},
 		{"LargeBatch", testSyncLarge},
-	}
-	for _, d := range storetest.Dialects(t) {
-		t.Run("dialect="+d, func(t *testing.T) {
-			t.Parallel()
-			for _, tc := range cases {
-				t.Run(tc.name, func(t *testing.T) { tc.run(t, storetest.Open(t, d)) })
-			}
-		})
-	}
+		{"BulkChangeExpiresTokens", testSyncBulkChange},
+	})
 }
 
 func azureDir(t *testing.T, s *store.Store) store.Directory {
