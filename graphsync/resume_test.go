@@ -104,13 +104,7 @@ func TestFullRoundResumeLinkExpired(t *testing.T) {
 		interrupt(t, e, pages)
 		e.fake.FailNext(1, fakegraph.SyncStateNotFound(410))
 		rep := e.sync(false)
-		if rep.Mode != store.SyncModeFull || !strings.Contains(rep.Reason, "; started over: Graph no longer accepts the interrupted full round's next link") {
-			t.Errorf("run: mode %s, reason %q", rep.Mode, rep.Reason)
-		}
-		if n := len(e.fake.Requests()); n < pages {
-			t.Errorf("the restarted run made %d requests, want a whole round (%d or more)", n, pages)
-		}
-		e.check()
+		startedOver(t, e, rep, pages, strings.Contains(rep.Reason, "; started over: Graph no longer accepts the interrupted full round's next link"))
 	})
 }
 
@@ -122,14 +116,7 @@ func TestFullRoundResumeConfigChanged(t *testing.T) {
 		e.cfg.ExcludeGuests = true
 		e.syncer = e.newSyncer(e.st)
 		rep := e.sync(false)
-		if rep.Mode != store.SyncModeFull ||
-			rep.Reason != "configuration changed; started over: the configuration or the tenant changed since the interrupted full round began" {
-			t.Errorf("run: mode %s, reason %q", rep.Mode, rep.Reason)
-		}
-		if n := len(e.fake.Requests()); n < pages {
-			t.Errorf("the restarted run made %d requests, want a whole round (%d or more)", n, pages)
-		}
-		e.check()
+		startedOver(t, e, rep, pages, rep.Reason == "configuration changed; started over: the configuration or the tenant changed since the interrupted full round began")
 	})
 }
 
@@ -142,15 +129,21 @@ func TestFullRoundResumeOtherTenant(t *testing.T) {
 		e.cfg.SourceKey = "tenant-b/app"
 		e.syncer = e.newSyncer(e.st)
 		rep := e.sync(true)
-		if rep.Mode != store.SyncModeFull ||
-			rep.Reason != "requested; started over: the configuration or the tenant changed since the interrupted full round began" {
-			t.Errorf("run: mode %s, reason %q", rep.Mode, rep.Reason)
-		}
-		if n := len(e.fake.Requests()); n < pages {
-			t.Errorf("the restarted run made %d requests, want a whole round (%d or more)", n, pages)
-		}
-		e.check()
+		startedOver(t, e, rep, pages, rep.Reason == "requested; started over: the configuration or the tenant changed since the interrupted full round began")
 	})
+}
+
+// startedOver checks a run that did not continue an interrupted round: a full round (reasonOK: its
+// reason says why it started over) that read a whole round again and left the replica equal to the tenant.
+func startedOver(t *testing.T, e *env, rep graphsync.Report, pages int, reasonOK bool) {
+	t.Helper()
+	if rep.Mode != store.SyncModeFull || !reasonOK {
+		t.Errorf("run: mode %s, reason %q", rep.Mode, rep.Reason)
+	}
+	if n := len(e.fake.Requests()); n < pages {
+		t.Errorf("the restarted run made %d requests, want a whole round (%d or more)", n, pages)
+	}
+	e.check()
 }
 
 // failApply is a Store whose ApplySync fails from the n-th call on (n 0: never).
