@@ -34,7 +34,7 @@ func adminOf(c echo.Context) *admin {
 
 // clientAddress is the request's effective client address under the store's trusted-proxy rule.
 func (s *server) clientAddress(r *http.Request) string {
-	return clientaddr.Of(r, s.st.TrustedProxies()).String()
+	return clientaddr.Of(r, s.cfg.TrustedProxies).String()
 }
 
 // authenticate lets a request through only with a live console session of an active member of the

@@ -287,8 +287,8 @@ func TestReauthentication(t *testing.T) {
 // from another address: the administrator gets in every time, and every attacking address ends
 // blocked.
 func TestLockOutNotWeaponised(t *testing.T) {
-	st := storetest.OpenConfig(t, storetest.Dialect(), store.Config{TrustedProxies: []string{"127.0.0.1"}})
-	h := newHarnessOn(t, st)
+	st := storetest.New(t)
+	h := newHarnessOn(t, st, func(c *api.Config) { c.TrustedProxies = storetest.Addresses(t, "127.0.0.1") })
 	const attackers = 50
 	attempts := store.GuardBlockAfter + 2
 	type attacker struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crowdgate/crowdgate/internal/doctor"
+	"github.com/crowdgate/crowdgate/store"
 )
 
 // Defaults applied by New to zero fields of Config.
@@ -77,6 +78,9 @@ type Config struct {
 	Secrets SecretSealer
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// TrustedProxies may set X-Forwarded-For: the client address (sign-in throttling, audit) is the
+	// one the nearest of them saw.
+	TrustedProxies store.AddressList
 }
 
 func (c Config) withDefaults() Config {

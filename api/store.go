@@ -10,7 +10,6 @@ import (
 // Store is the part of the directory the console uses; *store.Store implements it.
 type Store interface {
 	// Sign-in and sessions.
-	TrustedProxies() store.AddressList
 	SessionByToken(ctx context.Context, token string) (store.Session, error)
 	TouchConsoleSession(ctx context.Context, sess store.Session) (store.Session, error)
 	CreateSession(ctx context.Context, ns store.NewSession) (store.Session, string, error)

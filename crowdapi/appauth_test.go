@@ -18,7 +18,7 @@ import (
 // 401 in plain text, an address outside the allow-list is 403, and X-Forwarded-For counts only
 // from trusted proxies.
 func TestApplicationAuthentication(t *testing.T) {
-	st := storetest.OpenConfig(t, storetest.Dialect(), store.Config{TrustedProxies: []string{"127.0.0.0/8"}})
+	st := storetest.New(t)
 	ctx := context.Background()
 	dir := storetest.Must(st.EnsureInternalDirectory(ctx))
 	mapping := []store.Mapping{{DirectoryID: dir.ID, AllowAll: true}}
@@ -27,7 +27,8 @@ func TestApplicationAuthentication(t *testing.T) {
 	storetest.Must(st.CreateApplication(ctx, store.NewApplication{Name: "remote", Password: "remote-secret", Active: true,
 		RemoteAddresses: []string{"10.20.0.0/16"}, Mappings: mapping}))
 	storetest.Must(st.CreateApplication(ctx, store.NewApplication{Name: "off", Password: "off-secret", Active: false, Mappings: mapping}))
-	h, err := crowdapi.New(crowdapi.Config{ContextPath: ""}, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := crowdapi.New(crowdapi.Config{ContextPath: "", TrustedProxies: storetest.Addresses(t, "127.0.0.0/8")}, st,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/crowdgate/crowdgate/store"
 )
 
 // Config configures the Crowd REST surface.
@@ -25,6 +27,8 @@ type Config struct {
 	// would need a password hash wait, answered 429 without one; 0 means DefaultAuthFailures.
 	// Applications presenting their current password are never slowed: it is verified from memory.
 	AuthFailures int
+	// TrustedProxies may set X-Forwarded-For: the client address is the one the nearest of them saw.
+	TrustedProxies store.AddressList
 }
 
 // DefaultAuthFailures is Config.AuthFailures's default.

@@ -22,7 +22,7 @@ import (
 // a proxy, with users alice and bob.
 func lockoutEnv(t *testing.T, trusted []string) (*store.Store, string) {
 	t.Helper()
-	st := storetest.OpenConfig(t, storetest.Dialect(), store.Config{TrustedProxies: trusted})
+	st := storetest.New(t)
 	ctx := context.Background()
 	dir := storetest.Must(st.EnsureInternalDirectory(ctx))
 	storetest.Must(st.CreateApplication(ctx, store.NewApplication{
@@ -32,7 +32,7 @@ func lockoutEnv(t *testing.T, trusted []string) (*store.Store, string) {
 	for _, name := range []string{"alice", "bob"} {
 		storetest.Must(st.CreateUser(ctx, store.NewUser{DirectoryID: dir.ID, Name: name, Active: true, Password: name + "-right-password"}))
 	}
-	h, err := crowdapi.New(crowdapi.Config{ContextPath: "/crowd"}, st, slog.New(slog.DiscardHandler))
+	h, err := crowdapi.New(crowdapi.Config{ContextPath: "/crowd", TrustedProxies: storetest.Addresses(t, trusted...)}, st, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,6 @@ type Store interface {
 	FailedSignIn(ctx context.Context, action, objectKind, name, reason string)
 	SignInThrottled()
 	View(ctx context.Context, app store.Application) (*store.View, error)
-	TrustedProxies() store.AddressList
 
 	CreateUser(ctx context.Context, nu store.NewUser) (store.User, error)
 	UpdateUser(ctx context.Context, id int64, ch store.UserChange) (store.User, error)
@@ -287,7 +286,7 @@ func (s *server) forbidden(c echo.Context, msg string) error {
 
 // clientAddress is the caller's address by the trusted-proxy rule.
 func (s *server) clientAddress(r *http.Request) netip.Addr {
-	return clientaddr.Of(r, s.st.TrustedProxies())
+	return clientaddr.Of(r, s.cfg.TrustedProxies)
 }
 
 // baseURL is the externally visible URL of the context path followed by suffix, for links (one

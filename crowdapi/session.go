@@ -77,7 +77,7 @@ func (s *server) notifyAuthenticated(c echo.Context) error {
 func (s *server) userLoginContext(c echo.Context, name string, user netip.Addr) context.Context {
 	r := c.Request()
 	app := s.clientAddress(r)
-	if user.IsValid() && s.st.TrustedProxies().Contains(r.Context(), app) {
+	if user.IsValid() && s.cfg.TrustedProxies.Contains(r.Context(), app) {
 		return store.WithLoginAddress(r.Context(), user.String())
 	}
 	if rs := []rune(store.Lower(name)); len(rs) > maxGuardName {
@@ -113,7 +113,7 @@ func (s *server) factorsIn(c echo.Context, in *validationFactorsEntity) ([]store
 	if xff != "" {
 		hops = []string{xff}
 	}
-	return out, clientaddr.Resolve(c.Request().Context(), addr, hops, s.st.TrustedProxies())
+	return out, clientaddr.Resolve(c.Request().Context(), addr, hops, s.cfg.TrustedProxies)
 }
 
 // respondSession answers 200 with the session (see sessionOut).

@@ -8,6 +8,7 @@ import (
 	"github.com/crowdgate/crowdgate/saml"
 	"github.com/crowdgate/crowdgate/saml/samltest"
 	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
 // The throttled answer is counted, not logged per attempt (a flood cannot fill the log), so these
@@ -83,7 +84,8 @@ func TestBreakGlassForwardedForUntrusted(t *testing.T) {
 // behind the same proxy is not held up by it.
 func TestBreakGlassForwardedForTrustedProxy(t *testing.T) {
 	t.Parallel()
-	f := newFixtureStore(t, "", false, samltest.IdPOptions{}, store.Config{TrustedProxies: []string{"127.0.0.1/32"}})
+	f := newFixtureStore(t, "", false, samltest.IdPOptions{}, store.Config{},
+		func(c *saml.Config) { c.TrustedProxies = storetest.Addresses(t, "127.0.0.1/32") })
 	const client = "203.0.113.9"
 	failUntilSlowed(t, f, browserFrom(t, client))
 	for _, xff := range []string{

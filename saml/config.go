@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crowdgate/crowdgate/internal/clientaddr"
+	"github.com/crowdgate/crowdgate/store"
 )
 
 // User mappings: which part of the assertion names the directory user.
@@ -180,6 +181,9 @@ type Config struct {
 
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
+	// TrustedProxies may set X-Forwarded-For: the client address (break-glass throttling, audit)
+	// is the one the nearest of them saw.
+	TrustedProxies store.AddressList
 }
 
 // withDefaults returns c with zero fields set to their defaults.

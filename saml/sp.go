@@ -33,7 +33,6 @@ type Store interface {
 	DeleteSession(ctx context.Context, token string) error
 	DeleteUserSessions(ctx context.Context, userID int64, exclude string) error
 	CookieConfig(ctx context.Context) (store.CookieConfig, error)
-	TrustedProxies() store.AddressList
 	Audit(ctx context.Context, outcome, action, objectKind, object string, details any) error
 	FailedSignIn(ctx context.Context, action, objectKind, name, reason string)
 	SignInThrottled()
@@ -188,7 +187,7 @@ func (sp *SP) provider(idp *idpInfo, clock *dsig.Clock) *saml2.SAMLServiceProvid
 
 // clientAddress is the browser's effective address under the store's trusted-proxy rule.
 func (sp *SP) clientAddress(r *http.Request) string {
-	return clientaddr.Of(r, sp.st.TrustedProxies()).String()
+	return clientaddr.Of(r, sp.cfg.TrustedProxies).String()
 }
 
 // secure reports whether crowdgate is served over https (cookies get Secure).

@@ -51,8 +51,6 @@ type Config struct {
 	// default: sessions are created at crowdgate's sign-in, and the address Jira later reports is often
 	// its proxy's.
 	RequireConsistentIP bool
-	// TrustedProxies may set X-Forwarded-For (IPs, CIDRs, host names).
-	TrustedProxies []string
 	// AdminEntraGroups are the object ids of Entra ID groups whose (nested) members administer
 	// crowdgate, besides the internal administrator group bound by id (see Administrator).
 	AdminEntraGroups []string
@@ -97,7 +95,6 @@ type shared struct {
 	url            string
 	sessionTimeout time.Duration
 	requireSameIP  bool
-	trusted        AddressList
 
 	adminEntraGroups []string // Config.AdminEntraGroups, lower-cased
 }
@@ -183,11 +180,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if retain <= 0 {
 		retain = 7 * 24 * time.Hour
 	}
-	trusted, err := ParseAddressList(cfg.TrustedProxies)
-	if err != nil {
-		sqlDB.Close()
-		return nil, fmt.Errorf("store: trusted proxies: %w", err)
-	}
 	s := &Store{
 		db:      db,
 		dialect: dialect,
@@ -205,7 +197,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			url:            cfg.URL,
 			sessionTimeout: cfg.SessionTimeout,
 			requireSameIP:  cfg.RequireConsistentIP,
-			trusted:        trusted,
 
 			adminEntraGroups: normaliseObjectIDs(cfg.AdminEntraGroups),
 		},
@@ -264,9 +255,6 @@ func (s *Store) DB() (*sql.DB, error) { return s.db.DB() }
 
 // ConsistentIPRequired reports whether sessions must be validated from the address they were created at.
 func (s *Store) ConsistentIPRequired() bool { return s.shared.requireSameIP }
-
-// TrustedProxies returns the configured trusted proxies, for ClientAddress.
-func (s *Store) TrustedProxies() AddressList { return s.shared.trusted }
 
 // SetClock replaces the clock; tests use it to move time.
 func (s *Store) SetClock(now func() time.Time) {

@@ -53,7 +53,7 @@ func (c *cli) doctor(ctx context.Context, args []string) error {
 // doctorConfig is the doctor's view of a configuration, shared by the command and the console.
 func doctorConfig(cfg config.Config, st *store.Store, syncs api.SyncController) doctor.Config {
 	return doctor.Config{
-		BaseURL: cfg.BaseURL, TLS: cfg.TLSCert != "", TrustedProxies: cfg.Store.TrustedProxies,
+		BaseURL: cfg.BaseURL, TLS: cfg.TLSCert != "", TrustedProxies: cfg.TrustedProxies,
 		IdPMetadataURL: cfg.SAML.MetadataURL, IdPMetadataFile: cfg.SAML.MetadataFile,
 		PendingMigrations: func(ctx context.Context) (int, error) {
 			db, err := st.DB()

@@ -148,8 +148,12 @@ func redactDatabaseURL(s string) string {
 
 // routes assembles the main listener's handler: every HTTP surface under its path.
 func routes(cfg config.Config, st *store.Store, surf *surfaces, log *slog.Logger) (http.Handler, error) {
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return nil, err
+	}
 	crowdCfg := cfg.Crowd
-	crowdCfg.Observer = surf.metrics
+	crowdCfg.Observer, crowdCfg.TrustedProxies = surf.metrics, proxies
 	crowd, err := crowdapi.New(crowdCfg, st, log.With("surface", "crowdapi"))
 	if err != nil {
 		return nil, err
@@ -159,7 +163,7 @@ func routes(cfg config.Config, st *store.Store, surf *surfaces, log *slog.Logger
 	surf.mount(mux, cfg.Metrics && cfg.HealthListen == "")
 	addHealth(mux, st, log)
 	secure := strings.HasPrefix(cfg.BaseURL, "https://") || cfg.TLSCert != ""
-	return clientaddr.WarnTLSProxy(mux, st.TrustedProxies(), secure, log), nil
+	return clientaddr.WarnTLSProxy(mux, proxies, secure, log), nil
 }
 
 // healthRoutes is the handler of the optional health listener (and metrics, when enabled).

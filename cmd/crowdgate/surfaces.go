@@ -30,6 +30,10 @@ type surfaces struct {
 
 func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, secrets api.SecretSealer, log *slog.Logger) (*surfaces, error) {
 	s := &surfaces{metrics: metrics.New(st)}
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return nil, err
+	}
 	secure := strings.HasPrefix(cfg.BaseURL, "https://") || cfg.TLSCert != ""
 	loginURL := ""
 	if err := secureCookieDefault(context.Background(), st, cfg.BaseURL, cfg.SAML.Enabled(), log); err != nil {
@@ -64,6 +68,7 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 			ConsoleForceAuthn:     cfg.SAML.ConsoleForceAuthn,
 			BreakGlassConsoleOnly: cfg.BreakGlass == "console",
 			RequireSecondFactor:   cfg.LocalMFARequired(),
+			TrustedProxies:        proxies,
 		}, st, log.With("surface", "saml"))
 		if err != nil {
 			return nil, fmt.Errorf("SAML: %w", err)
@@ -92,6 +97,7 @@ func buildSurfaces(cfg config.Config, st *store.Store, sync api.SyncController, 
 		NoLocalSignIn:       cfg.BreakGlass == "off",
 		RequireSecondFactor: cfg.LocalMFARequired(),
 		CrowdURL:            crowdURL(cfg),
+		TrustedProxies:      proxies,
 		SyncController:      sync,
 		Secrets:             secrets,
 		Doctor: func(ctx context.Context) []doctor.Result {

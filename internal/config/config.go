@@ -32,6 +32,9 @@ type Config struct {
 	// TLSCert and TLSKey are PEM files; when both are set the main listener speaks HTTPS.
 	TLSCert string
 	TLSKey  string
+	// TrustedProxies are the reverse proxies (IPs, CIDRs, host names) whose X-Forwarded-For every
+	// HTTP surface believes; see Proxies.
+	TrustedProxies []string
 
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
@@ -262,3 +265,12 @@ func (e *configError) Error() string {
 }
 
 func (e *configError) Unwrap() []error { return e.errs }
+
+// Proxies returns TrustedProxies parsed, for the HTTP surfaces.
+func (c Config) Proxies() (store.AddressList, error) {
+	l, err := store.ParseAddressList(c.TrustedProxies)
+	if err != nil {
+		return store.AddressList{}, fmt.Errorf("trusted proxies: %w", err)
+	}
+	return l, nil
+}

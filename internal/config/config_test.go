@@ -69,7 +69,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"Store.SessionTimeout", c.Store.SessionTimeout, 30 * time.Minute},
 		{"Store.RequireConsistentIP", c.Store.RequireConsistentIP, false},
 		{"Store.PasswordWorkers", c.Store.PasswordWorkers, 0},
-		{"Store.TrustedProxies", len(c.Store.TrustedProxies), 0},
+		{"TrustedProxies", len(c.TrustedProxies), 0},
 		{"TLS", c.TLSCert + c.TLSKey, ""},
 		{"AdminPassword", c.AdminPassword, ""},
 		{"ReadTimeout", c.ReadTimeout, 30 * time.Second},
@@ -110,8 +110,8 @@ func TestConfigFlagsOverEnvironment(t *testing.T) {
 	if c.Store.SessionTimeout != time.Hour {
 		t.Errorf("variable should apply: SessionTimeout = %s", c.Store.SessionTimeout)
 	}
-	if want := []string{"10.0.0.0/8", "proxy.example.com"}; !reflect.DeepEqual(c.Store.TrustedProxies, want) {
-		t.Errorf("TrustedProxies = %q, want %q", c.Store.TrustedProxies, want)
+	if want := []string{"10.0.0.0/8", "proxy.example.com"}; !reflect.DeepEqual(c.TrustedProxies, want) {
+		t.Errorf("TrustedProxies = %q, want %q", c.TrustedProxies, want)
 	}
 	if c.Crowd.ContextPath != "/identity" {
 		t.Errorf("ContextPath = %q", c.Crowd.ContextPath)

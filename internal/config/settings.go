@@ -75,7 +75,7 @@ func Settings() []Setting {
 				if _, err := store.ParseAddressList(list); err != nil {
 					return errors.New(strings.TrimSuffix(err.Error(), ": "+store.ErrInvalid.Error()))
 				}
-				c.Store.TrustedProxies = list
+				c.TrustedProxies = list
 				return nil
 			}},
 		{Flag: "log-format", Env: "CROWDGATE_LOG_FORMAT", Default: "text", Scope: ScopeAll,

@@ -158,3 +158,13 @@ func Two(t testing.TB, dialect string) (*store.Store, *store.Store) {
 	}
 	return open(), open()
 }
+
+// Addresses parses a list of IPs, CIDR ranges and host names (trusted proxies, for example).
+func Addresses(t testing.TB, entries ...string) store.AddressList {
+	t.Helper()
+	l, err := store.ParseAddressList(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
