@@ -226,3 +226,35 @@ func TestRESTErrors(t *testing.T) {
 		t.Errorf("failed imports changed the store: %+v -> %+v", before, after)
 	}
 }
+
+// TestRESTMembershipOfUnlistedUser: a live Crowd may change between requests; a membership naming
+// a user that was not listed is skipped and reported, not fatal.
+func TestRESTMembershipOfUnlistedUser(t *testing.T) {
+	ghost := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/group/membership") {
+				h.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			body := strings.Replace(rec.Body.String(), "</memberships>",
+				`<membership group="team-0001"><users><user name="ghost"/></users><groups></groups></membership></memberships>`, 1)
+			w.WriteHeader(rec.Code)
+			w.Write([]byte(body))
+		})
+	}
+	src := newCrowdSource(t, "sqlite", ghost)
+	dst := newSQLite(t)
+	rep, err := crowdimport.REST(context.Background(), nil, src.url, "migrator", "migrator-secret", dst, crowdimport.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.UserMemberships.Skipped != 1 || !strings.Contains(rep.String(), `"ghost in team-0001"`) {
+		t.Errorf("report:\n%s", rep)
+	}
+}
