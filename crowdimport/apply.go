@@ -22,6 +22,15 @@ const kindKeptPassword = "kept (already set in crowdgate)"
 // errCreatedHere stands for a lookup skipped in a directory this run created: nothing can be there yet.
 var errCreatedHere = fmt.Errorf("created in this run: %w", store.ErrNotFound)
 
+// byName looks a user or group up by name in t, or answers errCreatedHere when this run created t.
+func byName[T any](ctx context.Context, t *target, name string, lookup func(context.Context, int64, string) (T, error)) (T, error) {
+	if t.fresh {
+		var zero T
+		return zero, errCreatedHere
+	}
+	return lookup(ctx, t.dir.ID, name)
+}
+
 type importer struct {
 	opts *Options
 	st   Store
@@ -208,10 +217,7 @@ func (im *importer) user(ctx context.Context, o ops, r *userRec) error {
 		im.rep.Passwords[cp.kind]++
 		return nil
 	}
-	u, err := store.User{}, error(errCreatedHere)
-	if !t.fresh {
-		u, err = o.UserByName(ctx, t.dir.ID, r.Name)
-	}
+	u, err := byName(ctx, t, r.Name, o.UserByName)
 	if store.IsNotFound(err) && r.ExternalID != "" && !t.fresh {
 		// renamed in Crowd since an earlier import: same external id, new name
 		if ex, xerr := o.UserByExternalID(ctx, t.dir.ID, r.ExternalID); xerr == nil {
@@ -387,10 +393,7 @@ func (im *importer) group(ctx context.Context, o ops, r *groupRec) error {
 		im.rep.Groups.Created++
 		return nil
 	}
-	g, err := store.Group{}, error(errCreatedHere)
-	if !t.fresh {
-		g, err = o.GroupByName(ctx, t.dir.ID, r.Name)
-	}
+	g, err := byName(ctx, t, r.Name, o.GroupByName)
 	if store.IsNotFound(err) {
 		im.rep.Groups.Created++
 		if im.dry {

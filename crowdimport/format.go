@@ -57,14 +57,20 @@ type xmlAttr struct {
 	Values   []string `xml:"values>value"`
 }
 
+// xmlEntity holds the elements directories, groups and applications share (embedded, so they read
+// as the outer element's own).
+type xmlEntity struct {
+	ID          string    `xml:"id"`
+	Name        string    `xml:"name"`
+	Active      string    `xml:"active"`
+	Description string    `xml:"description"`
+	Type        string    `xml:"type"`
+	Attributes  []xmlAttr `xml:"attributes>attribute"`
+}
+
 type xmlDirectory struct {
-	ID                  string    `xml:"id"`
-	Name                string    `xml:"name"`
-	Active              string    `xml:"active"`
-	Description         string    `xml:"description"`
-	Type                string    `xml:"type"`
-	ImplementationClass string    `xml:"implementationClass"`
-	Attributes          []xmlAttr `xml:"attributes>attribute"`
+	xmlEntity
+	ImplementationClass string `xml:"implementationClass"`
 }
 
 type xmlUser struct {
@@ -83,13 +89,8 @@ type xmlUser struct {
 }
 
 type xmlGroup struct {
-	ID          string    `xml:"id"`
-	Name        string    `xml:"name"`
-	Active      string    `xml:"active"`
-	Description string    `xml:"description"`
-	Type        string    `xml:"type"`
-	DirectoryID string    `xml:"directoryId"`
-	Attributes  []xmlAttr `xml:"attributes>attribute"`
+	xmlEntity
+	DirectoryID string `xml:"directoryId"`
 }
 
 type xmlMembership struct {
@@ -117,15 +118,10 @@ type xmlAddress struct {
 }
 
 type xmlApplication struct {
-	ID          string       `xml:"id"`
-	Name        string       `xml:"name"`
-	Active      string       `xml:"active"`
-	Description string       `xml:"description"`
-	Type        string       `xml:"type"`
-	Credential  string       `xml:"credential"`
-	Attributes  []xmlAttr    `xml:"attributes>attribute"`
-	Mappings    []xmlMapping `xml:"directoryMappings>directoryMapping"`
-	Addresses   []xmlAddress `xml:"remoteAddresses>remoteAddress"`
+	xmlEntity
+	Credential string       `xml:"credential"`
+	Mappings   []xmlMapping `xml:"directoryMappings>directoryMapping"`
+	Addresses  []xmlAddress `xml:"remoteAddresses>remoteAddress"`
 }
 
 // ignoredRec is an entity of a section crowdgate does not import (tokens, aliases, ...).

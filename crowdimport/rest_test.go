@@ -136,38 +136,22 @@ func compareDirectories(t *testing.T, wantSt *store.Store, want *store.View, got
 		us, err := store.Users(func(fn func(store.User) error) error {
 			return v.SearchUsers(ctx, store.Restriction{}, store.All, fn)
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []user
-		for _, u := range us {
-			attrs, err := st.UserAttributes(ctx, u.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Crowd's own attributes (lastAuthenticated, ...) are served from the source's records,
-			// not from what it stored: they do not travel as stored attributes.
-			maps.DeleteFunc(attrs, func(name string, _ []string) bool { return store.IsCrowdAttribute(name) })
-			out = append(out, user{u.Name, u.FirstName, u.LastName, u.DisplayName, u.Email, u.ExternalID, u.Active, attrs})
-		}
-		return out
+		return withAttributes(t, us, err, func(u store.User) (map[string][]string, error) { return st.UserAttributes(ctx, u.ID) },
+			func(u store.User, attrs map[string][]string) user {
+				// Crowd's own attributes (lastAuthenticated, ...) are served from the source's records,
+				// not from what it stored: they do not travel as stored attributes.
+				maps.DeleteFunc(attrs, func(name string, _ []string) bool { return store.IsCrowdAttribute(name) })
+				return user{u.Name, u.FirstName, u.LastName, u.DisplayName, u.Email, u.ExternalID, u.Active, attrs}
+			})
 	}
 	groups := func(v *store.View, st *store.Store) []group {
 		gs, err := store.Groups(func(fn func(store.Group) error) error {
 			return v.SearchGroups(ctx, store.Restriction{}, store.All, fn)
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []group
-		for _, g := range gs {
-			attrs, err := st.GroupAttributes(ctx, g.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, group{g.Name, g.Description, g.Active, attrs})
-		}
-		return out
+		return withAttributes(t, gs, err, func(g store.Group) (map[string][]string, error) { return st.GroupAttributes(ctx, g.ID) },
+			func(g store.Group, attrs map[string][]string) group {
+				return group{g.Name, g.Description, g.Active, attrs}
+			})
 	}
 	memberships := func(v *store.View) []store.Membership {
 		var out []store.Membership
@@ -199,6 +183,25 @@ func compareDirectories(t *testing.T, wantSt *store.Store, want *store.View, got
 	}
 }
 
+// withAttributes turns listed users or groups (es, or the error listing them) into rows, each with
+// its stored attributes.
+func withAttributes[E, R any](t *testing.T, es []E, err error, attrs func(E) (map[string][]string, error),
+	row func(E, map[string][]string) R) []R {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []R
+	for _, e := range es {
+		a, err := attrs(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, row(e, a))
+	}
+	return out
+}
+
 func TestRESTErrors(t *testing.T) {
 	ctx := context.Background()
 	src := newCrowdSource(t, "sqlite", nil)
@@ -221,5 +224,37 @@ func TestRESTErrors(t *testing.T) {
 	}
 	if after := takeSnapshot(t, dst); !after.equal(before) {
 		t.Errorf("failed imports changed the store: %+v -> %+v", before, after)
+	}
+}
+
+// TestRESTMembershipOfUnlistedUser: a live Crowd may change between requests; a membership naming
+// a user that was not listed is skipped and reported, not fatal.
+func TestRESTMembershipOfUnlistedUser(t *testing.T) {
+	ghost := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/group/membership") {
+				h.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			body := strings.Replace(rec.Body.String(), "</memberships>",
+				`<membership group="team-0001"><users><user name="ghost"/></users><groups></groups></membership></memberships>`, 1)
+			w.WriteHeader(rec.Code)
+			w.Write([]byte(body))
+		})
+	}
+	src := newCrowdSource(t, "sqlite", ghost)
+	dst := newSQLite(t)
+	rep, err := crowdimport.REST(context.Background(), nil, src.url, "migrator", "migrator-secret", dst, crowdimport.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.UserMemberships.Skipped != 1 || !strings.Contains(rep.String(), `"ghost in team-0001"`) {
+		t.Errorf("report:\n%s", rep)
 	}
 }

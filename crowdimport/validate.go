@@ -149,11 +149,11 @@ func validate(ctx context.Context, src source, st reader, opts *Options, rep *Re
 		err := src.each(ctx, wantUsers|wantGroups, func(r record) error {
 			switch r := r.(type) {
 			case *userRec:
-				if !v.seenUser(r) {
+				if !v.seen(r.Dir, r.Name, r.Pos, targetUsers) {
 					v.user(r)
 				}
 			case *groupRec:
-				if !v.seenGroup(r) {
+				if !v.seen(r.Dir, r.Name, r.Pos, targetGroups) {
 					v.group(r)
 				}
 			}
@@ -270,23 +270,19 @@ func (v *validator) dirOf(p pos, element, what string, id int64) *dirPlan {
 	return d
 }
 
-func (v *validator) seenUser(r *userRec) bool {
-	d := v.p.dirs[r.Dir]
+// seen says whether the first pass already took in this user or group record: its directory was
+// known then and the first sighting of its name (in names, the target's users or groups) is this line.
+func (v *validator) seen(dir int64, name string, p pos, names func(*target) map[string]nameSeen) bool {
+	d := v.p.dirs[dir]
 	if d == nil || d.target == nil {
 		return false
 	}
-	s, ok := d.target.users[store.Lower(r.Name)]
-	return ok && int(s.line) == r.Pos.Line
+	s, ok := names(d.target)[store.Lower(name)]
+	return ok && int(s.line) == p.Line
 }
 
-func (v *validator) seenGroup(r *groupRec) bool {
-	d := v.p.dirs[r.Dir]
-	if d == nil || d.target == nil {
-		return false
-	}
-	s, ok := d.target.groups[store.Lower(r.Name)]
-	return ok && int(s.line) == r.Pos.Line
-}
+func targetUsers(t *target) map[string]nameSeen  { return t.users }
+func targetGroups(t *target) map[string]nameSeen { return t.groups }
 
 func (v *validator) user(r *userRec) {
 	v.p.users++

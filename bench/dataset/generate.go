@@ -256,10 +256,18 @@ func Generate(ctx context.Context, st *store.Store, s Spec, progress func(string
 
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := s.Layout()
+	// load writes a table's n rows and reports the step, timed from t0 (so preparing the rows counts).
+	load := func(t0 time.Time, table string, cols []string, n int, row func(i int) []any) error {
+		if err := w.write(ctx, table, cols, n, row); err != nil {
+			return err
+		}
+		step(table, n, t0)
+		return nil
+	}
 
 	// Groups (ids 1..Groups).
 	t0 = time.Now()
-	err = w.write(ctx, "groups", []string{"id", "directory_id", "external_id", "name", "lower_name", "description", "active", "created_at", "updated_at"},
+	err = load(t0, "groups", []string{"id", "directory_id", "external_id", "name", "lower_name", "description", "active", "created_at", "updated_at"},
 		s.Groups, func(gi int) []any {
 			name := l.GroupName(gi)
 			ts := base.Add(time.Duration(gi) * time.Second)
@@ -268,21 +276,16 @@ func Generate(ctx context.Context, st *store.Store, s Spec, progress func(string
 	if err != nil {
 		return info, err
 	}
-	step("groups", s.Groups, t0)
 
 	t0 = time.Now()
 	edges := l.Edges()
-	err = w.write(ctx, "group_memberships", []string{"parent_id", "child_id", "created_at"}, len(edges), func(i int) []any {
-		return []any{int64(edges[i][0] + 1), int64(edges[i][1] + 1), base}
-	})
-	if err != nil {
+	if err := load(t0, "group_memberships", []string{"parent_id", "child_id", "created_at"}, len(edges), linkRows(edges, base)); err != nil {
 		return info, err
 	}
-	step("group_memberships", len(edges), t0)
 
 	// Users (ids 1..Users).
 	t0 = time.Now()
-	err = w.write(ctx, "users", []string{"id", "directory_id", "external_id", "name", "lower_name", "first_name", "last_name",
+	err = load(t0, "users", []string{"id", "directory_id", "external_id", "name", "lower_name", "first_name", "last_name",
 		"display_name", "lower_display_name", "email", "lower_email", "active", "credential", "password_changed_at", "created_at", "updated_at"},
 		s.Users, func(i int) []any {
 			name := UserName(i)
@@ -300,26 +303,21 @@ func Generate(ctx context.Context, st *store.Store, s Spec, progress func(string
 	if err != nil {
 		return info, err
 	}
-	step("users", s.Users, t0)
 
 	// Direct memberships: one team per user, then flat groups drawn from a power law. They are
 	// inserted in primary-key order, which keeps the index build sequential.
 	t0 = time.Now()
 	pairs := s.memberships(l)
-	err = w.write(ctx, "user_memberships", []string{"group_id", "user_id", "created_at"}, len(pairs), func(i int) []any {
-		return []any{int64(pairs[i][0] + 1), int64(pairs[i][1] + 1), base}
-	})
-	if err != nil {
+	if err := load(t0, "user_memberships", []string{"group_id", "user_id", "created_at"}, len(pairs), linkRows(pairs, base)); err != nil {
 		return info, err
 	}
-	step("user_memberships", len(pairs), t0)
 
 	// Sessions: live, idle timeout SessionIdle, application jira.
 	t0 = time.Now()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	idle := int(s.SessionIdle / time.Second)
 	jira := info.Apps["jira"].ID
-	err = w.write(ctx, "sessions", []string{"id", "token_hash", "kind", "user_id", "application_id", "factors", "remote_address",
+	err = load(t0, "sessions", []string{"id", "token_hash", "kind", "user_id", "application_id", "factors", "remote_address",
 		"idle_seconds", "created_at", "last_access_at", "expires_at"}, s.Sessions, func(i int) []any {
 		h := sha256.Sum256([]byte(s.Token(i)))
 		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
@@ -329,7 +327,6 @@ func Generate(ctx context.Context, st *store.Store, s Spec, progress func(string
 	if err != nil {
 		return info, err
 	}
-	step("sessions", s.Sessions, t0)
 
 	t0 = time.Now()
 	for _, def := range indexes {
@@ -365,6 +362,14 @@ func Generate(ctx context.Context, st *store.Store, s Spec, progress func(string
 }
 
 type pgWriter struct{ conn *sql.Conn }
+
+// linkRows is the row function of a link table (parent or group, child or user: 0-based indexes of
+// rows whose ids start at 1).
+func linkRows[T int | int32](links [][2]T, created time.Time) func(i int) []any {
+	return func(i int) []any {
+		return []any{int64(links[i][0] + 1), int64(links[i][1] + 1), created}
+	}
+}
 
 func (w pgWriter) write(ctx context.Context, table string, cols []string, n int, row func(i int) []any) error {
 	return w.conn.Raw(func(dc any) error {

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/crowdgate/crowdgate/bench/dataset"
@@ -113,31 +111,17 @@ func (e *env) membershipsOnce(ctx context.Context) (fetched, int64, int64, time.
 	resetPeakRSS(pid)
 	s0, _ := e.child.stats()
 	// Poll too, in case clear_refs is not permitted.
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if r, _, err := procStatus(pid); err == nil && r > peak.Load() {
-					peak.Store(r)
-				}
-			}
+	var peak int64
+	stop := every(10*time.Millisecond, func() {
+		if r, _, err := procStatus(pid); err == nil && r > peak {
+			peak = r
 		}
-	}()
+	})
 	f, err := e.fetch(ctx, "GET", "/group/membership", "", "<membership ", "<user name=", "<group name=")
-	close(stop)
-	wg.Wait()
+	stop()
 	s1, _ := e.child.stats()
 	_, hwm, _ := procStatus(pid)
-	return f, rss0, max(hwm, peak.Load()), s1.cpu() - s0.cpu(), err
+	return f, rss0, max(hwm, peak), s1.cpu() - s0.cpu(), err
 }
 
 // membershipDocument measures P4: the whole GET /group/membership document, its first byte, and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/crowdgate/crowdgate/bench/loadgen"
@@ -23,29 +22,15 @@ func (e *env) soakValidations(ctx context.Context) error {
 	win := max(e.o.soak/6, 10*time.Second) // 30 minutes: the first 5 against the last 5
 	pid := e.child.pid()
 	var rss []float64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(win)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				r, _, _ := procStatus(pid)
-				rss = append(rss, float64(r)/1024)
-			}
-		}
-	}()
+	stop := every(win, func() {
+		r, _, _ := procStatus(pid)
+		rss = append(rss, float64(r)/1024)
+	})
 	fmt.Printf("P8 soak: %.0f validations/s for %s\n", rate, e.o.soak)
 	_, res, err := e.measure("p8", fmt.Sprintf("P8 soak at %.0f/s for %s", rate, e.o.soak), func() (loadgen.Result, error) {
 		return loadgen.Run(ctx, e.validationTarget(e.uniform(8)), loadgen.Options{Concurrency: e.o.openWorkers, Rate: rate, Duration: e.o.soak, Window: win})
 	})
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		return err
 	}

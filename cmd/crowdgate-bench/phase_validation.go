@@ -23,14 +23,7 @@ func (e *env) validationThroughput(ctx context.Context) error {
 	loadgen.Run(ctx, e.validationTarget(e.uniform(977)), loadgen.Options{Concurrency: o.concurrency, Duration: o.warmup * 2 / 3})
 
 	// P1 (uniform) against the echo ceiling, interleaved; P2 around them (echo commits nothing).
-	var before dbStats
-	var err error
-	if e.pg != nil {
-		if before, err = e.pg.settledStats(ctx, e.child); err != nil {
-			return err
-		}
-	}
-	echo, uni, err := e.interleave(ctx, o.duration,
+	echo, uni, w, err := e.interleaveCounted(ctx, o.duration,
 		e.newMeter("echo", "echo ceiling (same server, same request)"),
 		e.newMeter("p1", fmt.Sprintf("P1 validation, uniform over %d sessions", len(e.tokens))),
 		e.echoSlices, func(i int) loadgen.Target {
@@ -40,23 +33,13 @@ func (e *env) validationThroughput(ctx context.Context) error {
 		return err
 	}
 	e.dr.EchoMax, e.dr.P1Max = echo.RPS, uni.RPS
-	if e.pg != nil {
-		after, err := e.pg.settledStats(ctx, e.child)
-		if err != nil {
-			return err
-		}
-		e.dr.P2 = durableWritesOf(before, after, uni)
+	if w != nil {
+		e.dr.P2 = *w
 		fmt.Printf("P2: %d commits (%.1f/s, %.3f per validation), %d rows written, during %d validations\n",
 			e.dr.P2.Commits, e.dr.P2.CommitsPerS, e.dr.P2.PerValidation, e.dr.P2.RowsWritten, uni.OK)
 	}
 	// The cache-friendly variant, against its own interleaved ceiling.
-	var hb dbStats
-	if e.pg != nil {
-		if hb, err = e.pg.settledStats(ctx, e.child); err != nil {
-			return err
-		}
-	}
-	echo2, hot, err := e.interleave(ctx, o.duration,
+	echo2, hot, w, err := e.interleaveCounted(ctx, o.duration,
 		e.newMeter("echo-hot", "echo ceiling (paired with the hot set)"),
 		e.newMeter("p1-hot", fmt.Sprintf("P1 validation, hot set of %d sessions", min(o.hotTokens, len(e.tokens)))),
 		e.echoSlices, func(int) loadgen.Target { return e.validationTarget(e.hot()) })
@@ -65,14 +48,9 @@ func (e *env) validationThroughput(ctx context.Context) error {
 	}
 	e.dr.P1HotMax = hot.RPS
 	e.dr.EchoHotMax = echo2.RPS
-	if e.pg != nil {
-		ha, err := e.pg.settledStats(ctx, e.child)
-		if err != nil {
-			return err
-		}
-		p := durableWritesOf(hb, ha, hot)
-		e.dr.P2Hot = &p
-		fmt.Printf("P2 (hot set): %d commits (%.1f/s, %.3f per validation)\n", p.Commits, p.CommitsPerS, p.PerValidation)
+	if w != nil {
+		e.dr.P2Hot = w
+		fmt.Printf("P2 (hot set): %d commits (%.1f/s, %.3f per validation)\n", w.Commits, w.CommitsPerS, w.PerValidation)
 	}
 	half := uni.RPS / 2
 	if half < 1 {
@@ -87,6 +65,28 @@ func (e *env) validationThroughput(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// interleaveCounted is interleave with, on PostgreSQL, the durable writes made while it ran,
+// charged to b's phase (nil without PostgreSQL).
+func (e *env) interleaveCounted(ctx context.Context, d time.Duration, a, b *meter, ta, tb func(slice int) loadgen.Target) (*phase, *phase, *p2Report, error) {
+	var before dbStats
+	if e.pg != nil {
+		var err error
+		if before, err = e.pg.settledStats(ctx, e.child); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	pa, pb, err := e.interleave(ctx, d, a, b, ta, tb)
+	if err != nil || e.pg == nil {
+		return pa, pb, nil, err
+	}
+	after, err := e.pg.settledStats(ctx, e.child)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	w := durableWritesOf(before, after, pb)
+	return pa, pb, &w, nil
 }
 
 // waitSessionsLoaded waits until the server holds every live session in memory, and reports how
