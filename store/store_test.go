@@ -10,7 +10,7 @@ import (
 )
 
 // TestStore is the conformance suite: every case runs on a fresh store of every dialect (the
-// console's queries and the methods behind SAML sign-in included).
+// console's queries, the methods behind SAML sign-in and the synchroniser's store API included).
 func TestStore(t *testing.T) {
 	runSuite(t, []storeCase{
 		{"UserCRUD", testUserCRUD},
@@ -52,6 +52,24 @@ func TestStore(t *testing.T) {
 		{"SAMLUsersForAssertion", testSAMLUsers},
 		{"SAMLUserInGroup", testSAMLUserInGroup},
 		{"SAMLStateKey", testSAMLStateKey},
+		{"SyncUsersUpsertRenameNoOp", testSyncUsers},
+		{"SyncRenameSwapInOneBatch", testSyncSwap},
+		{"SyncRemoveUsersDeactivateOrDelete", testSyncRemoveUsers},
+		{"SyncGroupsAndMembers", testSyncGroupsMembers},
+		{"SyncGroupRenameEvents", testSyncGroupRename},
+		{"SyncIncumbentKeepsItsName", testSyncIncumbent},
+		{"SyncSuffixedNameTaken", testSyncSuffixTaken},
+		{"SyncProtectedNames", testSyncProtected},
+		{"SyncTombstoneYieldsItsName", testSyncTombstone},
+		{"SyncInvalidObjects", testSyncInvalid},
+		{"SyncOutsideRecordsAndLookup", testSyncOutside},
+		{"SyncStateAndRuns", testSyncStateRuns},
+		{"SyncFinishIsOneTransaction", testSyncFinishAtomic},
+		{"SyncInternalDirectoryRefused", testSyncInternal},
+		{"SyncAtomicBatch", testSyncAtomic},
+		{"SyncLargeBatch", testSyncLarge},
+		{"SyncBulkChangeExpiresTokens", testSyncBulkChange},
+		{"SyncStagedFullRound", testSyncStage},
 	})
 }
 

@@ -17,30 +17,6 @@ import (
 	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
-// TestSync is the conformance suite of the synchroniser's store API, on every dialect.
-func TestSync(t *testing.T) {
-	runSuite(t, []storeCase{
-		{"UsersUpsertRenameNoOp", testSyncUsers},
-		{"RenameSwapInOneBatch", testSyncSwap},
-		{"RemoveUsersDeactivateOrDelete", testSyncRemoveUsers},
-		{"GroupsAndMembers", testSyncGroupsMembers},
-		{"GroupRenameEvents", testSyncGroupRename},
-		{"IncumbentKeepsItsName", testSyncIncumbent},
-		{"SuffixedNameTaken", testSyncSuffixTaken},
-		{"ProtectedNames", testSyncProtected},
-		{"TombstoneYieldsItsName", testSyncTombstone},
-		{"InvalidObjects", testSyncInvalid},
-		{"OutsideRecordsAndLookup", testSyncOutside},
-		{"StateAndRuns", testSyncStateRuns},
-		{"FinishIsOneTransaction", testSyncFinishAtomic},
-		{"InternalDirectoryRefused", testSyncInternal},
-		{"AtomicBatch", testSyncAtomic},
-		{"LargeBatch", testSyncLarge},
-		{"BulkChangeExpiresTokens", testSyncBulkChange},
-		{"StagedFullRound", testSyncStage},
-	})
-}
-
 func azureDir(t *testing.T, s *store.Store) store.Directory {
 	t.Helper()
 	return storetest.Must(s.CreateDirectory(context.Background(), store.Directory{Name: "Entra", Kind: store.DirectoryAzureAD,
