@@ -20,6 +20,14 @@ type pending struct {
 }
 
 func (r *run) delta(ctx context.Context) error {
+	r.phase("reading")
+	users, groups, err := r.readDelta(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.guardDelta(ctx, users, groups); err != nil {
+		return err
+	}
 	r.phase("users")
 	if err := r.deltaUsers(ctx); err != nil {
 		return err
@@ -61,11 +69,10 @@ func (r *run) deltaUsers(ctx context.Context) error {
 	link := r.committed().UsersDeltaLink
 	resumed := isNextLink(link)
 	for n := 1; ; n++ {
-		page, err := r.s.src.UsersDelta(ctx, link)
+		page, err := r.usersPage(ctx, link)
 		if err != nil {
 			return fmt.Errorf("users page %d: %w", n, err)
 		}
-		r.pageRead(len(page.Items))
 		b, err := r.usersBatch(ctx, page.Items)
 		if err != nil {
 			return err
@@ -73,6 +80,9 @@ func (r *run) deltaUsers(ctx context.Context) error {
 		next := cmp.Or(page.DeltaLink, page.NextLink)
 		b.State = r.withState(func(st *store.SyncState) {
 			st.UsersDeltaLink = next
+			if r.dropRelease { // used up with the removals it allowed
+				st.ReleaseRun, st.ReleaseUsers, st.ReleaseGroups = 0, 0, 0
+			}
 			if len(r.reenable) > 0 && st.FullReason == "" {
 				// Should this run fail before it re-enables them, the next one is a full round.
 				st.FullReason = reenableReason
@@ -225,11 +235,10 @@ func (r *run) deltaGroups(ctx context.Context) error {
 	var held []pending
 	var deltaLink string
 	for n := 1; ; n++ {
-		page, err := r.s.src.GroupsDelta(ctx, link)
+		page, err := r.groupsPage(ctx, link)
 		if err != nil {
 			return fmt.Errorf("groups page %d: %w", n, err)
 		}
-		r.pageRead(len(page.Items))
 		b, more, err := r.groupsBatch(ctx, page.Items)
 		if err != nil {
 			return err

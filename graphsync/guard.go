@@ -67,22 +67,14 @@ func (r *run) guardFull(p *fullPlan, snap store.SyncSnapshot) (release bool, err
 			}
 		}
 	}
-	st := r.committed()
-	if h.Users <= h.UserLimit && h.Groups <= h.GroupLimit {
-		return st.ReleaseRun != 0, nil // a release not needed any more is dropped too
-	}
-	if st.ReleaseRun != 0 && h.Users <= st.ReleaseUsers && h.Groups <= st.ReleaseGroups {
-		r.s.log.Warn("graph sync: mass change applied, released by an administrator", "run", r.runID, "held_run", st.ReleaseRun,
-			"users", h.Users, "groups", h.Groups)
-		return true, nil
-	}
-	return false, h
+	return r.judge(h)
 }
 
 // ApplyHeld is an administrator's "apply anyway" for the directory's latest HELD run, runID (0: the
-// latest held run, whichever it is): the release is recorded and audited with actor, and a full
-// round runs at once that may remove as many users and groups as the held run planned (no more: a
-// round that would remove more is held again). It returns ErrBusy when another run holds the lock;
+// latest held run, whichever it is): the release is recorded and audited with actor, and a round of
+// the held run's kind (a full round, or the same delta round read again from the same links) runs
+// at once that may remove as many users and groups as the held run planned (no more: a round that
+// would remove more is held again). It returns ErrBusy when another run holds the lock;
 // the release stays recorded, and the next round uses it.
 func (s *Syncer) ApplyHeld(ctx context.Context, runID int64, actor store.Actor) (Report, error) {
 	actx := store.WithActor(ctx, actor)
@@ -96,5 +88,5 @@ func (s *Syncer) ApplyHeld(ctx context.Context, runID int64, actor store.Actor) 
 	if err := s.st.ReleaseHeldSync(actx, s.dir, runID); err != nil {
 		return Report{}, fmt.Errorf("graphsync: apply held run: %w", err)
 	}
-	return s.SyncOnce(ctx, true)
+	return s.SyncOnce(ctx, held.ID != runID || held.Mode != store.SyncModeDelta)
 }

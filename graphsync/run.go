@@ -44,6 +44,10 @@ type run struct {
 	// reenable holds the users a delta round re-enables, applied after the groups round (see
 	// deltaUsers).
 	reenable map[string]store.SyncUser
+	// read holds the delta round's pages read before it is applied (readDelta); dropRelease is
+	// set when the round uses up an administrator's release, cleared with its first page.
+	read        *deltaRead
+	dropRelease bool
 
 	phaseName  string
 	phaseStart time.Time

@@ -258,13 +258,21 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("graphsync: %w", err)
 	}
+	releasedDelta := false // a released delta round is applied as a delta round, from the same links
+	if state.ReleaseRun != 0 {
+		held, err := s.st.SyncHeldRun(ctx, s.dir)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Report{}, fmt.Errorf("graphsync: %w", err)
+		}
+		releasedDelta = err == nil && held.ID == state.ReleaseRun && held.Mode == store.SyncModeDelta
+	}
 	r.mode, r.reason = store.SyncModeDelta, ""
 	switch {
 	case full:
 		r.mode, r.reason = store.SyncModeFull, "requested"
 	case state.FullReason != "":
 		r.mode, r.reason = store.SyncModeFull, state.FullReason
-	case state.ReleaseRun != 0:
+	case state.ReleaseRun != 0 && !releasedDelta:
 		r.mode, r.reason = store.SyncModeFull, fmt.Sprintf("held run %d was released by an administrator", state.ReleaseRun)
 	case state.UsersDeltaLink == "" || state.GroupsDeltaLink == "":
 		r.mode, r.reason = store.SyncModeFull, "no delta links (first sync, or the last full round did not finish)"
@@ -272,6 +280,8 @@ func (s *Syncer) SyncOnce(ctx context.Context, full bool) (Report, error) {
 		r.mode, r.reason = store.SyncModeFull, "configuration changed"
 	case s.cfg.FullInterval > 0 && (state.LastFullAt == nil || s.now().Sub(*state.LastFullAt) >= s.cfg.FullInterval):
 		r.mode, r.reason = store.SyncModeFull, "periodic reconciliation"
+	case releasedDelta:
+		r.reason = fmt.Sprintf("held run %d was released by an administrator", state.ReleaseRun)
 	}
 	if n := staged.Users.Pages + staged.Groups.Pages; resume && n > 0 {
 		// A full round interrupted while reading goes on where it stopped.

@@ -177,7 +177,7 @@ type SyncState struct {
 	LastError       string
 	ConfigHash      string // fingerprint of the mapping the replica was built with
 	// ReleaseRun is the HELD run an administrator released (ReleaseHeldSync), and ReleaseUsers and
-	// ReleaseGroups the removals approved with it: the next full round may remove up to that many.
+	// ReleaseGroups the removals approved with it: the next round may remove up to that many.
 	ReleaseRun    int64
 	ReleaseUsers  int
 	ReleaseGroups int

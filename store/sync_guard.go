@@ -9,8 +9,8 @@ import (
 // The store side of the synchroniser's mass-change guard: a run that would remove more users or
 // groups than the directory's threshold is recorded HELD (with the removals it planned in its
 // counts, UsersRemoved and GroupsRemoved, and a sample in its errors) and writes nothing. An
-// administrator releases it with ReleaseHeldSync; the next full round may then remove up to the
-// approved counts.
+// administrator releases it with ReleaseHeldSync; the next round of the held run's kind (full, or
+// the same delta round) may then remove up to the approved counts.
 
 // SyncHeldRun returns the directory's latest run when it is HELD, ErrNotFound otherwise.
 func (s *Store) SyncHeldRun(ctx context.Context, dirID int64) (SyncRun, error) {
@@ -25,7 +25,7 @@ func (s *Store) SyncHeldRun(ctx context.Context, dirID int64) (SyncRun, error) {
 }
 
 // ReleaseHeldSync records an administrator's "apply anyway" for the HELD run runID of a directory,
-// which must be its latest run: the next full round may remove as many users and groups as that run
+// which must be its latest run: the next round may remove as many users and groups as that run
 // planned, once. It is audited as SYNC_HELD_RELEASED with the context's actor.
 func (s *Store) ReleaseHeldSync(ctx context.Context, dirID, runID int64) error {
 	return s.InTx(ctx, func(tx *Store) error {

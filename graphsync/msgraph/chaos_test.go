@@ -126,6 +126,7 @@ type chaos struct {
 	faults, failures      map[string]int
 	runs, failed, clean   int
 	held                  int // runs the mass-change guard held, then released
+	heldDelta             int // of those, held in their delta round
 	lastFailed            bool
 	lastMode              string
 	lagged                bool // users lagged since the last fault-free run
@@ -304,7 +305,7 @@ func (c *chaos) run(rounds int) {
 			rep, err = c.syncOnce(false)
 		}
 		if rep.Held != nil {
-			rep, err = c.applyHeld(round, prev, faulty, full)
+			rep, err = c.applyHeld(round, prev, faulty, full || rep.Mode == store.SyncModeDelta, rep.Mode)
 		}
 		c.lastFailed, c.lastMode = err != nil, rep.Mode
 		if !faulty {
@@ -347,8 +348,8 @@ func (c *chaos) run(rounds int) {
 		causes = append(causes, fmt.Sprintf("%s %d", k, c.failures[k]))
 	}
 	users, groups, members := c.tn.Counts()
-	c.t.Logf("chaos seed %d: %d rounds, %d runs, %d failed (%s), %d held and released, %d fault-free runs matched the tenant exactly; tenant now %d users, %d groups, %d memberships; faults: %s",
-		c.seed, rounds, c.runs, c.failed, strings.Join(causes, ", "), c.held, c.clean, users, groups, members, strings.Join(fs, ", "))
+	c.t.Logf("chaos seed %d: %d rounds, %d runs, %d failed (%s), %d held and released (%d in a delta round), %d fault-free runs matched the tenant exactly; tenant now %d users, %d groups, %d memberships; faults: %s",
+		c.seed, rounds, c.runs, c.failed, strings.Join(causes, ", "), c.held, c.heldDelta, c.clean, users, groups, members, strings.Join(fs, ", "))
 }
 
 func (c *chaos) syncOnce(full bool) (graphsync.Report, error) {
@@ -367,14 +368,17 @@ func (c *chaos) syncOnce(full bool) (graphsync.Report, error) {
 }
 
 // applyHeld checks a run the mass-change guard held and releases it as an administrator would: the
-// released round runs at once (fault-free when the round was). A run asked to be a full round must
-// have written nothing; one that began as a delta round keeps the delta pages it applied before it
-// turned into a full round (docs/sync-guard.md: delta rounds are not held).
-func (c *chaos) applyHeld(round int, prev view, faulty, full bool) (graphsync.Report, error) {
+// released round runs at once (fault-free when the round was). A run held in its delta round, or
+// asked to be a full round, must have written nothing (untouched); one that began as a delta round
+// and was held as a full one keeps the delta pages it applied before it turned into a full round.
+func (c *chaos) applyHeld(round int, prev view, faulty, untouched bool, mode string) (graphsync.Report, error) {
 	c.t.Helper()
 	c.held++
 	c.note("held by the mass-change guard")
-	if problems := diffViews(prev, c.replica(), 20); full && len(problems) > 0 {
+	if mode == store.SyncModeDelta {
+		c.heldDelta++
+	}
+	if problems := diffViews(prev, c.replica(), 20); untouched && len(problems) > 0 {
 		c.fail(round, append([]string{"a held run changed the replica"}, problems...))
 	}
 	if !faulty {
