@@ -133,16 +133,14 @@ func (r *run) guardDelta(ctx context.Context, users []User, groups []Group) erro
 		}
 	}
 	if cfg.MassChangeThreshold == 0 && h.Users <= cfg.massLimit(0) && h.Groups <= cfg.massLimit(0) {
-		// Under the smallest default threshold: the replica's size does not matter (and a
-		// snapshot is not taken in every delta round).
+		// Under the smallest default threshold: the replica's size does not matter (and is not
+		// counted in every delta round).
 		r.dropRelease = r.committed().ReleaseRun != 0
 		return nil
 	}
-	snap, err := r.s.st.SyncSnapshot(ctx, r.dir.ID)
-	if err != nil {
+	if h.ReplicaUsers, h.ReplicaGr, err = r.s.st.SyncReplicaSize(ctx, r.dir.ID); err != nil {
 		return err
 	}
-	h.ReplicaUsers, h.ReplicaGr = len(snap.Users), len(snap.Groups)
 	h.UserLimit, h.GroupLimit = cfg.massLimit(h.ReplicaUsers), cfg.massLimit(h.ReplicaGr)
 	release, err := r.judge(h)
 	r.dropRelease = release

@@ -52,6 +52,7 @@ type Store interface {
 	FinishSync(ctx context.Context, f store.SyncFinish) error
 	Audit(ctx context.Context, outcome, action, objectKind, object string, details any) error
 	SyncSnapshot(ctx context.Context, dirID int64) (store.SyncSnapshot, error)
+	SyncReplicaSize(ctx context.Context, dirID int64) (users, groups int, err error)
 	SyncLookup(ctx context.Context, dirID int64, exts []string) (map[string]store.SyncObject, error)
 	SyncClashWaiting(ctx context.Context, dirID int64) (int, error)
 	ApplySync(ctx context.Context, dirID int64, b store.SyncBatch) (store.SyncResult, error)

@@ -428,6 +428,17 @@ type SyncSnapshot struct {
 	Outside          []SyncOutside
 }
 
+// SyncReplicaSize counts the users and groups of an AZURE_AD directory's replica, as SyncSnapshot
+// lists them, without reading them: what the mass-change guard's thresholds scale with.
+func (s *Store) SyncReplicaSize(ctx context.Context, dirID int64) (users, groups int, err error) {
+	err = s.q(ctx).Raw("SELECT (SELECT COUNT(*) FROM users WHERE directory_id = ?), (SELECT COUNT(*) FROM groups WHERE directory_id = ?)",
+		dirID, dirID).Row().Scan(&users, &groups)
+	if err != nil {
+		return 0, 0, fmt.Errorf("replica size: %w", err)
+	}
+	return users, groups, nil
+}
+
 // SyncSnapshot reads the replica of a directory. At 100,000 users and 1,000,000 memberships it holds
 // a few tens of megabytes.
 func (s *Store) SyncSnapshot(ctx context.Context, dirID int64) (SyncSnapshot, error) {
