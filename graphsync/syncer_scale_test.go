@@ -1,6 +1,7 @@
 package graphsync_test
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/crowdgate/crowdgate/graphsync/fakegraph"
 	"github.com/crowdgate/crowdgate/store"
+	"github.com/crowdgate/crowdgate/store/storetest"
 )
 
 // scaleRun syncs a generated tenant in full, checks the replica, applies 100 changes in Entra and
@@ -68,5 +70,56 @@ func TestSyncScaleD100k(t *testing.T) {
 		if d == "postgres" && !raceEnabled && (full > 60*time.Second || delta > time.Second) {
 			t.Errorf("P6 missed: full %s (≤ 60 s), delta %s (≤ 1 s)", full, delta)
 		}
+	})
+}
+
+// TestFullRoundResumeScale measures (CROWDGATE_SCALE=1; logged, not asserted) a full round of a
+// replica that is already up to date against one that continues a round interrupted at about 90 %
+// of its pages, with every Graph page answered after CROWDGATE_SCALE_PAGE_DELAY (default 500ms:
+// Graph's own pages of 999 objects take about that or longer). Users, groups and memberships come
+// from CROWDGATE_SCALE_SIZE ("100000,5000,1000000" by default).
+func TestFullRoundResumeScale(t *testing.T) {
+	if testing.Short() || os.Getenv("CROWDGATE_SCALE") != "1" {
+		t.Skip("scale benchmark: set CROWDGATE_SCALE=1 (and CROWDGATE_TEST_POSTGRES for PostgreSQL)")
+	}
+	delay := 500 * time.Millisecond
+	if v := os.Getenv("CROWDGATE_SCALE_PAGE_DELAY"); v != "" {
+		delay = storetest.Must(time.ParseDuration(v))
+	}
+	size := [3]int{100_000, 5_000, 1_000_000}
+	if v := os.Getenv("CROWDGATE_SCALE_SIZE"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d,%d,%d", &size[0], &size[1], &size[2]); err != nil {
+			t.Fatalf("CROWDGATE_SCALE_SIZE %q: %v", v, err)
+		}
+	}
+	forDialects(t, func(t *testing.T, d string) {
+		tn := fakegraph.Generate(42, size[0], size[1], size[2], 4)
+		e := newEnv(t, d, tn, envOpts{fake: fakegraph.Options{PageSize: 999, MemberChunk: 999},
+			client: func(c *fakegraph.Client) { c.PageSize = 999 }})
+		e.sync(true)
+		slow := func() {
+			e.fake.ClearFaults()
+			e.fake.ResetRequests()
+			e.fake.FailNext(1_000_000, fakegraph.SlowPage(delay))
+		}
+
+		slow()
+		whole := e.sync(true)
+		pages := len(e.fake.Requests())
+
+		e.fake.ClearFaults()
+		e.fake.ThrottleEvery(pages*9/10, fakegraph.InternalError())
+		if _, err := e.syncer.SyncOnce(t.Context(), true); err == nil {
+			t.Fatal("the interrupted round succeeded")
+		}
+		slow()
+		resumed := e.sync(false)
+		e.fake.ClearFaults()
+		e.check()
+		t.Logf("%s, %d users, %d groups, %d memberships, %s a page: a full round of an up-to-date replica %s (%d requests); "+
+			"one continuing a round interrupted at 90 %% %s (%d requests; %s): %.0f %% of the time",
+			d, size[0], size[1], size[2], delay, whole.Duration().Round(time.Millisecond), pages,
+			resumed.Duration().Round(time.Millisecond), len(e.fake.Requests()), resumed.Reason,
+			100*resumed.Duration().Seconds()/whole.Duration().Seconds())
 	})
 }
