@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -76,8 +77,10 @@ func TestSyncScaleD100k(t *testing.T) {
 // TestFullRoundResumeScale measures (CROWDGATE_SCALE=1; logged, not asserted) a full round of a
 // replica that is already up to date against one that continues a round interrupted at about 90 %
 // of its pages, with every Graph page answered after CROWDGATE_SCALE_PAGE_DELAY (default 500ms:
-// Graph's own pages of 999 objects take about that or longer). Users, groups and memberships come
-// from CROWDGATE_SCALE_SIZE ("100000,5000,1000000" by default).
+// Graph's own pages of 999 objects take about that or longer) and holding CROWDGATE_SCALE_PAGE_SIZE
+// objects (default 999, what crowdgate asks for; Graph has been seen to cap users delta pages at 200
+// whatever is asked). Users, groups and memberships come from CROWDGATE_SCALE_SIZE
+// ("100000,5000,1000000" by default).
 func TestFullRoundResumeScale(t *testing.T) {
 	if testing.Short() || os.Getenv("CROWDGATE_SCALE") != "1" {
 		t.Skip("scale benchmark: set CROWDGATE_SCALE=1 (and CROWDGATE_TEST_POSTGRES for PostgreSQL)")
@@ -85,6 +88,10 @@ func TestFullRoundResumeScale(t *testing.T) {
 	delay := 500 * time.Millisecond
 	if v := os.Getenv("CROWDGATE_SCALE_PAGE_DELAY"); v != "" {
 		delay = storetest.Must(time.ParseDuration(v))
+	}
+	perPage := 999
+	if v := os.Getenv("CROWDGATE_SCALE_PAGE_SIZE"); v != "" {
+		perPage = storetest.Must(strconv.Atoi(v))
 	}
 	size := [3]int{100_000, 5_000, 1_000_000}
 	if v := os.Getenv("CROWDGATE_SCALE_SIZE"); v != "" {
@@ -94,8 +101,8 @@ func TestFullRoundResumeScale(t *testing.T) {
 	}
 	forDialects(t, func(t *testing.T, d string) {
 		tn := fakegraph.Generate(42, size[0], size[1], size[2], 4)
-		e := newEnv(t, d, tn, envOpts{fake: fakegraph.Options{PageSize: 999, MemberChunk: 999},
-			client: func(c *fakegraph.Client) { c.PageSize = 999 }})
+		e := newEnv(t, d, tn, envOpts{fake: fakegraph.Options{PageSize: perPage, MemberChunk: perPage},
+			client: func(c *fakegraph.Client) { c.PageSize = perPage }})
 		e.sync(true)
 		slow := func() {
 			e.fake.ClearFaults()
@@ -116,9 +123,9 @@ func TestFullRoundResumeScale(t *testing.T) {
 		resumed := e.sync(false)
 		e.fake.ClearFaults()
 		e.check()
-		t.Logf("%s, %d users, %d groups, %d memberships, %s a page: a full round of an up-to-date replica %s (%d requests); "+
+		t.Logf("%s, %d users, %d groups, %d memberships, %d objects and %s a page: a full round of an up-to-date replica %s (%d requests); "+
 			"one continuing a round interrupted at 90 %% %s (%d requests; %s): %.0f %% of the time",
-			d, size[0], size[1], size[2], delay, whole.Duration().Round(time.Millisecond), pages,
+			d, size[0], size[1], size[2], perPage, delay, whole.Duration().Round(time.Millisecond), pages,
 			resumed.Duration().Round(time.Millisecond), len(e.fake.Requests()), resumed.Reason,
 			100*resumed.Duration().Seconds()/whole.Duration().Seconds())
 	})
