@@ -14,7 +14,7 @@
 // the same object on several pages, a big group's member chunks spread across the round, "@removed"
 // in an initial round, service principals, devices and contacts as group members, tokens that expire
 // mid-run, links on another host, restores that bring memberships back, Microsoft 365 and security
-// groups side by side, and users creating groups of any name (docs/fake-graph.md).
+// groups side by side, and users creating groups of any name (docs/graph-fake.md).
 //
 // Generate builds a deterministic tenant of any size (100,000 users, 5,000 groups and 1,000,000
 // memberships in about a second) and pages are written without reflection, so scale runs measure
