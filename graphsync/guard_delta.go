@@ -59,24 +59,21 @@ func readRound[T any](ctx context.Context, r *run, kind, link string, get func(c
 
 // usersPage returns the users page of link: the one read by readDelta (once), or Graph's.
 func (r *run) usersPage(ctx context.Context, link string) (Page[User], error) {
-	if p, ok := r.read.users[link]; ok {
-		delete(r.read.users, link)
-		return p, nil
-	}
-	p, err := r.s.src.UsersDelta(ctx, link)
-	if err == nil {
-		r.pageRead(len(p.Items))
-	}
-	return p, err
+	return takePage(ctx, r, r.read.users, link, r.s.src.UsersDelta)
 }
 
 // groupsPage is usersPage for groups.
 func (r *run) groupsPage(ctx context.Context, link string) (Page[Group], error) {
-	if p, ok := r.read.groups[link]; ok {
-		delete(r.read.groups, link)
+	return takePage(ctx, r, r.read.groups, link, r.s.src.GroupsDelta)
+}
+
+func takePage[T any](ctx context.Context, r *run, read map[string]Page[T], link string,
+	get func(context.Context, string) (Page[T], error)) (Page[T], error) {
+	if p, ok := read[link]; ok {
+		delete(read, link)
 		return p, nil
 	}
-	p, err := r.s.src.GroupsDelta(ctx, link)
+	p, err := get(ctx, link)
 	if err == nil {
 		r.pageRead(len(p.Items))
 	}

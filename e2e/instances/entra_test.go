@@ -164,21 +164,8 @@ func (r replica) clone() replica {
 
 // mapUser is graphsync's documented mapping of a generated Entra user (userPrincipalName as name).
 func mapUser(u fakegraph.User) rUser {
-	r := rUser{Name: strings.TrimSpace(u.UserPrincipalName), First: strings.TrimSpace(u.GivenName), Last: strings.TrimSpace(u.Surname),
-		Display: strings.TrimSpace(u.DisplayName), Email: strings.TrimSpace(u.Mail), Active: u.AccountEnabled}
-	if r.Email == "" && len(u.OtherMails) > 0 {
-		r.Email = strings.TrimSpace(u.OtherMails[0])
-	}
-	if r.Email == "" {
-		r.Email = r.Name
-	}
-	if r.Display == "" {
-		r.Display = strings.TrimSpace(r.First + " " + r.Last)
-	}
-	if r.Display == "" {
-		r.Display = r.Name
-	}
-	return r
+	su := u.WantSyncUser()
+	return rUser{Name: su.Name, First: su.FirstName, Last: su.LastName, Display: su.DisplayName, Email: su.Email, Active: su.Active}
 }
 
 // truth is the replica the tenant must produce now.
