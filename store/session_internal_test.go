@@ -215,3 +215,68 @@ func TestDueAccessSpreadAndBounded(t *testing.T) {
 		t.Errorf("second flush took %d, want the other %d", len(second), maxAccessWrites)
 	}
 }
+
+// TestAccessLogIndex: the unflushed accesses are indexed by when they come due, each in exactly
+// one slot, so a flush reads the due ones only; re-touches move an access between slots, drops and
+// flushes leave no slot behind, and an access put back after a failed flush is due at once.
+func TestAccessLogIndex(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	const idle = int32(8 * 3600)
+	c := newSessionCache(time.Hour)
+	consistent := func() {
+		t.Helper()
+		n := 0
+		for slot, keys := range c.access.slots {
+			for k := range keys {
+				if a, ok := c.access.at[k]; !ok || a.due/accessSlot != slot {
+					t.Fatalf("%x in slot %d, its access %+v (held %v)", k[:4], slot, a, ok)
+				}
+				n++
+			}
+			if len(keys) == 0 {
+				t.Fatalf("empty slot %d kept", slot)
+			}
+		}
+		if n != len(c.access.at) {
+			t.Fatalf("%d accesses in slots, %d held", n, len(c.access.at))
+		}
+	}
+	var keys []tokenKey
+	for i := range 1000 {
+		k := keyOf("k" + strconv.Itoa(i))
+		keys = append(keys, k)
+		c.table.put(k, cachedSession{idle: idle, lastAccess: t0.UnixNano(),
+			expires: t0.Add(time.Duration(idle) * time.Second).UnixNano(), loaded: t0.UnixNano()}, nil)
+		c.touch(k, access{at: t0.Add(time.Second).UnixNano(), idle: idle}) // due in 4 h
+	}
+	consistent()
+	if got := c.takeDueAccess(t0.Add(time.Minute)); len(got) != 0 {
+		t.Fatalf("%d taken a minute in, want none", len(got))
+	}
+	for _, k := range keys[:10] {
+		c.touch(k, access{at: t0.Add(6 * time.Minute).UnixNano(), idle: idle}) // a step ahead: due now
+	}
+	c.drop(keys[0])
+	consistent()
+	got := c.takeDueAccess(t0.Add(6 * time.Minute))
+	if len(got) != 9 {
+		t.Fatalf("took %d, want the 9 touched a step ahead and not dropped", len(got))
+	}
+	if _, ok := got[keys[0]]; ok {
+		t.Error("a dropped session's access was taken")
+	}
+	consistent()
+
+	c.restoreAccess(got) // the flush failed
+	consistent()
+	if again := c.takeDueAccess(t0.Add(6*time.Minute + 5*time.Second)); len(again) != 9 {
+		t.Errorf("after a failed flush %d due again, want 9", len(again))
+	}
+	if due := c.takeDueAccess(t0.Add(4 * time.Hour)); len(due) != 990 {
+		t.Errorf("%d due when the stored expiries came within half a timeout, want 990", len(due))
+	}
+	consistent()
+	if len(c.access.slots) != 0 {
+		t.Errorf("%d slots left with nothing unflushed", len(c.access.slots))
+	}
+}

@@ -1,13 +1,9 @@
 package store
 
 import (
-	"cmp"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"math"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 )
@@ -148,24 +144,13 @@ func (t *sessionTable) dropUser(id int64) {
 	delete(t.userAt, id)
 }
 
-// access is an unflushed last-access time (Unix nanoseconds) of a session.
-type access struct {
-	at   int64
-	idle int32
-}
-
-func (a access) time() time.Time { return time.Unix(0, a.at).UTC() }
-
-// timeout is the session's idle timeout in nanoseconds.
-func (a access) timeout() int64 { return int64(a.idle) * int64(time.Second) }
-
 // sessionCache holds live SSO sessions with their user and the user's direct groups, and the
 // unflushed access times. Every invalidation bumps gen, so a read that raced it is not cached.
 type sessionCache struct {
 	mu     sync.Mutex
 	ttl    time.Duration
 	table  *sessionTable
-	access map[tokenKey]access
+	access accessLog
 	gen    uint64
 	// Warming (paced on the wall clock): warmed is when the installed load started (zero: none
 	// since the last clear), warming is set while one runs, cleared (a clear during the load)
@@ -181,7 +166,7 @@ type sessionCache struct {
 }
 
 func newSessionCache(ttl time.Duration) *sessionCache {
-	return &sessionCache{ttl: ttl, table: newSessionTable(), access: map[tokenKey]access{}}
+	return &sessionCache{ttl: ttl, table: newSessionTable(), access: newAccessLog()}
 }
 
 // cacheHit is a cached session with its user and this instance's unflushed access to it.
@@ -204,13 +189,19 @@ func (h cacheHit) expires() int64 {
 // get returns the cached session of k, unless it is older than the TTL.
 func (c *sessionCache) get(k tokenKey, now time.Time) (cacheHit, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	e, ok := c.table.sessions[k]
 	if age := now.UnixNano() - e.loaded; !ok || age >= int64(c.ttl) || age < 0 {
+		c.mu.Unlock()
 		return cacheHit{}, false
 	}
-	h := cacheHit{session: e, user: c.table.user(e.user)}
-	h.access, h.touched = c.access[k]
+	// The user is read out of a copy of the table's headers after the lock is released: what a
+	// reader took stays valid (the arrays are only appended to), and the name's allocation, which
+	// may make this goroutine help the garbage collector, holds up no other validation.
+	t := sessionTable{users: c.table.users, names: c.table.names, groups: c.table.groups}
+	h := cacheHit{session: e}
+	h.access, h.touched = c.access.get(k)
+	c.mu.Unlock()
+	h.user = t.user(e.user)
 	return h, true
 }
 
@@ -293,80 +284,36 @@ func (c *sessionCache) endWarm(fresh *sessionTable, gen uint64, started time.Tim
 	return true
 }
 
+// touch records an access of the session k (a.due is set here).
 func (c *sessionCache) touch(k tokenKey, a access) {
 	c.mu.Lock()
-	c.access[k] = a
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	e, ok := c.table.sessions[k]
+	a.due = dueAt(k, a, e, ok)
+	c.access.set(k, a)
 }
 
 func (c *sessionCache) lastAccess(k tokenKey) (access, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a, ok := c.access[k]
-	return a, ok
+	return c.access.get(k)
 }
 
 func (c *sessionCache) takeAccess() map[tokenKey]access {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a := c.access
-	c.access = make(map[tokenKey]access, len(a))
-	return a
+	return c.access.all()
 }
 
-// accessStep is how far a session's last access may run ahead of the database before it is
-// written: a quarter of the idle timeout, at most five minutes, nothing for timeouts under four
-// minutes. An active session is then written every few minutes instead of on every flush: the
-// write-back was what lengthened the validations' tail (BENCHMARKS.md). Each session's step is
-// drawn from [step/2, step) by its hash, so sessions written together (after a start, or a clear)
-// do not all come due again together.
-func accessStep(k tokenKey, idle int32) int64 {
-	d := time.Duration(idle) * time.Second
-	if d < 4*time.Minute {
-		return 0
-	}
-	step := int64(min(d/4, 5*time.Minute))
-	return step/2 + int64(binary.LittleEndian.Uint64(k[:8])%uint64(step/2))
-}
-
-// maxAccessWrites bounds one flush, so a wave of due sessions is written over several flushes
-// (the most urgent first) instead of in one long transaction that starves the requests.
-const maxAccessWrites = 10_000
-
-// takeDueAccess takes the accesses worth writing now: those of sessions not in the table (their
-// stored state is unknown), those that moved the stored last access by accessStep or more, and
-// those of sessions whose stored expiry is less than half a timeout away, so no instance ever
-// expires a session that another one has kept alive. Beyond maxAccessWrites, the sessions whose
-// stored expiry comes first are taken; the others stay for the next flush.
+// takeDueAccess takes the accesses worth writing now (dueAt), at most maxAccessWrites: the
+// sessions whose stored expiry comes first.
 func (c *sessionCache) takeDueAccess(now time.Time) map[tokenKey]access {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	type candidate struct {
-		k       tokenKey
-		expires int64 // stored; unknown sessions sort first
-	}
-	var due []candidate
-	n := now.UnixNano()
-	for k, a := range c.access {
+	return c.access.takeDue(now.UnixNano(), func(k tokenKey) (int64, bool) {
 		e, ok := c.table.sessions[k]
-		half := a.timeout() / 2
-		switch {
-		case !ok:
-			due = append(due, candidate{k, math.MinInt64})
-		case a.at-e.lastAccess >= accessStep(k, a.idle) || e.expires-n <= half:
-			due = append(due, candidate{k, e.expires})
-		}
-	}
-	if len(due) > maxAccessWrites {
-		slices.SortFunc(due, func(a, b candidate) int { return cmp.Compare(a.expires, b.expires) })
-		due = due[:maxAccessWrites]
-	}
-	out := make(map[tokenKey]access, len(due))
-	for _, d := range due {
-		out[d.k] = c.access[d.k]
-		delete(c.access, d.k)
-	}
-	return out
+		return e.expires, ok
+	})
 }
 
 // written records that the database holds these accesses now (FlushSessionAccess wrote them,
@@ -388,8 +335,8 @@ func (c *sessionCache) restoreAccess(a map[tokenKey]access) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, v := range a {
-		if cur, ok := c.access[k]; !ok || v.at > cur.at {
-			c.access[k] = v
+		if cur, ok := c.access.get(k); !ok || v.at > cur.at {
+			c.access.set(k, v) // due when taken: still due
 		}
 	}
 }
@@ -399,7 +346,7 @@ func (c *sessionCache) drop(k tokenKey) {
 	defer c.mu.Unlock()
 	c.gen++
 	delete(c.table.sessions, k)
-	delete(c.access, k)
+	c.access.delete(k)
 	if c.warming {
 		c.dropped = append(c.dropped, k)
 	}
