@@ -12,7 +12,7 @@ func TestP3CPUTarget(t *testing.T) {
 		verdict, want string
 	}{{3900, 3750, "PASS", "1.04×"}, {4200, 3750, "FAIL", "1.12×"}} {
 		d := &dialectReport{Dialect: "postgres", P3: p3Report{PKCS5S2PerS: 500, PKCS5S2CPUUS: c.hash}}
-		d.Phases = []*phase{{Key: "p3", OK: 1000, ServerCPUPerReqUS: c.login}}
+		d.Phases = []*phase{{Key: "p3", OK: 1000, ServerCPUPerReqUS: c.login}, {Key: "p3-verify", OK: 1000, ServerCPUPerReqUS: c.hash}}
 		tg, ok := (&env{dr: d}).p3CPUTarget()
 		if !ok || tg.Verdict != c.verdict || tg.Ratio != c.want {
 			t.Errorf("login %.0f µs, hash %.0f µs: %+v; want %s %s", c.login, c.hash, tg, c.verdict, c.want)

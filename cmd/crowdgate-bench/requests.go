@@ -70,6 +70,15 @@ func (e *env) echoTarget() loadgen.Target {
 	return loadgen.Target{Addr: e.addr, Build: e.echoReq(e.uniform(0))}
 }
 
+// verifyTarget is P3's ceiling in the server: one {PKCS5S2} verification a request.
+func (e *env) verifyTarget() loadgen.Target {
+	hdr := append([]string{e.auth}, commonHeaders...)
+	body := []byte(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?><password><value>` + benchPassword + `</value></password>`)
+	return loadgen.Target{Addr: e.addr, Build: func(dst []byte, _ uint64) []byte {
+		return loadgen.Request(dst, "POST", e.addr, "/bench/verify", hdr, body)
+	}}
+}
+
 // authTarget signs in {PKCS5S2} users that have not logged in yet, one per request.
 func (e *env) authTarget() loadgen.Target {
 	hdr := append([]string{e.auth}, commonHeaders...)

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crowdgate/crowdgate/bench/dataset"
 	"github.com/crowdgate/crowdgate/crowdapi"
 	"github.com/crowdgate/crowdgate/internal/config"
 	"github.com/crowdgate/crowdgate/internal/serving"
@@ -96,6 +97,9 @@ var echoBody = []byte(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` 
 	`<session expand="user"><token>AAAAAAAAAAAAAAAAAAAAAAAA</token><user name="user000000"><link href="http://127.0.0.1/crowd/rest/usermanagement/1/user?username=user000000" rel="self"/></user>` +
 	`<link href="http://127.0.0.1/crowd/rest/usermanagement/1/session/AAAAAAAAAAAAAAAAAAAAAAAA" rel="self"/><created-date>2024-01-01T00:00:00.000Z</created-date><expiry-date>2024-01-01T08:00:00.000Z</expiry-date></session>`)
 
+// benchPassword and benchSalt make the {PKCS5S2} credential of P3's ceilings.
+const benchPassword, benchSalt = "bench-pw-000", "0123456789abcdef"
+
 func serveChild(args []string) int {
 	start := time.Now()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -145,6 +149,23 @@ func serveChild(args []string) int {
 	})
 	mux.HandleFunc("POST /bench/echo", func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/xml")
+		w.Write(echoBody)
+	})
+	// P3's ceiling: one {PKCS5S2} verification through a pool like the store's, behind a bare
+	// handler, as echo is P1's: the same process, HTTP stack and load generator as a login.
+	verifyPool := password.NewPool(workers)
+	verifyCred, err := dataset.PKCS5S2(benchPassword, []byte(benchSalt))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench server:", err)
+		return 1
+	}
+	mux.HandleFunc("POST /bench/verify", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if ok, _, err := verifyPool.Verify(r.Context(), verifyCred, benchPassword); !ok || err != nil {
+			http.Error(w, fmt.Sprintf("verify: %v %v", ok, err), http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/xml")
 		w.Write(echoBody)
 	})
