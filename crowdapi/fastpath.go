@@ -175,15 +175,44 @@ func appendSessionXML(b []byte, base, token, userName string, created, expiry ti
 	b = append(b, `"/>`...)
 	if !created.IsZero() {
 		b = append(b, `<created-date>`...)
-		b = created.UTC().AppendFormat(b, xmlTimeLayout)
+		b = appendXMLTime(b, created)
 		b = append(b, `</created-date>`...)
 	}
 	if !expiry.IsZero() {
 		b = append(b, `<expiry-date>`...)
-		b = expiry.UTC().AppendFormat(b, xmlTimeLayout)
+		b = appendXMLTime(b, expiry)
 		b = append(b, `</expiry-date>`...)
 	}
 	return append(b, `</session>`...)
+}
+
+// appendXMLTime appends t in UTC as AppendFormat(xmlTimeLayout) does, digit by digit: the layout's
+// interpretation took a twentieth of a validation's CPU.
+func appendXMLTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, xmlTimeLayout)
+	}
+	h, mi, sec := t.Clock()
+	b = appendDigits(b, y, 4)
+	b = appendDigits(append(b, '-'), int(mo), 2)
+	b = appendDigits(append(b, '-'), d, 2)
+	b = appendDigits(append(b, 'T'), h, 2)
+	b = appendDigits(append(b, ':'), mi, 2)
+	b = appendDigits(append(b, ':'), sec, 2)
+	b = appendDigits(append(b, '.'), t.Nanosecond()/1e6, 3)
+	return append(b, 'Z')
+}
+
+// appendDigits appends the n last decimal digits of v (v >= 0), zero-padded.
+func appendDigits(b []byte, v, n int) []byte {
+	b = append(b, "0000"[:n]...)
+	for i := len(b) - 1; n > 0; i, n = i-1, n-1 {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // appendEscaped appends s escaped exactly as xml.EscapeText escapes it, without its io.Writer

@@ -38,6 +38,26 @@ func TestSessionXMLMatchesEncoder(t *testing.T) {
 	}
 }
 
+// TestAppendXMLTime: the digit-by-digit writer says what AppendFormat says, in every zone, at the
+// edges of four-digit years and beyond them (where it hands over to AppendFormat).
+func TestAppendXMLTime(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("X", 3600), time.FixedZone("Y", -(9*3600 + 30*60))}
+	times := []time.Time{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 2, 29, 12, 0, 0, 1e6, time.UTC),
+		time.Date(2026, 12, 7, 3, 4, 5, 6e6, time.UTC), time.Date(1999, 12, 31, 23, 59, 59, 999e6, time.UTC)}
+	for i := int64(0); i < 2000; i++ {
+		times = append(times, time.UnixMilli(i*987654321097%(1<<48)-(1<<46)))
+	}
+	for _, tm := range times {
+		for _, z := range zones {
+			want := tm.In(z).UTC().AppendFormat([]byte("x"), xmlTimeLayout)
+			if got := appendXMLTime([]byte("x"), tm.In(z)); !bytes.Equal(got, want) {
+				t.Fatalf("%v: %s, want %s", tm, got, want)
+			}
+		}
+	}
+}
+
 func FuzzSessionXML(f *testing.F) {
 	f.Add("jdoe", "kCCPyYk0H60hTbvVSYwYbw00", "http://h/crowd/rest/usermanagement/1", int64(1707638400123))
 	f.Add(`a&b<"'>`, "t\x00", "", int64(0))
