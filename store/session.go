@@ -486,7 +486,7 @@ func (s *Store) FlushSessionAccess(ctx context.Context) (int, error) {
 
 // FlushDueSessionAccess writes the last-access times that matter to the other instances: a
 // session's sliding expiry is written about once a minute while it is in use (see accessStep), and
-// always well before the expiry the database holds. It runs every few seconds.
+// always well before the expiry the database holds. It runs every second.
 func (s *Store) FlushDueSessionAccess(ctx context.Context) (int, error) {
 	return s.flushAccess(ctx, s.shared.sessions.takeDueAccess(s.now()))
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/crowdgate/crowdgate/bench/dataset"
+	"github.com/crowdgate/crowdgate/internal/serving"
 )
 
 type options struct {
@@ -158,7 +159,7 @@ func parseFlags(args []string) (options, error) {
 	explainFlag := fs.String("explain", "auto", "EXPLAIN ANALYZE the hot queries on PostgreSQL (true, false, auto = not with -short)")
 	fs.DurationVar(&o.soak, "soak", 0, "P8: soak at 50% of P1's maximum for this long (long mode, e.g. 30m; 0 = skip)")
 	fs.DurationVar(&o.cacheTTL, "session-cache-ttl", 0, "server's session cache TTL (0: the store's default)")
-	fs.DurationVar(&o.accessFlush, "access-flush", 5*time.Second, "server's interval of the session-access write-behind, as crowdgate's (0: never, to isolate its cost)")
+	fs.DurationVar(&o.accessFlush, "access-flush", serving.FlushAccessEvery, "server's interval of the session-access write-behind, as crowdgate's (0: never, to isolate its cost)")
 	fs.IntVar(&o.pwWorkers, "password-workers", 0, "server's password hashing pool size (0: the store's default, one per CPU)")
 	fs.IntVar(&o.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server process (0: Go's default, the number of CPUs)")
 	fs.StringVar(&o.serverGOGC, "server-gogc", "", "GOGC of the server process (empty: inherited from this one)")

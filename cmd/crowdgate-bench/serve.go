@@ -106,7 +106,7 @@ func serveChild(args []string) int {
 	dbURL := fs.String("db", "", "database URL")
 	withPprof := fs.Bool("pprof", false, "serve /debug/pprof")
 	cacheTTL := fs.Duration("session-cache-ttl", 0, "store.Config.SessionCacheTTL (0: the store's default)")
-	accessFlush := fs.Duration("access-flush", 5*time.Second, "interval of FlushDueSessionAccess (0: never)")
+	accessFlush := fs.Duration("access-flush", serving.FlushAccessEvery, "interval of FlushDueSessionAccess (0: never)")
 	pwWorkers := fs.Int("password-workers", 0, "store.Config.PasswordWorkers (0: the store's default)")
 	if err := fs.Parse(args); err != nil {
 		return 2
