@@ -495,17 +495,35 @@ func (s *Store) flushAccess(ctx context.Context, pending map[tokenKey]access) (i
 	if len(pending) == 0 {
 		return 0, nil
 	}
-	// Each batch is its own short transaction (the rows are independent), so the database never
-	// holds a long one while requests wait for a core.
+	// A transaction writes at most accessTxRows sessions (the rows are independent), so the
+	// database never holds a long one while requests wait for a core; a flush a second under load
+	// is then one commit.
 	written := make(map[tokenKey]access, len(pending))
 	var err error
-	for _, keys := range s.accessBatches(pending) {
-		err = s.InTx(ctx, func(tx *Store) error { return tx.writeAccess(ctx, keys, pending) })
+	batches := s.accessBatches(pending)
+	for len(batches) > 0 {
+		n, rows := 0, 0
+		for n < len(batches) && (n == 0 || rows+len(batches[n]) <= accessTxRows) {
+			rows += len(batches[n])
+			n++
+		}
+		group := batches[:n]
+		batches = batches[n:]
+		err = s.InTx(ctx, func(tx *Store) error {
+			for _, keys := range group {
+				if err := tx.writeAccess(ctx, keys, pending); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			break
 		}
-		for _, k := range keys {
-			written[k] = pending[k]
+		for _, keys := range group {
+			for _, k := range keys {
+				written[k] = pending[k]
+			}
 		}
 	}
 	s.shared.sessions.written(written)
@@ -572,8 +590,11 @@ func (s *Store) writeAccess(ctx context.Context, keys []tokenKey, pending map[to
 		ats[0], exps[0], hashes, ats[0]).Error
 }
 
-// accessChunk is how many sessions one write-back statement (and transaction) updates.
-const accessChunk = 500
+// accessChunk is how many sessions one write-back statement updates, accessTxRows one transaction.
+const (
+	accessChunk  = 500
+	accessTxRows = 2000
+)
 
 // ExpireSessions deletes sessions that have expired (taking unflushed access into account by
 // writing what is due first: what is not due leaves the stored expiry more than half a timeout away).
