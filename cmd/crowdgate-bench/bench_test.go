@@ -35,6 +35,7 @@ func TestReportAndPlot(t *testing.T) {
 		{Key: "p1-half", Name: "half", Mode: "open", Rate: 3000, RPS: 3000, OK: 30000, P99: 4}}
 	d.P6 = &p6Report{Users: 10, Groups: 2, Memberships: 5, FullS: 1.5, FullPages: 3, DeltaS: 1.2,
 		FullPhases: []syncPhase{{"reading", 1}, {"apply users", 0.5}}}
+	d.P8 = &p8Report{Rate: 3000, Seconds: 1800, WindowP99: []float64{9.8, 10.7, 13.4, 11.1, 8.7, 10.0}, RSSMB: []float64{150, 149, 149, 148, 146, 146}}
 	r.Dialects = []*dialectReport{d}
 	e := &env{dr: d, o: options{hotTokens: 100}, tokens: make([]string, 10)}
 	e.targets()
@@ -60,8 +61,16 @@ func TestReportAndPlot(t *testing.T) {
 		!strings.Contains(s, "Test CPU") {
 		t.Errorf("BENCHMARKS.md:\n%s", s)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "bench", "plots", "latency-postgres.svg")); err != nil {
-		t.Error(err)
+	for _, name := range []string{"latency-postgres.svg", "soak-postgres.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, "bench", "plots", name)); err != nil {
+			t.Error(err)
+		}
+		if !strings.Contains(string(b), "(bench/plots/"+name+")") {
+			t.Errorf("BENCHMARKS.md does not show %s", name)
+		}
+	}
+	if soak := soakSVG(d, r); strings.Count(soak, "<circle") != 12 || strings.Count(soak, "<polyline") != 2 {
+		t.Errorf("soak plot: want 6 windows' p99 and 6 RSS samples:\n%s", soak)
 	}
 }
 

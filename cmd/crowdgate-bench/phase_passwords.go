@@ -67,8 +67,8 @@ func (e *env) passwordThroughput(ctx context.Context) error {
 	// Three alternating measurements a round: verifications in this process (the raw hashing
 	// ceiling), verifications in the server behind a bare handler (the CPU ceiling of a login: the
 	// same process, pool, HTTP stack and load generator), and the logins.
-	m := e.newMeter("p3", fmt.Sprintf("P3 POST /authentication, {PKCS5S2} users on their first login [%d interleaved slices]", o.rounds))
-	vm := e.newMeter("p3-verify", fmt.Sprintf("P3 ceiling: POST /bench/verify, one {PKCS5S2} verification in the server [%d interleaved slices]", o.rounds))
+	m := e.newMeter("p3", "P3 POST /authentication, {PKCS5S2} users on their first login")
+	vm := e.newMeter("p3-verify", "P3 ceiling: POST /bench/verify, one {PKCS5S2} verification in the server")
 	pk, pkCPU := 0.0, 0.0
 	for range o.rounds {
 		r, c, err := hashCost(max(cd/time.Duration(o.rounds), 500*time.Millisecond), verify)

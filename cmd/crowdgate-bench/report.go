@@ -514,23 +514,21 @@ func (r *report) write(o options) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "results.json"), js, 0o644); err != nil {
 		return "", err
 	}
-	var plots []string
+	var plots []plot
 	for _, d := range r.Dialects {
-		if len(d.Sweep) == 0 {
-			continue
+		for _, p := range plotsOf(d, r) {
+			if err := os.WriteFile(filepath.Join(dir, p.name), []byte(p.svg), 0o644); err != nil {
+				return "", err
+			}
+			plots = append(plots, p)
 		}
-		name := "latency-" + d.Dialect + ".svg"
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(plotSVG(d, r)), 0o644); err != nil {
-			return "", err
-		}
-		plots = append(plots, name)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# crowdgate-bench results\n\nCommand: `%s`\n\n", r.Command)
 	b.WriteString(r.summaryMarkdown())
 	b.WriteString(r.detailMarkdown())
 	for _, p := range plots {
-		fmt.Fprintf(&b, "![latency vs throughput](%s)\n\n", p)
+		fmt.Fprintf(&b, "![%s](%s)\n\n", p.caption, p.name)
 	}
 	if len(r.ToolErrors) > 0 {
 		b.WriteString("Tool errors:\n\n")
@@ -565,17 +563,15 @@ func (r *report) writeBenchmarksMD(path string) error {
 	b.WriteString(r.detailMarkdown())
 	plotDir := filepath.Join(filepath.Dir(path), "bench", "plots")
 	for _, d := range r.Dialects {
-		if len(d.Sweep) == 0 {
-			continue
+		for _, p := range plotsOf(d, r) {
+			if err := os.MkdirAll(plotDir, 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(plotDir, p.name), []byte(p.svg), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, "![%s](bench/plots/%s)\n\n", p.caption, p.name)
 		}
-		if err := os.MkdirAll(plotDir, 0o755); err != nil {
-			return err
-		}
-		name := "latency-" + d.Dialect + ".svg"
-		if err := os.WriteFile(filepath.Join(plotDir, name), []byte(plotSVG(d, r)), 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "![%s: latency against throughput](bench/plots/%s)\n\n", title(d.Dialect), name)
 	}
 	s = s[:i] + b.String() + s[j:]
 	return os.WriteFile(path, []byte(s), 0o644)
