@@ -69,7 +69,7 @@ func (r *run) deltaUsers(ctx context.Context) error {
 	link := r.committed().UsersDeltaLink
 	resumed := isNextLink(link)
 	for n := 1; ; n++ {
-		page, err := r.usersPage(ctx, link)
+		page, err := r.usersPage(link)
 		if err != nil {
 			return fmt.Errorf("users page %d: %w", n, err)
 		}
@@ -235,7 +235,7 @@ func (r *run) deltaGroups(ctx context.Context) error {
 	var held []pending
 	var deltaLink string
 	for n := 1; ; n++ {
-		page, err := r.groupsPage(ctx, link)
+		page, err := r.groupsPage(link)
 		if err != nil {
 			return fmt.Errorf("groups page %d: %w", n, err)
 		}
@@ -274,6 +274,11 @@ func (r *run) deltaGroups(ctx context.Context) error {
 	if len(held) > 0 {
 		// Members created after the users round was read: read what changed since.
 		r.phase("users again")
+		// Read like the first users round (takePage hands out only what was read); it is not
+		// guarded: it comes after the round's groups are written.
+		if _, err := readRound(ctx, r, "users", r.committed().UsersDeltaLink, r.s.src.UsersDelta, r.read.users); err != nil {
+			return err
+		}
 		if err := r.deltaUsers(ctx); err != nil {
 			return err
 		}

@@ -88,5 +88,5 @@ func (s *Syncer) ApplyHeld(ctx context.Context, runID int64, actor store.Actor) 
 	if err := s.st.ReleaseHeldSync(actx, s.dir, runID); err != nil {
 		return Report{}, fmt.Errorf("graphsync: apply held run: %w", err)
 	}
-	return s.SyncOnce(ctx, held.ID != runID || held.Mode != store.SyncModeDelta)
+	return s.SyncOnce(ctx, false) // SyncOnce runs the released round as the held run's kind
 }

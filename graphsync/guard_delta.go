@@ -57,27 +57,21 @@ func readRound[T any](ctx context.Context, r *run, kind, link string, get func(c
 	}
 }
 
-// usersPage returns the users page of link: the one read by readDelta (once), or Graph's.
-func (r *run) usersPage(ctx context.Context, link string) (Page[User], error) {
-	return takePage(ctx, r, r.read.users, link, r.s.src.UsersDelta)
-}
+// usersPage returns the users page of link that readDelta read (once).
+func (r *run) usersPage(link string) (Page[User], error) { return takePage(r.read.users, link) }
 
 // groupsPage is usersPage for groups.
-func (r *run) groupsPage(ctx context.Context, link string) (Page[Group], error) {
-	return takePage(ctx, r, r.read.groups, link, r.s.src.GroupsDelta)
-}
+func (r *run) groupsPage(link string) (Page[Group], error) { return takePage(r.read.groups, link) }
 
-func takePage[T any](ctx context.Context, r *run, read map[string]Page[T], link string,
-	get func(context.Context, string) (Page[T], error)) (Page[T], error) {
-	if p, ok := read[link]; ok {
-		delete(read, link)
-		return p, nil
+// takePage hands out a page the guard counted. A page it did not read is never fetched here: that
+// would apply removals the guard never saw.
+func takePage[T any](read map[string]Page[T], link string) (Page[T], error) {
+	p, ok := read[link]
+	if !ok {
+		return p, fmt.Errorf("delta page %q was not read before the round was applied (a bug: the round is not applied)", link)
 	}
-	p, err := get(ctx, link)
-	if err == nil {
-		r.pageRead(len(p.Items))
-	}
-	return p, err
+	delete(read, link)
+	return p, nil
 }
 
 // guardDelta counts what a delta round read by readDelta would deactivate or delete: users removed
